@@ -1,0 +1,297 @@
+// chitu.h implemented over the C++ runtime. Every entry point catches everything (allocation
+// failures included) so that no exception crosses the C boundary.
+#include "chitu/chitu.h"
+
+#include "core/Session.h"
+#include "cuda/CudaExecutor.h"
+
+#include <cstring>
+#include <new>
+
+using namespace chitu;
+using namespace chitu::rt;
+
+struct chitu_model {
+  std::shared_ptr<const Model> model;
+};
+
+struct chitu_session {
+  std::unique_ptr<Session> session;
+  std::string deviceName;
+};
+
+namespace {
+
+thread_local std::string lastError;
+
+chitu_status fail(const Status &s) {
+  lastError = s.message();
+  return chitu_status(int(s.code()));
+}
+
+chitu_status fail(chitu_status code, std::string message) {
+  lastError = std::move(message);
+  return code;
+}
+
+template <typename F> chitu_status guarded(F &&f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc &) {
+    return fail(CHITU_ERROR_OUT_OF_MEMORY, "out of host memory");
+  } catch (const std::exception &e) {
+    return fail(CHITU_ERROR_RUNTIME, std::string("internal error: ") + e.what());
+  } catch (...) {
+    return fail(CHITU_ERROR_RUNTIME, "internal error");
+  }
+}
+
+bool validEntry(const chitu_model *m, int entry) {
+  return m && entry >= 0 && uint32_t(entry) < m->model->artifact().entries()->size();
+}
+
+chitu_status fillInfo(const Model &m, const cbin::Tensor &t, chitu_tensor_info *info) {
+  if (!info)
+    return fail(CHITU_ERROR_INVALID_ARGUMENT, "info is NULL");
+  std::memset(info, 0, sizeof *info);
+  info->name = t.name()->c_str();
+  info->dtype = chitu_dtype(int(t.dtype()));
+  auto dims = m.declaredDims(t);
+  info->rank = int(dims.size());
+  for (size_t i = 0; i < dims.size() && i < CHITU_MAX_RANK; ++i)
+    info->dims[i] = dims[i];
+  return CHITU_OK;
+}
+
+} // namespace
+
+extern "C" {
+
+const char *chitu_version(void) { return "0.1.0"; }
+
+const char *chitu_status_name(chitu_status s) {
+  switch (s) {
+  case CHITU_OK: return "ok";
+  case CHITU_ERROR_INVALID_ARGUMENT: return "invalid argument";
+  case CHITU_ERROR_IO: return "I/O error";
+  case CHITU_ERROR_INVALID_ARTIFACT: return "invalid artifact";
+  case CHITU_ERROR_UNSUPPORTED: return "unsupported";
+  case CHITU_ERROR_DEVICE: return "device error";
+  case CHITU_ERROR_SHAPE_MISMATCH: return "shape mismatch";
+  case CHITU_ERROR_RUNTIME: return "runtime error";
+  case CHITU_ERROR_OUT_OF_MEMORY: return "out of memory";
+  case CHITU_ERROR_NOT_FOUND: return "not found";
+  }
+  return "unknown status";
+}
+
+const char *chitu_last_error(void) { return lastError.c_str(); }
+
+static chitu_status finishLoad(StatusOr<std::shared_ptr<Model>> loaded, chitu_model **model) {
+  if (!loaded.isOk())
+    return fail(loaded.status());
+  *model = new chitu_model{std::move(*loaded)};
+  return CHITU_OK;
+}
+
+chitu_status chitu_model_load(const char *path, const chitu_load_options *options,
+                              chitu_model **model) {
+  return guarded([&] {
+    if (!path || !model)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "path and model must not be NULL");
+    *model = nullptr;
+    LoadOptions opts;
+    if (options && options->weights_dir)
+      opts.weightsDir = options->weights_dir;
+    return finishLoad(Model::load(path, opts), model);
+  });
+}
+
+chitu_status chitu_model_load_memory(const void *data, size_t size,
+                                     const chitu_load_options *options,
+                                     chitu_model **model) {
+  return guarded([&] {
+    if (!data || !model)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "data and model must not be NULL");
+    *model = nullptr;
+    LoadOptions opts;
+    if (options && options->weights_dir)
+      opts.weightsDir = options->weights_dir;
+    return finishLoad(Model::loadFromMemory(data, size, opts), model);
+  });
+}
+
+void chitu_model_free(chitu_model *model) { delete model; }
+
+int chitu_model_num_targets(const chitu_model *m) {
+  if (!m || !m->model->artifact().targets())
+    return 0;
+  return int(m->model->artifact().targets()->size());
+}
+
+const char *chitu_model_target(const chitu_model *m, int index) {
+  if (index < 0 || index >= chitu_model_num_targets(m))
+    return nullptr;
+  return m->model->artifact().targets()->Get(uint32_t(index))->c_str();
+}
+
+int chitu_model_num_entries(const chitu_model *m) {
+  return m ? int(m->model->artifact().entries()->size()) : 0;
+}
+
+const char *chitu_model_entry_name(const chitu_model *m, int entry) {
+  if (!validEntry(m, entry))
+    return nullptr;
+  return m->model->artifact().entries()->Get(uint32_t(entry))->name()->c_str();
+}
+
+chitu_status chitu_model_find_entry(const chitu_model *m, const char *name, int *entry) {
+  return guarded([&] {
+    if (!m || !name || !entry)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
+    *entry = m->model->findEntry(name);
+    if (*entry < 0) {
+      std::string names;
+      for (int i = 0; i < chitu_model_num_entries(m); ++i)
+        names += std::string(i ? ", " : "") + chitu_model_entry_name(m, i);
+      return fail(CHITU_ERROR_NOT_FOUND,
+                  "no entry named '" + std::string(name) + "' (entries: " + names + ")");
+    }
+    return CHITU_OK;
+  });
+}
+
+int chitu_model_num_inputs(const chitu_model *m, int entry) {
+  if (!validEntry(m, entry))
+    return 0;
+  return int(m->model->artifact().entries()->Get(uint32_t(entry))->inputs()->size());
+}
+
+int chitu_model_num_outputs(const chitu_model *m, int entry) {
+  if (!validEntry(m, entry))
+    return 0;
+  return int(m->model->artifact().entries()->Get(uint32_t(entry))->outputs()->size());
+}
+
+chitu_status chitu_model_input_info(const chitu_model *m, int entry, int index,
+                                    chitu_tensor_info *info) {
+  return guarded([&] {
+    if (!validEntry(m, entry) || index < 0 || index >= chitu_model_num_inputs(m, entry))
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "entry or input index out of range");
+    return fillInfo(*m->model, m->model->inputTensor(entry, index), info);
+  });
+}
+
+chitu_status chitu_model_output_info(const chitu_model *m, int entry, int index,
+                                     chitu_tensor_info *info) {
+  return guarded([&] {
+    if (!validEntry(m, entry) || index < 0 || index >= chitu_model_num_outputs(m, entry))
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "entry or output index out of range");
+    return fillInfo(*m->model, m->model->outputTensor(entry, index), info);
+  });
+}
+
+int chitu_cuda_device_count(void) {
+  int result = 0;
+  guarded([&] {
+    auto n = cudaDeviceCount();
+    if (!n.isOk())
+      return fail(n.status());
+    result = *n;
+    return CHITU_OK;
+  });
+  return result;
+}
+
+chitu_status chitu_session_create(chitu_model *m, chitu_device device, int device_index,
+                                  chitu_session **session) {
+  return guarded([&] {
+    if (!m || !session)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "model and session must not be NULL");
+    *session = nullptr;
+    if (device != CHITU_DEVICE_CPU && device != CHITU_DEVICE_CUDA)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "unknown device kind");
+    auto s = Session::create(m->model,
+                             device == CHITU_DEVICE_CPU ? DeviceKind::Cpu : DeviceKind::Cuda,
+                             device_index);
+    if (!s.isOk())
+      return fail(s.status());
+    auto *handle = new chitu_session{std::move(*s), ""};
+    handle->deviceName = handle->session->deviceName();
+    *session = handle;
+    return CHITU_OK;
+  });
+}
+
+void chitu_session_free(chitu_session *session) {
+  try {
+    delete session;
+  } catch (...) {
+  }
+}
+
+const char *chitu_session_device_name(const chitu_session *s) {
+  return s ? s->deviceName.c_str() : "";
+}
+
+chitu_status chitu_session_set_input(chitu_session *s, int entry, const char *name,
+                                     chitu_dtype dtype, const int64_t *dims, int rank,
+                                     const void *data, size_t bytes) {
+  return guarded([&] {
+    if (!s || !name || (rank > 0 && !dims) || rank < 0 || rank > CHITU_MAX_RANK)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "bad argument to chitu_session_set_input");
+    if (!isValidDType(int(dtype)))
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "unknown dtype");
+    std::vector<int64_t> d(dims, dims + rank);
+    Status st = s->session->setInput(entry, name, DType(int(dtype)), d, data, bytes);
+    return st.isOk() ? CHITU_OK : fail(st);
+  });
+}
+
+chitu_status chitu_session_run(chitu_session *s, int entry) {
+  return guarded([&] {
+    if (!s)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "session is NULL");
+    Status st = s->session->run(entry);
+    return st.isOk() ? CHITU_OK : fail(st);
+  });
+}
+
+chitu_status chitu_session_output_info(const chitu_session *s, int entry, const char *name,
+                                       chitu_tensor_info *info) {
+  return guarded([&] {
+    if (!s || !name || !info)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
+    auto out = s->session->output(entry, name);
+    if (!out.isOk())
+      return fail(out.status());
+    const Model &m = s->session->model();
+    fillInfo(m, m.outputTensor(entry, m.findOutput(entry, name)), info);
+    const HostTensor &h = **out;
+    info->rank = int(h.dims.size());
+    for (size_t i = 0; i < h.dims.size() && i < CHITU_MAX_RANK; ++i)
+      info->dims[i] = h.dims[i];
+    return CHITU_OK;
+  });
+}
+
+chitu_status chitu_session_get_output(const chitu_session *s, int entry, const char *name,
+                                      void *data, size_t bytes) {
+  return guarded([&] {
+    if (!s || !name || (bytes && !data))
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
+    auto out = s->session->output(entry, name);
+    if (!out.isOk())
+      return fail(out.status());
+    const HostTensor &h = **out;
+    if (bytes != h.data.size())
+      return fail(CHITU_ERROR_INVALID_ARGUMENT,
+                  "output '" + std::string(name) + "' has " + std::to_string(h.data.size()) +
+                      " bytes, the buffer " + std::to_string(bytes));
+    if (bytes)
+      std::memcpy(data, h.data.data(), bytes);
+    return CHITU_OK;
+  });
+}
+
+} // extern "C"

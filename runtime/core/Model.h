@@ -1,0 +1,74 @@
+// A loaded and validated .cbin artifact, with its weights mapped. Everything the executors
+// read from the flatbuffer has been bounds-checked here first.
+#pragma once
+
+#include "chitu/cbin/cbin_generated.h"
+#include "support/DType.h"
+#include "support/MappedFile.h"
+#include "support/Safetensors.h"
+#include "support/Status.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace chitu::rt {
+
+// The schema version this runtime reads; chitu-compile writes the same.
+constexpr uint32_t kSchemaVersion = 1;
+constexpr size_t kMaxRank = 8;
+constexpr size_t kSegmentAlignment = 64;
+
+struct LoadOptions {
+  std::string weightsDir; // searched first for external weight files
+  // False for inspection only: external weights are then neither opened nor checked, and
+  // weightData() returns nullptr for them.
+  bool resolveExternalWeights = true;
+};
+
+class Model {
+public:
+  static StatusOr<std::shared_ptr<Model>> load(const std::string &path,
+                                               const LoadOptions &options);
+  static StatusOr<std::shared_ptr<Model>>
+  loadFromMemory(const void *data, size_t size, const LoadOptions &options);
+
+  const cbin::Artifact &artifact() const { return *artifact_; }
+  const std::string &path() const { return file_->path(); }
+  uint64_t fileSize() const { return file_->size(); }
+
+  // Bytes of weight `index` (embedded: inside the .cbin; external: inside its mapped file).
+  const uint8_t *weightData(uint32_t index) const { return weightData_[index]; }
+
+  int findEntry(const std::string &name) const;
+  // Index of an entry input/output by name, or -1.
+  int findInput(int entry, const std::string &name) const;
+  int findOutput(int entry, const std::string &name) const;
+
+  // Input/output tensor of an entry.
+  const cbin::Tensor &inputTensor(int entry, int index) const;
+  const cbin::Tensor &outputTensor(int entry, int index) const;
+  // Static dims of a tensor, -1 where dynamic (for introspection).
+  std::vector<int64_t> declaredDims(const cbin::Tensor &t) const;
+
+private:
+  static StatusOr<std::shared_ptr<Model>>
+  fromMapping(std::shared_ptr<MappedFile> file, const LoadOptions &options);
+  Status resolveWeights(const LoadOptions &options);
+  Status mapExternalWeights(const LoadOptions &options);
+
+  std::shared_ptr<MappedFile> file_;
+  const cbin::Artifact *artifact_ = nullptr;
+  std::vector<std::shared_ptr<SafetensorsFile>> weightFiles_;
+  std::vector<const uint8_t *> weightData_;
+};
+
+// Structural validation of a verified flatbuffer: every index in range, every Expr well
+// formed, every embedded byte range inside the file. Exposed for tests.
+Status validateArtifact(const cbin::Artifact &a, uint64_t fileSize,
+                        uint64_t flatbufferEnd);
+
+inline DType toDType(cbin::DType t) { return DType(static_cast<int8_t>(t)); }
+
+} // namespace chitu::rt

@@ -1,0 +1,116 @@
+#include "CpuExecutor.h"
+
+#include "CpuOps.h"
+
+#include <cstring>
+
+namespace chitu::rt {
+namespace {
+
+class CpuExecutor : public Executor {
+public:
+  explicit CpuExecutor(std::shared_ptr<const Model> model) : model_(std::move(model)) {}
+
+  std::string deviceName() const override { return "cpu"; }
+
+  Status run(int entry, const EntryShapes &shapes,
+             const std::vector<const HostTensor *> &inputs,
+             std::vector<HostTensor> &outputs) override {
+    const cbin::Artifact &a = model_->artifact();
+    const cbin::Entry &e = *a.entries()->Get(entry);
+    if (shapes.arenaSize > cpu::maxAllocBytes())
+      return Status(StatusCode::OutOfMemory,
+                    "the arena needs " + std::to_string(shapes.arenaSize) +
+                        " bytes, more than the CPU executor's allocation limit");
+    arena_.assign(shapes.arenaSize, 0);
+    for (uint32_t i = 0; i < e.inputs()->size(); ++i) {
+      uint32_t t = e.inputs()->Get(i);
+      std::memcpy(arena_.data() + shapes.offsets[t], inputs[i]->data.data(),
+                  shapes.bytes[t]);
+    }
+    for (uint32_t s = 0; s < e.steps()->size(); ++s) {
+      const cbin::Step &step = *e.steps()->Get(s);
+      const cbin::Kernel &k = *a.kernels()->Get(step.kernel());
+      Status st = runKernel(k, step, shapes);
+      if (!st.isOk())
+        return st.withContext("kernel " + k.name()->str());
+    }
+    outputs.clear();
+    for (uint32_t i = 0; i < e.outputs()->size(); ++i) {
+      uint32_t t = e.outputs()->Get(i);
+      const cbin::Tensor &tensor = *a.tensors()->Get(t);
+      HostTensor out;
+      out.dtype = toDType(tensor.dtype());
+      out.dims = shapes.dims[t];
+      const uint8_t *src = storage(t, shapes);
+      out.data.assign(src, src + shapes.bytes[t]);
+      outputs.push_back(std::move(out));
+    }
+    return Status::ok();
+  }
+
+private:
+  const uint8_t *storage(uint32_t tensor, const EntryShapes &shapes) const {
+    const cbin::Tensor &t = *model_->artifact().tensors()->Get(tensor);
+    if (t.storage() == cbin::StorageKind::WEIGHT)
+      return model_->weightData(t.weight());
+    return arena_.data() + shapes.offsets[tensor];
+  }
+
+  Status runKernel(const cbin::Kernel &k, const cbin::Step &step,
+                   const EntryShapes &shapes) {
+    const cbin::Artifact &a = model_->artifact();
+    std::vector<cpu::Value> values;
+    values.reserve(k.num_inputs() + k.ops()->size());
+    for (uint32_t t : *step.inputs()) {
+      const cbin::Tensor &tensor = *a.tensors()->Get(t);
+      values.push_back(cpu::loadValue(storage(t, shapes), toDType(tensor.dtype()),
+                                      shapes.dims[t]));
+    }
+    for (uint32_t j = 0; j < k.ops()->size(); ++j) {
+      const cbin::Op &op = *k.ops()->Get(j);
+      std::vector<const cpu::Value *> operands;
+      for (uint32_t v : *op.operands())
+        operands.push_back(&values[v]);
+      auto dims = shapes.evalDims(*op.dims());
+      if (!dims.isOk())
+        return dims.status();
+      std::vector<int64_t> params;
+      if (op.params())
+        for (const cbin::Expr *p : *op.params()) {
+          auto v = shapes.eval(*p);
+          if (!v.isOk())
+            return v.status();
+          params.push_back(*v);
+        }
+      auto result = cpu::runOp(op, operands, *dims, params);
+      if (!result.isOk())
+        return result.status();
+      values.push_back(std::move(*result));
+    }
+    for (uint32_t r = 0; r < k.results()->size(); ++r) {
+      const cpu::Value &v = values[k.results()->Get(r)];
+      uint32_t t = step.outputs()->Get(r);
+      const cbin::Tensor &tensor = *a.tensors()->Get(t);
+      if (v.dtype != toDType(tensor.dtype()) || v.dims != shapes.dims[t])
+        return invalidArtifact("result " + std::to_string(r) + " (" +
+                               dtypeName(v.dtype) + dimsToString(v.dims) +
+                               ") does not match its tensor '" + tensor.name()->str() +
+                               "' (" + dtypeName(toDType(tensor.dtype())) +
+                               dimsToString(shapes.dims[t]) + ")");
+      cpu::storeValue(v, arena_.data() + shapes.offsets[t]);
+    }
+    return Status::ok();
+  }
+
+  std::shared_ptr<const Model> model_;
+  std::vector<uint8_t> arena_;
+};
+
+} // namespace
+
+std::unique_ptr<Executor> createCpuExecutor(std::shared_ptr<const Model> model) {
+  return std::make_unique<CpuExecutor>(std::move(model));
+}
+
+} // namespace chitu::rt

@@ -1,0 +1,672 @@
+#include "CpuOps.h"
+
+#include "Scalar.h"
+#include "core/Shapes.h"
+#include "support/Float16.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <numeric>
+
+namespace chitu::rt::cpu {
+
+int64_t Value::numel() const { return numElements(dims); }
+
+void Value::allocate(DType t, std::vector<int64_t> shape) {
+  dtype = t;
+  dims = std::move(shape);
+  size_t n = size_t(numElements(dims));
+  f32.clear();
+  i32.clear();
+  i64.clear();
+  switch (ctype()) {
+  case ComputeType::F32: f32.resize(n); break;
+  case ComputeType::I32: i32.resize(n); break;
+  case ComputeType::I64: i64.resize(n); break;
+  }
+}
+
+Value loadValue(const uint8_t *data, DType dtype, const std::vector<int64_t> &dims) {
+  Value v;
+  v.allocate(dtype, dims);
+  size_t n = size_t(v.numel());
+  switch (dtype) {
+  case DType::F32: std::memcpy(v.f32.data(), data, n * 4); break;
+  case DType::F16:
+  case DType::BF16:
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t h;
+      std::memcpy(&h, data + 2 * i, 2);
+      v.f32[i] = dtype == DType::F16 ? f16ToFloat(h) : bf16ToFloat(h);
+    }
+    break;
+  case DType::I32: std::memcpy(v.i32.data(), data, n * 4); break;
+  case DType::I64: std::memcpy(v.i64.data(), data, n * 8); break;
+  }
+  return v;
+}
+
+void storeValue(const Value &v, uint8_t *data) {
+  size_t n = size_t(v.numel());
+  switch (v.dtype) {
+  case DType::F32: std::memcpy(data, v.f32.data(), n * 4); break;
+  case DType::F16:
+  case DType::BF16:
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t h = v.dtype == DType::F16 ? floatToF16(v.f32[i]) : floatToBf16(v.f32[i]);
+      std::memcpy(data + 2 * i, &h, 2);
+    }
+    break;
+  case DType::I32: std::memcpy(data, v.i32.data(), n * 4); break;
+  case DType::I64: std::memcpy(data, v.i64.data(), n * 8); break;
+  }
+}
+
+namespace {
+
+using cbin::OpKind;
+
+Status bad(const std::string &what) {
+  return invalidArtifact("inconsistent op: " + what);
+}
+
+std::vector<int64_t> rowMajorStrides(const std::vector<int64_t> &dims) {
+  std::vector<int64_t> s(dims.size(), 1);
+  for (size_t i = dims.size(); i-- > 1;)
+    s[i - 1] = s[i] * dims[i];
+  return s;
+}
+
+// Strides (in elements) for reading `in` broadcast to `out` (numpy rules, right-aligned).
+Status broadcastStrides(const std::vector<int64_t> &in, const std::vector<int64_t> &out,
+                        std::vector<int64_t> &strides) {
+  if (in.size() > out.size())
+    return bad("operand rank exceeds result rank");
+  std::vector<int64_t> inStrides = rowMajorStrides(in);
+  strides.assign(out.size(), 0);
+  size_t offset = out.size() - in.size();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == out[offset + i])
+      strides[offset + i] = in[i] == 1 ? 0 : inStrides[i];
+    else if (in[i] != 1)
+      return bad("operand shape " + dimsToString(in) + " does not broadcast to " +
+                 dimsToString(out));
+  }
+  return Status::ok();
+}
+
+// Walks every index of `dims` in row-major order, keeping offsets of several strided
+// operands up to date (an odometer: no division per element).
+class IndexWalker {
+public:
+  IndexWalker(const std::vector<int64_t> &dims,
+              std::vector<const std::vector<int64_t> *> strides)
+      : dims_(dims), strides_(std::move(strides)), index_(dims.size(), 0),
+        offsets_(strides_.size(), 0) {}
+  int64_t offset(size_t operand) const { return offsets_[operand]; }
+  void next() {
+    for (size_t d = dims_.size(); d-- > 0;) {
+      for (size_t k = 0; k < strides_.size(); ++k)
+        offsets_[k] += (*strides_[k])[d];
+      if (++index_[d] < dims_[d])
+        return;
+      for (size_t k = 0; k < strides_.size(); ++k)
+        offsets_[k] -= (*strides_[k])[d] * dims_[d];
+      index_[d] = 0;
+    }
+  }
+
+private:
+  const std::vector<int64_t> &dims_;
+  std::vector<const std::vector<int64_t> *> strides_;
+  std::vector<int64_t> index_;
+  std::vector<int64_t> offsets_;
+};
+
+template <typename T> std::vector<T> &data(Value &v);
+template <> std::vector<float> &data<float>(Value &v) { return v.f32; }
+template <> std::vector<int32_t> &data<int32_t>(Value &v) { return v.i32; }
+template <> std::vector<int64_t> &data<int64_t>(Value &v) { return v.i64; }
+template <typename T> const std::vector<T> &cdata(const Value &v) {
+  return data<T>(const_cast<Value &>(v));
+}
+
+template <typename T> T binaryScalar(OpKind kind, T a, T b) {
+  if constexpr (std::is_same_v<T, float>) {
+    switch (kind) {
+    case OpKind::ADD: return a + b;
+    case OpKind::SUB: return a - b;
+    case OpKind::MUL: return a * b;
+    case OpKind::DIV: return a / b;
+    case OpKind::MAXIMUM: return scalar::maxF(a, b);
+    default: return scalar::minF(a, b);
+    }
+  } else {
+    switch (kind) {
+    case OpKind::ADD: return scalar::wrapAdd(a, b);
+    case OpKind::SUB: return scalar::wrapSub(a, b);
+    case OpKind::MUL: return scalar::wrapMul(a, b);
+    case OpKind::DIV: return scalar::intDiv(a, b);
+    case OpKind::MAXIMUM: return a > b ? a : b;
+    default: return a < b ? a : b;
+    }
+  }
+}
+
+template <typename T>
+Status binaryOp(OpKind kind, const Value &a, const Value &b, Value &out) {
+  std::vector<int64_t> sa, sb;
+  CHITU_RETURN_IF_ERROR(broadcastStrides(a.dims, out.dims, sa));
+  CHITU_RETURN_IF_ERROR(broadcastStrides(b.dims, out.dims, sb));
+  const auto &da = cdata<T>(a);
+  const auto &db = cdata<T>(b);
+  auto &dout = data<T>(out);
+  IndexWalker walk(out.dims, {&sa, &sb});
+  for (size_t i = 0; i < dout.size(); ++i, walk.next())
+    dout[i] = binaryScalar<T>(kind, da[walk.offset(0)], db[walk.offset(1)]);
+  return Status::ok();
+}
+
+float unaryFloat(OpKind kind, float x) {
+  switch (kind) {
+  case OpKind::NEG: return -x;
+  case OpKind::EXP: return std::exp(x);
+  case OpKind::LOG: return std::log(x);
+  case OpKind::SQRT: return std::sqrt(x);
+  case OpKind::RSQRT: return scalar::rsqrt(x);
+  case OpKind::TANH: return std::tanh(x);
+  case OpKind::SIGMOID: return scalar::sigmoid(x);
+  case OpKind::SILU: return scalar::silu(x);
+  case OpKind::GELU: return scalar::gelu(x);
+  case OpKind::GELU_TANH: return scalar::geluTanh(x);
+  default: return scalar::relu(x);
+  }
+}
+
+template <typename I> Status unaryInt(OpKind kind, const Value &in, Value &out) {
+  const auto &din = cdata<I>(in);
+  auto &dout = data<I>(out);
+  for (size_t i = 0; i < dout.size(); ++i) {
+    if (kind == OpKind::NEG)
+      dout[i] = scalar::wrapNeg(din[i]);
+    else if (kind == OpKind::RELU)
+      dout[i] = din[i] > 0 ? din[i] : 0;
+    else
+      return bad("integer operand to a float-only op");
+  }
+  return Status::ok();
+}
+
+float roundTo(DType t, float x) {
+  if (t == DType::BF16)
+    return roundToBf16(x);
+  if (t == DType::F16)
+    return roundToF16(x);
+  return x;
+}
+
+Status castOp(const Value &in, Value &out) {
+  size_t n = size_t(out.numel());
+  ComputeType from = in.ctype(), to = out.ctype();
+  for (size_t i = 0; i < n; ++i) {
+    if (from == ComputeType::F32) {
+      float x = in.f32[i];
+      if (to == ComputeType::F32)
+        out.f32[i] = roundTo(out.dtype, x);
+      else if (to == ComputeType::I32)
+        out.i32[i] = scalar::floatToInt<int32_t>(x);
+      else
+        out.i64[i] = scalar::floatToInt<int64_t>(x);
+    } else {
+      int64_t x = from == ComputeType::I32 ? int64_t(in.i32[i]) : in.i64[i];
+      if (to == ComputeType::F32)
+        out.f32[i] = roundTo(out.dtype, float(x));
+      else if (to == ComputeType::I32)
+        out.i32[i] = int32_t(uint32_t(uint64_t(x)));
+      else
+        out.i64[i] = x;
+    }
+  }
+  return Status::ok();
+}
+
+Status matmulOp(const cbin::Op &op, const Value &a, const Value &b, Value &out) {
+  bool ta = op.ints()->Get(0) != 0, tb = op.ints()->Get(1) != 0;
+  if (a.dims.size() < 2 || b.dims.size() < 2 || out.dims.size() < 2)
+    return bad("matmul operands need rank >= 2");
+  size_t ra = a.dims.size(), rb = b.dims.size(), ro = out.dims.size();
+  int64_t M = ta ? a.dims[ra - 1] : a.dims[ra - 2];
+  int64_t K = ta ? a.dims[ra - 2] : a.dims[ra - 1];
+  int64_t Kb = tb ? b.dims[rb - 1] : b.dims[rb - 2];
+  int64_t N = tb ? b.dims[rb - 2] : b.dims[rb - 1];
+  if (K != Kb || out.dims[ro - 2] != M || out.dims[ro - 1] != N)
+    return bad("matmul shapes " + dimsToString(a.dims) + " x " + dimsToString(b.dims) +
+               " -> " + dimsToString(out.dims));
+  std::vector<int64_t> batch(out.dims.begin(), out.dims.end() - 2);
+  std::vector<int64_t> batchA(a.dims.begin(), a.dims.end() - 2);
+  std::vector<int64_t> batchB(b.dims.begin(), b.dims.end() - 2);
+  // Strides over batch dims in units of whole matrices.
+  std::vector<int64_t> sa, sb, so(batch.size(), 0);
+  CHITU_RETURN_IF_ERROR(broadcastStrides(batchA, batch, sa));
+  CHITU_RETURN_IF_ERROR(broadcastStrides(batchB, batch, sb));
+  for (auto &s : sa)
+    s *= M * K;
+  for (auto &s : sb)
+    s *= K * N;
+  // Element strides of A[m, k] and B[k, n] within one matrix.
+  int64_t amS = ta ? 1 : K, akS = ta ? M : 1;
+  int64_t bkS = tb ? 1 : N, bnS = tb ? K : 1;
+  IndexWalker walk(batch, {&sa, &sb});
+  int64_t numBatches = numElements(batch);
+  for (int64_t bi = 0; bi < numBatches; ++bi, walk.next()) {
+    const float *pa = a.f32.data() + walk.offset(0);
+    const float *pb = b.f32.data() + walk.offset(1);
+    float *po = out.f32.data() + bi * M * N;
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) {
+        double acc = 0;
+        for (int64_t k = 0; k < K; ++k)
+          acc += double(pa[m * amS + k * akS]) * double(pb[k * bkS + n * bnS]);
+        po[m * N + n] = float(acc);
+      }
+  }
+  return Status::ok();
+}
+
+// Maps input index -> output index for reductions: strides of the output with reduced
+// axes given stride 0.
+Status reductionStrides(const Value &in, const Value &out, bool keepDims,
+                        const std::vector<int64_t> &axes, std::vector<int64_t> &strides,
+                        int64_t &count) {
+  size_t rank = in.dims.size();
+  std::vector<bool> reduced(rank, false);
+  for (int64_t ax : axes) {
+    if (ax < 0 || size_t(ax) >= rank || reduced[size_t(ax)])
+      return bad("reduction axes out of range or repeated");
+    reduced[size_t(ax)] = true;
+  }
+  std::vector<int64_t> expect;
+  count = 1;
+  for (size_t d = 0; d < rank; ++d) {
+    if (reduced[d]) {
+      count *= in.dims[d];
+      if (keepDims)
+        expect.push_back(1);
+    } else {
+      expect.push_back(in.dims[d]);
+    }
+  }
+  if (expect != out.dims)
+    return bad("reduction result shape " + dimsToString(out.dims) + ", expected " +
+               dimsToString(expect));
+  std::vector<int64_t> full; // output dims with reduced axes kept as 1
+  for (size_t d = 0; d < rank; ++d)
+    full.push_back(reduced[d] ? 1 : in.dims[d]);
+  strides = rowMajorStrides(full);
+  for (size_t d = 0; d < rank; ++d)
+    if (reduced[d])
+      strides[d] = 0;
+  return Status::ok();
+}
+
+template <typename T>
+Status reduceOp(OpKind kind, const Value &in, Value &out, bool keepDims,
+                const std::vector<int64_t> &axes) {
+  std::vector<int64_t> strides;
+  int64_t count;
+  CHITU_RETURN_IF_ERROR(reductionStrides(in, out, keepDims, axes, strides, count));
+  std::vector<int64_t> unit = rowMajorStrides(in.dims);
+  const auto &din = cdata<T>(in);
+  auto &dout = data<T>(out);
+  IndexWalker walk(in.dims, {&strides});
+  if constexpr (std::is_same_v<T, float>) {
+    if (kind == OpKind::REDUCE_MAX) {
+      std::fill(dout.begin(), dout.end(), -std::numeric_limits<float>::infinity());
+      for (size_t i = 0; i < din.size(); ++i, walk.next())
+        dout[walk.offset(0)] = scalar::maxF(dout[walk.offset(0)], din[i]);
+      return Status::ok();
+    }
+    std::vector<double> acc(dout.size(), 0.0);
+    for (size_t i = 0; i < din.size(); ++i, walk.next())
+      acc[walk.offset(0)] += din[i];
+    for (size_t o = 0; o < dout.size(); ++o)
+      dout[o] = kind == OpKind::REDUCE_MEAN ? float(acc[o] / double(count)) : float(acc[o]);
+    return Status::ok();
+  } else {
+    if (kind == OpKind::REDUCE_MEAN)
+      return bad("reduce_mean of integers");
+    std::fill(dout.begin(), dout.end(),
+              kind == OpKind::REDUCE_MAX ? std::numeric_limits<T>::min() : T(0));
+    for (size_t i = 0; i < din.size(); ++i, walk.next()) {
+      T &o = dout[walk.offset(0)];
+      o = kind == OpKind::REDUCE_MAX ? std::max(o, din[i]) : scalar::wrapAdd(o, din[i]);
+    }
+    return Status::ok();
+  }
+}
+
+Status softmaxOp(const Value &in, Value &out, int64_t axis) {
+  if (axis < 0 || size_t(axis) >= in.dims.size() || in.dims != out.dims)
+    return bad("softmax axis or shape");
+  int64_t len = in.dims[size_t(axis)];
+  int64_t inner = 1, outer = 1;
+  for (size_t d = size_t(axis) + 1; d < in.dims.size(); ++d)
+    inner *= in.dims[d];
+  for (size_t d = 0; d < size_t(axis); ++d)
+    outer *= in.dims[d];
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const float *x = in.f32.data() + o * len * inner + i;
+      float *y = out.f32.data() + o * len * inner + i;
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int64_t k = 0; k < len; ++k)
+        mx = scalar::maxF(mx, x[k * inner]);
+      double sum = 0;
+      for (int64_t k = 0; k < len; ++k)
+        sum += std::exp(x[k * inner] - mx);
+      float inv = float(1.0 / sum);
+      for (int64_t k = 0; k < len; ++k)
+        y[k * inner] = std::exp(x[k * inner] - mx) * inv;
+    }
+  return Status::ok();
+}
+
+Status normOp(OpKind kind, const std::vector<const Value *> &ops, Value &out, float eps) {
+  const Value &x = *ops[0];
+  const Value &w = *ops[1];
+  const Value *b = ops.size() > 2 ? ops[2] : nullptr;
+  if (x.dims.empty() || x.dims != out.dims)
+    return bad("norm input and result shapes differ");
+  int64_t D = x.dims.back();
+  if (w.dims != std::vector<int64_t>{D} || (b && b->dims != std::vector<int64_t>{D}))
+    return bad("norm weight must be [" + std::to_string(D) + "]");
+  int64_t rows = D == 0 ? 0 : x.numel() / D;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *px = x.f32.data() + r * D;
+    float *py = out.f32.data() + r * D;
+    if (kind == OpKind::RMS_NORM) {
+      double ss = 0;
+      for (int64_t i = 0; i < D; ++i)
+        ss += double(px[i]) * px[i];
+      float inv = scalar::rsqrt(float(ss / double(D)) + eps);
+      for (int64_t i = 0; i < D; ++i)
+        py[i] = px[i] * inv * w.f32[size_t(i)];
+    } else {
+      double sum = 0;
+      for (int64_t i = 0; i < D; ++i)
+        sum += px[i];
+      float mean = float(sum / double(D));
+      double var = 0;
+      for (int64_t i = 0; i < D; ++i)
+        var += double(px[i] - mean) * double(px[i] - mean);
+      float inv = scalar::rsqrt(float(var / double(D)) + eps);
+      for (int64_t i = 0; i < D; ++i)
+        py[i] = (px[i] - mean) * inv * w.f32[size_t(i)] + (b ? b->f32[size_t(i)] : 0.0f);
+    }
+  }
+  return Status::ok();
+}
+
+// Copies elements of `in` addressed by per-output-dim strides from `base`.
+template <typename T>
+void stridedCopy(const Value &in, Value &out, int64_t base,
+                 const std::vector<int64_t> &strides) {
+  const auto &din = cdata<T>(in);
+  auto &dout = data<T>(out);
+  IndexWalker walk(out.dims, {&strides});
+  for (size_t i = 0; i < dout.size(); ++i, walk.next())
+    dout[i] = din[size_t(base + walk.offset(0))];
+}
+
+template <typename F> Status dispatch(ComputeType t, F &&f) {
+  switch (t) {
+  case ComputeType::F32: return f(float());
+  case ComputeType::I32: return f(int32_t());
+  case ComputeType::I64: return f(int64_t());
+  }
+  return bad("unknown compute type");
+}
+
+Status transposeOp(const cbin::Op &op, const Value &in, Value &out) {
+  size_t rank = in.dims.size();
+  if (op.ints()->size() != rank || out.dims.size() != rank)
+    return bad("transpose permutation length");
+  std::vector<bool> seen(rank, false);
+  std::vector<int64_t> inStrides = rowMajorStrides(in.dims), strides(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t p = op.ints()->Get(uint32_t(i));
+    if (p < 0 || size_t(p) >= rank || seen[size_t(p)] || in.dims[size_t(p)] != out.dims[i])
+      return bad("transpose permutation");
+    seen[size_t(p)] = true;
+    strides[i] = inStrides[size_t(p)];
+  }
+  return dispatch(in.ctype(), [&](auto t) {
+    stridedCopy<decltype(t)>(in, out, 0, strides);
+    return Status::ok();
+  });
+}
+
+Status sliceOp(const cbin::Op &op, const Value &in, Value &out,
+               const std::vector<int64_t> &offsets) {
+  size_t rank = in.dims.size();
+  if (out.dims.size() != rank || offsets.size() != rank || op.ints()->size() != rank)
+    return bad("slice rank");
+  std::vector<int64_t> inStrides = rowMajorStrides(in.dims), strides(rank);
+  int64_t base = 0;
+  for (size_t d = 0; d < rank; ++d) {
+    int64_t step = op.ints()->Get(uint32_t(d));
+    int64_t off = offsets[d], size = out.dims[d];
+    if (step < 1 || off < 0 || (size > 0 && off + (size - 1) * step >= in.dims[d]) ||
+        (size == 0 && off > in.dims[d]))
+      return shapeMismatch("slice [offset " + std::to_string(off) + ", size " +
+                           std::to_string(size) + ", stride " + std::to_string(step) +
+                           "] exceeds dimension " + std::to_string(d) + " of size " +
+                           std::to_string(in.dims[d]));
+    base += off * inStrides[d];
+    strides[d] = step * inStrides[d];
+  }
+  return dispatch(in.ctype(), [&](auto t) {
+    if (out.numel() > 0)
+      stridedCopy<decltype(t)>(in, out, base, strides);
+    return Status::ok();
+  });
+}
+
+Status concatOp(int64_t axis, const std::vector<const Value *> &ins, Value &out) {
+  size_t rank = out.dims.size();
+  if (axis < 0 || size_t(axis) >= rank)
+    return bad("concat axis");
+  int64_t total = 0;
+  for (const Value *v : ins) {
+    if (v->dims.size() != rank || v->ctype() != out.ctype())
+      return bad("concat operand rank or type");
+    for (size_t d = 0; d < rank; ++d)
+      if (d != size_t(axis) && v->dims[d] != out.dims[d])
+        return bad("concat operand shape");
+    total += v->dims[size_t(axis)];
+  }
+  if (total != out.dims[size_t(axis)])
+    return bad("concat result size");
+  int64_t outer = 1, inner = 1;
+  for (size_t d = 0; d < size_t(axis); ++d)
+    outer *= out.dims[d];
+  for (size_t d = size_t(axis) + 1; d < rank; ++d)
+    inner *= out.dims[d];
+  return dispatch(out.ctype(), [&](auto t) {
+    using T = decltype(t);
+    auto &dout = data<T>(out);
+    int64_t at = 0;
+    for (const Value *v : ins) {
+      int64_t chunk = v->dims[size_t(axis)] * inner;
+      const auto &din = cdata<T>(*v);
+      for (int64_t o = 0; o < outer; ++o)
+        std::copy(din.begin() + o * chunk, din.begin() + (o + 1) * chunk,
+                  dout.begin() + o * total * inner + at);
+      at += chunk;
+    }
+    return Status::ok();
+  });
+}
+
+Status gatherOp(int64_t axis, const Value &table, const Value &indices, Value &out) {
+  size_t rank = table.dims.size();
+  if (axis < 0 || size_t(axis) >= rank || indices.ctype() == ComputeType::F32)
+    return bad("gather axis or index type");
+  std::vector<int64_t> expect(table.dims.begin(), table.dims.begin() + axis);
+  expect.insert(expect.end(), indices.dims.begin(), indices.dims.end());
+  expect.insert(expect.end(), table.dims.begin() + axis + 1, table.dims.end());
+  if (expect != out.dims)
+    return bad("gather result shape");
+  int64_t outer = 1, inner = 1, dim = table.dims[size_t(axis)];
+  for (size_t d = 0; d < size_t(axis); ++d)
+    outer *= table.dims[d];
+  for (size_t d = size_t(axis) + 1; d < rank; ++d)
+    inner *= table.dims[d];
+  int64_t numIdx = indices.numel();
+  std::vector<int64_t> idx(static_cast<size_t>(numIdx));
+  for (int64_t i = 0; i < numIdx; ++i) {
+    int64_t v = indices.ctype() == ComputeType::I32 ? indices.i32[size_t(i)]
+                                                    : indices.i64[size_t(i)];
+    if (v < -dim || v >= dim)
+      return runtimeError("gather index " + std::to_string(v) +
+                          " is out of range for a dimension of size " +
+                          std::to_string(dim));
+    idx[size_t(i)] = v < 0 ? v + dim : v;
+  }
+  return dispatch(table.ctype(), [&](auto t) {
+    using T = decltype(t);
+    const auto &din = cdata<T>(table);
+    auto &dout = data<T>(out);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < numIdx; ++i)
+        std::copy(din.begin() + (o * dim + idx[size_t(i)]) * inner,
+                  din.begin() + (o * dim + idx[size_t(i)] + 1) * inner,
+                  dout.begin() + (o * numIdx + i) * inner);
+    return Status::ok();
+  });
+}
+
+bool isBinary(OpKind k) {
+  return k == OpKind::ADD || k == OpKind::SUB || k == OpKind::MUL || k == OpKind::DIV ||
+         k == OpKind::MAXIMUM || k == OpKind::MINIMUM;
+}
+
+} // namespace
+
+uint64_t maxAllocBytes() {
+  static uint64_t limit = [] {
+    const char *env = std::getenv("CHITU_CPU_MAX_ALLOC_BYTES");
+    return env ? uint64_t(std::strtoull(env, nullptr, 10)) : (uint64_t(1) << 40);
+  }();
+  return limit;
+}
+
+StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &operands,
+                      const std::vector<int64_t> &resultDims,
+                      const std::vector<int64_t> &params) {
+  OpKind kind = op.kind();
+  uint64_t bytes = 8;
+  for (int64_t d : resultDims)
+    if (__builtin_mul_overflow(bytes, uint64_t(d), &bytes) || bytes > maxAllocBytes())
+      return Status(StatusCode::OutOfMemory,
+                    "an op result of shape " + dimsToString(resultDims) +
+                        " exceeds the CPU executor's allocation limit");
+  Value out;
+  out.allocate(toDType(op.dtype()), resultDims);
+  const Value &in = *operands[0];
+  auto sameCType = [&](bool includeResult) {
+    for (const Value *v : operands)
+      if (v->ctype() != in.ctype())
+        return false;
+    return !includeResult || out.ctype() == in.ctype();
+  };
+  Status st;
+  if (isBinary(kind)) {
+    if (!sameCType(true))
+      return bad("binary op operand types differ");
+    st = dispatch(in.ctype(), [&](auto t) {
+      return binaryOp<decltype(t)>(kind, *operands[0], *operands[1], out);
+    });
+  } else if (kind >= OpKind::NEG && kind <= OpKind::RELU) {
+    if (!sameCType(true) || in.dims != out.dims)
+      return bad("unary op type or shape");
+    if (in.ctype() == ComputeType::F32) {
+      for (size_t i = 0; i < out.f32.size(); ++i)
+        out.f32[i] = unaryFloat(kind, in.f32[i]);
+    } else if (in.ctype() == ComputeType::I32) {
+      st = unaryInt<int32_t>(kind, in, out);
+    } else {
+      st = unaryInt<int64_t>(kind, in, out);
+    }
+  } else {
+    switch (kind) {
+    case OpKind::CAST:
+      if (in.dims != out.dims)
+        return bad("cast changes the shape");
+      st = castOp(in, out);
+      break;
+    case OpKind::MATMUL:
+      if (!sameCType(true) || in.ctype() != ComputeType::F32)
+        return bad("matmul needs float operands");
+      st = matmulOp(op, *operands[0], *operands[1], out);
+      break;
+    case OpKind::REDUCE_SUM:
+    case OpKind::REDUCE_MAX:
+    case OpKind::REDUCE_MEAN: {
+      if (!sameCType(true))
+        return bad("reduction type");
+      std::vector<int64_t> axes(op.ints()->begin() + 1, op.ints()->end());
+      bool keep = op.ints()->Get(0) != 0;
+      st = dispatch(in.ctype(), [&](auto t) {
+        return reduceOp<decltype(t)>(kind, in, out, keep, axes);
+      });
+      break;
+    }
+    case OpKind::SOFTMAX:
+      if (!sameCType(true) || in.ctype() != ComputeType::F32)
+        return bad("softmax needs floats");
+      st = softmaxOp(in, out, op.ints()->Get(0));
+      break;
+    case OpKind::RMS_NORM:
+    case OpKind::LAYER_NORM:
+      if (!sameCType(true) || in.ctype() != ComputeType::F32)
+        return bad("norms need floats");
+      st = normOp(kind, operands, out, float(op.floats()->Get(0)));
+      break;
+    case OpKind::RESHAPE:
+      if (!sameCType(true) || in.numel() != out.numel())
+        return bad("reshape changes the element count");
+      out.f32 = in.f32;
+      out.i32 = in.i32;
+      out.i64 = in.i64;
+      break;
+    case OpKind::TRANSPOSE:
+      if (!sameCType(true))
+        return bad("transpose type");
+      st = transposeOp(op, in, out);
+      break;
+    case OpKind::SLICE:
+      if (!sameCType(true))
+        return bad("slice type");
+      st = sliceOp(op, in, out, params);
+      break;
+    case OpKind::CONCAT:
+      st = concatOp(op.ints()->Get(0), operands, out);
+      break;
+    case OpKind::GATHER:
+      if (out.ctype() != in.ctype())
+        return bad("gather type");
+      st = gatherOp(op.ints()->Get(0), *operands[0], *operands[1], out);
+      break;
+    default: return bad("unknown op kind");
+    }
+  }
+  if (!st.isOk())
+    return st;
+  return out;
+}
+
+} // namespace chitu::rt::cpu

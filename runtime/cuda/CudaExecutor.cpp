@@ -1,0 +1,311 @@
+#include "CudaExecutor.h"
+
+#include "CudaDriver.h"
+
+#include <cstring>
+#include <set>
+
+namespace chitu::rt {
+namespace {
+
+using namespace cuda;
+
+// sm_XY[a] -> (X, Y, arch-specific)
+bool parseArch(const std::string &arch, int &major, int &minor, bool &specific) {
+  if (arch.size() < 5 || arch.compare(0, 3, "sm_") != 0)
+    return false;
+  std::string digits = arch.substr(3);
+  specific = !digits.empty() && digits.back() == 'a';
+  if (specific)
+    digits.pop_back();
+  if (digits.size() < 2 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  major = std::stoi(digits.substr(0, digits.size() - 1));
+  minor = digits.back() - '0';
+  return true;
+}
+
+class CudaExecutor : public Executor {
+public:
+  explicit CudaExecutor(std::shared_ptr<const Model> model) : model_(std::move(model)) {}
+
+  ~CudaExecutor() override {
+    if (!d_)
+      return;
+    if (ctx_)
+      d_->cuCtxSetCurrent(ctx_);
+    if (stream_)
+      d_->cuStreamSynchronize(stream_);
+    for (CUdeviceptr p : weights_)
+      if (p)
+        d_->cuMemFree(p);
+    if (arena_)
+      d_->cuMemFree(arena_);
+    if (status_)
+      d_->cuMemFree(status_);
+    for (CUmodule m : modules_)
+      if (m)
+        d_->cuModuleUnload(m);
+    if (stream_)
+      d_->cuStreamDestroy(stream_);
+    if (ctx_)
+      d_->cuDevicePrimaryCtxRelease(device_);
+  }
+
+  Status init(int deviceIndex) {
+    auto drv = driver();
+    if (!drv.isOk())
+      return drv.status();
+    d_ = *drv;
+    int count = 0;
+    CHITU_CU(d_->cuDeviceGetCount(&count));
+    if (deviceIndex < 0 || deviceIndex >= count)
+      return Status(StatusCode::DeviceError,
+                    "CUDA device " + std::to_string(deviceIndex) + " does not exist (" +
+                        std::to_string(count) + " visible)");
+    CHITU_CU(d_->cuDeviceGet(&device_, deviceIndex));
+    char name[256] = {0};
+    CHITU_CU(d_->cuDeviceGetName(name, sizeof name - 1, device_));
+    CHITU_CU(d_->cuDeviceGetAttribute(&major_, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+                                      device_));
+    CHITU_CU(d_->cuDeviceGetAttribute(&minor_, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+                                      device_));
+    arch_ = "sm_" + std::to_string(major_) + std::to_string(minor_);
+    name_ = std::string(name) + " (" + arch_ + ")";
+    CHITU_CU(d_->cuDevicePrimaryCtxRetain(&ctx_, device_));
+    CHITU_CU(d_->cuCtxSetCurrent(ctx_));
+    CHITU_CU(d_->cuStreamCreate(&stream_, 0));
+    CHITU_RETURN_IF_ERROR(loadKernels());
+    CHITU_RETURN_IF_ERROR(uploadWeights());
+    return Status::ok();
+  }
+
+  std::string deviceName() const override { return name_; }
+
+  Status run(int entry, const EntryShapes &shapes,
+             const std::vector<const HostTensor *> &inputs,
+             std::vector<HostTensor> &outputs) override {
+    CHITU_CU(d_->cuCtxSetCurrent(ctx_));
+    const cbin::Artifact &a = model_->artifact();
+    const cbin::Entry &e = *a.entries()->Get(entry);
+    if (shapes.arenaSize > arenaBytes_) {
+      if (arena_)
+        CHITU_CU(d_->cuMemFree(arena_));
+      arena_ = 0;
+      arenaBytes_ = 0;
+      CHITU_CU(d_->cuMemAlloc(&arena_, shapes.arenaSize));
+      arenaBytes_ = shapes.arenaSize;
+    }
+    size_t numSteps = e.steps()->size();
+    if (numSteps > statusWords_) {
+      if (status_)
+        CHITU_CU(d_->cuMemFree(status_));
+      status_ = 0;
+      statusWords_ = 0;
+      CHITU_CU(d_->cuMemAlloc(&status_, numSteps * 4));
+      statusWords_ = numSteps;
+    }
+    if (numSteps)
+      CHITU_CU(d_->cuMemsetD32Async(status_, 0, numSteps, stream_));
+    for (uint32_t i = 0; i < e.inputs()->size(); ++i) {
+      uint32_t t = e.inputs()->Get(i);
+      if (shapes.bytes[t])
+        CHITU_CU(d_->cuMemcpyHtoDAsync(arena_ + shapes.offsets[t], inputs[i]->data.data(),
+                                       shapes.bytes[t], stream_));
+    }
+    for (uint32_t s = 0; s < numSteps; ++s) {
+      Status st = launch(*e.steps()->Get(s), s, shapes);
+      if (!st.isOk())
+        return st.withContext("kernel " +
+                              a.kernels()->Get(e.steps()->Get(s)->kernel())->name()->str());
+    }
+    outputs.clear();
+    outputs.resize(e.outputs()->size());
+    for (uint32_t i = 0; i < e.outputs()->size(); ++i) {
+      uint32_t t = e.outputs()->Get(i);
+      HostTensor &out = outputs[i];
+      out.dtype = toDType(a.tensors()->Get(t)->dtype());
+      out.dims = shapes.dims[t];
+      out.data.resize(shapes.bytes[t]);
+      if (shapes.bytes[t])
+        CHITU_CU(d_->cuMemcpyDtoHAsync(out.data.data(), pointer(t, shapes),
+                                       shapes.bytes[t], stream_));
+    }
+    std::vector<uint32_t> status(numSteps, 0);
+    if (numSteps)
+      CHITU_CU(d_->cuMemcpyDtoHAsync(status.data(), status_, numSteps * 4, stream_));
+    CHITU_CU(d_->cuStreamSynchronize(stream_));
+    for (uint32_t s = 0; s < numSteps; ++s)
+      if (status[s] != 0) {
+        const cbin::Kernel &k = *a.kernels()->Get(e.steps()->Get(s)->kernel());
+        return runtimeError("kernel " + k.name()->str() +
+                            ": an index was out of range (e.g. a gather index outside "
+                            "its table); the outputs are not valid");
+      }
+    return Status::ok();
+  }
+
+private:
+  Status loadKernels() {
+    const cbin::Artifact &a = model_->artifact();
+    size_t n = a.kernels() ? a.kernels()->size() : 0;
+    modules_.assign(n, nullptr);
+    functions_.assign(n, nullptr);
+    for (uint32_t i = 0; i < n; ++i) {
+      const cbin::Kernel &k = *a.kernels()->Get(i);
+      int b = selectBinary(k, major_, minor_);
+      if (b < 0) {
+        std::set<std::string> have;
+        if (k.binaries())
+          for (const cbin::Binary *bin : *k.binaries())
+            have.insert(bin->arch()->str());
+        std::string list;
+        for (const auto &h : have)
+          list += (list.empty() ? "" : ", ") + h;
+        return Status(StatusCode::Unsupported,
+                      "the model has no code for this GPU (" + arch_ +
+                          "): it was compiled for " + (list.empty() ? "no GPU" : list) +
+                          "; recompile with --target " + arch_);
+      }
+      const cbin::Binary &bin = *k.binaries()->Get(uint32_t(b));
+      // The driver needs the image in aligned memory that outlives the call.
+      std::vector<uint64_t> image((bin.cubin()->size() + 7) / 8);
+      std::memcpy(image.data(), bin.cubin()->data(), bin.cubin()->size());
+      Status st = check(d_->cuModuleLoadData(&modules_[i], image.data()),
+                        "cuModuleLoadData");
+      if (!st.isOk())
+        return st.withContext("kernel " + k.name()->str() + " (" + bin.arch()->str() + ")");
+      CHITU_CU(d_->cuModuleGetFunction(&functions_[i], modules_[i], k.name()->c_str()));
+      uint32_t smem = k.launch()->shared_bytes();
+      if (smem > 48 * 1024)
+        CHITU_CU(d_->cuFuncSetAttribute(
+            functions_[i], CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(smem)));
+    }
+    return Status::ok();
+  }
+
+  Status uploadWeights() {
+    const cbin::Artifact &a = model_->artifact();
+    size_t n = a.weights() ? a.weights()->size() : 0;
+    weights_.assign(n, 0);
+    for (uint32_t i = 0; i < n; ++i) {
+      uint64_t bytes = a.weights()->Get(i)->byte_size();
+      if (!bytes)
+        continue;
+      Status st = check(d_->cuMemAlloc(&weights_[i], bytes), "cuMemAlloc");
+      if (!st.isOk())
+        return st.withContext("uploading weight '" + a.weights()->Get(i)->name()->str() +
+                              "' (" + std::to_string(bytes) + " bytes)");
+      CHITU_CU(d_->cuMemcpyHtoDAsync(weights_[i], model_->weightData(i), bytes, stream_));
+    }
+    CHITU_CU(d_->cuStreamSynchronize(stream_));
+    return Status::ok();
+  }
+
+  CUdeviceptr pointer(uint32_t tensor, const EntryShapes &shapes) const {
+    const cbin::Tensor &t = *model_->artifact().tensors()->Get(tensor);
+    if (t.storage() == cbin::StorageKind::WEIGHT)
+      return weights_[t.weight()];
+    return arena_ + shapes.offsets[tensor];
+  }
+
+  Status launch(const cbin::Step &step, uint32_t stepIndex, const EntryShapes &shapes) {
+    const cbin::Kernel &k = *model_->artifact().kernels()->Get(step.kernel());
+    const cbin::Launch &l = *k.launch();
+    int64_t grid[3];
+    for (uint32_t i = 0; i < 3; ++i) {
+      auto g = shapes.eval(*l.grid()->Get(i));
+      if (!g.isOk())
+        return g.status();
+      grid[i] = *g;
+    }
+    if (grid[0] == 0 || grid[1] == 0 || grid[2] == 0)
+      return Status::ok(); // empty tensors: nothing to compute
+    if (grid[0] < 0 || grid[0] > INT32_MAX || grid[1] < 0 || grid[1] > 65535 ||
+        grid[2] < 0 || grid[2] > 65535)
+      return runtimeError("launch grid (" + std::to_string(grid[0]) + ", " +
+                          std::to_string(grid[1]) + ", " + std::to_string(grid[2]) +
+                          ") exceeds the GPU's limits");
+    std::vector<CUdeviceptr> pointers;
+    for (uint32_t t : *step.outputs())
+      pointers.push_back(pointer(t, shapes));
+    for (uint32_t t : *step.inputs())
+      pointers.push_back(pointer(t, shapes));
+    if (l.uses_status())
+      pointers.push_back(status_ + 4 * stepIndex);
+    std::vector<int64_t> scalars;
+    if (l.scalar_args())
+      for (const cbin::Expr *e : *l.scalar_args()) {
+        auto v = shapes.eval(*e);
+        if (!v.isOk())
+          return v.status();
+        scalars.push_back(*v);
+      }
+    std::vector<void *> params;
+    for (auto &p : pointers)
+      params.push_back(&p);
+    for (auto &s : scalars)
+      params.push_back(&s);
+    CHITU_CU(d_->cuLaunchKernel(functions_[step.kernel()], unsigned(grid[0]),
+                                unsigned(grid[1]), unsigned(grid[2]), l.block()->Get(0),
+                                l.block()->Get(1), l.block()->Get(2), l.shared_bytes(),
+                                stream_, params.data(), nullptr));
+    return Status::ok();
+  }
+
+  std::shared_ptr<const Model> model_;
+  const Driver *d_ = nullptr;
+  CUdevice device_ = 0;
+  CUcontext ctx_ = nullptr;
+  CUstream stream_ = nullptr;
+  int major_ = 0, minor_ = 0;
+  std::string arch_, name_;
+  std::vector<CUmodule> modules_;
+  std::vector<CUfunction> functions_;
+  std::vector<CUdeviceptr> weights_;
+  CUdeviceptr arena_ = 0;
+  uint64_t arenaBytes_ = 0;
+  CUdeviceptr status_ = 0;
+  size_t statusWords_ = 0;
+};
+
+} // namespace
+
+int selectBinary(const cbin::Kernel &kernel, int major, int minor) {
+  if (!kernel.binaries())
+    return -1;
+  int best = -1, bestMinor = -1;
+  for (uint32_t i = 0; i < kernel.binaries()->size(); ++i) {
+    int M, m;
+    bool specific;
+    if (!parseArch(kernel.binaries()->Get(i)->arch()->str(), M, m, specific))
+      continue;
+    if (M != major || m > minor || (specific && m != minor))
+      continue;
+    // Prefer the exact minor, and the arch-specific build of it.
+    int score = m * 2 + (specific ? 1 : 0);
+    if (score > bestMinor) {
+      bestMinor = score;
+      best = int(i);
+    }
+  }
+  return best;
+}
+
+StatusOr<std::unique_ptr<Executor>> createCudaExecutor(std::shared_ptr<const Model> model,
+                                                       int deviceIndex) {
+  auto exec = std::make_unique<CudaExecutor>(std::move(model));
+  CHITU_RETURN_IF_ERROR(exec->init(deviceIndex));
+  return std::unique_ptr<Executor>(std::move(exec));
+}
+
+StatusOr<int> cudaDeviceCount() {
+  auto drv = driver();
+  if (!drv.isOk())
+    return drv.status();
+  int count = 0;
+  CHITU_CU((*drv)->cuDeviceGetCount(&count));
+  return count;
+}
+
+} // namespace chitu::rt

@@ -1,0 +1,23 @@
+// The CUDA executor: loads each kernel's cubin for the GPU's architecture, uploads the
+// weights once, and runs an entry as a sequence of kernel launches on one stream over a
+// single device arena.
+#pragma once
+
+#include "core/Executor.h"
+
+#include <memory>
+
+namespace chitu::rt {
+
+StatusOr<std::unique_ptr<Executor>> createCudaExecutor(std::shared_ptr<const Model> model,
+                                                       int deviceIndex);
+
+// Number of visible GPUs (0 with a reason when the driver is missing).
+StatusOr<int> cudaDeviceCount();
+
+// The binary of `kernel` that runs on a GPU of compute capability major.minor: the exact
+// architecture (sm_90, or its arch-specific sm_90a), else the newest of the same major
+// version not above it (sm_80 code runs on sm_86). -1 if none.
+int selectBinary(const cbin::Kernel &kernel, int major, int minor);
+
+} // namespace chitu::rt

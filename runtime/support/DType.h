@@ -1,0 +1,51 @@
+// Element types of tensors, shared by the runtime, the tools and the compiler. The numeric
+// values are those of chitu::cbin::DType in the .cbin schema and of chitu_dtype in chitu.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace chitu {
+
+enum class DType : int8_t { F32 = 0, F16 = 1, BF16 = 2, I32 = 3, I64 = 4 };
+constexpr int kNumDTypes = 5;
+
+inline bool isValidDType(int v) { return v >= 0 && v < kNumDTypes; }
+
+inline size_t dtypeSize(DType t) {
+  switch (t) {
+  case DType::F32: return 4;
+  case DType::F16: return 2;
+  case DType::BF16: return 2;
+  case DType::I32: return 4;
+  case DType::I64: return 8;
+  }
+  return 0;
+}
+
+inline bool isFloat(DType t) {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
+}
+
+// Lower-case names as in MLIR types: "f32", "bf16", "i64".
+inline const char *dtypeName(DType t) {
+  switch (t) {
+  case DType::F32: return "f32";
+  case DType::F16: return "f16";
+  case DType::BF16: return "bf16";
+  case DType::I32: return "i32";
+  case DType::I64: return "i64";
+  }
+  return "?";
+}
+
+inline std::optional<DType> parseDTypeName(std::string_view s) {
+  for (int i = 0; i < kNumDTypes; ++i)
+    if (s == dtypeName(DType(i)))
+      return DType(i);
+  return std::nullopt;
+}
+
+} // namespace chitu

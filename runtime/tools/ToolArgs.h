@@ -1,0 +1,74 @@
+// Minimal command-line parsing shared by the runtime tools: `--name value` and
+// `--name=value` forms, positional arguments, and one error style.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace chitu::tools {
+
+class Args {
+public:
+  Args(int argc, char **argv) : tool_(argv[0]) {
+    for (int i = 1; i < argc; ++i)
+      args_.push_back(argv[i]);
+    size_t slash = tool_.find_last_of('/');
+    if (slash != std::string::npos)
+      tool_ = tool_.substr(slash + 1);
+  }
+
+  const std::string &tool() const { return tool_; }
+  bool done() const { return pos_ >= args_.size(); }
+  const std::string &peek() const { return args_[pos_]; }
+
+  // True if the current argument is the flag `name` (with or without "=value").
+  bool isFlag(const std::string &name) const {
+    const std::string &a = args_[pos_];
+    return a == name || a.rfind(name + "=", 0) == 0;
+  }
+  // Consumes a boolean flag.
+  bool flag(const std::string &name) {
+    if (args_[pos_] != name)
+      return false;
+    ++pos_;
+    return true;
+  }
+  // Consumes `name value` or `name=value`; exits with a usage error if the value is missing.
+  bool option(const std::string &name, std::string &value) {
+    const std::string &a = args_[pos_];
+    if (a == name) {
+      if (pos_ + 1 >= args_.size())
+        usageError(name + " needs a value");
+      value = args_[pos_ + 1];
+      pos_ += 2;
+      return true;
+    }
+    if (a.rfind(name + "=", 0) == 0) {
+      value = a.substr(name.size() + 1);
+      pos_ += 1;
+      return true;
+    }
+    return false;
+  }
+  std::string next() { return args_[pos_++]; }
+
+  [[noreturn]] void usageError(const std::string &msg) const {
+    std::fprintf(stderr, "%s: error: %s\n(run '%s --help' for usage)\n", tool_.c_str(),
+                 msg.c_str(), tool_.c_str());
+    std::exit(2);
+  }
+
+private:
+  std::string tool_;
+  std::vector<std::string> args_;
+  size_t pos_ = 0;
+};
+
+[[noreturn]] inline void fatal(const std::string &tool, const std::string &msg) {
+  std::fprintf(stderr, "%s: error: %s\n", tool.c_str(), msg.c_str());
+  std::exit(1);
+}
+
+} // namespace chitu::tools

@@ -1,0 +1,402 @@
+// chitu-inspect: show what a .cbin holds (targets, entries, kernels, tensors, weights, sizes).
+#include "ToolArgs.h"
+#include "core/Model.h"
+#include "support/Expr.h"
+#include "support/Json.h"
+
+#include <cstdio>
+#include <map>
+
+using namespace chitu;
+using namespace chitu::rt;
+
+static const char *kUsage = R"(usage: chitu-inspect MODEL.cbin [--json] [--weights DIR]
+
+Describes a compiled chitu model: targets, entry functions (inputs, outputs, symbols,
+checks, steps), kernels (ops, launch rule, binaries per architecture), tensors (dtype,
+symbolic shape, arena offset), weights (embedded or external) and sizes.
+
+options:
+  --json          print one JSON object instead of text
+  --weights DIR   also check external weight files, looking in DIR first
+  --help          show this help
+)";
+
+namespace {
+
+std::string exprText(const cbin::Expr *e, const cbin::Entry *entry) {
+  return exprToString(e->code()->data(), e->code()->size(), [&](int64_t i) {
+    if (entry && entry->symbols() && uint64_t(i) < entry->symbols()->size())
+      return entry->symbols()->Get(uint32_t(i))->name()->str();
+    return "s" + std::to_string(i);
+  });
+}
+
+std::vector<std::string> dimsText(const cbin::Tensor &t, const cbin::Entry *entry) {
+  std::vector<std::string> out;
+  for (const cbin::Expr *d : *t.dims())
+    out.push_back(exprText(d, entry));
+  return out;
+}
+
+std::string joined(const std::vector<std::string> &parts) {
+  std::string s;
+  for (size_t i = 0; i < parts.size(); ++i)
+    s += (i ? ", " : "") + parts[i];
+  return s;
+}
+
+std::string tensorType(const cbin::Tensor &t, const cbin::Entry *entry) {
+  return std::string(dtypeName(toDType(t.dtype()))) + "[" + joined(dimsText(t, entry)) + "]";
+}
+
+std::string humanBytes(uint64_t b) {
+  char buf[32];
+  if (b >= (1ull << 30))
+    std::snprintf(buf, sizeof buf, "%.2f GiB", double(b) / double(1ull << 30));
+  else if (b >= (1ull << 20))
+    std::snprintf(buf, sizeof buf, "%.2f MiB", double(b) / double(1ull << 20));
+  else if (b >= 1024)
+    std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024.0);
+  else
+    std::snprintf(buf, sizeof buf, "%llu B", (unsigned long long)b);
+  return buf;
+}
+
+const cbin::Entry *entryOfTensor(const cbin::Artifact &a, uint32_t tensor) {
+  // Tensors belong to the entry that uses them (weights to none in particular).
+  for (const cbin::Entry *e : *a.entries()) {
+    for (uint32_t t : *e->inputs())
+      if (t == tensor)
+        return e;
+    for (uint32_t t : *e->outputs())
+      if (t == tensor)
+        return e;
+    for (const cbin::Step *s : *e->steps()) {
+      for (uint32_t t : *s->inputs())
+        if (t == tensor)
+          return e;
+      for (uint32_t t : *s->outputs())
+        if (t == tensor)
+          return e;
+    }
+  }
+  return nullptr;
+}
+
+struct Totals {
+  uint64_t embedded = 0, external = 0, binaries = 0;
+};
+
+Totals totals(const cbin::Artifact &a) {
+  Totals t;
+  if (a.weights())
+    for (const cbin::Weight *w : *a.weights())
+      (w->embedded() ? t.embedded : t.external) += w->byte_size();
+  if (a.kernels())
+    for (const cbin::Kernel *k : *a.kernels())
+      if (k->binaries())
+        for (const cbin::Binary *b : *k->binaries())
+          t.binaries += b->cubin()->size();
+  return t;
+}
+
+void printText(const Model &m) {
+  const cbin::Artifact &a = m.artifact();
+  Totals tot = totals(a);
+  std::printf("%s: %s, schema %u, produced by %s\n", m.path().c_str(),
+              humanBytes(m.fileSize()).c_str(), a.schema_version(),
+              a.producer() ? a.producer()->c_str() : "?");
+  std::vector<std::string> targets;
+  if (a.targets())
+    for (const auto *t : *a.targets())
+      targets.push_back(t->str());
+  std::printf("targets: %s\n", targets.empty() ? "(none: CPU only)" : joined(targets).c_str());
+  std::printf("sizes: kernel binaries %s, embedded weights %s, external weights %s\n",
+              humanBytes(tot.binaries).c_str(), humanBytes(tot.embedded).c_str(),
+              humanBytes(tot.external).c_str());
+
+  for (const cbin::Entry *e : *a.entries()) {
+    std::printf("\nentry '%s': %u steps, arena %s bytes\n", e->name()->c_str(),
+                e->steps()->size(), exprText(e->arena_size(), e).c_str());
+    if (e->symbols() && e->symbols()->size()) {
+      std::printf("  symbols:\n");
+      for (const cbin::Symbol *s : *e->symbols())
+        std::printf("    %s = dim %u of input '%s'\n", s->name()->c_str(), s->dim(),
+                    a.tensors()->Get(e->inputs()->Get(s->input()))->name()->c_str());
+    }
+    if (e->checks() && e->checks()->size()) {
+      std::printf("  checks:\n");
+      for (const cbin::Check *c : *e->checks())
+        std::printf("    %s %s %s  (%s)\n", exprText(c->lhs(), e).c_str(),
+                    c->kind() == cbin::CheckKind::EQ ? "==" : "<=",
+                    exprText(c->rhs(), e).c_str(), c->message() ? c->message()->c_str() : "");
+    }
+    std::printf("  inputs:\n");
+    for (uint32_t t : *e->inputs())
+      std::printf("    %s: %s\n", a.tensors()->Get(t)->name()->c_str(),
+                  tensorType(*a.tensors()->Get(t), e).c_str());
+    std::printf("  outputs:\n");
+    for (uint32_t t : *e->outputs())
+      std::printf("    %s: %s\n", a.tensors()->Get(t)->name()->c_str(),
+                  tensorType(*a.tensors()->Get(t), e).c_str());
+    std::printf("  steps:\n");
+    for (uint32_t s = 0; s < e->steps()->size(); ++s) {
+      const cbin::Step *step = e->steps()->Get(s);
+      std::vector<std::string> ins, outs;
+      for (uint32_t t : *step->inputs())
+        ins.push_back(a.tensors()->Get(t)->name()->str());
+      for (uint32_t t : *step->outputs())
+        outs.push_back(a.tensors()->Get(t)->name()->str() + ": " +
+                       tensorType(*a.tensors()->Get(t), e));
+      std::printf("    %u: %s(%s) -> %s\n", s, a.kernels()->Get(step->kernel())->name()->c_str(),
+                  joined(ins).c_str(), joined(outs).c_str());
+    }
+  }
+
+  std::printf("\nkernels (%u):\n", a.kernels() ? a.kernels()->size() : 0);
+  if (a.kernels())
+    for (const cbin::Kernel *k : *a.kernels()) {
+      const cbin::Entry *e = a.entries()->Get(k->entry());
+      std::vector<std::string> ops, grid, bins;
+      for (const cbin::Op *op : *k->ops())
+        ops.push_back(cbin::EnumNameOpKind(op->kind()));
+      for (const cbin::Expr *g : *k->launch()->grid())
+        grid.push_back(exprText(g, e));
+      if (k->binaries())
+        for (const cbin::Binary *b : *k->binaries())
+          bins.push_back(b->arch()->str() + " " + humanBytes(b->cubin()->size()));
+      std::printf("  %s: ops [%s]\n    grid (%s) block (%u, %u, %u) shared %u B\n"
+                  "    binaries: %s\n",
+                  k->name()->c_str(), joined(ops).c_str(), joined(grid).c_str(),
+                  k->launch()->block()->Get(0), k->launch()->block()->Get(1),
+                  k->launch()->block()->Get(2), k->launch()->shared_bytes(),
+                  bins.empty() ? "none" : joined(bins).c_str());
+    }
+
+  std::printf("\ntensors (%u):\n", a.tensors()->size());
+  for (uint32_t i = 0; i < a.tensors()->size(); ++i) {
+    const cbin::Tensor *t = a.tensors()->Get(i);
+    const cbin::Entry *e = entryOfTensor(a, i);
+    if (t->storage() == cbin::StorageKind::ARENA)
+      std::printf("  %s: %s at arena offset %s\n", t->name()->c_str(), tensorType(*t, e).c_str(),
+                  exprText(t->arena_offset(), e).c_str());
+    else
+      std::printf("  %s: %s = weight '%s'\n", t->name()->c_str(), tensorType(*t, e).c_str(),
+                  a.weights()->Get(t->weight())->name()->c_str());
+  }
+
+  std::printf("\nweights (%u):\n", a.weights() ? a.weights()->size() : 0);
+  if (a.weights())
+    for (const cbin::Weight *w : *a.weights()) {
+      std::vector<std::string> dims;
+      for (int64_t d : *w->dims())
+        dims.push_back(std::to_string(d));
+      std::string where =
+          w->embedded()
+              ? "embedded at segment offset " + std::to_string(w->offset())
+              : "external: '" + w->tensor_name()->str() + "' in " +
+                    a.weight_files()->Get(w->file())->name()->str();
+      std::printf("  %s: %s[%s], %s, %s\n", w->name()->c_str(),
+                  dtypeName(toDType(w->dtype())), joined(dims).c_str(),
+                  humanBytes(w->byte_size()).c_str(), where.c_str());
+    }
+}
+
+void printJson(const Model &m) {
+  const cbin::Artifact &a = m.artifact();
+  Totals tot = totals(a);
+  JsonWriter j;
+  j.beginObject();
+  j.key("file").value(m.path());
+  j.key("file_bytes").value(uint64_t(m.fileSize()));
+  j.key("schema_version").value(uint64_t(a.schema_version()));
+  j.key("producer").value(a.producer() ? a.producer()->str() : "");
+  j.key("targets").beginArray();
+  if (a.targets())
+    for (const auto *t : *a.targets())
+      j.value(t->str());
+  j.endArray();
+  j.key("sizes").beginObject();
+  j.key("kernel_binaries").value(tot.binaries);
+  j.key("embedded_weights").value(tot.embedded);
+  j.key("external_weights").value(tot.external);
+  j.key("weight_segment").value(uint64_t(a.segment_size()));
+  j.endObject();
+
+  j.key("entries").beginArray();
+  for (const cbin::Entry *e : *a.entries()) {
+    j.beginObject();
+    j.key("name").value(e->name()->str());
+    j.key("arena_bytes").value(exprText(e->arena_size(), e));
+    j.key("symbols").beginArray();
+    if (e->symbols())
+      for (const cbin::Symbol *s : *e->symbols()) {
+        j.beginObject();
+        j.key("name").value(s->name()->str());
+        j.key("input").value(a.tensors()->Get(e->inputs()->Get(s->input()))->name()->str());
+        j.key("dim").value(uint64_t(s->dim()));
+        j.endObject();
+      }
+    j.endArray();
+    j.key("checks").beginArray();
+    if (e->checks())
+      for (const cbin::Check *c : *e->checks()) {
+        j.beginObject();
+        j.key("lhs").value(exprText(c->lhs(), e));
+        j.key("op").value(c->kind() == cbin::CheckKind::EQ ? "==" : "<=");
+        j.key("rhs").value(exprText(c->rhs(), e));
+        j.key("message").value(c->message() ? c->message()->str() : "");
+        j.endObject();
+      }
+    j.endArray();
+    auto tensorList = [&](const char *key, const flatbuffers::Vector<uint32_t> *ts) {
+      j.key(key).beginArray();
+      for (uint32_t t : *ts) {
+        const cbin::Tensor *tensor = a.tensors()->Get(t);
+        j.beginObject();
+        j.key("name").value(tensor->name()->str());
+        j.key("dtype").value(dtypeName(toDType(tensor->dtype())));
+        j.key("dims").beginArray();
+        for (const auto &d : dimsText(*tensor, e))
+          j.value(d);
+        j.endArray();
+        j.endObject();
+      }
+      j.endArray();
+    };
+    tensorList("inputs", e->inputs());
+    tensorList("outputs", e->outputs());
+    j.key("steps").beginArray();
+    for (const cbin::Step *s : *e->steps()) {
+      j.beginObject();
+      j.key("kernel").value(a.kernels()->Get(s->kernel())->name()->str());
+      j.key("inputs").beginArray();
+      for (uint32_t t : *s->inputs())
+        j.value(a.tensors()->Get(t)->name()->str());
+      j.endArray();
+      j.key("outputs").beginArray();
+      for (uint32_t t : *s->outputs())
+        j.value(a.tensors()->Get(t)->name()->str());
+      j.endArray();
+      j.endObject();
+    }
+    j.endArray();
+    j.endObject();
+  }
+  j.endArray();
+
+  j.key("kernels").beginArray();
+  if (a.kernels())
+    for (const cbin::Kernel *k : *a.kernels()) {
+      const cbin::Entry *e = a.entries()->Get(k->entry());
+      j.beginObject();
+      j.key("name").value(k->name()->str());
+      j.key("entry").value(e->name()->str());
+      j.key("ops").beginArray();
+      for (const cbin::Op *op : *k->ops())
+        j.value(cbin::EnumNameOpKind(op->kind()));
+      j.endArray();
+      j.key("grid").beginArray();
+      for (const cbin::Expr *g : *k->launch()->grid())
+        j.value(exprText(g, e));
+      j.endArray();
+      j.key("block").beginArray();
+      for (uint32_t b : *k->launch()->block())
+        j.value(uint64_t(b));
+      j.endArray();
+      j.key("shared_bytes").value(uint64_t(k->launch()->shared_bytes()));
+      j.key("binaries").beginArray();
+      if (k->binaries())
+        for (const cbin::Binary *b : *k->binaries()) {
+          j.beginObject();
+          j.key("arch").value(b->arch()->str());
+          j.key("bytes").value(uint64_t(b->cubin()->size()));
+          j.endObject();
+        }
+      j.endArray();
+      j.endObject();
+    }
+  j.endArray();
+
+  j.key("tensors").beginArray();
+  for (uint32_t i = 0; i < a.tensors()->size(); ++i) {
+    const cbin::Tensor *t = a.tensors()->Get(i);
+    const cbin::Entry *e = entryOfTensor(a, i);
+    j.beginObject();
+    j.key("name").value(t->name()->str());
+    j.key("dtype").value(dtypeName(toDType(t->dtype())));
+    j.key("dims").beginArray();
+    for (const auto &d : dimsText(*t, e))
+      j.value(d);
+    j.endArray();
+    if (t->storage() == cbin::StorageKind::ARENA) {
+      j.key("storage").value("arena");
+      j.key("arena_offset").value(exprText(t->arena_offset(), e));
+    } else {
+      j.key("storage").value("weight");
+      j.key("weight").value(a.weights()->Get(t->weight())->name()->str());
+    }
+    j.endObject();
+  }
+  j.endArray();
+
+  j.key("weights").beginArray();
+  if (a.weights())
+    for (const cbin::Weight *w : *a.weights()) {
+      j.beginObject();
+      j.key("name").value(w->name()->str());
+      j.key("dtype").value(dtypeName(toDType(w->dtype())));
+      j.key("shape").beginArray();
+      for (int64_t d : *w->dims())
+        j.value(d);
+      j.endArray();
+      j.key("bytes").value(uint64_t(w->byte_size()));
+      j.key("embedded").value(w->embedded());
+      if (!w->embedded()) {
+        j.key("file").value(a.weight_files()->Get(w->file())->name()->str());
+        j.key("tensor_name").value(w->tensor_name()->str());
+      }
+      j.endObject();
+    }
+  j.endArray();
+  j.endObject();
+  std::printf("%s\n", j.str().c_str());
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  tools::Args args(argc, argv);
+  std::string path, weightsDir;
+  bool json = false, checkWeights = false;
+  while (!args.done()) {
+    if (args.flag("--help") || args.flag("-h")) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (args.flag("--json")) {
+      json = true;
+    } else if (args.option("--weights", weightsDir)) {
+      checkWeights = true;
+    } else if (args.peek().rfind("-", 0) == 0) {
+      args.usageError("unknown option '" + args.peek() + "'");
+    } else if (path.empty()) {
+      path = args.next();
+    } else {
+      args.usageError("unexpected argument '" + args.peek() + "'");
+    }
+  }
+  if (path.empty())
+    args.usageError("no model given");
+  LoadOptions options;
+  options.weightsDir = weightsDir;
+  options.resolveExternalWeights = checkWeights;
+  auto model = Model::load(path, options);
+  if (!model.isOk())
+    tools::fatal(args.tool(), model.status().message());
+  if (json)
+    printJson(**model);
+  else
+    printText(**model);
+  return 0;
+}

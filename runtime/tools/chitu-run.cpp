@@ -1,0 +1,189 @@
+// chitu-run: run an entry function of a compiled model on .npy inputs.
+#include "Npy.h"
+#include "ToolArgs.h"
+#include "chitu/chitu.hpp"
+#include "support/Float16.h"
+
+#include <chrono>
+#include <cstring>
+#include <map>
+
+using namespace chitu;
+
+static const char *kUsage = R"(usage: chitu-run MODEL.cbin [options]
+
+Runs an entry function of a compiled chitu model on inputs read from .npy files.
+
+options:
+  --device cpu|cuda       where to run (default: cpu)
+  --device-index N        which GPU with --device cuda (default: 0)
+  --entry NAME            entry function to run (default: the first)
+  --input NAME=FILE.npy   bind an input (repeat for each input)
+  --output NAME=FILE.npy  write an output to a .npy file (repeat as needed)
+  --weights DIR           directory holding the model's external weight files
+  --quiet                 print nothing but errors
+  --help                  show this help
+
+bf16 tensors: inputs accept float32 (rounded to nearest even) or ml_dtypes.bfloat16 .npy
+files; bf16 outputs are written as float32 (exactly).
+Without --output, each output's shape and first values are printed.
+)";
+
+namespace {
+
+std::pair<std::string, std::string> splitBinding(tools::Args &args, const std::string &s,
+                                                 const char *flag) {
+  size_t eq = s.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == s.size())
+    args.usageError(std::string(flag) + " takes NAME=FILE.npy, got '" + s + "'");
+  return {s.substr(0, eq), s.substr(eq + 1)};
+}
+
+const char *dtypeStr(chitu_dtype t) { return dtypeName(DType(int(t))); }
+
+std::string shapeStr(const std::vector<int64_t> &dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i)
+    s += (i ? ", " : "") + (dims[i] < 0 ? std::string("?") : std::to_string(dims[i]));
+  return s + "]";
+}
+
+std::string preview(const Tensor &t, size_t count = 8) {
+  size_t n = 1;
+  for (int64_t d : t.dims)
+    n *= size_t(d);
+  std::string s = "[";
+  for (size_t i = 0; i < n && i < count; ++i) {
+    char buf[32];
+    const uint8_t *p = t.data.data();
+    switch (t.dtype) {
+    case CHITU_DTYPE_F32: { float v; std::memcpy(&v, p + 4 * i, 4); std::snprintf(buf, sizeof buf, "%.6g", v); break; }
+    case CHITU_DTYPE_F16: { uint16_t h; std::memcpy(&h, p + 2 * i, 2); std::snprintf(buf, sizeof buf, "%.5g", f16ToFloat(h)); break; }
+    case CHITU_DTYPE_BF16: { uint16_t h; std::memcpy(&h, p + 2 * i, 2); std::snprintf(buf, sizeof buf, "%.4g", bf16ToFloat(h)); break; }
+    case CHITU_DTYPE_I32: { int32_t v; std::memcpy(&v, p + 4 * i, 4); std::snprintf(buf, sizeof buf, "%d", v); break; }
+    case CHITU_DTYPE_I64: { int64_t v; std::memcpy(&v, p + 8 * i, 8); std::snprintf(buf, sizeof buf, "%lld", (long long)v); break; }
+    }
+    s += (i ? ", " : "") + std::string(buf);
+  }
+  if (n > count)
+    s += ", ...";
+  return s + "]";
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  tools::Args args(argc, argv);
+  std::string modelPath, device = "cpu", deviceIndex = "0", entryName, weightsDir;
+  std::vector<std::pair<std::string, std::string>> inputs, outputs;
+  bool quiet = false;
+  while (!args.done()) {
+    std::string v;
+    if (args.flag("--help") || args.flag("-h")) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (args.option("--device", device) || args.option("--device-index", deviceIndex) ||
+               args.option("--entry", entryName) || args.option("--weights", weightsDir)) {
+    } else if (args.option("--input", v)) {
+      inputs.push_back(splitBinding(args, v, "--input"));
+    } else if (args.option("--output", v)) {
+      outputs.push_back(splitBinding(args, v, "--output"));
+    } else if (args.flag("--quiet")) {
+      quiet = true;
+    } else if (args.peek().rfind("-", 0) == 0) {
+      args.usageError("unknown option '" + args.peek() + "'");
+    } else if (modelPath.empty()) {
+      modelPath = args.next();
+    } else {
+      args.usageError("unexpected argument '" + args.peek() + "'");
+    }
+  }
+  if (modelPath.empty())
+    args.usageError("no model given");
+  if (device != "cpu" && device != "cuda")
+    args.usageError("--device must be cpu or cuda, got '" + device + "'");
+  if (deviceIndex.empty() || deviceIndex.find_first_not_of("0123456789") != std::string::npos ||
+      deviceIndex.size() > 4)
+    args.usageError("--device-index must be a small non-negative integer");
+
+  try {
+    Model model = Model::load(modelPath, weightsDir);
+    int entry = entryName.empty() ? 0 : model.findEntry(entryName);
+    auto inputInfos = model.inputs(entry);
+    auto outputInfos = model.outputs(entry);
+    Session session(model, device == "cpu" ? CHITU_DEVICE_CPU : CHITU_DEVICE_CUDA,
+                    std::stoi(deviceIndex));
+
+    std::map<std::string, bool> bound;
+    for (const auto &[name, file] : inputs) {
+      const TensorInfo *info = nullptr;
+      for (const auto &i : inputInfos)
+        if (i.name == name)
+          info = &i;
+      if (!info) {
+        std::string names;
+        for (const auto &i : inputInfos)
+          names += (names.empty() ? "" : ", ") + i.name;
+        tools::fatal(args.tool(), "entry '" + model.entryName(entry) + "' has no input '" +
+                                      name + "' (inputs: " + names + ")");
+      }
+      if (bound[name])
+        tools::fatal(args.tool(), "input '" + name + "' is given twice");
+      bound[name] = true;
+      auto npy = readNpy(file);
+      if (!npy.isOk())
+        tools::fatal(args.tool(), npy.status().message());
+      std::vector<uint8_t> data;
+      Status st = convertNpyForInput(*npy, DType(int(info->dtype)), name, data);
+      if (!st.isOk())
+        tools::fatal(args.tool(), st.message());
+      session.setInput(entry, name, info->dtype, npy->shape, data.data(), data.size());
+    }
+    std::string missing;
+    for (const auto &i : inputInfos)
+      if (!bound[i.name])
+        missing += "\n  --input " + i.name + "=FILE.npy  (" + dtypeStr(i.dtype) +
+                   shapeStr(i.dims) + ")";
+    if (!missing.empty())
+      tools::fatal(args.tool(), "missing inputs of entry '" + model.entryName(entry) + "':" +
+                                    missing);
+    for (const auto &[name, file] : outputs) {
+      bool known = false;
+      for (const auto &o : outputInfos)
+        known |= o.name == name;
+      if (!known)
+        tools::fatal(args.tool(), "entry '" + model.entryName(entry) + "' has no output '" +
+                                      name + "'");
+    }
+
+    auto start = std::chrono::steady_clock::now();
+    session.run(entry);
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                          start)
+                    .count();
+    if (!quiet)
+      std::printf("ran '%s' on %s in %.3f ms\n", model.entryName(entry).c_str(),
+                  session.deviceName().c_str(), ms);
+    for (const auto &o : outputInfos) {
+      Tensor t = session.output(entry, o.name);
+      std::string file;
+      for (const auto &[name, f] : outputs)
+        if (name == o.name)
+          file = f;
+      if (!file.empty()) {
+        Status st = writeTensorNpy(file, DType(int(t.dtype)), t.dims, t.data);
+        if (!st.isOk())
+          tools::fatal(args.tool(), st.message());
+      }
+      if (!quiet)
+        std::printf("%s: %s%s = %s%s\n", o.name.c_str(), dtypeStr(t.dtype),
+                    shapeStr(t.dims).c_str(), preview(t).c_str(),
+                    file.empty() ? "" : (" -> " + file).c_str());
+    }
+  } catch (const Error &e) {
+    tools::fatal(args.tool(), e.what());
+  } catch (const std::exception &e) {
+    tools::fatal(args.tool(), e.what());
+  }
+  return 0;
+}
