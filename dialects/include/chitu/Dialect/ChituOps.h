@@ -1,0 +1,30 @@
+//===- ChituOps.h - chitu dialect operations --------------------*- C++ -*-===//
+#ifndef CHITU_DIALECT_CHITUOPS_H
+#define CHITU_DIALECT_CHITUOPS_H
+
+#include "chitu/Dialect/ChituDialect.h"
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+#define GET_OP_CLASSES
+#include "chitu/Dialect/ChituOps.h.inc"
+
+namespace mlir::chitu {
+
+/// Largest number of elements a chitu.constant may hold.
+constexpr int64_t kMaxConstantElements = 4096;
+
+/// True for ops that compute tensors and therefore belong in a kernel region (everything
+/// but weights, constants, dims, kernels and yields).
+bool isComputeOp(Operation *op);
+
+} // namespace mlir::chitu
+
+#endif // CHITU_DIALECT_CHITUOPS_H

@@ -1,0 +1,409 @@
+//===- ChituOps.td - chitu dialect operations ------------------*- tablegen -*-===//
+//
+// Operations of the chitu dialect. Each op's description carries an IR example; the
+// generated reference is docs/dialect/ChituOps.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef CHITU_OPS_TD
+#define CHITU_OPS_TD
+
+include "chitu/Dialect/ChituDialect.td"
+include "mlir/IR/BuiltinAttributes.td"
+include "mlir/IR/OpAsmInterface.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+//===----------------------------------------------------------------------===//
+// Type constraints
+//===----------------------------------------------------------------------===//
+
+def Chitu_ElementType : AnyTypeOf<[F32, F16, BF16, I32, I64]>;
+def Chitu_Tensor : RankedTensorOf<[F32, F16, BF16, I32, I64]>;
+def Chitu_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
+def Chitu_IndexTensor : RankedTensorOf<[I32, I64]>;
+
+//===----------------------------------------------------------------------===//
+// Values: weights and constants
+//===----------------------------------------------------------------------===//
+
+def Chitu_WeightOp : Chitu_Op<"weight", [Pure]> {
+  let summary = "A model weight, referenced by name";
+  let description = [{
+    Refers to a tensor stored outside the IR (a safetensors file). The compiler finds
+    it by name in the weight files it is given, checks its dtype and shape against
+    the result type, and either embeds it in the `.cbin` or records where it lives.
+    The shape must be static.
+
+    ```mlir
+    %w = chitu.weight "layers.0.mlp.up_proj.weight" : tensor<11008x4096xbf16>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs Chitu_Tensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Chitu_ConstantOp : Chitu_Op<"constant", [ConstantLike, Pure,
+    AllTypesMatch<["value", "result"]>]> {
+  let summary = "A small constant tensor";
+  let description = [{
+    A constant given inline. Meant for small values (at most 4096 elements): larger
+    data belongs in a weight file.
+
+    ```mlir
+    %c = chitu.constant dense<[1.0, 0.5]> : tensor<2xf32>
+    ```
+  }];
+  let arguments = (ins ElementsAttr:$value);
+  let results = (outs Chitu_Tensor:$result);
+  let assemblyFormat = "attr-dict $value";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Chitu_DimOp : Chitu_Op<"dim", [Pure]> {
+  let summary = "The size of one dimension of a tensor";
+  let description = [{
+    Returns dimension `index` of `input` as an `index` value, for ops that take sizes
+    (`chitu.reshape`, `chitu.slice`). Folds to a constant when the dimension is static.
+
+    ```mlir
+    %n = chitu.dim %x, 0 : tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Chitu_Tensor:$input, I64Attr:$index);
+  let results = (outs Index:$result);
+  let assemblyFormat = "$input `,` $index attr-dict `:` type($input)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise binary ops
+//===----------------------------------------------------------------------===//
+
+class Chitu_BinaryOp<string mnemonic, string what, string types = "any element type">
+    : Chitu_Op<mnemonic, [Pure, SameOperandsAndResultElementType]> {
+  let summary = "Elementwise " # what # " with broadcasting";
+  let description = "Computes `" # what # "` elementwise. Operands broadcast as described in "
+    # "the dialect documentation. Element types: " # types # ", the same for both "
+    # "operands and the result.\n\n```mlir\n"
+    # "%r = chitu." # mnemonic # " %a, %b : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>\n"
+    # "```";
+  let arguments = (ins Chitu_Tensor:$lhs, Chitu_Tensor:$rhs);
+  let results = (outs Chitu_Tensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Chitu_AddOp : Chitu_BinaryOp<"add", "lhs + rhs">;
+def Chitu_SubOp : Chitu_BinaryOp<"sub", "lhs - rhs">;
+def Chitu_MulOp : Chitu_BinaryOp<"mul", "lhs * rhs">;
+def Chitu_DivOp : Chitu_BinaryOp<"div", "lhs / rhs",
+    "any element type (integers truncate; x / 0 = 0)">;
+def Chitu_MaxOp : Chitu_BinaryOp<"max", "max(lhs, rhs)",
+    "any element type (NaN propagates)">;
+def Chitu_MinOp : Chitu_BinaryOp<"min", "min(lhs, rhs)",
+    "any element type (NaN propagates)">;
+
+//===----------------------------------------------------------------------===//
+// Elementwise unary ops
+//===----------------------------------------------------------------------===//
+
+class Chitu_UnaryOp<string mnemonic, string formula, Type tensorType>
+    : Chitu_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+  let summary = "Elementwise " # formula;
+  let description = "Computes `" # formula # "` elementwise.\n\n```mlir\n"
+    # "%y = chitu." # mnemonic # " %x : tensor<?x64xf32>\n```";
+  let arguments = (ins tensorType:$input);
+  let results = (outs tensorType:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Chitu_NegOp : Chitu_UnaryOp<"neg", "-x", Chitu_Tensor>;
+def Chitu_ReluOp : Chitu_UnaryOp<"relu", "max(x, 0)", Chitu_Tensor>;
+def Chitu_ExpOp : Chitu_UnaryOp<"exp", "exp(x)", Chitu_FloatTensor>;
+def Chitu_LogOp : Chitu_UnaryOp<"log", "log(x)", Chitu_FloatTensor>;
+def Chitu_SqrtOp : Chitu_UnaryOp<"sqrt", "sqrt(x)", Chitu_FloatTensor>;
+def Chitu_RsqrtOp : Chitu_UnaryOp<"rsqrt", "1 / sqrt(x)", Chitu_FloatTensor>;
+def Chitu_TanhOp : Chitu_UnaryOp<"tanh", "tanh(x)", Chitu_FloatTensor>;
+def Chitu_SigmoidOp : Chitu_UnaryOp<"sigmoid", "1 / (1 + exp(-x))", Chitu_FloatTensor>;
+def Chitu_SiluOp : Chitu_UnaryOp<"silu", "x * sigmoid(x)", Chitu_FloatTensor>;
+def Chitu_GeluOp : Chitu_UnaryOp<"gelu", "0.5 * x * (1 + erf(x / sqrt(2)))",
+    Chitu_FloatTensor>;
+def Chitu_GeluTanhOp : Chitu_UnaryOp<"gelu_tanh",
+    "0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))", Chitu_FloatTensor>;
+
+def Chitu_CastOp : Chitu_Op<"cast", [Pure]> {
+  let summary = "Element type conversion";
+  let description = [{
+    Converts each element to the result's element type. Floats round to nearest even;
+    float to integer truncates toward zero and saturates (NaN gives 0); integer
+    narrowing wraps.
+
+    ```mlir
+    %y = chitu.cast %x : tensor<?x64xf32> -> tensor<?x64xbf16>
+    ```
+  }];
+  let arguments = (ins Chitu_Tensor:$input);
+  let results = (outs Chitu_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Contractions and reductions
+//===----------------------------------------------------------------------===//
+
+def Chitu_MatmulOp : Chitu_Op<"matmul", [Pure, SameOperandsAndResultElementType]> {
+  let summary = "Batched matrix product";
+  let description = [{
+    `result[..., m, n] = sum_k lhs[..., m, k] * rhs[..., k, n]`, accumulated in f32.
+    `transpose_lhs` reads `lhs` as `[..., k, m]` and `transpose_rhs` reads `rhs` as
+    `[..., n, k]` (the layout of `nn.Linear` weights). Leading (batch) dimensions
+    broadcast like elementwise ops; a rank-2 operand is shared by every batch.
+
+    ```mlir
+    %y = chitu.matmul %x, %w transpose_rhs
+        : (tensor<?x4096xbf16>, tensor<11008x4096xbf16>) -> tensor<?x11008xbf16>
+    ```
+  }];
+  let arguments = (ins Chitu_FloatTensor:$lhs, Chitu_FloatTensor:$rhs,
+                   UnitAttr:$transpose_lhs, UnitAttr:$transpose_rhs);
+  let results = (outs Chitu_FloatTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs (`transpose_lhs` $transpose_lhs^)? (`transpose_rhs` $transpose_rhs^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+class Chitu_ReduceOp<string mnemonic, string what, Type tensorType>
+    : Chitu_Op<mnemonic, [Pure, SameOperandsAndResultElementType]> {
+  let summary = "Reduction by " # what # " over axes";
+  let description = "Reduces `input` by " # what # " over the listed `axes` (distinct, "
+    # "non-negative). Reduced dimensions are dropped, or kept with size 1 with "
+    # "`keep_dims`. Float sums accumulate in f32.\n\n```mlir\n"
+    # "%s = chitu." # mnemonic # " %x axes = [1] : tensor<?x64xf32> -> tensor<?xf32>\n"
+    # "%k = chitu." # mnemonic # " %x axes = [1] keep_dims : tensor<?x64xf32> -> tensor<?x1xf32>\n"
+    # "```";
+  let arguments = (ins tensorType:$input, DenseI64ArrayAttr:$axes, UnitAttr:$keep_dims);
+  let results = (outs tensorType:$result);
+  let assemblyFormat = [{
+    $input `axes` `=` $axes (`keep_dims` $keep_dims^)? attr-dict `:` type($input) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Chitu_ReduceSumOp : Chitu_ReduceOp<"reduce_sum", "sum", Chitu_Tensor>;
+def Chitu_ReduceMaxOp : Chitu_ReduceOp<"reduce_max", "maximum", Chitu_Tensor>;
+def Chitu_ReduceMeanOp : Chitu_ReduceOp<"reduce_mean", "mean", Chitu_FloatTensor>;
+
+def Chitu_SoftmaxOp : Chitu_Op<"softmax", [Pure, SameOperandsAndResultType]> {
+  let summary = "Softmax along one axis";
+  let description = [{
+    `exp(x - max(x)) / sum(exp(x - max(x)))` along `axis`, computed in f32.
+
+    ```mlir
+    %p = chitu.softmax %scores axis = 3 : tensor<1x32x?x?xf32>
+    ```
+  }];
+  let arguments = (ins Chitu_FloatTensor:$input, I64Attr:$axis);
+  let results = (outs Chitu_FloatTensor:$result);
+  let assemblyFormat = "$input `axis` `=` $axis attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def Chitu_RmsNormOp : Chitu_Op<"rms_norm", [Pure, SameOperandsAndResultElementType]> {
+  let summary = "RMS normalisation over the last axis";
+  let description = [{
+    `y = x / sqrt(mean(x^2, last axis) + eps) * weight`, computed in f32; `weight` has
+    the size of the last axis.
+
+    ```mlir
+    %y = chitu.rms_norm %x, %w eps = 1.0e-05
+        : (tensor<?x4096xbf16>, tensor<4096xbf16>) -> tensor<?x4096xbf16>
+    ```
+  }];
+  let arguments = (ins Chitu_FloatTensor:$input, Chitu_FloatTensor:$weight, F32Attr:$eps);
+  let results = (outs Chitu_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `eps` `=` $eps attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Chitu_LayerNormOp : Chitu_Op<"layer_norm", [Pure, SameOperandsAndResultElementType]> {
+  let summary = "Layer normalisation over the last axis";
+  let description = [{
+    `y = (x - mean) / sqrt(var + eps) * weight + bias` over the last axis (biased
+    variance), computed in f32. `bias` is optional.
+
+    ```mlir
+    %y = chitu.layer_norm %x, %w, %b eps = 1.0e-05
+        : (tensor<?x768xf32>, tensor<768xf32>, tensor<768xf32>) -> tensor<?x768xf32>
+    ```
+  }];
+  let arguments = (ins Chitu_FloatTensor:$input, Chitu_FloatTensor:$weight,
+                   Optional<Chitu_FloatTensor>:$bias, F32Attr:$eps);
+  let results = (outs Chitu_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? `eps` `=` $eps attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Data movement
+//===----------------------------------------------------------------------===//
+
+def Chitu_ReshapeOp : Chitu_Op<"reshape", [Pure]> {
+  let summary = "Reinterprets a tensor with a new shape (row-major order kept)";
+  let description = [{
+    The new shape mixes static sizes and `index` values; it must match the result type
+    and keep the element count (checked at run time when sizes are dynamic).
+
+    ```mlir
+    %n = chitu.dim %x, 0 : tensor<?x4096xf32>
+    %h = chitu.reshape %x [%n, 32, 128] : tensor<?x4096xf32> -> tensor<?x32x128xf32>
+    ```
+  }];
+  let arguments = (ins Chitu_Tensor:$input, Variadic<Index>:$shape,
+                   DenseI64ArrayAttr:$static_shape);
+  let results = (outs Chitu_Tensor:$result);
+  let assemblyFormat = [{
+    $input custom<DynamicIndexList>($shape, $static_shape) attr-dict `:` type($input)
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Chitu_TransposeOp : Chitu_Op<"transpose", [Pure, SameOperandsAndResultElementType]> {
+  let summary = "Permutes dimensions";
+  let description = [{
+    `result` dimension `i` is `input` dimension `perm[i]`.
+
+    ```mlir
+    %t = chitu.transpose %x perm = [0, 2, 1, 3] : tensor<?x?x32x128xf32> -> tensor<?x32x?x128xf32>
+    ```
+  }];
+  let arguments = (ins Chitu_Tensor:$input, DenseI64ArrayAttr:$perm);
+  let results = (outs Chitu_Tensor:$result);
+  let assemblyFormat = "$input `perm` `=` $perm attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Chitu_SliceOp : Chitu_Op<"slice", [Pure, AttrSizedOperandSegments]> {
+  let summary = "A strided window of a tensor";
+  let description = [{
+    Takes, in each dimension `d`, `sizes[d]` elements starting at `offsets[d]` with
+    step `strides[d]` (static, >= 1). Offsets and sizes mix static values and `index`
+    values; static sizes must match the result type. The window must lie inside the
+    input (checked at compile time when static, at run time otherwise).
+
+    ```mlir
+    %half = chitu.slice %x [0, 64] [%n, 64] [1, 1] : tensor<?x128xf32> -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Chitu_Tensor:$input, Variadic<Index>:$offsets,
+                   Variadic<Index>:$sizes, DenseI64ArrayAttr:$static_offsets,
+                   DenseI64ArrayAttr:$static_sizes, DenseI64ArrayAttr:$strides);
+  let results = (outs Chitu_Tensor:$result);
+  let assemblyFormat = [{
+    $input custom<DynamicIndexList>($offsets, $static_offsets)
+    custom<DynamicIndexList>($sizes, $static_sizes) $strides attr-dict `:` type($input)
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Chitu_ConcatOp : Chitu_Op<"concat", [Pure, SameOperandsAndResultElementType]> {
+  let summary = "Joins tensors along an axis";
+  let description = [{
+    All inputs have the same rank and the same sizes except along `axis`.
+
+    ```mlir
+    %qk = chitu.concat %q, %k axis = 1 : (tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x128xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Chitu_Tensor>:$inputs, I64Attr:$axis);
+  let results = (outs Chitu_Tensor:$result);
+  let assemblyFormat = "$inputs `axis` `=` $axis attr-dict `:` functional-type($inputs, results)";
+  let hasVerifier = 1;
+}
+
+def Chitu_GatherOp : Chitu_Op<"gather", [Pure]> {
+  let summary = "Selects slices of a table by index (embedding lookup)";
+  let description = [{
+    Like `numpy.take(table, indices, axis)`: the result shape is
+    `table.shape[:axis] + indices.shape + table.shape[axis+1:]`. Indices are i32 or
+    i64 in `[-n, n)` for a dimension of size `n` (negative counts from the end); any
+    other index makes the run fail with an error.
+
+    ```mlir
+    %e = chitu.gather %embed, %ids axis = 0 : (tensor<32000x4096xbf16>, tensor<?xi64>) -> tensor<?x4096xbf16>
+    ```
+  }];
+  let arguments = (ins Chitu_Tensor:$table, Chitu_IndexTensor:$indices, I64Attr:$axis);
+  let results = (outs Chitu_Tensor:$result);
+  let assemblyFormat = [{
+    $table `,` $indices `axis` `=` $axis attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel regions
+//===----------------------------------------------------------------------===//
+
+def Chitu_KernelOp : Chitu_Op<"kernel", [IsolatedFromAbove, RecursiveMemoryEffects,
+    SingleBlock]> {
+  let summary = "A group of ops compiled into one CUDA kernel";
+  let description = [{
+    The unit of code generation: its region's ops become one kernel named `name`. The
+    region sees only its operands (tensors, and `index` values for sizes) as block
+    arguments and yields the kernel's results. Kernel formation creates these regions
+    (one op each for now); fusion changes only how ops are grouped.
+
+    ```mlir
+    %y = chitu.kernel "k0_add" (%a, %b) : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32> {
+    ^bb0(%x: tensor<?x64xf32>, %w: tensor<64xf32>):
+      %s = chitu.add %x, %w : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+      chitu.yield %s : tensor<?x64xf32>
+    }
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, Variadic<AnyTypeOf<[Chitu_Tensor, Index]>>:$inputs);
+  let results = (outs Variadic<Chitu_Tensor>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    $name `(` $inputs `)` attr-dict `:` functional-type($inputs, $results) $body
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::Block &getBodyBlock() { return getBody().front(); }
+  }];
+}
+
+def Chitu_YieldOp : Chitu_Op<"yield", [Pure, Terminator, ReturnLike,
+                                       HasParent<"KernelOp">]> {
+  let summary = "Yields the results of a kernel region";
+  let description = [{
+    ```mlir
+    chitu.yield %s : tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Chitu_Tensor>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+}
+
+#endif // CHITU_OPS_TD

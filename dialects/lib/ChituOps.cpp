@@ -1,0 +1,489 @@
+//===- ChituOps.cpp - chitu dialect operations ----------------------------===//
+//
+// Verifiers and folders of the chitu ops. Verifiers check what the types alone can
+// decide; dynamic sizes are related by the shape analysis (passes/), which turns what
+// cannot be proven at compile time into run-time checks.
+//
+//===----------------------------------------------------------------------===//
+
+#include "chitu/Dialect/ChituOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallSet.h"
+
+using namespace mlir;
+using namespace mlir::chitu;
+
+//===----------------------------------------------------------------------===//
+// Dialect
+//===----------------------------------------------------------------------===//
+
+#include "chitu/Dialect/ChituOpsDialect.cpp.inc"
+
+void ChituDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "chitu/Dialect/ChituOps.cpp.inc"
+      >();
+}
+
+Operation *ChituDialect::materializeConstant(OpBuilder &builder, Attribute value,
+                                             Type type, Location loc) {
+  if (type.isIndex())
+    if (auto intAttr = dyn_cast<IntegerAttr>(value))
+      return arith::ConstantIndexOp::create(builder, loc, intAttr.getInt());
+  if (auto elements = dyn_cast<ElementsAttr>(value))
+    if (isa<RankedTensorType>(type))
+      return ConstantOp::create(builder, loc, type, elements);
+  return nullptr;
+}
+
+bool mlir::chitu::isComputeOp(Operation *op) {
+  if (!isa<ChituDialect>(op->getDialect()))
+    return false;
+  return !isa<WeightOp, ConstantOp, DimOp, KernelOp, YieldOp>(op);
+}
+
+//===----------------------------------------------------------------------===//
+// Shape helpers
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+std::string shapeString(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i)
+      s += ", ";
+    s += ShapedType::isDynamic(shape[i]) ? "?" : std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+bool compatibleDim(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+/// Checks that `result` may hold `expected` (dims equal where both are static).
+LogicalResult verifyResultShape(Operation *op, ArrayRef<int64_t> expected,
+                                ArrayRef<int64_t> result) {
+  if (expected.size() != result.size())
+    return op->emitOpError("result has rank ")
+           << result.size() << " but the operands give shape " << shapeString(expected);
+  for (size_t i = 0; i < expected.size(); ++i)
+    if (!compatibleDim(expected[i], result[i]))
+      return op->emitOpError("result shape ")
+             << shapeString(result) << " does not match the expected shape "
+             << shapeString(expected);
+  return success();
+}
+
+/// NumPy broadcasting of two shapes under chitu's rules (a dynamic dim never stretches).
+FailureOr<SmallVector<int64_t>> broadcastShapes(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+  size_t rank = std::max(a.size(), b.size());
+  SmallVector<int64_t> out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da == 1)
+      out[i] = db;
+    else if (db == 1)
+      out[i] = da;
+    else if (ShapedType::isDynamic(da))
+      out[i] = db;
+    else if (ShapedType::isDynamic(db) || da == db)
+      out[i] = da;
+    else
+      return failure();
+  }
+  return out;
+}
+
+LogicalResult verifyBroadcastOp(Operation *op) {
+  auto lhs = cast<RankedTensorType>(op->getOperand(0).getType());
+  auto rhs = cast<RankedTensorType>(op->getOperand(1).getType());
+  auto result = cast<RankedTensorType>(op->getResult(0).getType());
+  auto shape = broadcastShapes(lhs.getShape(), rhs.getShape());
+  if (failed(shape))
+    return op->emitOpError("operand shapes ")
+           << shapeString(lhs.getShape()) << " and " << shapeString(rhs.getShape())
+           << " do not broadcast";
+  return verifyResultShape(op, *shape, result.getShape());
+}
+
+LogicalResult verifyAxis(Operation *op, int64_t axis, int64_t rank, StringRef what) {
+  if (axis < 0 || axis >= rank)
+    return op->emitOpError() << what << " " << axis << " is out of range for rank "
+                             << rank;
+  return success();
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Values
+//===----------------------------------------------------------------------===//
+
+LogicalResult WeightOp::verify() {
+  if (getName().empty())
+    return emitOpError("needs a non-empty name");
+  if (!getType().hasStaticShape())
+    return emitOpError("weight '") << getName() << "' must have a static shape";
+  return success();
+}
+
+LogicalResult ConstantOp::verify() {
+  auto type = cast<RankedTensorType>(getType());
+  if (getValue().getType() != type)
+    return emitOpError("value type ")
+           << getValue().getType() << " does not match the result type " << type;
+  if (!type.hasStaticShape())
+    return emitOpError("must have a static shape");
+  if (type.getNumElements() > kMaxConstantElements)
+    return emitOpError("has ")
+           << type.getNumElements() << " elements; constants hold at most "
+           << kMaxConstantElements << " (put larger data in a weight file)";
+  return success();
+}
+
+OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+LogicalResult DimOp::verify() {
+  return verifyAxis(*this, getIndex(), getInput().getType().getRank(), "dimension");
+}
+
+OpFoldResult DimOp::fold(FoldAdaptor) {
+  int64_t index = getIndex();
+  auto type = getInput().getType();
+  if (index < 0 || index >= type.getRank() || type.isDynamicDim(index))
+    return {};
+  return IntegerAttr::get(IndexType::get(getContext()), type.getDimSize(index));
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+LogicalResult AddOp::verify() { return verifyBroadcastOp(*this); }
+LogicalResult SubOp::verify() { return verifyBroadcastOp(*this); }
+LogicalResult MulOp::verify() { return verifyBroadcastOp(*this); }
+LogicalResult DivOp::verify() { return verifyBroadcastOp(*this); }
+LogicalResult MaxOp::verify() { return verifyBroadcastOp(*this); }
+LogicalResult MinOp::verify() { return verifyBroadcastOp(*this); }
+
+LogicalResult CastOp::verify() {
+  return verifyResultShape(*this, getInput().getType().getShape(),
+                           getResult().getType().getShape());
+}
+
+OpFoldResult CastOp::fold(FoldAdaptor) {
+  if (getInput().getType() == getResult().getType())
+    return getInput();
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// Contractions and reductions
+//===----------------------------------------------------------------------===//
+
+LogicalResult MatmulOp::verify() {
+  ArrayRef<int64_t> a = getLhs().getType().getShape();
+  ArrayRef<int64_t> b = getRhs().getType().getShape();
+  if (a.size() < 2 || b.size() < 2)
+    return emitOpError("operands need rank >= 2, got ")
+           << shapeString(a) << " and " << shapeString(b);
+  int64_t m = getTransposeLhs() ? a[a.size() - 1] : a[a.size() - 2];
+  int64_t k = getTransposeLhs() ? a[a.size() - 2] : a[a.size() - 1];
+  int64_t kb = getTransposeRhs() ? b[b.size() - 1] : b[b.size() - 2];
+  int64_t n = getTransposeRhs() ? b[b.size() - 2] : b[b.size() - 1];
+  if (!compatibleDim(k, kb))
+    return emitOpError("contraction sizes differ: lhs ")
+           << shapeString(a) << " and rhs " << shapeString(b)
+           << (getTransposeRhs() ? " (rhs transposed)" : "");
+  auto batch = broadcastShapes(a.drop_back(2), b.drop_back(2));
+  if (failed(batch))
+    return emitOpError("batch dimensions ")
+           << shapeString(a.drop_back(2)) << " and " << shapeString(b.drop_back(2))
+           << " do not broadcast";
+  SmallVector<int64_t> expected = *batch;
+  expected.push_back(m);
+  expected.push_back(n);
+  return verifyResultShape(*this, expected, getResult().getType().getShape());
+}
+
+namespace {
+
+LogicalResult verifyReduction(Operation *op, RankedTensorType input,
+                              ArrayRef<int64_t> axes, bool keepDims,
+                              RankedTensorType result) {
+  llvm::SmallSet<int64_t, 8> seen;
+  for (int64_t axis : axes) {
+    if (failed(verifyAxis(op, axis, input.getRank(), "axis")))
+      return failure();
+    if (!seen.insert(axis).second)
+      return op->emitOpError("axis ") << axis << " is listed twice";
+  }
+  if (axes.empty())
+    return op->emitOpError("needs at least one axis");
+  SmallVector<int64_t> expected;
+  for (int64_t d = 0; d < input.getRank(); ++d) {
+    if (seen.contains(d)) {
+      if (keepDims)
+        expected.push_back(1);
+    } else {
+      expected.push_back(input.getDimSize(d));
+    }
+  }
+  return verifyResultShape(op, expected, result.getShape());
+}
+
+} // namespace
+
+LogicalResult ReduceSumOp::verify() {
+  return verifyReduction(*this, getInput().getType(), getAxes(), getKeepDims(),
+                         getResult().getType());
+}
+LogicalResult ReduceMaxOp::verify() {
+  return verifyReduction(*this, getInput().getType(), getAxes(), getKeepDims(),
+                         getResult().getType());
+}
+LogicalResult ReduceMeanOp::verify() {
+  return verifyReduction(*this, getInput().getType(), getAxes(), getKeepDims(),
+                         getResult().getType());
+}
+
+LogicalResult SoftmaxOp::verify() {
+  return verifyAxis(*this, getAxis(), getInput().getType().getRank(), "axis");
+}
+
+namespace {
+
+LogicalResult verifyNorm(Operation *op, RankedTensorType input, RankedTensorType weight,
+                         RankedTensorType bias, RankedTensorType result) {
+  if (input.getRank() < 1)
+    return op->emitOpError("input needs rank >= 1");
+  int64_t d = input.getShape().back();
+  for (auto [type, name] : {std::pair{weight, "weight"}, std::pair{bias, "bias"}}) {
+    if (!type)
+      continue;
+    if (type.getRank() != 1 || !compatibleDim(type.getDimSize(0), d))
+      return op->emitOpError() << name << " must have shape " << shapeString({d})
+                               << " (the last dimension of the input), got "
+                               << shapeString(type.getShape());
+  }
+  return verifyResultShape(op, input.getShape(), result.getShape());
+}
+
+} // namespace
+
+LogicalResult RmsNormOp::verify() {
+  return verifyNorm(*this, getInput().getType(), getWeight().getType(), nullptr,
+                    getResult().getType());
+}
+
+LogicalResult LayerNormOp::verify() {
+  RankedTensorType bias =
+      getBias() ? cast<RankedTensorType>(getBias().getType()) : RankedTensorType();
+  return verifyNorm(*this, getInput().getType(), getWeight().getType(), bias,
+                    getResult().getType());
+}
+
+//===----------------------------------------------------------------------===//
+// Data movement
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Checks a mixed static/dynamic size list against the result type.
+LogicalResult verifyMixedSizes(Operation *op, StringRef what, ArrayRef<int64_t> sizes,
+                               size_t numDynamic, RankedTensorType result) {
+  if (sizes.size() != size_t(result.getRank()))
+    return op->emitOpError() << what << " has " << sizes.size()
+                             << " entries for a result of rank " << result.getRank();
+  size_t dynamic = 0;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (ShapedType::isDynamic(sizes[i])) {
+      ++dynamic;
+      if (!result.isDynamicDim(i))
+        return op->emitOpError() << what << " entry " << i
+                                 << " is dynamic but the result dimension is static";
+    } else {
+      if (sizes[i] < 0)
+        return op->emitOpError() << what << " entry " << i << " is negative";
+      if (result.getDimSize(i) != sizes[i])
+        return op->emitOpError()
+               << what << " entry " << i << " is " << sizes[i] << " but the result type has "
+               << shapeString(result.getShape());
+    }
+  }
+  if (dynamic != numDynamic)
+    return op->emitOpError() << what << " names " << dynamic
+                             << " dynamic entries but has " << numDynamic << " operands";
+  return success();
+}
+
+} // namespace
+
+LogicalResult ReshapeOp::verify() {
+  auto input = getInput().getType();
+  auto result = getResult().getType();
+  if (input.getElementType() != result.getElementType())
+    return emitOpError("changes the element type (use chitu.cast)");
+  if (failed(verifyMixedSizes(*this, "shape", getStaticShape(), getShape().size(), result)))
+    return failure();
+  if (input.hasStaticShape() && result.hasStaticShape() &&
+      input.getNumElements() != result.getNumElements())
+    return emitOpError("cannot reshape ")
+           << shapeString(input.getShape()) << " (" << input.getNumElements()
+           << " elements) to " << shapeString(result.getShape()) << " ("
+           << result.getNumElements() << " elements)";
+  return success();
+}
+
+OpFoldResult ReshapeOp::fold(FoldAdaptor) {
+  if (getInput().getType() == getResult().getType() && getType().hasStaticShape())
+    return getInput();
+  return {};
+}
+
+LogicalResult TransposeOp::verify() {
+  auto input = getInput().getType();
+  ArrayRef<int64_t> perm = getPerm();
+  if (int64_t(perm.size()) != input.getRank())
+    return emitOpError("permutation has ")
+           << perm.size() << " entries for an input of rank " << input.getRank();
+  SmallVector<bool> seen(perm.size(), false);
+  SmallVector<int64_t> expected;
+  for (int64_t p : perm) {
+    if (p < 0 || p >= input.getRank() || seen[p])
+      return emitOpError("perm is not a permutation of 0..") << input.getRank() - 1;
+    seen[p] = true;
+    expected.push_back(input.getDimSize(p));
+  }
+  return verifyResultShape(*this, expected, getResult().getType().getShape());
+}
+
+OpFoldResult TransposeOp::fold(FoldAdaptor) {
+  for (auto [i, p] : llvm::enumerate(getPerm()))
+    if (int64_t(i) != p)
+      return {};
+  if (getInput().getType() == getResult().getType())
+    return getInput();
+  return {};
+}
+
+LogicalResult SliceOp::verify() {
+  auto input = getInput().getType();
+  auto result = getResult().getType();
+  int64_t rank = input.getRank();
+  if (input.getElementType() != result.getElementType())
+    return emitOpError("changes the element type (use chitu.cast)");
+  if (result.getRank() != rank)
+    return emitOpError("result rank differs from the input rank");
+  ArrayRef<int64_t> offsets = getStaticOffsets(), sizes = getStaticSizes(),
+                    strides = getStrides();
+  if (int64_t(offsets.size()) != rank || int64_t(strides.size()) != rank)
+    return emitOpError("needs one offset, size and stride per dimension");
+  size_t dynOffsets = llvm::count_if(offsets, ShapedType::isDynamic);
+  if (dynOffsets != getOffsets().size())
+    return emitOpError("offsets name ")
+           << dynOffsets << " dynamic entries but have " << getOffsets().size()
+           << " operands";
+  if (failed(verifyMixedSizes(*this, "sizes", sizes, getSizes().size(), result)))
+    return failure();
+  for (int64_t d = 0; d < rank; ++d) {
+    if (strides[d] < 1)
+      return emitOpError("stride ") << strides[d] << " in dimension " << d
+                                    << " must be >= 1";
+    if (!ShapedType::isDynamic(offsets[d]) && offsets[d] < 0)
+      return emitOpError("offset ") << offsets[d] << " in dimension " << d
+                                    << " is negative";
+    if (ShapedType::isDynamic(offsets[d]) || ShapedType::isDynamic(sizes[d]) ||
+        input.isDynamicDim(d))
+      continue;
+    int64_t last = sizes[d] == 0 ? offsets[d] : offsets[d] + (sizes[d] - 1) * strides[d] + 1;
+    if (last > input.getDimSize(d))
+      return emitOpError("window [offset ")
+             << offsets[d] << ", size " << sizes[d] << ", stride " << strides[d]
+             << "] exceeds dimension " << d << " of size " << input.getDimSize(d);
+  }
+  return success();
+}
+
+LogicalResult ConcatOp::verify() {
+  if (getInputs().empty())
+    return emitOpError("needs at least one input");
+  auto first = cast<RankedTensorType>(getInputs().front().getType());
+  int64_t rank = first.getRank();
+  int64_t axis = getAxis();
+  if (failed(verifyAxis(*this, axis, rank, "axis")))
+    return failure();
+  SmallVector<int64_t> expected(first.getShape());
+  expected[axis] = 0;
+  for (Value v : getInputs()) {
+    auto t = cast<RankedTensorType>(v.getType());
+    if (t.getRank() != rank)
+      return emitOpError("inputs have different ranks");
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d == axis) {
+        if (ShapedType::isDynamic(t.getDimSize(d)) || ShapedType::isDynamic(expected[d]))
+          expected[d] = ShapedType::kDynamic;
+        else
+          expected[d] += t.getDimSize(d);
+      } else if (!compatibleDim(t.getDimSize(d), expected[d])) {
+        return emitOpError("inputs differ in dimension ") << d << " (not the axis)";
+      } else if (ShapedType::isDynamic(expected[d])) {
+        expected[d] = t.getDimSize(d);
+      }
+    }
+  }
+  return verifyResultShape(*this, expected, getResult().getType().getShape());
+}
+
+LogicalResult GatherOp::verify() {
+  auto table = getTable().getType();
+  auto indices = getIndices().getType();
+  int64_t axis = getAxis();
+  if (failed(verifyAxis(*this, axis, table.getRank(), "axis")))
+    return failure();
+  if (table.getElementType() != getResult().getType().getElementType())
+    return emitOpError("result element type differs from the table's");
+  SmallVector<int64_t> expected(table.getShape().take_front(axis));
+  llvm::append_range(expected, indices.getShape());
+  llvm::append_range(expected, table.getShape().drop_front(axis + 1));
+  return verifyResultShape(*this, expected, getResult().getType().getShape());
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel regions
+//===----------------------------------------------------------------------===//
+
+LogicalResult KernelOp::verify() {
+  if (getName().empty())
+    return emitOpError("needs a name");
+  Block &body = getBodyBlock();
+  if (body.getNumArguments() != getInputs().size())
+    return emitOpError("region has ")
+           << body.getNumArguments() << " arguments for " << getInputs().size()
+           << " inputs";
+  for (auto [arg, input] : llvm::zip(body.getArguments(), getInputs()))
+    if (arg.getType() != input.getType())
+      return emitOpError("region argument type ")
+             << arg.getType() << " differs from its input's " << input.getType();
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield)
+    return emitOpError("region must end with chitu.yield");
+  if (yield.getValues().getTypes() != getResultTypes())
+    return emitOpError("yields ")
+           << yield.getValues().size() << " values whose types differ from the results";
+  for (Operation &op : body.without_terminator())
+    if (!isComputeOp(&op))
+      return op.emitOpError("cannot appear inside a chitu.kernel (only compute ops do)");
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "chitu/Dialect/ChituOps.cpp.inc"

@@ -1,0 +1,47 @@
+//===- Pipeline.cpp - the chitu-compile pass pipeline ---------------------===//
+
+#include "chitu/Passes/Passes.h"
+
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+#include <set>
+
+using namespace mlir;
+using namespace mlir::chitu;
+
+LogicalResult mlir::chitu::buildCompilePipeline(OpPassManager &pm,
+                                                const PipelineOptions &options,
+                                                std::string &error) {
+  static const char *kPasses[] = {"canonicalize", "chitu-check-shapes",
+                                  "chitu-form-kernels", "chitu-plan-memory"};
+  std::set<std::string> disabled(options.disabledPasses.begin(),
+                                 options.disabledPasses.end());
+  for (const std::string &name : disabled)
+    if (std::find(std::begin(kPasses), std::end(kPasses), name) == std::end(kPasses)) {
+      error = "unknown pass '" + name +
+              "' (passes: canonicalize, chitu-check-shapes, chitu-form-kernels, "
+              "chitu-plan-memory)";
+      return failure();
+    }
+  auto enabled = [&](const char *name) { return !disabled.count(name); };
+  if (enabled("canonicalize"))
+    pm.addPass(createCanonicalizerPass());
+  OpPassManager &fpm = pm.nest<func::FuncOp>();
+  if (enabled("chitu-check-shapes"))
+    fpm.addPass(createCheckShapes());
+  if (enabled("chitu-form-kernels"))
+    fpm.addPass(createFormKernels());
+  if (enabled("chitu-plan-memory"))
+    fpm.addPass(createPlanMemory());
+  return success();
+}
+
+void mlir::chitu::registerCompilePipeline() {
+  PassPipelineRegistration<>(
+      "chitu-compile-pipeline", "The passes chitu-compile runs before code generation",
+      [](OpPassManager &pm) {
+        std::string error;
+        (void)buildCompilePipeline(pm, PipelineOptions(), error);
+      });
+}

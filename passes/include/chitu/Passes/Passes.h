@@ -1,0 +1,36 @@
+//===- Passes.h - chitu compiler passes -------------------------*- C++ -*-===//
+#ifndef CHITU_PASSES_PASSES_H
+#define CHITU_PASSES_PASSES_H
+
+#include "chitu/Dialect/ChituOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace mlir::chitu {
+
+#define GEN_PASS_DECL
+#include "chitu/Passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "chitu/Passes/Passes.h.inc"
+
+/// Options of the compile pipeline.
+struct PipelineOptions {
+  /// Passes to leave out, by argument name (e.g. "chitu-plan-memory").
+  std::vector<std::string> disabledPasses;
+};
+
+/// The passes chitu-compile runs, in order: canonicalize, chitu-check-shapes,
+/// chitu-form-kernels, canonicalize, chitu-plan-memory. Fails if a disabled pass name
+/// is unknown or required.
+LogicalResult buildCompilePipeline(OpPassManager &pm, const PipelineOptions &options,
+                                   std::string &error);
+
+/// Registers the pipeline as `chitu-compile-pipeline` for chitu-opt.
+void registerCompilePipeline();
+
+} // namespace mlir::chitu
+
+#endif // CHITU_PASSES_PASSES_H
