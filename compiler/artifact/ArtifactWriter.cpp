@@ -1,0 +1,522 @@
+//===- ArtifactWriter.cpp - write the .cbin -------------------------------===//
+
+#include "artifact/ArtifactWriter.h"
+
+#include "chitu/cbin/cbin_generated.h"
+#include "support/MappedFile.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cstring>
+#include <fstream>
+#include <set>
+
+using namespace mlir;
+using namespace mlir::chitu;
+namespace cb = ::chitu::cbin;
+using flatbuffers::Offset;
+
+namespace {
+
+/// The runtime reads schema version 1 (runtime/core/Model.h: kSchemaVersion).
+constexpr uint32_t kSchemaVersion = 1;
+constexpr size_t kSegmentAlignment = 64;
+constexpr int64_t kArenaAlignment = 256;
+
+cb::DType toCbin(Type t) {
+  if (t.isF32())
+    return cb::DType::F32;
+  if (t.isF16())
+    return cb::DType::F16;
+  if (t.isBF16())
+    return cb::DType::BF16;
+  if (t.isInteger(32))
+    return cb::DType::I32;
+  return cb::DType::I64;
+}
+
+int64_t elementBytes(Type t) { return t.getIntOrFloatBitWidth() / 8; }
+
+Type elementType(Value v) { return cast<RankedTensorType>(v.getType()).getElementType(); }
+
+SymExpr alignUp(const SymExpr &bytes) {
+  SymExpr a = SymExpr::constant(kArenaAlignment);
+  return SymExpr::ceilDiv(bytes, a) * a;
+}
+
+class Writer {
+public:
+  explicit Writer(const ArtifactInput &in) : in_(in) { fbb_.ForceDefaults(true); }
+
+  LogicalResult build(std::vector<uint8_t> &file, ArtifactStats &stats);
+
+private:
+  Offset<cb::Expr> expr(const SymExpr &e) {
+    std::vector<int64_t> code;
+    e.toPostfix(code, [](int64_t id) { return id; });
+    return cb::CreateExprDirect(fbb_, &code);
+  }
+  Offset<flatbuffers::Vector<Offset<cb::Expr>>> exprs(ArrayRef<SymExpr> es) {
+    std::vector<Offset<cb::Expr>> v;
+    for (const SymExpr &e : es)
+      v.push_back(expr(e));
+    return fbb_.CreateVector(v);
+  }
+  uint64_t embed(const void *data, size_t bytes) {
+    size_t offset = (segment_.size() + kSegmentAlignment - 1) / kSegmentAlignment *
+                    kSegmentAlignment;
+    segment_.resize(offset + bytes);
+    if (bytes)
+      std::memcpy(segment_.data() + offset, data, bytes);
+    return offset;
+  }
+  uint32_t addTensor(const std::string &name, Type et, ArrayRef<SymExpr> dims,
+                     cb::StorageKind storage, const SymExpr &offset, uint32_t weight) {
+    auto n = fbb_.CreateString(name);
+    auto d = exprs(dims);
+    auto off = storage == cb::StorageKind::ARENA ? expr(offset) : Offset<cb::Expr>();
+    tensors_.push_back(cb::CreateTensor(fbb_, n, toCbin(et), d, storage, off, weight));
+    tensorInfo_.push_back({name, et, SmallVector<SymExpr>(dims), storage, offset, weight});
+    return uint32_t(tensors_.size() - 1);
+  }
+  uint32_t aliasTensor(uint32_t of, const std::string &name) {
+    TensorInfo t = tensorInfo_[of];
+    return addTensor(name, t.type, t.dims, t.storage, t.offset, t.weight);
+  }
+
+  FailureOr<uint32_t> weightTensor(WeightOp op);
+  FailureOr<uint32_t> constantTensor(ConstantOp op);
+  uint32_t fileIndex(const ::chitu::SafetensorsFile &f);
+  LogicalResult entry(func::FuncOp func, uint32_t index);
+  FailureOr<Offset<cb::Kernel>> kernel(KernelOp k, const ShapeAnalysis &shapes,
+                                       uint32_t entry);
+
+  struct TensorInfo {
+    std::string name;
+    Type type;
+    SmallVector<SymExpr> dims;
+    cb::StorageKind storage;
+    SymExpr offset;
+    uint32_t weight;
+  };
+
+  const ArtifactInput &in_;
+  flatbuffers::FlatBufferBuilder fbb_;
+  std::vector<Offset<cb::Tensor>> tensors_;
+  std::vector<TensorInfo> tensorInfo_;
+  std::vector<Offset<cb::Weight>> weights_;
+  std::vector<Offset<cb::WeightFile>> weightFiles_;
+  std::vector<Offset<cb::Kernel>> kernels_;
+  std::vector<Offset<cb::Entry>> entries_;
+  std::vector<uint8_t> segment_;
+  std::map<std::string, uint32_t> weightTensors_; // weight name -> tensor
+  std::map<const ::chitu::SafetensorsFile *, uint32_t> files_;
+  std::map<std::string, std::string> fileBasenames_; // basename -> path
+  unsigned constants_ = 0;
+  ArtifactStats stats_;
+};
+
+uint32_t Writer::fileIndex(const ::chitu::SafetensorsFile &f) {
+  auto it = files_.find(&f);
+  if (it != files_.end())
+    return it->second;
+  std::string abs = ::chitu::absolutePath(f.path());
+  weightFiles_.push_back(cb::CreateWeightFileDirect(
+      fbb_, ::chitu::baseName(abs).c_str(), ::chitu::dirName(abs).c_str(), f.fileSize(),
+      f.headerChecksum()));
+  uint32_t index = uint32_t(weightFiles_.size() - 1);
+  files_[&f] = index;
+  return index;
+}
+
+FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
+  std::string name = op.getName().str();
+  if (auto it = weightTensors_.find(name); it != weightTensors_.end())
+    return it->second;
+  auto type = cast<RankedTensorType>(op.getType());
+  if (in_.weightFiles.empty())
+    return op.emitError("weight '")
+           << name << "' needs a weight file: put a .safetensors file with the .mlir's "
+           << "name next to it, or pass --weights FILE";
+  const ::chitu::SafetensorsFile *file = nullptr;
+  const ::chitu::SafetensorsTensor *t = nullptr;
+  for (const auto &f : in_.weightFiles)
+    if ((t = f->find(name))) {
+      file = f.get();
+      break;
+    }
+  if (!t) {
+    std::string files, some;
+    for (const auto &f : in_.weightFiles)
+      files += (files.empty() ? "" : ", ") + f->path();
+    unsigned shown = 0;
+    for (const auto &[n, _] : in_.weightFiles.front()->tensors())
+      if (shown++ < 8)
+        some += (some.empty() ? "" : ", ") + n;
+    return op.emitError("weight '") << name << "' is not in " << files
+                                    << " (it has: " << some << (shown > 8 ? ", ..." : "")
+                                    << ")";
+  }
+  std::string want = ::chitu::safetensorsDTypeName(::chitu::DType(int(toCbin(type.getElementType()))));
+  if (t->dtypeName != want)
+    return op.emitError("weight '") << name << "' is " << t->dtypeName << " in "
+                                    << file->path() << " but the IR declares "
+                                    << type.getElementType() << " (" << want << ")";
+  if (t->shape != std::vector<int64_t>(type.getShape().begin(), type.getShape().end())) {
+    std::string shape;
+    for (int64_t d : t->shape)
+      shape += (shape.empty() ? "" : "x") + std::to_string(d);
+    return op.emitError("weight '") << name << "' has shape " << shape << " in "
+                                    << file->path() << " but the IR declares " << type;
+  }
+  std::vector<int64_t> dims(type.getShape().begin(), type.getShape().end());
+  uint64_t bytes = t->end - t->begin;
+  Offset<cb::Weight> w;
+  auto wname = fbb_.CreateString(name);
+  auto wdims = fbb_.CreateVector(dims);
+  if (in_.embedWeights) {
+    uint64_t offset = embed(file->data(*t), bytes);
+    w = cb::CreateWeight(fbb_, wname, toCbin(type.getElementType()), wdims, bytes, true,
+                         offset, 0, 0);
+    stats_.embeddedBytes += bytes;
+  } else {
+    std::string base = ::chitu::baseName(file->path());
+    auto clash = fileBasenames_.find(base);
+    if (clash != fileBasenames_.end() && clash->second != file->path())
+      return op.emitError("weight files ")
+             << clash->second << " and " << file->path()
+             << " have the same name; rename one or use --embed-weights";
+    fileBasenames_[base] = file->path();
+    uint32_t fi = fileIndex(*file);
+    auto tname = fbb_.CreateString(name);
+    w = cb::CreateWeight(fbb_, wname, toCbin(type.getElementType()), wdims, bytes, false, 0,
+                         fi, tname);
+    stats_.externalBytes += bytes;
+  }
+  weights_.push_back(w);
+  SmallVector<SymExpr> symDims;
+  for (int64_t d : dims)
+    symDims.push_back(SymExpr::constant(d));
+  uint32_t tensor = addTensor(name, type.getElementType(), symDims, cb::StorageKind::WEIGHT,
+                              SymExpr(), uint32_t(weights_.size() - 1));
+  weightTensors_[name] = tensor;
+  return tensor;
+}
+
+FailureOr<uint32_t> Writer::constantTensor(ConstantOp op) {
+  auto type = cast<RankedTensorType>(op.getType());
+  auto dense = dyn_cast<DenseElementsAttr>(op.getValue());
+  if (!dense)
+    return op.emitOpError("only dense constants are supported");
+  Type et = type.getElementType();
+  size_t width = size_t(elementBytes(et));
+  std::vector<uint8_t> bytes;
+  auto put = [&](const llvm::APInt &bits) {
+    for (size_t b = 0; b < width; ++b)
+      bytes.push_back(uint8_t(bits.extractBitsAsZExtValue(8, unsigned(b * 8))));
+  };
+  if (isa<FloatType>(et))
+    for (const llvm::APFloat &v : dense.getValues<llvm::APFloat>())
+      put(v.bitcastToAPInt());
+  else
+    for (const llvm::APInt &v : dense.getValues<llvm::APInt>())
+      put(v);
+  std::string name = "constant" + std::to_string(constants_++);
+  uint64_t offset = embed(bytes.data(), bytes.size());
+  std::vector<int64_t> dims(type.getShape().begin(), type.getShape().end());
+  weights_.push_back(cb::CreateWeightDirect(fbb_, name.c_str(), toCbin(et), &dims,
+                                            bytes.size(), true, offset, 0, nullptr));
+  stats_.embeddedBytes += bytes.size();
+  SmallVector<SymExpr> symDims;
+  for (int64_t d : dims)
+    symDims.push_back(SymExpr::constant(d));
+  return addTensor(name, et, symDims, cb::StorageKind::WEIGHT, SymExpr(),
+                   uint32_t(weights_.size() - 1));
+}
+
+FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &shapes,
+                                             uint32_t entry) {
+  auto compiled = in_.kernels->find(k.getOperation());
+  if (compiled == in_.kernels->end())
+    return k.emitOpError("was not compiled");
+  Block &body = k.getBodyBlock();
+  llvm::DenseMap<Value, uint32_t> local;
+  uint32_t numInputs = 0;
+  for (BlockArgument arg : body.getArguments())
+    if (isa<RankedTensorType>(arg.getType()))
+      local[arg] = numInputs++;
+  uint32_t next = numInputs;
+  std::vector<Offset<cb::Op>> ops;
+  for (Operation &op : body.without_terminator()) {
+    std::vector<uint32_t> operands;
+    for (Value v : op.getOperands())
+      if (isa<RankedTensorType>(v.getType()))
+        operands.push_back(local[v]);
+    std::vector<int64_t> ints;
+    std::vector<double> floats;
+    SmallVector<SymExpr> params;
+    auto reduction = [&](auto o) {
+      ints.push_back(o.getKeepDims() ? 1 : 0);
+      ints.insert(ints.end(), o.getAxes().begin(), o.getAxes().end());
+    };
+    auto kind = llvm::TypeSwitch<Operation *, std::optional<cb::OpKind>>(&op)
+        .Case([](AddOp) { return cb::OpKind::ADD; })
+        .Case([](SubOp) { return cb::OpKind::SUB; })
+        .Case([](MulOp) { return cb::OpKind::MUL; })
+        .Case([](DivOp) { return cb::OpKind::DIV; })
+        .Case([](MaxOp) { return cb::OpKind::MAXIMUM; })
+        .Case([](MinOp) { return cb::OpKind::MINIMUM; })
+        .Case([](NegOp) { return cb::OpKind::NEG; })
+        .Case([](ExpOp) { return cb::OpKind::EXP; })
+        .Case([](LogOp) { return cb::OpKind::LOG; })
+        .Case([](SqrtOp) { return cb::OpKind::SQRT; })
+        .Case([](RsqrtOp) { return cb::OpKind::RSQRT; })
+        .Case([](TanhOp) { return cb::OpKind::TANH; })
+        .Case([](SigmoidOp) { return cb::OpKind::SIGMOID; })
+        .Case([](SiluOp) { return cb::OpKind::SILU; })
+        .Case([](GeluOp) { return cb::OpKind::GELU; })
+        .Case([](GeluTanhOp) { return cb::OpKind::GELU_TANH; })
+        .Case([](ReluOp) { return cb::OpKind::RELU; })
+        .Case([](CastOp) { return cb::OpKind::CAST; })
+        .Case([&](MatmulOp o) {
+          ints = {o.getTransposeLhs() ? 1 : 0, o.getTransposeRhs() ? 1 : 0};
+          return cb::OpKind::MATMUL;
+        })
+        .Case([&](ReduceSumOp o) { reduction(o); return cb::OpKind::REDUCE_SUM; })
+        .Case([&](ReduceMaxOp o) { reduction(o); return cb::OpKind::REDUCE_MAX; })
+        .Case([&](ReduceMeanOp o) { reduction(o); return cb::OpKind::REDUCE_MEAN; })
+        .Case([&](SoftmaxOp o) {
+          ints = {o.getAxis()};
+          return cb::OpKind::SOFTMAX;
+        })
+        .Case([&](RmsNormOp o) {
+          floats = {double(o.getEps().convertToFloat())};
+          return cb::OpKind::RMS_NORM;
+        })
+        .Case([&](LayerNormOp o) {
+          floats = {double(o.getEps().convertToFloat())};
+          ints = {o.getBias() ? 1 : 0};
+          return cb::OpKind::LAYER_NORM;
+        })
+        .Case([](ReshapeOp) { return cb::OpKind::RESHAPE; })
+        .Case([&](TransposeOp o) {
+          ints.assign(o.getPerm().begin(), o.getPerm().end());
+          return cb::OpKind::TRANSPOSE;
+        })
+        .Case([&](SliceOp o) {
+          unsigned nextOffset = 0;
+          for (int64_t so : o.getStaticOffsets())
+            params.push_back(ShapedType::isDynamic(so)
+                                 ? shapes.index(o.getOffsets()[nextOffset++])
+                                 : SymExpr::constant(so));
+          ints.assign(o.getStrides().begin(), o.getStrides().end());
+          return cb::OpKind::SLICE;
+        })
+        .Case([&](ConcatOp o) {
+          ints = {o.getAxis()};
+          return cb::OpKind::CONCAT;
+        })
+        .Case([&](GatherOp o) {
+          ints = {o.getAxis()};
+          return cb::OpKind::GATHER;
+        })
+        .Default([](Operation *) { return std::nullopt; });
+    if (!kind)
+      return op.emitOpError("has no portable encoding");
+    Value result = op.getResult(0);
+    auto operandsVec = fbb_.CreateVector(operands);
+    auto dims = exprs(shapes.dims(result));
+    auto intsVec = fbb_.CreateVector(ints);
+    auto floatsVec = fbb_.CreateVector(floats);
+    auto paramsVec = exprs(params);
+    ops.push_back(cb::CreateOp(fbb_, *kind, operandsVec, toCbin(elementType(result)), dims,
+                               intsVec, floatsVec, paramsVec));
+    local[result] = next++;
+  }
+  std::vector<uint32_t> results;
+  for (Value v : cast<YieldOp>(body.getTerminator()).getValues())
+    results.push_back(local[v]);
+
+  const CompiledKernel &ck = compiled->second;
+  const LaunchRule &rule = ck.source.launch;
+  std::vector<Offset<cb::Expr>> grid = {expr(rule.grid[0]), expr(rule.grid[1]),
+                                        expr(rule.grid[2])};
+  std::vector<uint32_t> block(rule.block, rule.block + 3);
+  SmallVector<SymExpr> scalars;
+  for (int64_t s : rule.scalarSymbols)
+    scalars.push_back(SymExpr::symbol(s));
+  auto gridVec = fbb_.CreateVector(grid);
+  auto blockVec = fbb_.CreateVector(block);
+  auto scalarVec = exprs(scalars);
+  auto launch = cb::CreateLaunch(fbb_, gridVec, blockVec, rule.sharedBytes, scalarVec,
+                                 rule.usesStatus);
+  std::vector<Offset<cb::Binary>> binaries;
+  for (const auto &[arch, cubin] : ck.binaries)
+    binaries.push_back(cb::CreateBinaryDirect(fbb_, arch.c_str(), &cubin));
+  auto name = fbb_.CreateString(k.getName().str());
+  auto opsVec = fbb_.CreateVector(ops);
+  auto resultsVec = fbb_.CreateVector(results);
+  auto binVec = fbb_.CreateVector(binaries);
+  ++stats_.kernels;
+  return cb::CreateKernel(fbb_, name, entry, numInputs, opsVec, resultsVec, launch, binVec);
+}
+
+LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {
+  const ShapeAnalysis &shapes = in_.analyses->find(func.getOperation())->second;
+  auto argSlots = func->getAttrOfType<DenseI64ArrayAttr>("chitu.arg_slots");
+  auto numSlotsAttr = func->getAttrOfType<IntegerAttr>("chitu.num_slots");
+  if (!argSlots || !numSlotsAttr)
+    return func.emitOpError("has no memory plan (chitu-plan-memory must run)");
+  int64_t numSlots = numSlotsAttr.getInt();
+
+  // Each slot is as large as the largest tensor it holds.
+  std::vector<std::optional<SymExpr>> slotSize(static_cast<size_t>(numSlots));
+  llvm::DenseMap<Value, int64_t> slotOf;
+  auto assign = [&](Value v, int64_t slot) -> LogicalResult {
+    if (slot < 0 || slot >= numSlots)
+      return func.emitOpError("memory plan names slot ") << slot << " of " << numSlots;
+    slotOf[v] = slot;
+    SymExpr bytes = shapes.numElements(v) * SymExpr::constant(elementBytes(elementType(v)));
+    auto &size = slotSize[size_t(slot)];
+    size = size ? SymExpr::max(*size, alignUp(bytes)) : alignUp(bytes);
+    return success();
+  };
+  if (argSlots.size() != int64_t(func.getNumArguments()))
+    return func.emitOpError("memory plan does not cover every argument");
+  for (auto [arg, slot] : llvm::zip(func.getArguments(), argSlots.asArrayRef()))
+    if (failed(assign(arg, slot)))
+      return failure();
+  for (Operation &op : func.getBody().front())
+    if (auto k = dyn_cast<KernelOp>(op)) {
+      auto slots = k->getAttrOfType<DenseI64ArrayAttr>("chitu.slots");
+      if (!slots || slots.size() != int64_t(k.getNumResults()))
+        return k.emitOpError("has no memory plan (chitu-plan-memory must run)");
+      for (auto [r, slot] : llvm::zip(k.getResults(), slots.asArrayRef()))
+        if (failed(assign(r, slot)))
+          return failure();
+    }
+  std::vector<SymExpr> slotOffset(size_t(numSlots) + 1, SymExpr::constant(0));
+  for (size_t s = 0; s < size_t(numSlots); ++s)
+    slotOffset[s + 1] = slotOffset[s] + slotSize[s].value_or(SymExpr::constant(0));
+
+  llvm::DenseMap<Value, uint32_t> tensorOf;
+  auto arenaTensor = [&](Value v, const std::string &name) {
+    uint32_t t = addTensor(name, elementType(v), shapes.dims(v), cb::StorageKind::ARENA,
+                           slotOffset[size_t(slotOf[v])], 0);
+    tensorOf[v] = t;
+    return t;
+  };
+  std::vector<uint32_t> inputs, outputs;
+  for (auto [i, arg] : llvm::enumerate(func.getArguments()))
+    inputs.push_back(arenaTensor(arg, inputName(func, unsigned(i), *in_.parsed)));
+
+  std::vector<Offset<cb::Step>> steps;
+  for (Operation &op : func.getBody().front()) {
+    if (auto w = dyn_cast<WeightOp>(op)) {
+      auto t = weightTensor(w);
+      if (failed(t))
+        return failure();
+      tensorOf[w.getResult()] = *t;
+    } else if (auto c = dyn_cast<ConstantOp>(op)) {
+      auto t = constantTensor(c);
+      if (failed(t))
+        return failure();
+      tensorOf[c.getResult()] = *t;
+    } else if (auto k = dyn_cast<KernelOp>(op)) {
+      auto kr = kernel(k, shapes, index);
+      if (failed(kr))
+        return failure();
+      kernels_.push_back(*kr);
+      std::vector<uint32_t> ins, outs;
+      for (Value v : k.getInputs())
+        if (isa<RankedTensorType>(v.getType()))
+          ins.push_back(tensorOf[v]);
+      for (auto [j, r] : llvm::enumerate(k.getResults()))
+        outs.push_back(arenaTensor(r, k.getName().str() +
+                                          (k.getNumResults() > 1 ? ":" + std::to_string(j)
+                                                                 : "")));
+      steps.push_back(cb::CreateStepDirect(fbb_, uint32_t(kernels_.size() - 1), &ins, &outs));
+    } else if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (auto [i, v] : llvm::enumerate(ret.getOperands()))
+        outputs.push_back(aliasTensor(tensorOf[v], outputName(func, unsigned(i))));
+    } else if (!isa<DimOp>(op) && !isa<arith::ArithDialect>(op.getDialect())) {
+      return op.emitOpError("is not in a kernel (chitu-form-kernels must run)");
+    }
+  }
+
+  std::vector<Offset<cb::Symbol>> symbols;
+  for (auto [i, s] : llvm::enumerate(shapes.symbols()))
+    symbols.push_back(cb::CreateSymbolDirect(
+        fbb_, ShapeAnalysis::symbolName(int64_t(i)).c_str(), s.argIndex, s.dim));
+  std::vector<Offset<cb::Check>> checks;
+  for (const ShapeCheck &c : shapes.checks()) {
+    auto l = expr(c.lhs), r = expr(c.rhs);
+    auto msg = fbb_.CreateString(c.message);
+    checks.push_back(cb::CreateCheck(
+        fbb_, c.isEquality ? cb::CheckKind::EQ : cb::CheckKind::LE, l, r, msg));
+  }
+  auto arena = expr(slotOffset.back());
+  entries_.push_back(cb::CreateEntryDirect(fbb_, func.getSymName().str().c_str(), &symbols,
+                                           &checks, &inputs, &outputs, &steps, arena));
+  return success();
+}
+
+LogicalResult Writer::build(std::vector<uint8_t> &file, ArtifactStats &stats) {
+  uint32_t index = 0;
+  ModuleOp module = in_.module;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isDeclaration())
+      continue;
+    if (failed(entry(func, index++)))
+      return failure();
+  }
+  if (entries_.empty())
+    return module.emitError("the module has no function to compile");
+  std::vector<Offset<flatbuffers::String>> targets;
+  for (const std::string &t : in_.targets)
+    targets.push_back(fbb_.CreateString(t));
+  auto root = cb::CreateArtifact(
+      fbb_, kSchemaVersion, fbb_.CreateString(in_.producer), fbb_.CreateVector(targets),
+      fbb_.CreateVector(tensors_), fbb_.CreateVector(weightFiles_), fbb_.CreateVector(weights_),
+      fbb_.CreateVector(kernels_), fbb_.CreateVector(entries_), 0, segment_.size());
+  fbb_.FinishSizePrefixed(root, cb::ArtifactIdentifier());
+
+  // The flatbuffer's size is known only now: patch where the weight segment starts.
+  size_t fbSize = fbb_.GetSize();
+  size_t segmentOffset = (fbSize + kSegmentAlignment - 1) / kSegmentAlignment *
+                         kSegmentAlignment;
+  file.assign(fbb_.GetBufferPointer(), fbb_.GetBufferPointer() + fbSize);
+  cb::GetMutableSizePrefixedArtifact(file.data())->mutate_segment_offset(segmentOffset);
+  file.resize(segmentOffset, 0);
+  file.insert(file.end(), segment_.begin(), segment_.end());
+  stats = stats_;
+  stats.fileBytes = file.size();
+  stats.weights = weights_.size();
+  return success();
+}
+
+} // namespace
+
+LogicalResult mlir::chitu::writeArtifact(const ArtifactInput &input, const std::string &path,
+                                         ArtifactStats &stats) {
+  Writer writer(input);
+  std::vector<uint8_t> file;
+  if (failed(writer.build(file, stats)))
+    return failure();
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char *>(file.data()), std::streamsize(file.size()));
+    if (!out) {
+      std::remove(tmp.c_str());
+      return ModuleOp(input.module).emitError("cannot write ") << path;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return ModuleOp(input.module).emitError("cannot write ") << path;
+  }
+  return success();
+}

@@ -1,0 +1,58 @@
+//===- ArtifactWriter.h - write the .cbin -----------------------*- C++ -*-===//
+//
+// Packs a compiled module into a .cbin (runtime/schema/cbin.fbs): per entry function its
+// symbols, checks, tensors with arena offsets, and steps; per kernel its portable op list
+// (for the CPU executor), launch rule and cubins; the weights, embedded or referenced.
+//
+//===----------------------------------------------------------------------===//
+#ifndef CHITU_COMPILER_ARTIFACT_ARTIFACTWRITER_H
+#define CHITU_COMPILER_ARTIFACT_ARTIFACTWRITER_H
+
+#include "chitu/Analysis/ShapeAnalysis.h"
+#include "codegen/CudaCodegen.h"
+#include "frontend/MlirFrontend.h"
+#include "support/Safetensors.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlir::chitu {
+
+struct CompiledKernel {
+  KernelSource source;
+  /// (architecture, cubin) for each target.
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> binaries;
+};
+
+struct ArtifactInput {
+  ModuleOp module;
+  const ParsedModule *parsed = nullptr;
+  llvm::DenseMap<Operation *, ShapeAnalysis> *analyses = nullptr; // per func.func
+  llvm::DenseMap<Operation *, CompiledKernel> *kernels = nullptr;  // per chitu.kernel
+  std::vector<std::string> targets;
+  /// Files the weights are looked up in, in order.
+  std::vector<std::shared_ptr<::chitu::SafetensorsFile>> weightFiles;
+  bool embedWeights = false;
+  std::string producer;
+};
+
+struct ArtifactStats {
+  size_t fileBytes = 0;
+  size_t kernels = 0;
+  size_t weights = 0;
+  size_t embeddedBytes = 0;
+  size_t externalBytes = 0;
+};
+
+/// Writes the artifact to `path`. Emits diagnostics (missing or mismatched weights) and
+/// fails without writing anything on error.
+LogicalResult writeArtifact(const ArtifactInput &input, const std::string &path,
+                            ArtifactStats &stats);
+
+} // namespace mlir::chitu
+
+#endif // CHITU_COMPILER_ARTIFACT_ARTIFACTWRITER_H

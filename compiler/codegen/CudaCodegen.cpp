@@ -1,0 +1,791 @@
+//===- CudaCodegen.cpp - CUDA C++ for kernel regions ----------------------===//
+
+#include "codegen/CudaCodegen.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <map>
+#include <set>
+#include <sstream>
+
+using namespace mlir;
+using namespace mlir::chitu;
+
+namespace {
+
+constexpr unsigned kBlockThreads = 256;
+constexpr int64_t kMaxGridX = int64_t(1) << 20; // kernels loop when there is more work
+constexpr int64_t kMaxGridZ = 65535;
+
+std::string storageType(Type t) {
+  if (t.isF32())
+    return "float";
+  if (t.isF16())
+    return "chitu::f16";
+  if (t.isBF16())
+    return "chitu::bf16";
+  if (t.isInteger(32))
+    return "int";
+  return "long long";
+}
+
+std::string computeType(Type t) {
+  if (isa<FloatType>(t))
+    return "float";
+  return t.isInteger(32) ? "int" : "long long";
+}
+
+Type elementType(Value v) { return cast<RankedTensorType>(v.getType()).getElementType(); }
+
+/// Ops a kernel computes element by element (any of them may feed another).
+bool isElemental(Operation *op) {
+  return isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, NegOp, ReluOp, ExpOp, LogOp, SqrtOp,
+             RsqrtOp, TanhOp, SigmoidOp, SiluOp, GeluOp, GeluTanhOp, CastOp, ReshapeOp,
+             TransposeOp, SliceOp, ConcatOp, GatherOp>(op);
+}
+
+class KernelEmitter {
+public:
+  KernelEmitter(KernelOp kernel, const ShapeAnalysis &shapes)
+      : kernel_(kernel), shapes_(shapes) {}
+
+  FailureOr<KernelSource> run();
+
+private:
+  // ---- text ----------------------------------------------------------------------------
+  void line(const std::string &s) { body_ += std::string(indent_ * 2, ' ') + s + "\n"; }
+  std::string fresh(const std::string &prefix) {
+    return prefix + std::to_string(counter_++);
+  }
+  /// A size as C code; records the symbols it uses (they become kernel parameters).
+  std::string size(const SymExpr &e) {
+    e.collectSymbols(usedSymbols_);
+    return e.toC([](int64_t id) { return "s" + std::to_string(id); });
+  }
+  /// Declares a size once as a named constant.
+  std::string sizeVar(const SymExpr &e, const std::string &prefix) {
+    if (e.isConstant())
+      return std::to_string(e.getConstant()) + "LL";
+    if (e.asSymbol())
+      return size(e);
+    std::string v = fresh(prefix);
+    line("const long long " + v + " = " + size(e) + ";");
+    return v;
+  }
+  std::vector<std::string> dimVars(Value v) {
+    std::vector<std::string> out;
+    for (const SymExpr &d : shapes_.dims(v))
+      out.push_back(sizeVar(d, "d"));
+    return out;
+  }
+  /// Splits a linear index into coordinates of `dims` (row-major).
+  std::vector<std::string> delinearize(const std::string &linear,
+                                       const std::vector<std::string> &dims) {
+    std::vector<std::string> coords(dims.size());
+    if (dims.empty())
+      return coords;
+    std::string rem = fresh("r");
+    line("long long " + rem + " = " + linear + ";");
+    for (size_t k = dims.size(); k-- > 1;) {
+      coords[k] = fresh("c");
+      line("const long long " + coords[k] + " = " + rem + " % " + dims[k] + "; " + rem +
+           " /= " + dims[k] + ";");
+    }
+    coords[0] = fresh("c");
+    line("const long long " + coords[0] + " = " + rem + ";");
+    return coords;
+  }
+  std::string linearize(const std::vector<std::string> &coords,
+                        const std::vector<std::string> &dims) {
+    if (coords.empty())
+      return "0LL";
+    std::string s = coords[0];
+    for (size_t k = 1; k < coords.size(); ++k)
+      s = "(" + s + ") * " + dims[k] + " + " + coords[k];
+    return s;
+  }
+
+  // ---- elemental values ----------------------------------------------------------------
+  /// C variable holding `v` (in its compute type) at coordinates `idx`.
+  FailureOr<std::string> value(Value v, const std::vector<std::string> &idx);
+  FailureOr<std::string> elementalOp(Operation *op, const std::vector<std::string> &idx);
+  std::string cacheKey(Value v, const std::vector<std::string> &idx) {
+    std::ostringstream k;
+    k << v.getAsOpaquePointer();
+    for (const auto &i : idx)
+      k << "," << i;
+    return k.str();
+  }
+  void pushScope() { cache_.emplace_back(); }
+  void popScope() { cache_.pop_back(); }
+
+  // ---- kernel shapes -------------------------------------------------------------------
+  LogicalResult emitElementalKernel();
+  LogicalResult emitReduction(Operation *op, Value input, ArrayRef<int64_t> axes,
+                              bool keepDims);
+  LogicalResult emitSoftmax(SoftmaxOp op);
+  LogicalResult emitNorm(Operation *op);
+  LogicalResult emitMatmul(MatmulOp op);
+  void emitStore(unsigned output, const std::string &index, const std::string &value) {
+    line(outputs_[output] + "[" + index + "] = " +
+         storeExpr(elementType(results_[output]), value) + ";");
+  }
+  static std::string storeExpr(Type t, const std::string &v) {
+    return isa<FloatType>(t) ? "chitu::from_float<" + storageType(t) + ">(" + v + ")" : v;
+  }
+  std::string gridStride(const std::string &n, const std::string &var, bool perBlock) {
+    if (perBlock)
+      return "for (long long " + var + " = blockIdx.x; " + var + " < " + n + "; " + var +
+             " += gridDim.x) {";
+    return "for (long long " + var + " = (long long)blockIdx.x * blockDim.x + threadIdx.x; " +
+           var + " < " + n + "; " + var + " += (long long)gridDim.x * blockDim.x) {";
+  }
+
+  KernelOp kernel_;
+  const ShapeAnalysis &shapes_;
+  std::string body_;
+  int indent_ = 1;
+  unsigned counter_ = 0;
+  std::set<int64_t> usedSymbols_;
+  std::set<std::string> includes_{"common.cuh"};
+  llvm::DenseMap<Value, std::string> inputPtr_;   // tensor block argument -> pointer name
+  llvm::DenseMap<Value, std::vector<std::string>> inputDims_; // and its dim variables
+  std::vector<std::string> outputs_;              // output pointer names
+  std::vector<Value> results_;                    // yielded values
+  std::vector<std::map<std::string, std::string>> cache_;
+  LaunchRule launch_;
+};
+
+FailureOr<std::string> KernelEmitter::value(Value v, const std::vector<std::string> &idx) {
+  std::string key = cacheKey(v, idx);
+  for (auto it = cache_.rbegin(); it != cache_.rend(); ++it) {
+    auto found = it->find(key);
+    if (found != it->end())
+      return found->second;
+  }
+  std::string var;
+  if (auto ptr = inputPtr_.find(v); ptr != inputPtr_.end()) {
+    // A kernel input: load and convert to the compute type.
+    var = fresh("v");
+    std::string index = linearize(idx, inputDims_[v]);
+    std::string load = ptr->second + "[" + index + "]";
+    if (isa<FloatType>(elementType(v)))
+      load = "chitu::to_float(" + load + ")";
+    line("const " + computeType(elementType(v)) + " " + var + " = " + load + ";");
+  } else {
+    Operation *def = v.getDefiningOp();
+    if (!def || !isElemental(def))
+      return kernel_.emitOpError("code generation cannot compute ")
+             << (def ? def->getName().getStringRef() : StringRef("this value"))
+             << " element by element inside a larger kernel yet";
+    auto r = elementalOp(def, idx);
+    if (failed(r))
+      return failure();
+    var = *r;
+  }
+  cache_.back()[key] = var;
+  return var;
+}
+
+FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
+                                                  const std::vector<std::string> &idx) {
+  Value result = op->getResult(0);
+  Type et = elementType(result);
+  bool isF = isa<FloatType>(et);
+  bool i32 = et.isInteger(32);
+  std::string ct = computeType(et);
+  std::string out = fresh("v");
+  auto declare = [&](const std::string &expr) {
+    line("const " + ct + " " + out + " = " + expr + ";");
+    return out;
+  };
+  // Coordinates of an operand broadcast to the result (static size-1 dims read index 0).
+  auto broadcastIdx = [&](Value operand) {
+    ArrayRef<SymExpr> od = shapes_.dims(operand);
+    ArrayRef<SymExpr> rd = shapes_.dims(result);
+    std::vector<std::string> oi;
+    size_t offset = rd.size() - od.size();
+    for (size_t k = 0; k < od.size(); ++k) {
+      bool stretched = od[k].isConstant() && od[k].getConstant() == 1 &&
+                       !(rd[k + offset].isConstant() && rd[k + offset].getConstant() == 1);
+      oi.push_back(stretched ? "0LL" : idx[k + offset]);
+    }
+    return oi;
+  };
+  auto binary = [&](Value lhs, Value rhs, const std::string &fop, const std::string &iop32,
+                    const std::string &iop64) -> FailureOr<std::string> {
+    auto a = value(lhs, broadcastIdx(lhs));
+    if (failed(a))
+      return failure();
+    auto b = value(rhs, broadcastIdx(rhs));
+    if (failed(b))
+      return failure();
+    const std::string &f = isF ? fop : (i32 ? iop32 : iop64);
+    if (f.size() == 1) // an infix operator
+      return declare("(" + *a + " " + f + " " + *b + ")");
+    return declare(f + "(" + *a + ", " + *b + ")");
+  };
+  auto unary = [&](Value in, const std::string &fexpr,
+                   const std::string &iexpr = "") -> FailureOr<std::string> {
+    auto a = value(in, idx);
+    if (failed(a))
+      return failure();
+    const std::string &f = isF ? fexpr : iexpr;
+    std::string e = f;
+    for (size_t p = e.find("$"); p != std::string::npos; p = e.find("$"))
+      e.replace(p, 1, *a);
+    return declare(e);
+  };
+
+  return llvm::TypeSwitch<Operation *, FailureOr<std::string>>(op)
+      .Case([&](AddOp o) {
+        return binary(o.getLhs(), o.getRhs(), "+", "chitu::add_i32", "chitu::add_i64");
+      })
+      .Case([&](SubOp o) {
+        return binary(o.getLhs(), o.getRhs(), "-", "chitu::sub_i32", "chitu::sub_i64");
+      })
+      .Case([&](MulOp o) {
+        return binary(o.getLhs(), o.getRhs(), "*", "chitu::mul_i32", "chitu::mul_i64");
+      })
+      .Case([&](DivOp o) {
+        return binary(o.getLhs(), o.getRhs(), "/", "chitu::div_i32", "chitu::div_i64");
+      })
+      .Case([&](MaxOp o) {
+        return binary(o.getLhs(), o.getRhs(), "chitu::max_f32", "chitu::max_int",
+                      "chitu::max_int");
+      })
+      .Case([&](MinOp o) {
+        return binary(o.getLhs(), o.getRhs(), "chitu::min_f32", "chitu::min_int",
+                      "chitu::min_int");
+      })
+      .Case([&](NegOp o) {
+        return unary(o.getInput(), "(-$)", i32 ? "chitu::neg_i32($)" : "chitu::neg_i64($)");
+      })
+      .Case([&](ReluOp o) { return unary(o.getInput(), "chitu::relu_f32($)", "($ > 0 ? $ : 0)"); })
+      .Case([&](ExpOp o) { return unary(o.getInput(), "expf($)"); })
+      .Case([&](LogOp o) { return unary(o.getInput(), "logf($)"); })
+      .Case([&](SqrtOp o) { return unary(o.getInput(), "sqrtf($)"); })
+      .Case([&](RsqrtOp o) { return unary(o.getInput(), "chitu::rsqrt_f32($)"); })
+      .Case([&](TanhOp o) { return unary(o.getInput(), "tanhf($)"); })
+      .Case([&](SigmoidOp o) { return unary(o.getInput(), "chitu::sigmoid_f32($)"); })
+      .Case([&](SiluOp o) { return unary(o.getInput(), "chitu::silu_f32($)"); })
+      .Case([&](GeluOp o) { return unary(o.getInput(), "chitu::gelu_f32($)"); })
+      .Case([&](GeluTanhOp o) { return unary(o.getInput(), "chitu::gelu_tanh_f32($)"); })
+      .Case([&](CastOp o) -> FailureOr<std::string> {
+        auto a = value(o.getInput(), idx);
+        if (failed(a))
+          return failure();
+        Type from = elementType(o.getInput());
+        std::string e;
+        if (isa<FloatType>(from)) {
+          if (et.isBF16())
+            e = "chitu::round_bf16(" + *a + ")";
+          else if (et.isF16())
+            e = "chitu::round_f16(" + *a + ")";
+          else if (et.isF32())
+            e = *a;
+          else
+            e = (i32 ? "chitu::f32_to_i32(" : "chitu::f32_to_i64(") + *a + ")";
+        } else if (isF) {
+          e = "(float)" + *a;
+          if (et.isBF16())
+            e = "chitu::round_bf16(" + e + ")";
+          else if (et.isF16())
+            e = "chitu::round_f16(" + e + ")";
+        } else {
+          e = i32 ? "(int)(unsigned)(unsigned long long)" + *a : "(long long)" + *a;
+        }
+        return declare(e);
+      })
+      .Case([&](ReshapeOp o) -> FailureOr<std::string> {
+        std::vector<std::string> rdims, idims;
+        for (const SymExpr &d : shapes_.dims(result))
+          rdims.push_back(sizeVar(d, "d"));
+        for (const SymExpr &d : shapes_.dims(o.getInput()))
+          idims.push_back(sizeVar(d, "d"));
+        std::string linear = fresh("lin");
+        line("const long long " + linear + " = " + linearize(idx, rdims) + ";");
+        return value(o.getInput(), delinearize(linear, idims));
+      })
+      .Case([&](TransposeOp o) -> FailureOr<std::string> {
+        std::vector<std::string> in(idx.size());
+        for (auto [i, p] : llvm::enumerate(o.getPerm()))
+          in[p] = idx[i];
+        return value(o.getInput(), in);
+      })
+      .Case([&](SliceOp o) -> FailureOr<std::string> {
+        std::vector<std::string> in;
+        unsigned next = 0;
+        for (size_t d = 0; d < idx.size(); ++d) {
+          int64_t so = o.getStaticOffsets()[d];
+          SymExpr offset = ShapedType::isDynamic(so) ? shapes_.index(o.getOffsets()[next++])
+                                                     : SymExpr::constant(so);
+          int64_t stride = o.getStrides()[d];
+          std::string c = idx[d];
+          if (stride != 1)
+            c = "(" + c + ") * " + std::to_string(stride) + "LL";
+          if (!(offset.isConstant() && offset.getConstant() == 0))
+            c = "(" + size(offset) + " + " + c + ")";
+          in.push_back(c);
+        }
+        return value(o.getInput(), in);
+      })
+      .Case([&](ConcatOp o) -> FailureOr<std::string> {
+        int64_t axis = o.getAxis();
+        // Where each input starts along the axis, computed before the branches.
+        std::vector<std::string> starts{"0LL"};
+        for (Value input : o.getInputs()) {
+          std::string end = fresh("e");
+          line("const long long " + end + " = " + starts.back() + " + " +
+               sizeVar(shapes_.dims(input)[axis], "d") + ";");
+          starts.push_back(end);
+        }
+        line(ct + " " + out + ";");
+        size_t numInputs = o.getInputs().size();
+        for (auto [i, input] : llvm::enumerate(o.getInputs())) {
+          bool last = i + 1 == numInputs;
+          line(std::string(i ? "} else " : "") +
+               (last ? "{" : "if (" + idx[axis] + " < " + starts[i + 1] + ") {"));
+          ++indent_;
+          pushScope();
+          std::vector<std::string> in(idx);
+          in[axis] = "(" + idx[axis] + " - " + starts[i] + ")";
+          auto v = value(input, in);
+          if (failed(v))
+            return failure();
+          line(out + " = " + *v + ";");
+          popScope();
+          --indent_;
+        }
+        line("}");
+        return out;
+      })
+      .Case([&](GatherOp o) -> FailureOr<std::string> {
+        int64_t axis = o.getAxis();
+        int64_t numIdx = cast<RankedTensorType>(o.getIndices().getType()).getRank();
+        std::vector<std::string> indexCoords(idx.begin() + axis, idx.begin() + axis + numIdx);
+        auto raw = value(o.getIndices(), indexCoords);
+        if (failed(raw))
+          return failure();
+        std::string dim = sizeVar(shapes_.dims(o.getTable())[axis], "d");
+        std::string j = fresh("j");
+        std::string ok = fresh("ok");
+        launch_.usesStatus = true;
+        line("const long long " + j + "raw = (long long)" + *raw + ";");
+        line("const bool " + ok + " = " + j + "raw >= -" + dim + " && " + j + "raw < " + dim +
+             ";");
+        line("if (!" + ok + ") chitu::report_error(status, chitu::kErrorIndexOutOfRange);");
+        line("const long long " + j + " = " + j + "raw < 0 ? " + j + "raw + " + dim + " : " + j +
+             "raw;");
+        line(ct + " " + out + " = 0;");
+        line("if (" + ok + ") {");
+        ++indent_;
+        pushScope();
+        std::vector<std::string> tableCoords(idx.begin(), idx.begin() + axis);
+        tableCoords.push_back(j);
+        tableCoords.insert(tableCoords.end(), idx.begin() + axis + numIdx, idx.end());
+        auto v = value(o.getTable(), tableCoords);
+        if (failed(v))
+          return failure();
+        line(out + " = " + *v + ";");
+        popScope();
+        --indent_;
+        line("}");
+        return out;
+      })
+      .Default([&](Operation *other) -> FailureOr<std::string> {
+        return other->emitOpError("has no elemental code generation");
+      });
+}
+
+LogicalResult KernelEmitter::emitElementalKernel() {
+  // One loop over the elements of the (common) output shape.
+  ArrayRef<SymExpr> shape = shapes_.dims(results_[0]);
+  for (Value r : results_)
+    if (shapes_.dims(r) != shape)
+      return kernel_.emitOpError("results of one elemental kernel must have the same shape");
+  SymExpr n = SymExpr::constant(1);
+  for (const SymExpr &d : shape)
+    n = n * d;
+  std::vector<std::string> dims;
+  for (const SymExpr &d : shape)
+    dims.push_back(sizeVar(d, "d"));
+  std::string count = sizeVar(n, "n");
+  line(gridStride(count, "i", false));
+  ++indent_;
+  pushScope();
+  std::vector<std::string> idx = delinearize("i", dims);
+  for (size_t o = 0; o < results_.size(); ++o) {
+    auto v = value(results_[o], idx);
+    if (failed(v))
+      return failure();
+    emitStore(unsigned(o), "i", *v);
+  }
+  popScope();
+  --indent_;
+  line("}");
+  launch_.block[0] = kBlockThreads;
+  launch_.grid[0] = SymExpr::min(SymExpr::ceilDiv(n, SymExpr::constant(kBlockThreads)),
+                                 SymExpr::constant(kMaxGridX));
+  launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
+  return success();
+}
+
+LogicalResult KernelEmitter::emitReduction(Operation *op, Value input, ArrayRef<int64_t> axes,
+                                           bool keepDims) {
+  includes_.insert("reduce.cuh");
+  Type et = elementType(input);
+  std::string ct = computeType(et);
+  bool isF = isa<FloatType>(et);
+  ArrayRef<SymExpr> in = shapes_.dims(input);
+  std::vector<size_t> kept, reduced;
+  for (size_t d = 0; d < in.size(); ++d)
+    (llvm::is_contained(axes, int64_t(d)) ? reduced : kept).push_back(d);
+  SymExpr nOut = SymExpr::constant(1), nRed = SymExpr::constant(1);
+  std::vector<std::string> keptDims, redDims;
+  for (size_t d : kept) {
+    nOut = nOut * in[d];
+    keptDims.push_back(sizeVar(in[d], "d"));
+  }
+  for (size_t d : reduced) {
+    nRed = nRed * in[d];
+    redDims.push_back(sizeVar(in[d], "d"));
+  }
+  std::string numOut = sizeVar(nOut, "n"), numRed = sizeVar(nRed, "n");
+  bool isMax = isa<ReduceMaxOp>(op);
+  std::string init = isMax ? (isF ? "-chitu::inf_f32()" : (et.isInteger(32) ? "(int)0x80000000" : "(long long)0x8000000000000000ULL"))
+                           : "0";
+  std::string combine = isMax ? "chitu::MaxOp()" : (isF ? "chitu::SumOp()" : "chitu::SumWrapOp()");
+  line("__shared__ " + ct + " scratch[32];");
+  line(gridStride(numOut, "o", true));
+  ++indent_;
+  std::vector<std::string> keptCoords = delinearize("o", keptDims);
+  line(ct + " acc = " + init + ";");
+  line("for (long long r = threadIdx.x; r < " + numRed + "; r += blockDim.x) {");
+  ++indent_;
+  pushScope();
+  std::vector<std::string> redCoords = delinearize("r", redDims);
+  std::vector<std::string> coords(in.size());
+  for (size_t k = 0; k < kept.size(); ++k)
+    coords[kept[k]] = keptCoords[k];
+  for (size_t k = 0; k < reduced.size(); ++k)
+    coords[reduced[k]] = redCoords[k];
+  auto v = value(input, coords);
+  if (failed(v))
+    return failure();
+  line("acc = " + combine + "(acc, " + *v + ");");
+  popScope();
+  --indent_;
+  line("}");
+  line("acc = chitu::block_reduce(acc, " + combine + ", scratch);");
+  std::string result = isa<ReduceMeanOp>(op) ? "acc / (float)" + numRed : "acc";
+  line("if (threadIdx.x == 0) " + outputs_[0] + "[o] = " +
+       storeExpr(elementType(results_[0]), result) + ";");
+  --indent_;
+  line("}");
+  (void)keepDims; // keep_dims only changes the output's shape, not its layout
+  launch_.block[0] = kBlockThreads;
+  launch_.grid[0] = SymExpr::min(nOut, SymExpr::constant(kMaxGridX));
+  launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
+  return success();
+}
+
+LogicalResult KernelEmitter::emitSoftmax(SoftmaxOp op) {
+  includes_.insert("reduce.cuh");
+  Value input = op.getInput();
+  ArrayRef<SymExpr> in = shapes_.dims(input);
+  int64_t axis = op.getAxis();
+  SymExpr rows = SymExpr::constant(1);
+  std::vector<std::string> rowDims, dims;
+  for (size_t d = 0; d < in.size(); ++d) {
+    dims.push_back(sizeVar(in[d], "d"));
+    if (int64_t(d) != axis) {
+      rows = rows * in[d];
+      rowDims.push_back(dims.back());
+    }
+  }
+  std::string numRows = sizeVar(rows, "n");
+  std::string len = dims[axis];
+  line("__shared__ float scratch[32];");
+  line(gridStride(numRows, "row", true));
+  ++indent_;
+  std::vector<std::string> rowCoords = delinearize("row", rowDims);
+  auto coordsAt = [&](const std::string &k) {
+    std::vector<std::string> c;
+    size_t next = 0;
+    for (size_t d = 0; d < in.size(); ++d)
+      c.push_back(int64_t(d) == axis ? k : rowCoords[next++]);
+    return c;
+  };
+  auto loop = [&](const std::string &stmt, bool store) -> LogicalResult {
+    line("for (long long k = threadIdx.x; k < " + len + "; k += blockDim.x) {");
+    ++indent_;
+    pushScope();
+    auto v = value(input, coordsAt("k"));
+    if (failed(v))
+      return failure();
+    std::string s = stmt;
+    for (size_t p = s.find("$"); p != std::string::npos; p = s.find("$"))
+      s.replace(p, 1, *v);
+    if (store)
+      emitStore(0, linearize(coordsAt("k"), dims), s);
+    else
+      line(s);
+    popScope();
+    --indent_;
+    line("}");
+    return success();
+  };
+  line("float mx = -chitu::inf_f32();");
+  if (failed(loop("mx = chitu::max_f32(mx, $);", false)))
+    return failure();
+  line("mx = chitu::block_reduce(mx, chitu::MaxOp(), scratch);");
+  line("float sum = 0.0f;");
+  if (failed(loop("sum += expf($ - mx);", false)))
+    return failure();
+  line("sum = chitu::block_reduce(sum, chitu::SumOp(), scratch);");
+  line("const float inv = 1.0f / sum;");
+  if (failed(loop("expf($ - mx) * inv", true)))
+    return failure();
+  --indent_;
+  line("}");
+  launch_.block[0] = kBlockThreads;
+  launch_.grid[0] = SymExpr::min(rows, SymExpr::constant(kMaxGridX));
+  launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
+  return success();
+}
+
+LogicalResult KernelEmitter::emitNorm(Operation *op) {
+  includes_.insert("reduce.cuh");
+  bool isRms = isa<RmsNormOp>(op);
+  Value input = op->getOperand(0), weight = op->getOperand(1);
+  Value bias = isRms ? Value() : cast<LayerNormOp>(op).getBias();
+  float eps = isRms ? cast<RmsNormOp>(op).getEps().convertToFloat()
+                    : cast<LayerNormOp>(op).getEps().convertToFloat();
+  ArrayRef<SymExpr> in = shapes_.dims(input);
+  SymExpr rows = SymExpr::constant(1);
+  std::vector<std::string> dims, rowDims;
+  for (size_t d = 0; d < in.size(); ++d) {
+    dims.push_back(sizeVar(in[d], "d"));
+    if (d + 1 < in.size()) {
+      rows = rows * in[d];
+      rowDims.push_back(dims.back());
+    }
+  }
+  std::string numRows = sizeVar(rows, "n"), len = dims.back();
+  char epsText[32];
+  std::snprintf(epsText, sizeof epsText, "%.9ef", double(eps));
+  line("__shared__ float scratch[32];");
+  line(gridStride(numRows, "row", true));
+  ++indent_;
+  std::vector<std::string> rowCoords = delinearize("row", rowDims);
+  auto coordsAt = [&](const std::string &k) {
+    std::vector<std::string> c(rowCoords);
+    c.push_back(k);
+    return c;
+  };
+  auto forEach = [&](const std::function<LogicalResult(const std::string &)> &fn) {
+    line("for (long long k = threadIdx.x; k < " + len + "; k += blockDim.x) {");
+    ++indent_;
+    pushScope();
+    auto v = value(input, coordsAt("k"));
+    if (failed(v) || failed(fn(*v)))
+      return failure();
+    popScope();
+    --indent_;
+    line("}");
+    return success();
+  };
+  auto store = [&](const std::string &x, const std::string &scale) -> LogicalResult {
+    auto w = value(weight, {"k"});
+    if (failed(w))
+      return failure();
+    std::string y = "(" + x + ") * " + scale + " * " + *w;
+    if (bias) {
+      auto b = value(bias, {"k"});
+      if (failed(b))
+        return failure();
+      y += " + " + *b;
+    }
+    emitStore(0, linearize(coordsAt("k"), dims), y);
+    return success();
+  };
+  if (isRms) {
+    line("float ss = 0.0f;");
+    if (failed(forEach([&](const std::string &x) {
+          line("ss += " + x + " * " + x + ";");
+          return success();
+        })))
+      return failure();
+    line("ss = chitu::block_reduce(ss, chitu::SumOp(), scratch);");
+    line("const float scale = chitu::rsqrt_f32(ss / (float)" + len + " + " + epsText + ");");
+    if (failed(forEach([&](const std::string &x) { return store(x, "scale"); })))
+      return failure();
+  } else {
+    line("float sum = 0.0f;");
+    if (failed(forEach([&](const std::string &x) {
+          line("sum += " + x + ";");
+          return success();
+        })))
+      return failure();
+    line("const float mean = chitu::block_reduce(sum, chitu::SumOp(), scratch) / (float)" + len +
+         ";");
+    line("float var = 0.0f;");
+    if (failed(forEach([&](const std::string &x) {
+          line("var += (" + x + " - mean) * (" + x + " - mean);");
+          return success();
+        })))
+      return failure();
+    line("var = chitu::block_reduce(var, chitu::SumOp(), scratch);");
+    line("const float scale = chitu::rsqrt_f32(var / (float)" + len + " + " + epsText + ");");
+    if (failed(forEach([&](const std::string &x) { return store(x + " - mean", "scale"); })))
+      return failure();
+  }
+  --indent_;
+  line("}");
+  launch_.block[0] = kBlockThreads;
+  launch_.grid[0] = SymExpr::min(rows, SymExpr::constant(kMaxGridX));
+  launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
+  return success();
+}
+
+LogicalResult KernelEmitter::emitMatmul(MatmulOp op) {
+  includes_.insert("matmul.cuh");
+  Value lhs = op.getLhs(), rhs = op.getRhs();
+  if (!inputPtr_.count(lhs) || !inputPtr_.count(rhs))
+    return op.emitOpError("operands must be kernel inputs (no fused prologue yet)");
+  ArrayRef<SymExpr> a = shapes_.dims(lhs), b = shapes_.dims(rhs),
+                    c = shapes_.dims(op.getResult());
+  size_t ra = a.size(), rb = b.size(), rc = c.size();
+  bool ta = op.getTransposeLhs(), tb = op.getTransposeRhs();
+  SymExpr M = c[rc - 2], N = c[rc - 1], K = ta ? a[ra - 2] : a[ra - 1];
+  std::string m = sizeVar(M, "M"), n = sizeVar(N, "N"), k = sizeVar(K, "K");
+  // Batch: walk the result's batch dims, mapping each to A's and B's batch offsets
+  // (a size-1 or missing batch dim of an operand is broadcast).
+  std::vector<std::string> batchDims;
+  SymExpr batches = SymExpr::constant(1);
+  for (size_t d = 0; d + 2 < rc; ++d) {
+    batchDims.push_back(sizeVar(c[d], "b"));
+    batches = batches * c[d];
+  }
+  std::string numBatches = sizeVar(batches, "nb");
+  line("for (long long batch = blockIdx.z; batch < " + numBatches +
+       "; batch += gridDim.z) {");
+  ++indent_;
+  std::vector<std::string> bc = delinearize("batch", batchDims);
+  auto operandOffset = [&](ArrayRef<SymExpr> dims, const std::string &matrix) {
+    std::string off = "0LL";
+    size_t nb = dims.size() - 2, lead = (rc - 2) - nb;
+    for (size_t d = 0; d < nb; ++d) {
+      std::string dim = sizeVar(dims[d], "d");
+      bool one = dims[d].isConstant() && dims[d].getConstant() == 1;
+      off = "(" + off + ") * " + dim + " + " + (one ? "0LL" : bc[lead + d]);
+    }
+    return "(" + off + ") * " + matrix;
+  };
+  line("const long long a_off = " + operandOffset(a, "(" + m + " * " + k + ")") + ";");
+  line("const long long b_off = " + operandOffset(b, "(" + k + " * " + n + ")") + ";");
+  std::string sam = ta ? "1LL" : k, sak = ta ? m : "1LL";
+  std::string sbk = tb ? "1LL" : n, sbn = tb ? k : "1LL";
+  line("chitu::gemm_tile_64x64(" + inputPtr_[lhs] + " + a_off, " + inputPtr_[rhs] +
+       " + b_off, " + outputs_[0] + " + batch * " + m + " * " + n + ", " + m + ", " + n +
+       ", " + k + ", " + sam + ", " + sak + ", " + sbk + ", " + sbn + ");");
+  line("__syncthreads();");
+  --indent_;
+  line("}");
+  launch_.block[0] = kBlockThreads;
+  launch_.grid[0] = SymExpr::ceilDiv(N, SymExpr::constant(64));
+  launch_.grid[1] = SymExpr::ceilDiv(M, SymExpr::constant(64));
+  launch_.grid[2] = SymExpr::min(batches, SymExpr::constant(kMaxGridZ));
+  return success();
+}
+
+FailureOr<KernelSource> KernelEmitter::run() {
+  Block &block = kernel_.getBodyBlock();
+  auto yield = cast<YieldOp>(block.getTerminator());
+  results_.assign(yield.getValues().begin(), yield.getValues().end());
+  if (results_.empty())
+    return kernel_.emitOpError("has no results");
+
+  // Parameters: outputs, then tensor inputs.
+  std::vector<std::string> params;
+  for (auto [i, r] : llvm::enumerate(results_)) {
+    outputs_.push_back("out" + std::to_string(i));
+    params.push_back(storageType(elementType(r)) + " *__restrict__ " + outputs_.back());
+  }
+  unsigned numIn = 0;
+  for (BlockArgument arg : block.getArguments()) {
+    if (!isa<RankedTensorType>(arg.getType()))
+      continue; // sizes are folded into the expressions
+    std::string name = "in" + std::to_string(numIn++);
+    inputPtr_[arg] = name;
+    params.push_back("const " + storageType(elementType(arg)) + " *__restrict__ " + name);
+  }
+  pushScope();
+  // Input dims as named constants, used by their loads.
+  for (BlockArgument arg : block.getArguments())
+    if (isa<RankedTensorType>(arg.getType()))
+      inputDims_[arg] = dimVars(arg);
+
+  // A single non-elemental op is the kernel's anchor; everything else is elemental.
+  Operation *anchor = nullptr;
+  for (Operation &op : block.without_terminator()) {
+    if (isElemental(&op))
+      continue;
+    if (anchor)
+      return kernel_.emitOpError("holds more than one reduction/contraction; code "
+                                 "generation supports one per kernel");
+    anchor = &op;
+  }
+  LogicalResult ok = success();
+  if (!anchor) {
+    ok = emitElementalKernel();
+  } else {
+    if (results_.size() != 1 || results_[0] != anchor->getResult(0))
+      return anchor->emitOpError("must produce the kernel's only result (no fused "
+                                 "epilogue yet)");
+    ok = llvm::TypeSwitch<Operation *, LogicalResult>(anchor)
+             .Case<ReduceSumOp, ReduceMaxOp, ReduceMeanOp>([&](auto o) {
+               return emitReduction(o, o.getInput(), o.getAxes(), o.getKeepDims());
+             })
+             .Case([&](SoftmaxOp o) { return emitSoftmax(o); })
+             .Case<RmsNormOp, LayerNormOp>([&](auto o) { return emitNorm(o); })
+             .Case([&](MatmulOp o) { return emitMatmul(o); })
+             .Default([&](Operation *o) {
+               return o->emitOpError("has no CUDA code generation");
+             });
+  }
+  if (failed(ok))
+    return failure();
+
+  KernelSource out;
+  out.name = kernel_.getName().str();
+  if (launch_.usesStatus)
+    params.push_back("unsigned *__restrict__ status");
+  for (int64_t s : usedSymbols_) {
+    params.push_back("const long long s" + std::to_string(s));
+    launch_.scalarSymbols.push_back(s);
+  }
+  std::string src = "// chitu kernel " + out.name + ":";
+  for (Operation &op : block.without_terminator())
+    src += " " + op.getName().getStringRef().str();
+  src += "\n";
+  for (const std::string &inc : includes_)
+    src += "#include \"" + inc + "\"\n";
+  src += "\nextern \"C\" __global__ void __launch_bounds__(" + std::to_string(kBlockThreads) +
+         ")\n" + out.name + "(";
+  for (size_t i = 0; i < params.size(); ++i)
+    src += (i ? ",\n    " : "") + params[i];
+  src += ") {\n" + body_ + "}\n";
+  out.source = std::move(src);
+  out.launch = launch_;
+  return out;
+}
+
+} // namespace
+
+FailureOr<KernelSource> mlir::chitu::generateCudaKernel(KernelOp kernel,
+                                                        const ShapeAnalysis &shapes) {
+  return KernelEmitter(kernel, shapes).run();
+}

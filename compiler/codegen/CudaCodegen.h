@@ -1,0 +1,47 @@
+//===- CudaCodegen.h - CUDA C++ for kernel regions --------------*- C++ -*-===//
+//
+// Turns one chitu.kernel region into the source of one CUDA kernel plus the rule the
+// runtime uses to launch it. The unit is the region, not the op: a region of several
+// elementwise/data-movement ops becomes one loop computing each output element through
+// the whole chain (an "elemental" kernel), and a reduction, softmax or normalisation
+// reads its input through the same chain. Matmuls use the tiled template of
+// kernels/matmul.cuh.
+//
+// Sizes are never baked in unless static: dynamic dimensions arrive as int64 kernel
+// parameters (the entry's symbols) and every size is computed from them.
+//
+//===----------------------------------------------------------------------===//
+#ifndef CHITU_COMPILER_CODEGEN_CUDACODEGEN_H
+#define CHITU_COMPILER_CODEGEN_CUDACODEGEN_H
+
+#include "chitu/Analysis/ShapeAnalysis.h"
+#include "chitu/Dialect/ChituOps.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::chitu {
+
+struct LaunchRule {
+  SymExpr grid[3];
+  unsigned block[3] = {1, 1, 1};
+  unsigned sharedBytes = 0;
+  /// Symbols passed as int64 parameters after the pointers, in this order.
+  std::vector<int64_t> scalarSymbols;
+  /// The kernel takes a pointer to a status word it sets on errors (bad gather index).
+  bool usesStatus = false;
+};
+
+struct KernelSource {
+  std::string name;   // the CUDA function name (the region's name)
+  std::string source; // CUDA C++; includes the embedded headers of kernels/
+  LaunchRule launch;
+};
+
+/// Generates the kernel for `kernel`; emits a diagnostic and fails for op groupings code
+/// generation does not support.
+FailureOr<KernelSource> generateCudaKernel(KernelOp kernel, const ShapeAnalysis &shapes);
+
+} // namespace mlir::chitu
+
+#endif // CHITU_COMPILER_CODEGEN_CUDACODEGEN_H

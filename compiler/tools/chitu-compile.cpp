@@ -1,0 +1,289 @@
+//===- chitu-compile.cpp - compile a model into a .cbin -------------------===//
+//
+//   chitu-compile model.mlir -o model.cbin [--target sm_80,sm_90] [--emit=mlir|cuda|cbin]
+//
+// Parses the model, runs the pass pipeline (canonicalize, shape checks, kernel formation,
+// memory planning), generates one CUDA kernel per kernel region, compiles each with NVRTC
+// for every target, and writes the artifact the runtime loads.
+//
+//===----------------------------------------------------------------------===//
+
+#include "artifact/ArtifactWriter.h"
+#include "chitu/Analysis/ShapeAnalysis.h"
+#include "chitu/Passes/Passes.h"
+#include "codegen/CudaCodegen.h"
+#include "frontend/MlirFrontend.h"
+#include "nvrtc/NvrtcCompiler.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+
+using namespace mlir;
+using namespace mlir::chitu;
+namespace cl = llvm::cl;
+
+namespace {
+
+cl::OptionCategory category("chitu-compile options");
+
+cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.mlir>"), cl::cat(category));
+cl::opt<std::string> outputPath("o", cl::desc("Output .cbin (default: <input name>.cbin)"),
+                                cl::value_desc("file"), cl::cat(category));
+cl::list<std::string> targets("target", cl::CommaSeparated,
+                              cl::desc("GPU architectures to compile for, e.g. "
+                                       "sm_80,sm_90 (default: sm_90)"),
+                              cl::value_desc("sm_XY,..."), cl::cat(category));
+enum class Emit { Mlir, Cuda, Cbin };
+cl::opt<Emit> emit("emit", cl::desc("What to produce"), cl::init(Emit::Cbin),
+                   cl::values(clEnumValN(Emit::Mlir, "mlir", "the IR after the pass pipeline"),
+                              clEnumValN(Emit::Cuda, "cuda", "the generated CUDA C++ kernels"),
+                              clEnumValN(Emit::Cbin, "cbin", "the .cbin artifact (default)")),
+                   cl::cat(category));
+cl::opt<bool> printIRAfterAll("print-ir-after-all",
+                              cl::desc("Print the IR after every pass (to stderr)"),
+                              cl::cat(category));
+cl::list<std::string> weightFiles("weights",
+                                  cl::desc("Safetensors file holding weights the IR names "
+                                           "(repeatable; default: <input>.safetensors next "
+                                           "to the input)"),
+                                  cl::value_desc("file"), cl::cat(category));
+cl::opt<bool> embedWeights("embed-weights",
+                           cl::desc("Pack the weights into the .cbin instead of referencing "
+                                    "the safetensors files"),
+                           cl::cat(category));
+cl::list<std::string> disabledPasses("disable-pass", cl::CommaSeparated,
+                                     cl::desc("Leave a pass out of the pipeline (debugging)"),
+                                     cl::value_desc("name"), cl::cat(category));
+cl::opt<std::string> cacheDir("cache-dir",
+                              cl::desc("NVRTC cache directory (default: $CHITU_CACHE_DIR or "
+                                       "~/.cache/chitu/nvrtc)"),
+                              cl::value_desc("dir"), cl::cat(category));
+cl::opt<bool> noCache("no-cache", cl::desc("Do not read or write the NVRTC cache"),
+                      cl::cat(category));
+cl::opt<unsigned> jobs("j", cl::desc("Parallel NVRTC compilations (default: all cores)"),
+                       cl::init(0), cl::cat(category));
+cl::opt<bool> quiet("quiet", cl::desc("Print only errors"), cl::cat(category));
+
+const char *kTool = "chitu-compile";
+
+[[noreturn]] void fatal(const std::string &message) {
+  llvm::errs() << kTool << ": error: " << message << "\n";
+  std::exit(1);
+}
+
+void progress(const std::string &message) {
+  if (!quiet)
+    llvm::errs() << kTool << ": " << message << "\n";
+}
+
+std::string humanBytes(size_t b) {
+  char buf[32];
+  if (b >= (1u << 20))
+    std::snprintf(buf, sizeof buf, "%.1f MiB", double(b) / double(1u << 20));
+  else if (b >= 1024)
+    std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024.0);
+  else
+    std::snprintf(buf, sizeof buf, "%zu B", b);
+  return buf;
+}
+
+/// Compiles every distinct kernel source for every target on a pool of threads.
+void compileKernels(llvm::DenseMap<Operation *, CompiledKernel> &kernels,
+                    const std::vector<std::string> &archs) {
+  // Identical sources (the same op on the same shapes) are compiled once.
+  std::map<std::string, std::vector<CompiledKernel *>> bySource;
+  for (auto &[op, k] : kernels)
+    bySource[k.source.source].push_back(&k);
+  struct Job {
+    const std::string *source;
+    std::string name, arch;
+    std::vector<uint8_t> cubin;
+    std::string error;
+  };
+  std::vector<Job> work;
+  for (auto &[source, users] : bySource)
+    for (const std::string &arch : archs)
+      work.push_back({&source, users.front()->source.name, arch, {}, {}});
+
+  ::chitu::compiler::NvrtcCompiler nvrtc(noCache ? "" : (cacheDir.empty()
+                                                    ? ::chitu::compiler::NvrtcCompiler::defaultCacheDir()
+                                                    : cacheDir.getValue()));
+  std::atomic<size_t> nextJob{0}, cachedCount{0};
+  unsigned threads = jobs ? jobs.getValue() : std::max(1u, std::thread::hardware_concurrency());
+  threads = std::min<unsigned>(threads, unsigned(std::max<size_t>(work.size(), 1)));
+  auto start = std::chrono::steady_clock::now();
+  progress("compiling " + std::to_string(bySource.size()) + " kernels for " +
+           std::to_string(archs.size()) + " target(s) with NVRTC " +
+           ::chitu::compiler::NvrtcCompiler::version() + " (" + std::to_string(threads) + " threads)");
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      for (size_t j; (j = nextJob++) < work.size();) {
+        Job &job = work[j];
+        bool cached = false;
+        auto cubin = nvrtc.compile(job.name, *job.source, job.arch, cached);
+        if (cubin.isOk())
+          job.cubin = std::move(*cubin);
+        else
+          job.error = cubin.status().message();
+        if (cached)
+          ++cachedCount;
+      }
+    });
+  for (auto &t : pool)
+    t.join();
+  for (Job &job : work) {
+    if (!job.error.empty())
+      fatal(job.error);
+    for (CompiledKernel *k : bySource[*job.source])
+      k->binaries.emplace_back(job.arch, job.cubin);
+  }
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f s", seconds);
+  progress("compiled " + std::to_string(work.size()) + " cubins in " + buf + " (" +
+           std::to_string(cachedCount.load()) + " from the cache)");
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  cl::HideUnrelatedOptions(category);
+  cl::SetVersionPrinter([](llvm::raw_ostream &os) { os << "chitu-compile 0.1.0\n"; });
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "chitu-compile: compiles a model into a .cbin for the chitu runtime\n\n"
+      "  chitu-compile model.mlir -o model.cbin [--target sm_80,sm_90]\n\n"
+      "The input is chitu dialect IR (.mlir). Weights named by chitu.weight ops are read\n"
+      "from <input>.safetensors next to it or from --weights files.\n");
+
+  if (inputPath.empty())
+    fatal("no input given (run 'chitu-compile --help' for usage)");
+  if (llvm::sys::fs::is_directory(inputPath))
+    fatal(inputPath + " is a directory: Hugging Face checkpoint directories are not "
+                      "supported yet; give a chitu dialect .mlir file");
+  if (!llvm::sys::fs::exists(inputPath))
+    fatal("cannot open " + inputPath + ": no such file");
+  llvm::StringRef ext = llvm::sys::path::extension(inputPath);
+  if (ext == ".onnx")
+    fatal("ONNX models are not supported yet; give a chitu dialect .mlir file");
+  if (ext == ".cbin")
+    fatal(inputPath + " is already a compiled artifact (inspect it with chitu-inspect)");
+
+  std::vector<std::string> archs(targets.begin(), targets.end());
+  if (archs.empty())
+    archs.push_back("sm_90");
+  for (const std::string &arch : archs) {
+    auto st = ::chitu::compiler::NvrtcCompiler::checkTarget(arch);
+    if (!st.isOk())
+      fatal(st.message());
+  }
+  std::string output = outputPath;
+  if (output.empty())
+    output = llvm::sys::path::stem(inputPath).str() + ".cbin";
+
+  DialectRegistry registry;
+  registry.insert<ChituDialect, arith::ArithDialect, func::FuncDialect>();
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  context.disableMultithreading(); // NVRTC gets the cores
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+
+  auto parsed = parseMlirFile(context, sourceMgr, inputPath);
+  if (failed(parsed))
+    return 1;
+  ModuleOp module = *parsed->module;
+
+  PassManager pm(&context);
+  if (printIRAfterAll) {
+    pm.enableIRPrinting([](Pass *, Operation *) { return false; },
+                        [](Pass *, Operation *) { return true; },
+                        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false);
+  }
+  PipelineOptions pipelineOptions;
+  pipelineOptions.disabledPasses.assign(disabledPasses.begin(), disabledPasses.end());
+  std::string error;
+  if (failed(buildCompilePipeline(pm, pipelineOptions, error)))
+    fatal(error);
+  if (failed(pm.run(module)))
+    return 1;
+  if (emit == Emit::Mlir) {
+    module.print(llvm::outs());
+    llvm::outs() << "\n";
+    return 0;
+  }
+
+  llvm::DenseMap<Operation *, ShapeAnalysis> analyses;
+  llvm::DenseMap<Operation *, CompiledKernel> kernels;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isDeclaration())
+      continue;
+    auto shapes = ShapeAnalysis::analyze(func);
+    if (failed(shapes))
+      return 1;
+    for (auto kernel : func.getOps<KernelOp>()) {
+      auto source = generateCudaKernel(kernel, *shapes);
+      if (failed(source))
+        return 1;
+      kernels[kernel.getOperation()].source = std::move(*source);
+    }
+    analyses.try_emplace(func.getOperation(), std::move(*shapes));
+  }
+  if (emit == Emit::Cuda) {
+    for (auto func : module.getOps<func::FuncOp>())
+      for (auto kernel : func.getOps<KernelOp>())
+        llvm::outs() << "// ---- " << func.getSymName() << " / " << kernel.getName()
+                     << "\n"
+                     << kernels[kernel.getOperation()].source.source << "\n";
+    return 0;
+  }
+
+  // Weight files: --weights, else <input>.safetensors when it exists.
+  std::vector<std::string> weightPaths(weightFiles.begin(), weightFiles.end());
+  if (weightPaths.empty()) {
+    llvm::SmallString<256> beside(inputPath);
+    llvm::sys::path::replace_extension(beside, ".safetensors");
+    if (llvm::sys::fs::exists(beside))
+      weightPaths.push_back(beside.str().str());
+  }
+  ArtifactInput input;
+  for (const std::string &path : weightPaths) {
+    auto file = ::chitu::SafetensorsFile::open(path);
+    if (!file.isOk())
+      fatal(file.status().message());
+    input.weightFiles.push_back(*file);
+  }
+
+  compileKernels(kernels, archs);
+
+  input.module = module;
+  input.parsed = &*parsed;
+  input.analyses = &analyses;
+  input.kernels = &kernels;
+  input.targets = archs;
+  input.embedWeights = embedWeights;
+  input.producer = "chitu-compile 0.1.0 (NVRTC " + ::chitu::compiler::NvrtcCompiler::version() + ")";
+  ArtifactStats stats;
+  if (failed(writeArtifact(input, output, stats)))
+    return 1;
+  progress("wrote " + output + ": " + humanBytes(stats.fileBytes) + ", " +
+           std::to_string(stats.kernels) + " kernels, " + std::to_string(stats.weights) +
+           " weights (" + humanBytes(stats.embeddedBytes) + " embedded, " +
+           humanBytes(stats.externalBytes) + " external)");
+  return 0;
+}

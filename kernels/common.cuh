@@ -1,0 +1,128 @@
+// common.cuh: types, conversions and scalar semantics shared by every generated kernel.
+//
+// Compiled by NVRTC inside chitu-compile with no system headers, so everything here is
+// self-contained. The scalar semantics mirror runtime/cpu/Scalar.h line by line, so that
+// the CUDA and CPU executors compute the same function.
+#pragma once
+
+namespace chitu {
+
+typedef long long i64;
+typedef int i32;
+
+// 16-bit floats travel as raw bits; arithmetic happens in f32.
+struct bf16 {
+  unsigned short bits;
+};
+struct f16 {
+  unsigned short bits;
+};
+
+__device__ __forceinline__ float to_float(float x) { return x; }
+__device__ __forceinline__ float to_float(bf16 x) {
+  return __uint_as_float(((unsigned)x.bits) << 16);
+}
+__device__ __forceinline__ float to_float(f16 x) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x.bits));
+  return f;
+}
+
+template <typename T> __device__ __forceinline__ T from_float(float x);
+template <> __device__ __forceinline__ float from_float<float>(float x) { return x; }
+template <> __device__ __forceinline__ bf16 from_float<bf16>(float x) {
+  bf16 r;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r.bits) : "f"(x));
+  return r;
+}
+template <> __device__ __forceinline__ f16 from_float<f16>(float x) {
+  f16 r;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r.bits) : "f"(x));
+  return r;
+}
+
+// Rounds an f32 value to the precision of a storage type (casts inside a kernel).
+__device__ __forceinline__ float round_bf16(float x) { return to_float(from_float<bf16>(x)); }
+__device__ __forceinline__ float round_f16(float x) { return to_float(from_float<f16>(x)); }
+
+__device__ __forceinline__ float inf_f32() { return __int_as_float(0x7f800000); }
+
+// ---- float ops ---------------------------------------------------------------------
+__device__ __forceinline__ float max_f32(float a, float b) { return (a > b || a != a) ? a : b; }
+__device__ __forceinline__ float min_f32(float a, float b) { return (a < b || a != a) ? a : b; }
+__device__ __forceinline__ float sigmoid_f32(float x) { return 1.0f / (1.0f + expf(-x)); }
+__device__ __forceinline__ float silu_f32(float x) { return x / (1.0f + expf(-x)); }
+__device__ __forceinline__ float gelu_f32(float x) {
+  return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
+__device__ __forceinline__ float gelu_tanh_f32(float x) {
+  return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
+__device__ __forceinline__ float relu_f32(float x) { return (x > 0.0f || x != x) ? x : 0.0f; }
+__device__ __forceinline__ float rsqrt_f32(float x) { return 1.0f / sqrtf(x); }
+
+// ---- integer ops: wrapping, division by zero gives 0 -------------------------------
+__device__ __forceinline__ i32 add_i32(i32 a, i32 b) { return (i32)((unsigned)a + (unsigned)b); }
+__device__ __forceinline__ i32 sub_i32(i32 a, i32 b) { return (i32)((unsigned)a - (unsigned)b); }
+__device__ __forceinline__ i32 mul_i32(i32 a, i32 b) { return (i32)((unsigned)a * (unsigned)b); }
+__device__ __forceinline__ i32 neg_i32(i32 a) { return (i32)(0u - (unsigned)a); }
+__device__ __forceinline__ i32 div_i32(i32 a, i32 b) {
+  return b == 0 ? 0 : (b == -1 ? neg_i32(a) : a / b);
+}
+__device__ __forceinline__ i64 add_i64(i64 a, i64 b) {
+  return (i64)((unsigned long long)a + (unsigned long long)b);
+}
+__device__ __forceinline__ i64 sub_i64(i64 a, i64 b) {
+  return (i64)((unsigned long long)a - (unsigned long long)b);
+}
+__device__ __forceinline__ i64 mul_i64(i64 a, i64 b) {
+  return (i64)((unsigned long long)a * (unsigned long long)b);
+}
+__device__ __forceinline__ i64 neg_i64(i64 a) { return (i64)(0ull - (unsigned long long)a); }
+__device__ __forceinline__ i64 div_i64(i64 a, i64 b) {
+  return b == 0 ? 0 : (b == -1 ? neg_i64(a) : a / b);
+}
+template <typename I> __device__ __forceinline__ I max_int(I a, I b) { return a > b ? a : b; }
+template <typename I> __device__ __forceinline__ I min_int(I a, I b) { return a < b ? a : b; }
+
+// Float to integer: truncate toward zero, saturate, NaN to 0.
+__device__ __forceinline__ i32 f32_to_i32(float x) {
+  if (x != x)
+    return 0;
+  if (x >= 2147483647.0f)
+    return 2147483647;
+  if (x <= -2147483648.0f)
+    return (i32)(-2147483647 - 1);
+  return (i32)x;
+}
+__device__ __forceinline__ i64 f32_to_i64(float x) {
+  if (x != x)
+    return 0;
+  if (x >= 9223372036854775807.0f)
+    return 9223372036854775807LL;
+  if (x <= -9223372036854775808.0f)
+    return (i64)(-9223372036854775807LL - 1);
+  return (i64)x;
+}
+
+// ---- size arithmetic used in generated index computations ----------------------------
+__device__ __forceinline__ i64 floordiv(i64 a, i64 b) {
+  i64 q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+__device__ __forceinline__ i64 ceildiv(i64 a, i64 b) {
+  i64 q = a / b;
+  return (a % b != 0 && ((a < 0) == (b < 0))) ? q + 1 : q;
+}
+__device__ __forceinline__ i64 mod(i64 a, i64 b) { return a - floordiv(a, b) * b; }
+__device__ __forceinline__ i64 max(i64 a, i64 b) { return a > b ? a : b; }
+__device__ __forceinline__ i64 min(i64 a, i64 b) { return a < b ? a : b; }
+
+// Kernels that can fail (an index out of range) set their status word; the runtime reads
+// it after the run and reports which kernel failed.
+__device__ __forceinline__ void report_error(unsigned *status, unsigned code) {
+  atomicExch(status, code);
+}
+constexpr unsigned kErrorIndexOutOfRange = 1;
+
+} // namespace chitu
