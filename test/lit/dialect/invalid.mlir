@@ -1,0 +1,387 @@
+// Every verifier error of the chitu dialect.
+// RUN: chitu-opt %s --split-input-file --verify-diagnostics
+
+func.func @weight_dynamic() {
+  // expected-error @+1 {{weight 'w' must have a static shape}}
+  %w = chitu.weight "w" : tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @weight_unnamed() {
+  // expected-error @+1 {{needs a non-empty name}}
+  %w = chitu.weight "" : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @constant_too_large() {
+  // expected-error @+1 {{has 5000 elements; constants hold at most 4096}}
+  %c = chitu.constant dense<1.0> : tensor<5000xf32>
+  return
+}
+
+// -----
+
+func.func @dim_out_of_range(%x: tensor<?x4xf32>) {
+  // expected-error @+1 {{dimension 2 is out of range for rank 2}}
+  %d = chitu.dim %x, 2 : tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @no_broadcast(%a: tensor<3x4xf32>, %b: tensor<5xf32>) {
+  // expected-error @+1 {{operand shapes [3, 4] and [5] do not broadcast}}
+  %0 = chitu.add %a, %b : (tensor<3x4xf32>, tensor<5xf32>) -> tensor<3x4xf32>
+  return
+}
+
+// -----
+
+func.func @binary_result(%a: tensor<3x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{result shape [3, 5] does not match the expected shape [3, 4]}}
+  %0 = chitu.mul %a, %b : (tensor<3x4xf32>, tensor<4xf32>) -> tensor<3x5xf32>
+  return
+}
+
+// -----
+
+func.func @binary_types(%a: tensor<4xf32>, %b: tensor<4xf16>) {
+  // expected-error @+1 {{requires the same element type for all operands and results}}
+  %0 = chitu.sub %a, %b : (tensor<4xf32>, tensor<4xf16>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @float_only(%i: tensor<4xi32>) {
+  // expected-error @+1 {{must be ranked tensor of 32-bit float or 16-bit float or bfloat16 type values}}
+  %0 = chitu.exp %i : tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @cast_shape(%x: tensor<4xf32>) {
+  // expected-error @+1 {{result shape [5] does not match the expected shape [4]}}
+  %0 = chitu.cast %x : tensor<4xf32> -> tensor<5xbf16>
+  return
+}
+
+// -----
+
+func.func @matmul_rank(%a: tensor<4xf32>, %b: tensor<4x4xf32>) {
+  // expected-error @+1 {{operands need rank >= 2}}
+  %0 = chitu.matmul %a, %b : (tensor<4xf32>, tensor<4x4xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_k(%a: tensor<4x8xf32>, %b: tensor<7x4xf32>) {
+  // expected-error @+1 {{contraction sizes differ}}
+  %0 = chitu.matmul %a, %b : (tensor<4x8xf32>, tensor<7x4xf32>) -> tensor<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_batch(%a: tensor<2x4x8xf32>, %b: tensor<3x8x4xf32>) {
+  // expected-error @+1 {{batch dimensions [2] and [3] do not broadcast}}
+  %0 = chitu.matmul %a, %b : (tensor<2x4x8xf32>, tensor<3x8x4xf32>) -> tensor<2x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_result(%a: tensor<4x8xf32>, %b: tensor<8x6xf32>) {
+  // expected-error @+1 {{result shape [4, 8] does not match the expected shape [4, 6]}}
+  %0 = chitu.matmul %a, %b : (tensor<4x8xf32>, tensor<8x6xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_int(%a: tensor<4x4xi32>) {
+  // expected-error @+1 {{must be ranked tensor of 32-bit float or 16-bit float or bfloat16 type values}}
+  %0 = chitu.matmul %a, %a : (tensor<4x4xi32>, tensor<4x4xi32>) -> tensor<4x4xi32>
+  return
+}
+
+// -----
+
+func.func @reduce_axis(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{axis 2 is out of range for rank 2}}
+  %0 = chitu.reduce_sum %x axes = [2] : tensor<4x8xf32> -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_twice(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{axis 1 is listed twice}}
+  %0 = chitu.reduce_max %x axes = [1, 1] : tensor<4x8xf32> -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_none(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{needs at least one axis}}
+  %0 = chitu.reduce_sum %x axes = [] : tensor<4x8xf32> -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_result(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{result shape [8] does not match the expected shape [4]}}
+  %0 = chitu.reduce_sum %x axes = [1] : tensor<4x8xf32> -> tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_mean_int(%x: tensor<4x8xi32>) {
+  // expected-error @+1 {{must be ranked tensor of 32-bit float or 16-bit float or bfloat16 type values}}
+  %0 = chitu.reduce_mean %x axes = [1] : tensor<4x8xi32> -> tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @softmax_axis(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{axis 2 is out of range for rank 2}}
+  %0 = chitu.softmax %x axis = 2 : tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_weight(%x: tensor<4x8xf32>, %w: tensor<4xf32>) {
+  // expected-error @+1 {{weight must have shape [8] (the last dimension of the input), got [4]}}
+  %0 = chitu.rms_norm %x, %w eps = 1.0e-5 : (tensor<4x8xf32>, tensor<4xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @layer_norm_bias(%x: tensor<4x8xf32>, %w: tensor<8xf32>, %b: tensor<8x1xf32>) {
+  // expected-error @+1 {{bias must have shape [8] (the last dimension of the input), got [8, 1]}}
+  %0 = chitu.layer_norm %x, %w, %b eps = 1.0e-5 : (tensor<4x8xf32>, tensor<8xf32>, tensor<8x1xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_count(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{cannot reshape [4, 8] (32 elements) to [5, 6] (30 elements)}}
+  %0 = chitu.reshape %x [5, 6] : tensor<4x8xf32> -> tensor<5x6xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_entries(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{shape entry 1 is 4 but the result type has [8, 2, 2]}}
+  %0 = chitu.reshape %x [8, 4, 2] : tensor<4x8xf32> -> tensor<8x2x2xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_dynamic_entry(%x: tensor<?x8xf32>, %n: index) {
+  // expected-error @+1 {{shape entry 0 is dynamic but the result dimension is static}}
+  %0 = chitu.reshape %x [%n, 8] : tensor<?x8xf32> -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_rank(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{shape has 2 entries for a result of rank 3}}
+  %0 = chitu.reshape %x [4, 8] : tensor<4x8xf32> -> tensor<4x4x2xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_type(%x: tensor<4xf32>) {
+  // expected-error @+1 {{changes the element type (use chitu.cast)}}
+  %0 = chitu.reshape %x [4] : tensor<4xf32> -> tensor<4xf16>
+  return
+}
+
+// -----
+
+func.func @transpose_length(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{permutation has 3 entries for an input of rank 2}}
+  %0 = chitu.transpose %x perm = [1, 0, 2] : tensor<4x8xf32> -> tensor<8x4xf32>
+  return
+}
+
+// -----
+
+func.func @transpose_perm(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{perm is not a permutation of 0..1}}
+  %0 = chitu.transpose %x perm = [1, 1] : tensor<4x8xf32> -> tensor<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @transpose_result(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{result shape [4, 8] does not match the expected shape [8, 4]}}
+  %0 = chitu.transpose %x perm = [1, 0] : tensor<4x8xf32> -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @slice_window(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{window [offset 4, size 3, stride 2] exceeds dimension 1 of size 8}}
+  %0 = chitu.slice %x [0, 4] [4, 3] [1, 2] : tensor<4x8xf32> -> tensor<4x3xf32>
+  return
+}
+
+// -----
+
+func.func @slice_stride(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{stride 0 in dimension 1 must be >= 1}}
+  %0 = chitu.slice %x [0, 0] [4, 3] [1, 0] : tensor<4x8xf32> -> tensor<4x3xf32>
+  return
+}
+
+// -----
+
+func.func @slice_negative(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{offset -1 in dimension 0 is negative}}
+  %0 = chitu.slice %x [-1, 0] [2, 3] [1, 1] : tensor<4x8xf32> -> tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @slice_sizes(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{sizes entry 1 is 3 but the result type has [2, 4]}}
+  %0 = chitu.slice %x [0, 0] [2, 3] [1, 1] : tensor<4x8xf32> -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @slice_rank(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{needs one offset, size and stride per dimension}}
+  %0 = chitu.slice %x [0] [2, 3] [1, 1] : tensor<4x8xf32> -> tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @concat_rank(%a: tensor<4x8xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{inputs have different ranks}}
+  %0 = chitu.concat %a, %b axis = 0 : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<5x8xf32>
+  return
+}
+
+// -----
+
+func.func @concat_dims(%a: tensor<4x8xf32>, %b: tensor<4x7xf32>) {
+  // expected-error @+1 {{inputs differ in dimension 1 (not the axis)}}
+  %0 = chitu.concat %a, %b axis = 0 : (tensor<4x8xf32>, tensor<4x7xf32>) -> tensor<8x8xf32>
+  return
+}
+
+// -----
+
+func.func @concat_result(%a: tensor<4x8xf32>, %b: tensor<2x8xf32>) {
+  // expected-error @+1 {{result shape [7, 8] does not match the expected shape [6, 8]}}
+  %0 = chitu.concat %a, %b axis = 0 : (tensor<4x8xf32>, tensor<2x8xf32>) -> tensor<7x8xf32>
+  return
+}
+
+// -----
+
+func.func @concat_axis(%a: tensor<4x8xf32>) {
+  // expected-error @+1 {{axis 2 is out of range for rank 2}}
+  %0 = chitu.concat %a axis = 2 : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @gather_axis(%t: tensor<10x8xf32>, %i: tensor<3xi64>) {
+  // expected-error @+1 {{axis 2 is out of range for rank 2}}
+  %0 = chitu.gather %t, %i axis = 2 : (tensor<10x8xf32>, tensor<3xi64>) -> tensor<3x8xf32>
+  return
+}
+
+// -----
+
+func.func @gather_result(%t: tensor<10x8xf32>, %i: tensor<3xi64>) {
+  // expected-error @+1 {{result shape [3, 10] does not match the expected shape [3, 8]}}
+  %0 = chitu.gather %t, %i axis = 0 : (tensor<10x8xf32>, tensor<3xi64>) -> tensor<3x10xf32>
+  return
+}
+
+// -----
+
+func.func @gather_float_indices(%t: tensor<10x8xf32>, %i: tensor<3xf32>) {
+  // expected-error @+1 {{must be ranked tensor of 32-bit signless integer or 64-bit signless integer values}}
+  %0 = chitu.gather %t, %i axis = 0 : (tensor<10x8xf32>, tensor<3xf32>) -> tensor<3x8xf32>
+  return
+}
+
+// -----
+
+func.func @kernel_args(%a: tensor<4xf32>) {
+  // expected-error @+1 {{region argument type 'tensor<5xf32>' differs from its input's 'tensor<4xf32>'}}
+  %0 = chitu.kernel "k" (%a) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%x: tensor<5xf32>):
+    chitu.yield %a : tensor<4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @kernel_yield(%a: tensor<4xf32>) {
+  // expected-error @+1 {{yields 1 values whose types differ from the results}}
+  %0 = chitu.kernel "k" (%a) : (tensor<4xf32>) -> tensor<4xf16> {
+  ^bb0(%x: tensor<4xf32>):
+    chitu.yield %x : tensor<4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @kernel_weight() {
+  %0 = chitu.kernel "k" () : () -> tensor<4xf32> {
+    // expected-error @+1 {{cannot appear inside a chitu.kernel (only compute ops do)}}
+    %w = chitu.weight "w" : tensor<4xf32>
+    chitu.yield %w : tensor<4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @kernel_name(%a: tensor<4xf32>) {
+  // expected-error @+1 {{needs a name}}
+  %0 = chitu.kernel "" (%a) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%x: tensor<4xf32>):
+    chitu.yield %x : tensor<4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @yield_outside(%a: tensor<4xf32>) {
+  // expected-error @+1 {{expects parent op 'chitu.kernel'}}
+  chitu.yield %a : tensor<4xf32>
+}

@@ -1,0 +1,125 @@
+// Every chitu op parses, verifies, prints and parses again to the same IR.
+// RUN: chitu-opt %s --split-input-file | chitu-opt --split-input-file | FileCheck %s
+
+// CHECK-LABEL: func.func @values
+func.func @values(%x: tensor<?x64xf32>) -> (tensor<2xf32>, index) {
+  // CHECK: chitu.weight "layers.0.w" : tensor<64x64xbf16>
+  %w = chitu.weight "layers.0.w" : tensor<64x64xbf16>
+  // CHECK: chitu.constant dense<[1.000000e+00, 5.000000e-01]> : tensor<2xf32>
+  %c = chitu.constant dense<[1.0, 0.5]> : tensor<2xf32>
+  // CHECK: chitu.dim %{{.*}}, 0 : tensor<?x64xf32>
+  %n = chitu.dim %x, 0 : tensor<?x64xf32>
+  return %c, %n : tensor<2xf32>, index
+}
+
+// -----
+
+// CHECK-LABEL: func.func @binary
+func.func @binary(%a: tensor<?x64xf32>, %b: tensor<64xf32>, %i: tensor<4xi32>) {
+  // CHECK: chitu.add %{{.*}}, %{{.*}} : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  %0 = chitu.add %a, %b : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  // CHECK: chitu.sub
+  %1 = chitu.sub %a, %b : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  // CHECK: chitu.mul
+  %2 = chitu.mul %a, %a : (tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+  // CHECK: chitu.div {{.*}} : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi32>
+  %3 = chitu.div %i, %i : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi32>
+  // CHECK: chitu.max
+  %4 = chitu.max %a, %b : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  // CHECK: chitu.min
+  %5 = chitu.min %i, %i : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @unary
+func.func @unary(%x: tensor<8xf16>, %i: tensor<8xi64>) {
+  // CHECK: chitu.neg %{{.*}} : tensor<8xi64>
+  %0 = chitu.neg %i : tensor<8xi64>
+  // CHECK: chitu.relu %{{.*}} : tensor<8xf16>
+  %1 = chitu.relu %x : tensor<8xf16>
+  // CHECK: chitu.exp
+  %2 = chitu.exp %x : tensor<8xf16>
+  // CHECK: chitu.log
+  %3 = chitu.log %x : tensor<8xf16>
+  // CHECK: chitu.sqrt
+  %4 = chitu.sqrt %x : tensor<8xf16>
+  // CHECK: chitu.rsqrt
+  %5 = chitu.rsqrt %x : tensor<8xf16>
+  // CHECK: chitu.tanh
+  %6 = chitu.tanh %x : tensor<8xf16>
+  // CHECK: chitu.sigmoid
+  %7 = chitu.sigmoid %x : tensor<8xf16>
+  // CHECK: chitu.silu
+  %8 = chitu.silu %x : tensor<8xf16>
+  // CHECK: chitu.gelu %
+  %9 = chitu.gelu %x : tensor<8xf16>
+  // CHECK: chitu.gelu_tanh
+  %10 = chitu.gelu_tanh %x : tensor<8xf16>
+  // CHECK: chitu.cast %{{.*}} : tensor<8xf16> -> tensor<8xi32>
+  %11 = chitu.cast %x : tensor<8xf16> -> tensor<8xi32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @contractions
+func.func @contractions(%a: tensor<2x?x16xbf16>, %w: tensor<32x16xbf16>, %x: tensor<?x64xf32>,
+                        %g: tensor<64xf32>) {
+  // CHECK: chitu.matmul %{{.*}}, %{{.*}} transpose_rhs : (tensor<2x?x16xbf16>, tensor<32x16xbf16>) -> tensor<2x?x32xbf16>
+  %0 = chitu.matmul %a, %w transpose_rhs : (tensor<2x?x16xbf16>, tensor<32x16xbf16>) -> tensor<2x?x32xbf16>
+  // CHECK: chitu.matmul %{{.*}}, %{{.*}} transpose_lhs : (tensor<2x?x16xbf16>, tensor<2x?x16xbf16>) -> tensor<2x16x16xbf16>
+  %1 = chitu.matmul %a, %a transpose_lhs : (tensor<2x?x16xbf16>, tensor<2x?x16xbf16>) -> tensor<2x16x16xbf16>
+  // CHECK: chitu.reduce_sum %{{.*}} axes = [1] : tensor<?x64xf32> -> tensor<?xf32>
+  %2 = chitu.reduce_sum %x axes = [1] : tensor<?x64xf32> -> tensor<?xf32>
+  // CHECK: chitu.reduce_max %{{.*}} axes = [0, 1] keep_dims : tensor<?x64xf32> -> tensor<1x1xf32>
+  %3 = chitu.reduce_max %x axes = [0, 1] keep_dims : tensor<?x64xf32> -> tensor<1x1xf32>
+  // CHECK: chitu.reduce_mean
+  %4 = chitu.reduce_mean %x axes = [0] : tensor<?x64xf32> -> tensor<64xf32>
+  // CHECK: chitu.softmax %{{.*}} axis = 1 : tensor<?x64xf32>
+  %5 = chitu.softmax %x axis = 1 : tensor<?x64xf32>
+  // CHECK: chitu.rms_norm %{{.*}}, %{{.*}} eps = 9.99999974E-6 : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  %6 = chitu.rms_norm %x, %g eps = 1.0e-05 : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  // CHECK: chitu.layer_norm %{{.*}}, %{{.*}}, %{{.*}} eps
+  %7 = chitu.layer_norm %x, %g, %g eps = 1.0e-05 : (tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  // CHECK: chitu.layer_norm %{{.*}}, %{{.*}} eps
+  %8 = chitu.layer_norm %x, %g eps = 1.0e-05 : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @movement
+func.func @movement(%x: tensor<?x64xf32>, %t: tensor<100x8xf32>, %ids: tensor<?xi64>) {
+  %n = chitu.dim %x, 0 : tensor<?x64xf32>
+  // CHECK: chitu.reshape %{{.*}} [%{{.*}}, 4, 16] : tensor<?x64xf32> -> tensor<?x4x16xf32>
+  %0 = chitu.reshape %x [%n, 4, 16] : tensor<?x64xf32> -> tensor<?x4x16xf32>
+  // CHECK: chitu.transpose %{{.*}} perm = [1, 0, 2] : tensor<?x4x16xf32> -> tensor<4x?x16xf32>
+  %1 = chitu.transpose %0 perm = [1, 0, 2] : tensor<?x4x16xf32> -> tensor<4x?x16xf32>
+  // CHECK: chitu.slice %{{.*}} [0, 32] [%{{.*}}, 16] [1, 2] : tensor<?x64xf32> -> tensor<?x16xf32>
+  %2 = chitu.slice %x [0, 32] [%n, 16] [1, 2] : tensor<?x64xf32> -> tensor<?x16xf32>
+  // CHECK: chitu.concat %{{.*}}, %{{.*}} axis = 1 : (tensor<?x64xf32>, tensor<?x16xf32>) -> tensor<?x80xf32>
+  %3 = chitu.concat %x, %2 axis = 1 : (tensor<?x64xf32>, tensor<?x16xf32>) -> tensor<?x80xf32>
+  // CHECK: chitu.gather %{{.*}}, %{{.*}} axis = 0 : (tensor<100x8xf32>, tensor<?xi64>) -> tensor<?x8xf32>
+  %4 = chitu.gather %t, %ids axis = 0 : (tensor<100x8xf32>, tensor<?xi64>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @kernel
+func.func @kernel(%a: tensor<?x64xf32>, %b: tensor<64xf32>) -> tensor<?x64xf32> {
+  // CHECK: chitu.kernel "k0_add_exp"(%{{.*}}, %{{.*}}) : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32> {
+  // CHECK-NEXT: ^bb0(%[[X:.*]]: tensor<?x64xf32>, %[[W:.*]]: tensor<64xf32>):
+  // CHECK-NEXT: %[[S:.*]] = chitu.add %[[X]], %[[W]]
+  // CHECK-NEXT: %[[E:.*]] = chitu.exp %[[S]]
+  // CHECK-NEXT: chitu.yield %[[E]] : tensor<?x64xf32>
+  %0 = chitu.kernel "k0_add_exp" (%a, %b) : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32> {
+  ^bb0(%x: tensor<?x64xf32>, %w: tensor<64xf32>):
+    %s = chitu.add %x, %w : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+    %e = chitu.exp %s : tensor<?x64xf32>
+    chitu.yield %e : tensor<?x64xf32>
+  }
+  return %0 : tensor<?x64xf32>
+}

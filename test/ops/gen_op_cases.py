@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Generates and compiles the per-op test cases of the runtime's op tests.
+
+For every op of the chitu dialect and every element type it accepts, writes a small
+.mlir entry function (inputs of dynamic and odd sizes), compiles it with chitu-compile
+(--embed-weights, all targets), and writes manifest.json describing each case: op,
+attributes, inputs. The examples are compiled too (as "model" cases) so the GPU suite
+runs them.
+
+    python3 test/ops/gen_op_cases.py --compiler build/bin/chitu-compile --out build/test/ops
+
+The GoogleTest op suite (test/unit/op_test.cpp) reads the manifest: CPU executor against
+a straightforward reference per op, and CUDA executor against the CPU executor.
+"""
+import argparse
+import concurrent.futures
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+
+FLOATS = ["f32", "f16", "bf16"]
+INTS = ["i32", "i64"]
+ALL = FLOATS + INTS
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def ttype(shape, dtype):
+    dims = "x".join("?" if d == -1 else str(d) for d in shape)
+    return f"tensor<{dims}x{dtype}>" if shape else f"tensor<{dtype}>"
+
+
+class Case:
+    def __init__(self, name, op, dtype, inputs, body, results, attrs=None, weights=None):
+        self.name = name
+        self.op = op
+        self.dtype = dtype
+        self.inputs = inputs          # [(name, dtype, shape, extra)]
+        self.body = body              # MLIR lines of the function body
+        self.results = results        # [(ssa, type string)]
+        self.attrs = attrs or {}
+        self.weights = weights or {}  # name -> (dtype, numpy array)
+
+    def mlir(self):
+        args = ", ".join(f"%{n}: {ttype(s, d)}" for n, d, s, _ in self.inputs)
+        rtypes = ", ".join(t for _, t in self.results)
+        rvals = ", ".join(v for v, _ in self.results)
+        lines = [f"func.func @main({args}) -> ({rtypes}) {{"]
+        lines += ["  " + l for l in self.body]
+        lines.append(f"  return {rvals} : {rtypes}")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def manifest(self):
+        return {
+            "name": self.name, "kind": "op", "op": self.op, "dtype": self.dtype,
+            "cbin": self.name + ".cbin", "attrs": self.attrs,
+            "inputs": [dict({"name": n, "dtype": d, "shape": s}, **e)
+                       for n, d, s, e in self.inputs],
+        }
+
+
+def binary_cases():
+    cases = []
+    for op in ["add", "sub", "mul", "div", "max", "min"]:
+        for dt in ALL:
+            a, b, r = [-1, 37], [37], [-1, 37]
+            cases.append(Case(f"{op}_{dt}", op, dt, [("a", dt, a, {}), ("b", dt, b, {})],
+                              [f"%r = chitu.{op} %a, %b : ({ttype(a, dt)}, {ttype(b, dt)}) -> {ttype(r, dt)}"],
+                              [("%r", ttype(r, dt))]))
+        # both operands stretched: [?, 1] with [1, 5, 7]-like shapes
+        a, b, r = [-1, 1, 7], [5, 1], [-1, 5, 7]
+        cases.append(Case(f"{op}_broadcast_f32", op, "f32",
+                          [("a", "f32", a, {}), ("b", "f32", b, {})],
+                          [f"%r = chitu.{op} %a, %b : ({ttype(a, 'f32')}, {ttype(b, 'f32')}) -> {ttype(r, 'f32')}"],
+                          [("%r", ttype(r, "f32"))]))
+    return cases
+
+
+def unary_cases():
+    cases = []
+    float_ops = ["neg", "relu", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "silu",
+                 "gelu", "gelu_tanh"]
+    for op in float_ops:
+        for dt in FLOATS + (INTS if op in ("neg", "relu") else []):
+            s = [-1, 33]
+            cases.append(Case(f"{op}_{dt}", op, dt, [("x", dt, s, {})],
+                              [f"%r = chitu.{op} %x : {ttype(s, dt)}"], [("%r", ttype(s, dt))]))
+    for src in ALL:
+        for dst in ALL:
+            if src == dst:
+                continue
+            s = [-1, 19]
+            cases.append(Case(f"cast_{src}_{dst}", "cast", dst, [("x", src, s, {})],
+                              [f"%r = chitu.cast %x : {ttype(s, src)} -> {ttype(s, dst)}"],
+                              [("%r", ttype(s, dst))]))
+    return cases
+
+
+def matmul_cases():
+    cases = []
+    variants = [
+        # name, lhs, rhs, result, transpose_lhs, transpose_rhs
+        ("plain", [-1, 70], [70, 65], [-1, 65], False, False),
+        ("trhs", [-1, 70], [65, 70], [-1, 65], False, True),
+        ("tlhs", [70, -1], [70, 65], [-1, 65], True, False),
+        ("batched", [3, -1, 40], [40, 24], [3, -1, 24], False, False),
+        ("broadcast", [2, 1, -1, 16], [3, 20, 16], [2, 3, -1, 20], False, True),
+    ]
+    for dt in FLOATS:
+        for name, a, b, r, ta, tb in variants:
+            flags = (" transpose_lhs" if ta else "") + (" transpose_rhs" if tb else "")
+            cases.append(Case(f"matmul_{name}_{dt}", "matmul", dt,
+                              [("a", dt, a, {}), ("b", dt, b, {})],
+                              [f"%r = chitu.matmul %a, %b{flags} : ({ttype(a, dt)}, {ttype(b, dt)}) -> {ttype(r, dt)}"],
+                              [("%r", ttype(r, dt))],
+                              {"transpose_lhs": ta, "transpose_rhs": tb}))
+    return cases
+
+
+def reduce_cases():
+    cases = []
+    shape = [-1, 6, 35]
+    variants = [([2], False, [-1, 6]), ([0, 2], True, [1, 6, 1]), ([1], False, [-1, 35])]
+    for op in ["reduce_sum", "reduce_max", "reduce_mean"]:
+        for dt in ALL if op != "reduce_mean" else FLOATS:
+            for i, (axes, keep, r) in enumerate(variants):
+                kd = " keep_dims" if keep else ""
+                cases.append(Case(f"{op}{i}_{dt}", op, dt, [("x", dt, shape, {})],
+                                  [f"%r = chitu.{op} %x axes = {axes}{kd} : {ttype(shape, dt)} -> {ttype(r, dt)}"],
+                                  [("%r", ttype(r, dt))], {"axes": axes, "keep_dims": keep}))
+    for dt in FLOATS:
+        for axis in [2, 1]:
+            s = [-1, 7, 50]
+            cases.append(Case(f"softmax{axis}_{dt}", "softmax", dt, [("x", dt, s, {})],
+                              [f"%r = chitu.softmax %x axis = {axis} : {ttype(s, dt)}"],
+                              [("%r", ttype(s, dt))], {"axis": axis}))
+        s, w = [-1, 96], [96]
+        cases.append(Case(f"rms_norm_{dt}", "rms_norm", dt, [("x", dt, s, {}), ("w", dt, w, {})],
+                          [f"%r = chitu.rms_norm %x, %w eps = 1.0e-05 : ({ttype(s, dt)}, {ttype(w, dt)}) -> {ttype(s, dt)}"],
+                          [("%r", ttype(s, dt))], {"eps": 1e-5}))
+        cases.append(Case(f"layer_norm_{dt}", "layer_norm", dt,
+                          [("x", dt, s, {}), ("w", dt, w, {}), ("b", dt, w, {})],
+                          [f"%r = chitu.layer_norm %x, %w, %b eps = 1.0e-05 : ({ttype(s, dt)}, {ttype(w, dt)}, {ttype(w, dt)}) -> {ttype(s, dt)}"],
+                          [("%r", ttype(s, dt))], {"eps": 1e-5}))
+        cases.append(Case(f"layer_norm_nobias_{dt}", "layer_norm", dt,
+                          [("x", dt, s, {}), ("w", dt, w, {})],
+                          [f"%r = chitu.layer_norm %x, %w eps = 1.0e-05 : ({ttype(s, dt)}, {ttype(w, dt)}) -> {ttype(s, dt)}"],
+                          [("%r", ttype(s, dt))], {"eps": 1e-5}))
+    return cases
+
+
+def movement_cases():
+    cases = []
+    for dt in ALL:
+        s, r = [-1, 6, 8], [-1, 48]
+        cases.append(Case(f"reshape_merge_{dt}", "reshape", dt, [("x", dt, s, {})],
+                          [f"%n = chitu.dim %x, 0 : {ttype(s, dt)}",
+                           f"%r = chitu.reshape %x [%n, 48] : {ttype(s, dt)} -> {ttype(r, dt)}"],
+                          [("%r", ttype(r, dt))], {"shape": [-1, 48]}))
+        s, r = [-1, 12], [-1, 3, 4]
+        cases.append(Case(f"reshape_split_{dt}", "reshape", dt, [("x", dt, s, {})],
+                          [f"%n = chitu.dim %x, 0 : {ttype(s, dt)}",
+                           f"%r = chitu.reshape %x [%n, 3, 4] : {ttype(s, dt)} -> {ttype(r, dt)}"],
+                          [("%r", ttype(r, dt))], {"shape": [-1, 3, 4]}))
+        s, r = [-1, 5, 7], [7, -1, 5]
+        cases.append(Case(f"transpose_{dt}", "transpose", dt, [("x", dt, s, {})],
+                          [f"%r = chitu.transpose %x perm = [2, 0, 1] : {ttype(s, dt)} -> {ttype(r, dt)}"],
+                          [("%r", ttype(r, dt))], {"perm": [2, 0, 1]}))
+        s, r = [-1, 20], [-1, 6]
+        cases.append(Case(f"slice_{dt}", "slice", dt, [("x", dt, s, {"min": 2})],
+                          ["%n = chitu.dim %x, 0 : " + ttype(s, dt),
+                           "%c2 = arith.constant 2 : index",
+                           "%m = arith.subi %n, %c2 : index",
+                           f"%r = chitu.slice %x [1, 3] [%m, 6] [1, 2] : {ttype(s, dt)} -> {ttype(r, dt)}"],
+                          [("%r", ttype(r, dt))],
+                          {"offsets": [1, 3], "strides": [1, 2], "sizes": [-2, 6]}))
+        a, b, r = [-1, 4], [-1, 7], [-1, 11]
+        cases.append(Case(f"concat_{dt}", "concat", dt, [("a", dt, a, {}), ("b", dt, b, {})],
+                          [f"%r = chitu.concat %a, %b axis = 1 : ({ttype(a, dt)}, {ttype(b, dt)}) -> {ttype(r, dt)}"],
+                          [("%r", ttype(r, dt))], {"axis": 1}))
+        a, b, r = [-1, 5], [3, 5], [-1, 5]
+        cases.append(Case(f"concat_rows_{dt}", "concat", dt, [("a", dt, a, {}), ("b", dt, b, {})],
+                          [f"%r = chitu.concat %a, %b axis = 0 : ({ttype(a, dt)}, {ttype(b, dt)}) -> {ttype(r, dt)}"],
+                          [("%r", ttype(r, dt))], {"axis": 0}))
+        for it in INTS:
+            t, i, r = [50, 12], [-1], [-1, 12]
+            cases.append(Case(f"gather_{dt}_{it}", "gather", dt,
+                              [("t", dt, t, {}), ("i", it, i, {"range": [-50, 50]})],
+                              [f"%r = chitu.gather %t, %i axis = 0 : ({ttype(t, dt)}, {ttype(i, it)}) -> {ttype(r, dt)}"],
+                              [("%r", ttype(r, dt))], {"axis": 0}))
+        t, i, r = [6, 30], [-1, 2], [6, -1, 2]
+        cases.append(Case(f"gather_axis1_{dt}", "gather", dt,
+                          [("t", dt, t, {}), ("i", "i64", i, {"range": [-30, 30]})],
+                          [f"%r = chitu.gather %t, %i axis = 1 : ({ttype(t, dt)}, {ttype(i, 'i64')}) -> {ttype(r, dt)}"],
+                          [("%r", ttype(r, dt))], {"axis": 1}))
+    return cases
+
+
+def value_cases():
+    """Weights and constants: x * w + c, with w read from a weight file."""
+    cases = []
+    rng = np.random.default_rng(7)
+    for dt in ["f32", "bf16"]:
+        w = rng.standard_normal(8).astype(np.float32)
+        s = [-1, 8]
+        cases.append(Case(f"weight_constant_{dt}", "weight_constant", dt, [("x", dt, s, {})],
+                          [f"%w = chitu.weight \"w\" : {ttype([8], dt)}",
+                           f"%c = chitu.constant dense<[0.5, -1.0, 2.0, 0.25, 0.0, 1.5, -0.75, 3.0]> : {ttype([8], dt)}",
+                           f"%m = chitu.mul %x, %w : ({ttype(s, dt)}, {ttype([8], dt)}) -> {ttype(s, dt)}",
+                           f"%r = chitu.add %m, %c : ({ttype(s, dt)}, {ttype([8], dt)}) -> {ttype(s, dt)}"],
+                          [("%r", ttype(s, dt))],
+                          {"w": [float(v) for v in w],
+                           "c": [0.5, -1.0, 2.0, 0.25, 0.0, 1.5, -0.75, 3.0]},
+                          weights={"w": (dt, w)}))
+    # A hand-formed kernel of several ops: exp -> mul by itself -> cast to bf16.
+    s = [-1, 40]
+    cases.append(Case("fused_chain_f32", "fused_chain", "bf16", [("x", "f32", s, {})],
+                      ["%r = chitu.kernel \"fused\" (%x) : (" + ttype(s, "f32") + ") -> " + ttype(s, "bf16") + " {",
+                       "^bb0(%v: " + ttype(s, "f32") + "):",
+                       "  %e = chitu.exp %v : " + ttype(s, "f32"),
+                       "  %m = chitu.mul %e, %e : (" + ttype(s, "f32") + ", " + ttype(s, "f32") + ") -> " + ttype(s, "f32"),
+                       "  %c = chitu.cast %m : " + ttype(s, "f32") + " -> " + ttype(s, "bf16"),
+                       "  chitu.yield %c : " + ttype(s, "bf16"),
+                       "}"],
+                      [("%r", ttype(s, "bf16"))]))
+    return cases
+
+
+def save_safetensors(path, tensors):
+    header, blobs, offset = {}, [], 0
+    for name, (dtype, array) in tensors.items():
+        if dtype == "bf16":
+            u = array.astype(np.float32).view(np.uint32).astype(np.uint64)
+            raw = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16).tobytes()
+        else:
+            raw = array.astype({"f32": np.float32, "f16": np.float16}[dtype]).tobytes()
+        header[name] = {"dtype": dtype.upper(), "shape": list(array.shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--compiler", required=True, help="path to chitu-compile")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--targets", default="sm_80,sm_90")
+    p.add_argument("-j", type=int, default=os.cpu_count() or 1)
+    args = p.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+
+    cases = (binary_cases() + unary_cases() + matmul_cases() + reduce_cases() +
+             movement_cases() + value_cases())
+    names = [c.name for c in cases]
+    assert len(names) == len(set(names)), "duplicate case names"
+    jobs = []
+    for c in cases:
+        src = os.path.join(args.out, c.name + ".mlir")
+        with open(src, "w") as f:
+            f.write(c.mlir())
+        cmd = [args.compiler, src, "-o", os.path.join(args.out, c.name + ".cbin"),
+               "--target", args.targets, "--embed-weights", "--quiet", "-j", "1"]
+        if c.weights:
+            wpath = os.path.join(args.out, c.name + ".safetensors")
+            save_safetensors(wpath, c.weights)
+            cmd += ["--weights", wpath]
+        jobs.append((c.name, cmd))
+    manifest = [c.manifest() for c in cases]
+    # The examples, run on the GPU against the CPU executor.
+    examples = {
+        "example_mlp": ("mlp.mlir", [("x", "f32", [-1, 64], {})]),
+        "example_mlp_bf16": ("mlp_bf16.mlir", [("x", "bf16", [-1, 64], {})]),
+        "example_attention": ("attention.mlir",
+                              [("x", "f32", [-1, 64], {}), ("mask", "f32", [-1, -1], {"mask": True})]),
+    }
+    for name, (src, inputs) in examples.items():
+        jobs.append((name, [args.compiler, os.path.join(SRC, "examples", src), "-o",
+                            os.path.join(args.out, name + ".cbin"), "--target", args.targets,
+                            "--embed-weights", "--quiet", "-j", "1"]))
+        manifest.append({"name": name, "kind": "model", "op": "", "dtype": "",
+                         "cbin": name + ".cbin", "attrs": {},
+                         "inputs": [dict({"name": n, "dtype": d, "shape": s}, **e)
+                                    for n, d, s, e in inputs]})
+
+    def run(job):
+        name, cmd = job
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        return name, r.returncode, r.stderr
+
+    failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.j) as pool:
+        for name, rc, err in pool.map(run, jobs):
+            if rc != 0:
+                failed += 1
+                print(f"FAILED to compile {name}:\n{err}", file=sys.stderr)
+    with open(os.path.join(args.out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    print(f"{len(jobs) - failed} of {len(jobs)} op cases compiled into {args.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+// Op tests over the generated cases (test/ops/gen_op_cases.py):
+//  - CpuOps: the CPU executor against a straightforward double-precision reference;
+//  - GpuOps: the CUDA executor against the CPU executor on the same random inputs.
+// Every case runs with dynamic dimensions of several sizes (0, 1 and a random one) and
+// fresh random inputs; CHITU_TEST_SEED replays a run.
+#include "OpCases.h"
+#include "Reference.h"
+
+#include "support/Float16.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace chitu;
+using namespace chitu::test;
+
+namespace {
+
+const std::vector<OpCase> &cases() {
+  static std::string error;
+  static std::vector<OpCase> all = [] {
+    auto loaded = loadOpCases(error);
+    if (loaded.empty()) {
+      OpCase missing;
+      missing.name = "manifest_missing";
+      loaded.push_back(missing);
+    }
+    return loaded;
+  }();
+  return all;
+}
+
+std::string manifestError() {
+  std::string error;
+  loadOpCases(error);
+  return error;
+}
+
+class OpCaseTest : public ::testing::TestWithParam<OpCase> {};
+
+// Dynamic sizes each case runs with: empty, a single row, and a random odd one.
+std::vector<int64_t> sizes(std::mt19937_64 &rng) {
+  return {0, 1, int64_t(3 + rng() % 40)};
+}
+
+double roundTo(double v, DType t) {
+  if (t == DType::BF16)
+    return roundToBf16(float(v));
+  if (t == DType::F16)
+    return roundToF16(float(v));
+  if (t == DType::F32)
+    return double(float(v));
+  return v;
+}
+
+TEST_P(OpCaseTest, CpuMatchesReference) {
+  const OpCase &c = GetParam();
+  ASSERT_FALSE(c.cbin.empty()) << manifestError();
+  uint64_t seed = testSeed() ^ std::hash<std::string>()(c.name);
+  SCOPED_TRACE("CHITU_TEST_SEED=" + std::to_string(testSeed()));
+  std::mt19937_64 rng(seed);
+  for (int64_t n : sizes(rng)) {
+    SCOPED_TRACE("dynamic size " + std::to_string(n));
+    std::vector<NdArray> inputs = makeInputs(c, n, rng);
+    std::vector<NdArray> outputs;
+    std::string error = runCase(c, CHITU_DEVICE_CPU, inputs, outputs);
+    ASSERT_EQ(error, "");
+    if (c.kind != "op")
+      continue; // models are checked against numpy by the end-to-end tests
+    NdArray ref;
+    ASSERT_EQ(reference(c, inputs, ref), "");
+    for (double &v : ref.values)
+      v = roundTo(v, outputs[0].dtype);
+    ref.dtype = outputs[0].dtype;
+    ASSERT_EQ(outputs.size(), 1u);
+    EXPECT_EQ(compare(outputs[0], ref, tolerance(outputs[0].dtype)), "");
+  }
+}
+
+TEST_P(OpCaseTest, GpuMatchesCpu) {
+  const OpCase &c = GetParam();
+  ASSERT_FALSE(c.cbin.empty()) << manifestError();
+  if (chitu_cuda_device_count() == 0)
+    GTEST_SKIP() << "no CUDA GPU: " << chitu_last_error();
+  SCOPED_TRACE("CHITU_TEST_SEED=" + std::to_string(testSeed()));
+  std::mt19937_64 rng(testSeed() ^ std::hash<std::string>()(c.name) ^ 0x9e3779b97f4a7c15ull);
+  for (int64_t n : sizes(rng)) {
+    SCOPED_TRACE("dynamic size " + std::to_string(n));
+    std::vector<NdArray> inputs = makeInputs(c, n, rng);
+    std::vector<NdArray> cpu, gpu;
+    ASSERT_EQ(runCase(c, CHITU_DEVICE_CPU, inputs, cpu), "");
+    ASSERT_EQ(runCase(c, CHITU_DEVICE_CUDA, inputs, gpu), "");
+    ASSERT_EQ(cpu.size(), gpu.size());
+    for (size_t o = 0; o < cpu.size(); ++o)
+      EXPECT_EQ(compare(gpu[o], cpu[o], tolerance(cpu[o].dtype)), "") << "output " << o;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, OpCaseTest, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<OpCase> &info) {
+                           return info.param.name;
+                         });
+
+// A gather index outside its table fails the run on either device, with a message.
+TEST(GatherErrors, OutOfRangeIndexIsAnError) {
+  const OpCase *gather = nullptr;
+  for (const OpCase &c : cases())
+    if (c.name == "gather_f32_i64")
+      gather = &c;
+  ASSERT_NE(gather, nullptr) << manifestError();
+  std::mt19937_64 rng(testSeed());
+  std::vector<NdArray> inputs = makeInputs(*gather, 4, rng);
+  for (double bad : {50.0, -51.0}) {
+    inputs[1].values[2] = bad;
+    std::vector<NdArray> out;
+    std::string error = runCase(*gather, CHITU_DEVICE_CPU, inputs, out);
+    EXPECT_NE(error.find("out of range"), std::string::npos) << error;
+    if (chitu_cuda_device_count() > 0) {
+      error = runCase(*gather, CHITU_DEVICE_CUDA, inputs, out);
+      EXPECT_NE(error.find("out of range"), std::string::npos) << error;
+    }
+  }
+}
+
+} // namespace

@@ -1,0 +1,250 @@
+// Runtime support code: 16-bit float conversions, size expressions, JSON, safetensors, npy.
+#include "support/Expr.h"
+#include "support/Float16.h"
+#include "support/Json.h"
+#include "support/Safetensors.h"
+#include "tools/Npy.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <random>
+
+using namespace chitu;
+
+namespace {
+
+// The nearest representable value: no neighbour of the result is closer, and on a tie the
+// result's last bit is 0. `toFloat` decodes, `step` walks to the next bit pattern.
+template <typename Encode, typename Decode>
+void checkNearestEven(float f, Encode encode, Decode decode) {
+  uint16_t h = encode(f);
+  float v = decode(h);
+  if (std::isinf(v))
+    return; // overflow: checked separately
+  double err = std::fabs(double(v) - double(f));
+  for (int delta : {-1, 1}) {
+    uint16_t n = uint16_t(h + delta);
+    float nv = decode(n);
+    if (std::isnan(nv) || std::isinf(nv) || ((n ^ h) & 0x8000))
+      continue;
+    double nerr = std::fabs(double(nv) - double(f));
+    ASSERT_LE(err, nerr) << "value " << f << " encodes to " << h;
+    if (err == nerr) {
+      ASSERT_EQ(h & 1, 0) << "tie of " << f << " not rounded to even";
+    }
+  }
+}
+
+TEST(Float16, RoundTripsEveryHalf) {
+  for (uint32_t bits = 0; bits < 0x10000; ++bits) {
+    float f = f16ToFloat(uint16_t(bits));
+    if (std::isnan(f)) {
+      EXPECT_TRUE(std::isnan(f16ToFloat(floatToF16(f))));
+      continue;
+    }
+    EXPECT_EQ(floatToF16(f), bits) << "half 0x" << std::hex << bits;
+  }
+}
+
+TEST(Float16, RoundsToNearestEven) {
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<uint32_t> bits;
+  for (int i = 0; i < 200000; ++i) {
+    float f = bitsToFloat(bits(rng));
+    if (std::isnan(f) || std::fabs(f) > 65504.0f)
+      continue;
+    checkNearestEven(f, floatToF16, f16ToFloat);
+  }
+  // Subnormals and exact ties.
+  EXPECT_EQ(floatToF16(5.9604645e-08f), 0x0001);  // smallest subnormal
+  EXPECT_EQ(floatToF16(2.9802322e-08f), 0x0000);  // half of it: ties to even (0)
+  EXPECT_EQ(floatToF16(1.0f + 1.0f / 2048), 0x3c00); // tie between 1 and 1+2^-10: even
+  EXPECT_EQ(floatToF16(65520.0f), 0x7c00);        // rounds past the largest: infinity
+  EXPECT_EQ(floatToF16(-1e9f), 0xfc00);
+}
+
+TEST(BFloat16, RoundTripsAndRoundsToNearestEven) {
+  for (uint32_t bits = 0; bits < 0x10000; ++bits) {
+    float f = bf16ToFloat(uint16_t(bits));
+    if (!std::isnan(f))
+      EXPECT_EQ(floatToBf16(f), bits);
+  }
+  std::mt19937 rng(2);
+  std::uniform_int_distribution<uint32_t> bits;
+  for (int i = 0; i < 200000; ++i) {
+    float f = bitsToFloat(bits(rng));
+    if (!std::isnan(f) && std::fabs(f) < 3e38f)
+      checkNearestEven(f, floatToBf16, bf16ToFloat);
+  }
+  EXPECT_TRUE(std::isnan(bf16ToFloat(floatToBf16(std::numeric_limits<float>::quiet_NaN()))));
+}
+
+std::vector<int64_t> prog(std::initializer_list<int64_t> code) { return code; }
+constexpr int64_t C = int64_t(ExprOpcode::PushConst), S = int64_t(ExprOpcode::PushSym);
+
+TEST(Expr, Evaluates) {
+  int64_t syms[2] = {7, 3};
+  auto eval = [&](std::vector<int64_t> p) {
+    auto r = evalExpr(p.data(), p.size(), syms, 2);
+    EXPECT_TRUE(r.isOk()) << r.status().message();
+    return r.isOk() ? *r : -1;
+  };
+  EXPECT_EQ(eval(prog({C, 5})), 5);
+  EXPECT_EQ(eval(prog({S, 0, S, 1, int64_t(ExprOpcode::Mul)})), 21);
+  EXPECT_EQ(eval(prog({S, 0, C, 2, int64_t(ExprOpcode::CeilDiv)})), 4);
+  EXPECT_EQ(eval(prog({C, -7, C, 2, int64_t(ExprOpcode::FloorDiv)})), -4);
+  EXPECT_EQ(eval(prog({C, -7, C, 2, int64_t(ExprOpcode::Mod)})), 1);
+  EXPECT_EQ(eval(prog({S, 0, S, 1, int64_t(ExprOpcode::Max)})), 7);
+  EXPECT_EQ(eval(prog({S, 0, S, 1, int64_t(ExprOpcode::Min), C, 1, int64_t(ExprOpcode::Sub)})), 2);
+}
+
+TEST(Expr, RejectsMalformedPrograms) {
+  int64_t syms[1] = {1};
+  auto error = [&](std::vector<int64_t> p) {
+    auto r = evalExpr(p.data(), p.size(), syms, 1);
+    return r.isOk() ? std::string("ok") : r.status().message();
+  };
+  EXPECT_NE(error({}).find("empty"), std::string::npos);
+  EXPECT_NE(error(prog({C})).find("ends inside"), std::string::npos);
+  EXPECT_NE(error(prog({S, 3})).find("names symbol 3 of 1"), std::string::npos);
+  EXPECT_NE(error(prog({C, 1, int64_t(ExprOpcode::Add)})).find("pops an empty stack"),
+            std::string::npos);
+  EXPECT_NE(error(prog({C, 1, C, 2})).find("leaves 2 values"), std::string::npos);
+  EXPECT_NE(error(prog({42})).find("unknown opcode"), std::string::npos);
+  EXPECT_NE(error(prog({C, 1, C, 0, int64_t(ExprOpcode::FloorDiv)})).find("division by zero"),
+            std::string::npos);
+  EXPECT_NE(error(prog({C, INT64_MAX, C, 2, int64_t(ExprOpcode::Mul)})).find("overflow"),
+            std::string::npos);
+  std::vector<int64_t> deep;
+  for (int i = 0; i < 100; ++i)
+    deep.insert(deep.end(), {C, 1});
+  EXPECT_NE(error(deep).find("too deep"), std::string::npos);
+}
+
+TEST(Json, ParsesDocuments) {
+  auto v = parseJson(R"({"a": [1, -2.5e3, true, null], "b": {"c": "x\ny\u00e9\ud83d\ude00"}})");
+  ASSERT_TRUE(v.isOk()) << v.status().message();
+  const JsonValue *a = v->find("a");
+  ASSERT_TRUE(a && a->isArray());
+  EXPECT_TRUE(a->items()[0].isInteger());
+  EXPECT_EQ(a->items()[0].asInt(), 1);
+  EXPECT_DOUBLE_EQ(a->items()[1].asDouble(), -2500);
+  EXPECT_FALSE(a->items()[1].isInteger());
+  EXPECT_TRUE(a->items()[2].asBool());
+  EXPECT_TRUE(a->items()[3].isNull());
+  EXPECT_EQ(v->find("b")->find("c")->asString(), "x\ny\xc3\xa9\xf0\x9f\x98\x80");
+}
+
+TEST(Json, ReportsErrorsWithOffsets) {
+  for (const char *bad : {"{", "[1,]", "{\"a\" 1}", "\"abc", "tru", "01x", "[1] 2",
+                          "\"\\q\"", "\"\\u12\""}) {
+    auto v = parseJson(bad);
+    EXPECT_FALSE(v.isOk()) << bad;
+    if (!v.isOk())
+      EXPECT_NE(v.status().message().find("at byte"), std::string::npos);
+  }
+  std::string deep(1000, '[');
+  EXPECT_NE(parseJson(deep).status().message().find("nesting too deep"), std::string::npos);
+}
+
+TEST(Json, WriterEscapes) {
+  JsonWriter w(false);
+  w.beginObject().key("s").value("a\"b\n").key("n").value(int64_t(-3)).endObject();
+  EXPECT_EQ(w.str(), "{\"s\":\"a\\\"b\\n\",\"n\":-3}");
+}
+
+std::string tempPath(const std::string &name) {
+  const char *dir = std::getenv("TMPDIR");
+  return std::string(dir ? dir : "/tmp") + "/chitu_support_test_" + name;
+}
+
+void writeSafetensors(const std::string &path, const std::string &header,
+                      const std::vector<uint8_t> &data) {
+  std::ofstream f(path, std::ios::binary);
+  uint64_t n = header.size();
+  f.write(reinterpret_cast<const char *>(&n), 8);
+  f << header;
+  f.write(reinterpret_cast<const char *>(data.data()), std::streamsize(data.size()));
+}
+
+TEST(Safetensors, ReadsTensors) {
+  std::string path = tempPath("ok.safetensors");
+  writeSafetensors(path,
+                   R"({"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,2],)"
+                   R"("data_offsets":[0,16]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[16,20]}})",
+                   std::vector<uint8_t>(20, 1));
+  auto f = SafetensorsFile::open(path);
+  ASSERT_TRUE(f.isOk()) << f.status().message();
+  ASSERT_NE((*f)->find("w"), nullptr);
+  EXPECT_EQ((*f)->find("w")->shape, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(*(*f)->find("b")->dtype, DType::BF16);
+  EXPECT_EQ((*f)->find("missing"), nullptr);
+  auto checksum = safetensorsHeaderChecksum(path);
+  ASSERT_TRUE(checksum.isOk());
+  EXPECT_EQ(*checksum, (*f)->headerChecksum());
+  std::remove(path.c_str());
+}
+
+TEST(Safetensors, RejectsCorruptFiles) {
+  struct Bad {
+    std::string header;
+    size_t dataBytes;
+    const char *message;
+  };
+  for (const Bad &b : std::vector<Bad>{
+           {R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})", 8,
+            "extends past the end"},
+           {R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,16]}})", 16, "need 24"},
+           {R"({"w":{"dtype":"Q7","shape":[2],"data_offsets":[0,2]}})", 2, "unknown dtype"},
+           {R"({"w":{"shape":[2]}})", 0, "lacks dtype"},
+           {R"({"w":)", 0, "JSON"},
+           {R"([1,2])", 0, "not a JSON object"},
+       }) {
+    std::string path = tempPath("bad.safetensors");
+    writeSafetensors(path, b.header, std::vector<uint8_t>(b.dataBytes, 0));
+    auto f = SafetensorsFile::open(path);
+    ASSERT_FALSE(f.isOk()) << b.header;
+    EXPECT_NE(f.status().message().find(b.message), std::string::npos) << f.status().message();
+    std::remove(path.c_str());
+  }
+  std::string path = tempPath("short.safetensors");
+  std::ofstream(path) << "abc";
+  EXPECT_FALSE(SafetensorsFile::open(path).isOk());
+  std::ofstream(path, std::ios::binary) << std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8);
+  EXPECT_NE(SafetensorsFile::open(path).status().message().find("exceeds the file"),
+            std::string::npos);
+  std::remove(path.c_str());
+}
+
+TEST(Npy, RoundTripsAndConverts) {
+  std::string path = tempPath("a.npy");
+  float values[6] = {1.5f, -2, 3, 4, 5, 6.25f};
+  ASSERT_TRUE(writeNpy(path, "<f4", {2, 3}, values, sizeof values).isOk());
+  auto a = readNpy(path);
+  ASSERT_TRUE(a.isOk()) << a.status().message();
+  EXPECT_EQ(a->descr, "<f4");
+  EXPECT_EQ(a->shape, (std::vector<int64_t>{2, 3}));
+  std::vector<uint8_t> bf16;
+  ASSERT_TRUE(convertNpyForInput(*a, DType::BF16, "x", bf16).isOk());
+  uint16_t first;
+  std::memcpy(&first, bf16.data(), 2);
+  EXPECT_EQ(bf16ToFloat(first), 1.5f);
+  std::vector<uint8_t> out;
+  auto st = convertNpyForInput(*a, DType::I64, "x", out);
+  EXPECT_NE(st.message().find("input 'x' is i64 (npy '<i8') but the file holds '<f4'"),
+            std::string::npos);
+  int32_t scalar = 7;
+  ASSERT_TRUE(writeNpy(path, "<i4", {}, &scalar, 4).isOk());
+  a = readNpy(path);
+  ASSERT_TRUE(a.isOk());
+  EXPECT_TRUE(a->shape.empty());
+  std::ofstream(path) << "not npy at all";
+  EXPECT_NE(readNpy(path).status().message().find("magic"), std::string::npos);
+  std::remove(path.c_str());
+}
+
+} // namespace
