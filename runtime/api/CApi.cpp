@@ -71,16 +71,26 @@ const char *chitu_version(void) { return "0.1.0"; }
 
 const char *chitu_status_name(chitu_status s) {
   switch (s) {
-  case CHITU_OK: return "ok";
-  case CHITU_ERROR_INVALID_ARGUMENT: return "invalid argument";
-  case CHITU_ERROR_IO: return "I/O error";
-  case CHITU_ERROR_INVALID_ARTIFACT: return "invalid artifact";
-  case CHITU_ERROR_UNSUPPORTED: return "unsupported";
-  case CHITU_ERROR_DEVICE: return "device error";
-  case CHITU_ERROR_SHAPE_MISMATCH: return "shape mismatch";
-  case CHITU_ERROR_RUNTIME: return "runtime error";
-  case CHITU_ERROR_OUT_OF_MEMORY: return "out of memory";
-  case CHITU_ERROR_NOT_FOUND: return "not found";
+  case CHITU_OK:
+    return "ok";
+  case CHITU_ERROR_INVALID_ARGUMENT:
+    return "invalid argument";
+  case CHITU_ERROR_IO:
+    return "I/O error";
+  case CHITU_ERROR_INVALID_ARTIFACT:
+    return "invalid artifact";
+  case CHITU_ERROR_UNSUPPORTED:
+    return "unsupported";
+  case CHITU_ERROR_DEVICE:
+    return "device error";
+  case CHITU_ERROR_SHAPE_MISMATCH:
+    return "shape mismatch";
+  case CHITU_ERROR_RUNTIME:
+    return "runtime error";
+  case CHITU_ERROR_OUT_OF_MEMORY:
+    return "out of memory";
+  case CHITU_ERROR_NOT_FOUND:
+    return "not found";
   }
   return "unknown status";
 }
@@ -108,8 +118,7 @@ chitu_status chitu_model_load(const char *path, const chitu_load_options *option
 }
 
 chitu_status chitu_model_load_memory(const void *data, size_t size,
-                                     const chitu_load_options *options,
-                                     chitu_model **model) {
+                                     const chitu_load_options *options, chitu_model **model) {
   return guarded([&] {
     if (!data || !model)
       return fail(CHITU_ERROR_INVALID_ARGUMENT, "data and model must not be NULL");
@@ -211,9 +220,8 @@ chitu_status chitu_session_create(chitu_model *m, chitu_device device, int devic
     *session = nullptr;
     if (device != CHITU_DEVICE_CPU && device != CHITU_DEVICE_CUDA)
       return fail(CHITU_ERROR_INVALID_ARGUMENT, "unknown device kind");
-    auto s = Session::create(m->model,
-                             device == CHITU_DEVICE_CPU ? DeviceKind::Cpu : DeviceKind::Cuda,
-                             device_index);
+    auto s = Session::create(
+        m->model, device == CHITU_DEVICE_CPU ? DeviceKind::Cpu : DeviceKind::Cuda, device_index);
     if (!s.isOk())
       return fail(s.status());
     auto *handle = new chitu_session{std::move(*s), ""};
@@ -285,9 +293,9 @@ chitu_status chitu_session_get_output(const chitu_session *s, int entry, const c
       return fail(out.status());
     const HostTensor &h = **out;
     if (bytes != h.data.size())
-      return fail(CHITU_ERROR_INVALID_ARGUMENT,
-                  "output '" + std::string(name) + "' has " + std::to_string(h.data.size()) +
-                      " bytes, the buffer " + std::to_string(bytes));
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "output '" + std::string(name) + "' has " +
+                                                    std::to_string(h.data.size()) +
+                                                    " bytes, the buffer " + std::to_string(bytes));
     if (bytes)
       std::memcpy(data, h.data.data(), bytes);
     return CHITU_OK;

@@ -11,12 +11,18 @@ namespace {
 
 std::string str(const flatbuffers::String *s) { return s ? s->str() : std::string(); }
 
-Status validateExprField(const cbin::Expr *e, size_t numSymbols,
-                         const std::string &what) {
+// The FlatBuffers verifier checks the alignment of a vector's length, not of its elements:
+// vectors of 8-byte scalars are checked here before anything reads them.
+template <typename T> bool aligned(const flatbuffers::Vector<T> *v) {
+  return !v || v->size() == 0 || reinterpret_cast<uintptr_t>(v->data()) % alignof(T) == 0;
+}
+
+Status validateExprField(const cbin::Expr *e, size_t numSymbols, const std::string &what) {
   if (!e || !e->code())
     return invalidArtifact(what + ": missing size expression");
-  return validateExpr(e->code()->data(), e->code()->size(), numSymbols)
-      .withContext(what);
+  if (!aligned(e->code()))
+    return invalidArtifact(what + ": misaligned size expression");
+  return validateExpr(e->code()->data(), e->code()->size(), numSymbols).withContext(what);
 }
 
 Status validateDims(const flatbuffers::Vector<flatbuffers::Offset<cbin::Expr>> *dims,
@@ -24,11 +30,11 @@ Status validateDims(const flatbuffers::Vector<flatbuffers::Offset<cbin::Expr>> *
   if (!dims)
     return invalidArtifact(what + ": missing dims");
   if (dims->size() > kMaxRank)
-    return invalidArtifact(what + ": rank " + std::to_string(dims->size()) +
-                           " exceeds " + std::to_string(kMaxRank));
+    return invalidArtifact(what + ": rank " + std::to_string(dims->size()) + " exceeds " +
+                           std::to_string(kMaxRank));
   for (uint32_t i = 0; i < dims->size(); ++i)
-    CHITU_RETURN_IF_ERROR(validateExprField(dims->Get(i), numSymbols,
-                                            what + " dim " + std::to_string(i)));
+    CHITU_RETURN_IF_ERROR(
+        validateExprField(dims->Get(i), numSymbols, what + " dim " + std::to_string(i)));
   return Status::ok();
 }
 
@@ -39,6 +45,8 @@ Status validateTensor(const cbin::Artifact &a, uint32_t index, size_t numSymbols
     return invalidArtifact("tensor index " + std::to_string(index) + " out of range");
   const cbin::Tensor *t = a.tensors()->Get(index);
   std::string what = "tensor " + std::to_string(index) + " ('" + str(t->name()) + "')";
+  if (!t->name())
+    return invalidArtifact(what + ": missing name");
   if (!validDType(t->dtype()))
     return invalidArtifact(what + ": unknown dtype");
   CHITU_RETURN_IF_ERROR(validateDims(t->dims(), numSymbols, what));
@@ -49,8 +57,7 @@ Status validateTensor(const cbin::Artifact &a, uint32_t index, size_t numSymbols
     if (!a.weights() || t->weight() >= a.weights()->size())
       return invalidArtifact(what + ": weight index out of range");
     const cbin::Weight *w = a.weights()->Get(t->weight());
-    if (w->dtype() != t->dtype() || !w->dims() ||
-        w->dims()->size() != t->dims()->size())
+    if (w->dtype() != t->dtype() || !w->dims() || w->dims()->size() != t->dims()->size())
       return invalidArtifact(what + ": does not match its weight's dtype or rank");
     return Status::ok();
   }
@@ -63,19 +70,20 @@ Status validateWeights(const cbin::Artifact &a) {
   for (size_t i = 0; i < numFiles; ++i) {
     const cbin::WeightFile *f = a.weight_files()->Get(i);
     std::string name = str(f->name());
-    if (name.empty() || name.find('/') != std::string::npos || name == "." ||
-        name == "..")
-      return invalidArtifact("weight file " + std::to_string(i) +
-                             " has an invalid name '" + name + "'");
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+      return invalidArtifact("weight file " + std::to_string(i) + " has an invalid name '" + name +
+                             "'");
   }
   if (!a.weights())
     return Status::ok();
   for (uint32_t i = 0; i < a.weights()->size(); ++i) {
     const cbin::Weight *w = a.weights()->Get(i);
     std::string what = "weight " + std::to_string(i) + " ('" + str(w->name()) + "')";
+    if (!w->name())
+      return invalidArtifact(what + ": missing name");
     if (!validDType(w->dtype()))
       return invalidArtifact(what + ": unknown dtype");
-    if (!w->dims() || w->dims()->size() > kMaxRank)
+    if (!w->dims() || w->dims()->size() > kMaxRank || !aligned(w->dims()))
       return invalidArtifact(what + ": bad shape");
     uint64_t bytes = dtypeSize(toDType(w->dtype()));
     for (int64_t d : *w->dims()) {
@@ -88,8 +96,7 @@ Status validateWeights(const cbin::Artifact &a) {
     if (w->embedded()) {
       uint64_t end;
       if (w->offset() % kSegmentAlignment != 0 ||
-          __builtin_add_overflow(w->offset(), w->byte_size(), &end) ||
-          end > a.segment_size())
+          __builtin_add_overflow(w->offset(), w->byte_size(), &end) || end > a.segment_size())
         return invalidArtifact(what + ": embedded bytes lie outside the weight segment");
     } else {
       if (w->file() >= numFiles)
@@ -112,6 +119,8 @@ Status validateOp(const cbin::Op &op, uint32_t numValuesBefore, size_t numSymbol
     return invalidArtifact(what + ": unknown dtype");
   if (!op.operands() || op.operands()->size() == 0)
     return invalidArtifact(what + ": no operands");
+  if (!aligned(op.ints()) || !aligned(op.floats()))
+    return invalidArtifact(what + ": misaligned attributes");
   for (uint32_t v : *op.operands())
     if (v >= numValuesBefore)
       return invalidArtifact(what + ": operand refers to a value not yet defined");
@@ -126,12 +135,17 @@ Status validateOp(const cbin::Op &op, uint32_t numValuesBefore, size_t numSymbol
     return ok ? Status::ok() : invalidArtifact(what + ": " + why);
   };
   switch (op.kind()) {
-  case cbin::OpKind::ADD: case cbin::OpKind::SUB: case cbin::OpKind::MUL:
-  case cbin::OpKind::DIV: case cbin::OpKind::MAXIMUM: case cbin::OpKind::MINIMUM:
+  case cbin::OpKind::ADD:
+  case cbin::OpKind::SUB:
+  case cbin::OpKind::MUL:
+  case cbin::OpKind::DIV:
+  case cbin::OpKind::MAXIMUM:
+  case cbin::OpKind::MINIMUM:
     return need(numOperands == 2, "binary op needs 2 operands");
   case cbin::OpKind::MATMUL:
     return need(numOperands == 2 && numInts == 2, "matmul needs 2 operands and 2 flags");
-  case cbin::OpKind::REDUCE_SUM: case cbin::OpKind::REDUCE_MAX:
+  case cbin::OpKind::REDUCE_SUM:
+  case cbin::OpKind::REDUCE_MAX:
   case cbin::OpKind::REDUCE_MEAN:
     return need(numOperands == 1 && numInts >= 1, "reduction needs keep_dims and axes");
   case cbin::OpKind::SOFTMAX:
@@ -143,8 +157,7 @@ Status validateOp(const cbin::Op &op, uint32_t numValuesBefore, size_t numSymbol
                     numOperands == size_t(2 + (op.ints()->Get(0) ? 1 : 0)),
                 "layer_norm needs eps, has_bias and matching operands");
   case cbin::OpKind::SLICE:
-    return need(numOperands == 1 && op.params() &&
-                    op.params()->size() == op.dims()->size() &&
+    return need(numOperands == 1 && op.params() && op.params()->size() == op.dims()->size() &&
                     numInts == op.dims()->size(),
                 "slice needs one offset and one stride per dimension");
   case cbin::OpKind::TRANSPOSE:
@@ -162,6 +175,8 @@ Status validateOp(const cbin::Op &op, uint32_t numValuesBefore, size_t numSymbol
 Status validateKernel(const cbin::Artifact &a, uint32_t index) {
   const cbin::Kernel *k = a.kernels()->Get(index);
   std::string what = "kernel " + std::to_string(index) + " ('" + str(k->name()) + "')";
+  if (!k->name())
+    return invalidArtifact(what + ": missing name");
   if (!a.entries() || k->entry() >= a.entries()->size())
     return invalidArtifact(what + ": entry index out of range");
   const cbin::Entry *e = a.entries()->Get(k->entry());
@@ -170,8 +185,8 @@ Status validateKernel(const cbin::Artifact &a, uint32_t index) {
   if (!k->ops() || k->ops()->size() == 0)
     return invalidArtifact(what + ": no ops");
   for (uint32_t j = 0; j < k->ops()->size(); ++j) {
-    CHITU_RETURN_IF_ERROR(validateOp(*k->ops()->Get(j), numValues, numSymbols,
-                                     what + " op " + std::to_string(j)));
+    CHITU_RETURN_IF_ERROR(
+        validateOp(*k->ops()->Get(j), numValues, numSymbols, what + " op " + std::to_string(j)));
     ++numValues;
   }
   if (!k->results() || k->results()->size() == 0)
@@ -180,8 +195,7 @@ Status validateKernel(const cbin::Artifact &a, uint32_t index) {
     if (r < k->num_inputs() || r >= numValues)
       return invalidArtifact(what + ": result refers to no op");
   const cbin::Launch *l = k->launch();
-  if (!l || !l->grid() || l->grid()->size() != 3 || !l->block() ||
-      l->block()->size() != 3)
+  if (!l || !l->grid() || l->grid()->size() != 3 || !l->block() || l->block()->size() != 3)
     return invalidArtifact(what + ": launch rule needs 3 grid and 3 block dims");
   uint64_t threads = 1;
   for (uint32_t b : *l->block()) {
@@ -206,8 +220,7 @@ Status validateKernel(const cbin::Artifact &a, uint32_t index) {
   return Status::ok();
 }
 
-Status validateEntry(const cbin::Artifact &a, uint32_t index,
-                     std::set<std::string> &names) {
+Status validateEntry(const cbin::Artifact &a, uint32_t index, std::set<std::string> &names) {
   const cbin::Entry *e = a.entries()->Get(index);
   std::string what = "entry " + std::to_string(index) + " ('" + str(e->name()) + "')";
   if (!e->name() || !names.insert(e->name()->str()).second)
@@ -232,6 +245,8 @@ Status validateEntry(const cbin::Artifact &a, uint32_t index,
   }
   for (uint32_t s = 0; s < numSymbols; ++s) {
     const cbin::Symbol *sym = e->symbols()->Get(s);
+    if (!sym->name())
+      return invalidArtifact(what + ": symbol without a name");
     if (sym->input() >= e->inputs()->size())
       return invalidArtifact(what + ": symbol bound to a missing input");
     const cbin::Tensor *in = a.tensors()->Get(e->inputs()->Get(sym->input()));
@@ -255,8 +270,7 @@ Status validateEntry(const cbin::Artifact &a, uint32_t index,
     const cbin::Kernel *k = a.kernels()->Get(step->kernel());
     if (k->entry() != index)
       return invalidArtifact(swhat + ": kernel belongs to another entry");
-    if (!step->inputs() || !step->outputs() ||
-        step->inputs()->size() != k->num_inputs() ||
+    if (!step->inputs() || !step->outputs() || step->inputs()->size() != k->num_inputs() ||
         step->outputs()->size() != k->results()->size())
       return invalidArtifact(swhat + ": bindings do not match the kernel");
     for (uint32_t t : *step->inputs())
@@ -272,8 +286,7 @@ Status validateEntry(const cbin::Artifact &a, uint32_t index,
 
 } // namespace
 
-Status validateArtifact(const cbin::Artifact &a, uint64_t fileSize,
-                        uint64_t flatbufferEnd) {
+Status validateArtifact(const cbin::Artifact &a, uint64_t fileSize, uint64_t flatbufferEnd) {
   if (a.schema_version() != kSchemaVersion)
     return Status(StatusCode::Unsupported,
                   "artifact schema version " + std::to_string(a.schema_version()) +
@@ -281,14 +294,11 @@ Status validateArtifact(const cbin::Artifact &a, uint64_t fileSize,
                       ": recompile the model with a matching chitu-compile");
   uint64_t segEnd;
   if (a.segment_size() > 0 &&
-      (a.segment_offset() < flatbufferEnd ||
-       a.segment_offset() % kSegmentAlignment != 0 ||
-       __builtin_add_overflow(a.segment_offset(), a.segment_size(), &segEnd) ||
-       segEnd > fileSize))
-    return invalidArtifact("weight segment [" + std::to_string(a.segment_offset()) +
-                           ", +" + std::to_string(a.segment_size()) +
-                           ") lies outside the file (" + std::to_string(fileSize) +
-                           " bytes): truncated?");
+      (a.segment_offset() < flatbufferEnd || a.segment_offset() % kSegmentAlignment != 0 ||
+       __builtin_add_overflow(a.segment_offset(), a.segment_size(), &segEnd) || segEnd > fileSize))
+    return invalidArtifact("weight segment [" + std::to_string(a.segment_offset()) + ", +" +
+                           std::to_string(a.segment_size()) + ") lies outside the file (" +
+                           std::to_string(fileSize) + " bytes): truncated?");
   if (a.targets())
     for (uint32_t i = 0; i < a.targets()->size(); ++i)
       if (!a.targets()->Get(i))
@@ -307,8 +317,7 @@ Status validateArtifact(const cbin::Artifact &a, uint64_t fileSize,
   return Status::ok();
 }
 
-StatusOr<std::shared_ptr<Model>> Model::load(const std::string &path,
-                                             const LoadOptions &options) {
+StatusOr<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOptions &options) {
   auto file = MappedFile::open(path);
   if (!file.isOk())
     return file.status();
@@ -318,13 +327,13 @@ StatusOr<std::shared_ptr<Model>> Model::load(const std::string &path,
   return model;
 }
 
-StatusOr<std::shared_ptr<Model>>
-Model::loadFromMemory(const void *data, size_t size, const LoadOptions &options) {
+StatusOr<std::shared_ptr<Model>> Model::loadFromMemory(const void *data, size_t size,
+                                                       const LoadOptions &options) {
   return fromMapping(MappedFile::wrap(data, size), options);
 }
 
-StatusOr<std::shared_ptr<Model>>
-Model::fromMapping(std::shared_ptr<MappedFile> file, const LoadOptions &options) {
+StatusOr<std::shared_ptr<Model>> Model::fromMapping(std::shared_ptr<MappedFile> file,
+                                                    const LoadOptions &options) {
   const uint8_t *data = file->data();
   uint64_t size = file->size();
   if (size < 12)
@@ -389,15 +398,13 @@ Status Model::mapExternalWeights(const LoadOptions &options) {
       std::string looked;
       for (const auto &c : candidates)
         looked += "\n  " + c;
-      return Status(StatusCode::NotFound,
-                    "weight file '" + name + "' not found; looked in:" + looked +
-                        "\n(pass its directory with --weights DIR)");
+      return Status(StatusCode::NotFound, "weight file '" + name + "' not found; looked in:" +
+                                              looked + "\n(pass its directory with --weights DIR)");
     }
     auto st = SafetensorsFile::open(found);
     if (!st.isOk())
       return st.status();
-    if ((*st)->fileSize() != wf->size() ||
-        (*st)->headerChecksum() != wf->header_checksum())
+    if ((*st)->fileSize() != wf->size() || (*st)->headerChecksum() != wf->header_checksum())
       return Status(StatusCode::InvalidArgument,
                     "weight file " + found +
                         " changed since the model was compiled (size or header checksum "
@@ -411,12 +418,12 @@ Status Model::mapExternalWeights(const LoadOptions &options) {
       continue;
     const SafetensorsFile &f = *weightFiles_[w->file()];
     const SafetensorsTensor *t = f.find(w->tensor_name()->str());
-    std::string what = "weight '" + str(w->name()) + "' (tensor '" +
-                       w->tensor_name()->str() + "' of " + f.path() + ")";
+    std::string what = "weight '" + str(w->name()) + "' (tensor '" + w->tensor_name()->str() +
+                       "' of " + f.path() + ")";
     if (!t)
       return Status(StatusCode::NotFound, what + " is missing");
-    if (!t->dtype || *t->dtype != toDType(w->dtype()) ||
-        t->shape.size() != w->dims()->size() || t->end - t->begin != w->byte_size())
+    if (!t->dtype || *t->dtype != toDType(w->dtype()) || t->shape.size() != w->dims()->size() ||
+        t->end - t->begin != w->byte_size())
       return invalidArtifact(what + " has a different dtype or shape than compiled");
     for (size_t d = 0; d < t->shape.size(); ++d)
       if (t->shape[d] != w->dims()->Get(d))

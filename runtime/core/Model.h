@@ -29,10 +29,9 @@ struct LoadOptions {
 
 class Model {
 public:
-  static StatusOr<std::shared_ptr<Model>> load(const std::string &path,
-                                               const LoadOptions &options);
-  static StatusOr<std::shared_ptr<Model>>
-  loadFromMemory(const void *data, size_t size, const LoadOptions &options);
+  static StatusOr<std::shared_ptr<Model>> load(const std::string &path, const LoadOptions &options);
+  static StatusOr<std::shared_ptr<Model>> loadFromMemory(const void *data, size_t size,
+                                                         const LoadOptions &options);
 
   const cbin::Artifact &artifact() const { return *artifact_; }
   const std::string &path() const { return file_->path(); }
@@ -53,8 +52,8 @@ public:
   std::vector<int64_t> declaredDims(const cbin::Tensor &t) const;
 
 private:
-  static StatusOr<std::shared_ptr<Model>>
-  fromMapping(std::shared_ptr<MappedFile> file, const LoadOptions &options);
+  static StatusOr<std::shared_ptr<Model>> fromMapping(std::shared_ptr<MappedFile> file,
+                                                      const LoadOptions &options);
   Status resolveWeights(const LoadOptions &options);
   Status mapExternalWeights(const LoadOptions &options);
 
@@ -66,8 +65,7 @@ private:
 
 // Structural validation of a verified flatbuffer: every index in range, every Expr well
 // formed, every embedded byte range inside the file. Exposed for tests.
-Status validateArtifact(const cbin::Artifact &a, uint64_t fileSize,
-                        uint64_t flatbufferEnd);
+Status validateArtifact(const cbin::Artifact &a, uint64_t fileSize, uint64_t flatbufferEnd);
 
 inline DType toDType(cbin::DType t) { return DType(static_cast<int8_t>(t)); }
 

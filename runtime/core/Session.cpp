@@ -35,8 +35,7 @@ Status Session::checkEntry(int entry) const {
 }
 
 Status Session::setInput(int entry, const std::string &name, DType dtype,
-                         const std::vector<int64_t> &dims, const void *data,
-                         size_t bytes) {
+                         const std::vector<int64_t> &dims, const void *data, size_t bytes) {
   CHITU_RETURN_IF_ERROR(checkEntry(entry));
   int index = model_->findInput(entry, name);
   const cbin::Entry &e = *model_->artifact().entries()->Get(uint32_t(entry));
@@ -54,12 +53,12 @@ Status Session::setInput(int entry, const std::string &name, DType dtype,
     return invalidArgument("input '" + name + "' is " + dtypeName(want) + dimsToString(declared) +
                            ", got " + dtypeName(dtype));
   if (dims.size() != declared.size())
-    return shapeMismatch("input '" + name + "' has rank " + std::to_string(declared.size()) +
-                         " " + dimsToString(declared) + ", got " + dimsToString(dims));
+    return shapeMismatch("input '" + name + "' has rank " + std::to_string(declared.size()) + " " +
+                         dimsToString(declared) + ", got " + dimsToString(dims));
   for (size_t d = 0; d < dims.size(); ++d)
     if (dims[d] < 0 || (declared[d] >= 0 && dims[d] != declared[d]))
-      return shapeMismatch("input '" + name + "' must have shape " +
-                           dimsToString(declared) + ", got " + dimsToString(dims));
+      return shapeMismatch("input '" + name + "' must have shape " + dimsToString(declared) +
+                           ", got " + dimsToString(dims));
   uint64_t need = dtypeSize(dtype);
   for (int64_t d : dims)
     if (__builtin_mul_overflow(need, uint64_t(d), &need))

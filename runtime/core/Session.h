@@ -19,8 +19,8 @@ public:
   const Model &model() const { return *model_; }
   std::string deviceName() const { return executor_->deviceName(); }
 
-  Status setInput(int entry, const std::string &name, DType dtype,
-                  const std::vector<int64_t> &dims, const void *data, size_t bytes);
+  Status setInput(int entry, const std::string &name, DType dtype, const std::vector<int64_t> &dims,
+                  const void *data, size_t bytes);
   Status run(int entry);
   // An output of the last successful run of `entry`.
   StatusOr<const HostTensor *> output(int entry, const std::string &name) const;
@@ -30,8 +30,8 @@ private:
 
   std::shared_ptr<const Model> model_;
   std::unique_ptr<Executor> executor_;
-  std::vector<std::vector<std::optional<HostTensor>>> inputs_;  // [entry][input]
-  std::vector<std::vector<HostTensor>> outputs_;                // [entry][output]
+  std::vector<std::vector<std::optional<HostTensor>>> inputs_; // [entry][input]
+  std::vector<std::vector<HostTensor>> outputs_;               // [entry][output]
 };
 
 } // namespace chitu::rt

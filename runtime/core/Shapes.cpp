@@ -2,6 +2,8 @@
 
 #include "support/Expr.h"
 
+#include <algorithm>
+
 namespace chitu::rt {
 
 int64_t numElements(const std::vector<int64_t> &dims) {
@@ -25,8 +27,8 @@ StatusOr<int64_t> EntryShapes::eval(const cbin::Expr &e) const {
   return evalExpr(e.code()->data(), e.code()->size(), symbols.data(), symbols.size());
 }
 
-StatusOr<std::vector<int64_t>> EntryShapes::evalDims(
-    const flatbuffers::Vector<flatbuffers::Offset<cbin::Expr>> &dims) const {
+StatusOr<std::vector<int64_t>>
+EntryShapes::evalDims(const flatbuffers::Vector<flatbuffers::Offset<cbin::Expr>> &dims) const {
   std::vector<int64_t> out;
   for (uint32_t i = 0; i < dims.size(); ++i) {
     auto v = eval(*dims.Get(i));
@@ -46,8 +48,8 @@ StatusOr<EntryShapes> bindEntryShapes(const Model &model, int entry,
   const cbin::Entry &e = *a.entries()->Get(entry);
   EntryShapes s;
   if (inputDims.size() != e.inputs()->size())
-    return invalidArgument("expected " + std::to_string(e.inputs()->size()) +
-                           " inputs, got " + std::to_string(inputDims.size()));
+    return invalidArgument("expected " + std::to_string(e.inputs()->size()) + " inputs, got " +
+                           std::to_string(inputDims.size()));
   for (uint32_t i = 0; i < e.inputs()->size(); ++i) {
     const cbin::Tensor &t = model.inputTensor(entry, int(i));
     if (inputDims[i].size() != t.dims()->size())
@@ -75,8 +77,8 @@ StatusOr<EntryShapes> bindEntryShapes(const Model &model, int entry,
                           dimsToString(inputDims[i]) + " but the model expects " +
                           dimsToString(model.declaredDims(t));
         if (model.declaredDims(t)[d] < 0)
-          why += " where dimension " + std::to_string(d) + " must be " +
-                 std::to_string(*expected) + " to agree with the other inputs";
+          why += " where dimension " + std::to_string(d) + " must be " + std::to_string(*expected) +
+                 " to agree with the other inputs";
         return shapeMismatch(why);
       }
     }
@@ -91,11 +93,10 @@ StatusOr<EntryShapes> bindEntryShapes(const Model &model, int entry,
         return rhs.status();
       bool ok = c->kind() == cbin::CheckKind::EQ ? *lhs == *rhs : *lhs <= *rhs;
       if (!ok)
-        return shapeMismatch((c->message() ? c->message()->str()
-                                           : std::string("shape constraint")) +
-                             " (" + std::to_string(*lhs) +
-                             (c->kind() == cbin::CheckKind::EQ ? " != " : " > ") +
-                             std::to_string(*rhs) + ")");
+        return shapeMismatch(
+            (c->message() ? c->message()->str() : std::string("shape constraint")) + " (" +
+            std::to_string(*lhs) + (c->kind() == cbin::CheckKind::EQ ? " != " : " > ") +
+            std::to_string(*rhs) + ")");
     }
 
   auto arena = s.eval(*e.arena_size());
@@ -127,10 +128,8 @@ StatusOr<EntryShapes> bindEntryShapes(const Model &model, int entry,
       if (!off.isOk())
         return off.status();
       uint64_t end;
-      if (*off < 0 || __builtin_add_overflow(uint64_t(*off), bytes, &end) ||
-          end > s.arenaSize)
-        return invalidArtifact("tensor '" + t.name()->str() +
-                               "' lies outside the arena");
+      if (*off < 0 || __builtin_add_overflow(uint64_t(*off), bytes, &end) || end > s.arenaSize)
+        return invalidArtifact("tensor '" + t.name()->str() + "' lies outside the arena");
       s.offsets[index] = uint64_t(*off);
     } else {
       const cbin::Weight &w = *a.weights()->Get(t.weight());
@@ -153,6 +152,13 @@ StatusOr<EntryShapes> bindEntryShapes(const Model &model, int entry,
     for (uint32_t t : *step->outputs())
       CHITU_RETURN_IF_ERROR(bindTensor(t));
   }
+  // Every tensor lies inside the declared arena (checked above); the executors allocate
+  // only the part the tensors use, so a damaged size cannot make them allocate absurdly.
+  uint64_t used = 0;
+  for (uint32_t t = 0; t < numTensors; ++t)
+    if (done[t] && a.tensors()->Get(t)->storage() == cbin::StorageKind::ARENA)
+      used = std::max(used, s.offsets[t] + s.bytes[t]);
+  s.arenaSize = used;
   return s;
 }
 

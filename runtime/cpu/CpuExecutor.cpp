@@ -13,8 +13,7 @@ public:
 
   std::string deviceName() const override { return "cpu"; }
 
-  Status run(int entry, const EntryShapes &shapes,
-             const std::vector<const HostTensor *> &inputs,
+  Status run(int entry, const EntryShapes &shapes, const std::vector<const HostTensor *> &inputs,
              std::vector<HostTensor> &outputs) override {
     const cbin::Artifact &a = model_->artifact();
     const cbin::Entry &e = *a.entries()->Get(entry);
@@ -25,8 +24,8 @@ public:
     arena_.assign(shapes.arenaSize, 0);
     for (uint32_t i = 0; i < e.inputs()->size(); ++i) {
       uint32_t t = e.inputs()->Get(i);
-      std::memcpy(arena_.data() + shapes.offsets[t], inputs[i]->data.data(),
-                  shapes.bytes[t]);
+      if (shapes.bytes[t])
+        std::memcpy(arena_.data() + shapes.offsets[t], inputs[i]->data.data(), shapes.bytes[t]);
     }
     for (uint32_t s = 0; s < e.steps()->size(); ++s) {
       const cbin::Step &step = *e.steps()->Get(s);
@@ -57,15 +56,13 @@ private:
     return arena_.data() + shapes.offsets[tensor];
   }
 
-  Status runKernel(const cbin::Kernel &k, const cbin::Step &step,
-                   const EntryShapes &shapes) {
+  Status runKernel(const cbin::Kernel &k, const cbin::Step &step, const EntryShapes &shapes) {
     const cbin::Artifact &a = model_->artifact();
     std::vector<cpu::Value> values;
     values.reserve(k.num_inputs() + k.ops()->size());
     for (uint32_t t : *step.inputs()) {
       const cbin::Tensor &tensor = *a.tensors()->Get(t);
-      values.push_back(cpu::loadValue(storage(t, shapes), toDType(tensor.dtype()),
-                                      shapes.dims[t]));
+      values.push_back(cpu::loadValue(storage(t, shapes), toDType(tensor.dtype()), shapes.dims[t]));
     }
     for (uint32_t j = 0; j < k.ops()->size(); ++j) {
       const cbin::Op &op = *k.ops()->Get(j);
@@ -93,10 +90,9 @@ private:
       uint32_t t = step.outputs()->Get(r);
       const cbin::Tensor &tensor = *a.tensors()->Get(t);
       if (v.dtype != toDType(tensor.dtype()) || v.dims != shapes.dims[t])
-        return invalidArtifact("result " + std::to_string(r) + " (" +
-                               dtypeName(v.dtype) + dimsToString(v.dims) +
-                               ") does not match its tensor '" + tensor.name()->str() +
-                               "' (" + dtypeName(toDType(tensor.dtype())) +
+        return invalidArtifact("result " + std::to_string(r) + " (" + dtypeName(v.dtype) +
+                               dimsToString(v.dims) + ") does not match its tensor '" +
+                               tensor.name()->str() + "' (" + dtypeName(toDType(tensor.dtype())) +
                                dimsToString(shapes.dims[t]) + ")");
       cpu::storeValue(v, arena_.data() + shapes.offsets[t]);
     }

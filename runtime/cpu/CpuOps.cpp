@@ -23,9 +23,15 @@ void Value::allocate(DType t, std::vector<int64_t> shape) {
   i32.clear();
   i64.clear();
   switch (ctype()) {
-  case ComputeType::F32: f32.resize(n); break;
-  case ComputeType::I32: i32.resize(n); break;
-  case ComputeType::I64: i64.resize(n); break;
+  case ComputeType::F32:
+    f32.resize(n);
+    break;
+  case ComputeType::I32:
+    i32.resize(n);
+    break;
+  case ComputeType::I64:
+    i64.resize(n);
+    break;
   }
 }
 
@@ -33,8 +39,12 @@ Value loadValue(const uint8_t *data, DType dtype, const std::vector<int64_t> &di
   Value v;
   v.allocate(dtype, dims);
   size_t n = size_t(v.numel());
+  if (n == 0)
+    return v; // empty vectors may have null data: no memcpy at all
   switch (dtype) {
-  case DType::F32: std::memcpy(v.f32.data(), data, n * 4); break;
+  case DType::F32:
+    std::memcpy(v.f32.data(), data, n * 4);
+    break;
   case DType::F16:
   case DType::BF16:
     for (size_t i = 0; i < n; ++i) {
@@ -43,16 +53,24 @@ Value loadValue(const uint8_t *data, DType dtype, const std::vector<int64_t> &di
       v.f32[i] = dtype == DType::F16 ? f16ToFloat(h) : bf16ToFloat(h);
     }
     break;
-  case DType::I32: std::memcpy(v.i32.data(), data, n * 4); break;
-  case DType::I64: std::memcpy(v.i64.data(), data, n * 8); break;
+  case DType::I32:
+    std::memcpy(v.i32.data(), data, n * 4);
+    break;
+  case DType::I64:
+    std::memcpy(v.i64.data(), data, n * 8);
+    break;
   }
   return v;
 }
 
 void storeValue(const Value &v, uint8_t *data) {
   size_t n = size_t(v.numel());
+  if (n == 0)
+    return;
   switch (v.dtype) {
-  case DType::F32: std::memcpy(data, v.f32.data(), n * 4); break;
+  case DType::F32:
+    std::memcpy(data, v.f32.data(), n * 4);
+    break;
   case DType::F16:
   case DType::BF16:
     for (size_t i = 0; i < n; ++i) {
@@ -60,8 +78,12 @@ void storeValue(const Value &v, uint8_t *data) {
       std::memcpy(data + 2 * i, &h, 2);
     }
     break;
-  case DType::I32: std::memcpy(data, v.i32.data(), n * 4); break;
-  case DType::I64: std::memcpy(data, v.i64.data(), n * 8); break;
+  case DType::I32:
+    std::memcpy(data, v.i32.data(), n * 4);
+    break;
+  case DType::I64:
+    std::memcpy(data, v.i64.data(), n * 8);
+    break;
   }
 }
 
@@ -69,8 +91,11 @@ namespace {
 
 using cbin::OpKind;
 
-Status bad(const std::string &what) {
-  return invalidArtifact("inconsistent op: " + what);
+Status bad(const std::string &what) { return invalidArtifact("inconsistent op: " + what); }
+
+bool isBinaryKind(OpKind k) {
+  return k == OpKind::ADD || k == OpKind::SUB || k == OpKind::MUL || k == OpKind::DIV ||
+         k == OpKind::MAXIMUM || k == OpKind::MINIMUM;
 }
 
 std::vector<int64_t> rowMajorStrides(const std::vector<int64_t> &dims) {
@@ -102,8 +127,7 @@ Status broadcastStrides(const std::vector<int64_t> &in, const std::vector<int64_
 // operands up to date (an odometer: no division per element).
 class IndexWalker {
 public:
-  IndexWalker(const std::vector<int64_t> &dims,
-              std::vector<const std::vector<int64_t> *> strides)
+  IndexWalker(const std::vector<int64_t> &dims, std::vector<const std::vector<int64_t> *> strides)
       : dims_(dims), strides_(std::move(strides)), index_(dims.size(), 0),
         offsets_(strides_.size(), 0) {}
   int64_t offset(size_t operand) const { return offsets_[operand]; }
@@ -137,27 +161,38 @@ template <typename T> const std::vector<T> &cdata(const Value &v) {
 template <typename T> T binaryScalar(OpKind kind, T a, T b) {
   if constexpr (std::is_same_v<T, float>) {
     switch (kind) {
-    case OpKind::ADD: return a + b;
-    case OpKind::SUB: return a - b;
-    case OpKind::MUL: return a * b;
-    case OpKind::DIV: return a / b;
-    case OpKind::MAXIMUM: return scalar::maxF(a, b);
-    default: return scalar::minF(a, b);
+    case OpKind::ADD:
+      return a + b;
+    case OpKind::SUB:
+      return a - b;
+    case OpKind::MUL:
+      return a * b;
+    case OpKind::DIV:
+      return a / b;
+    case OpKind::MAXIMUM:
+      return scalar::maxF(a, b);
+    default:
+      return scalar::minF(a, b);
     }
   } else {
     switch (kind) {
-    case OpKind::ADD: return scalar::wrapAdd(a, b);
-    case OpKind::SUB: return scalar::wrapSub(a, b);
-    case OpKind::MUL: return scalar::wrapMul(a, b);
-    case OpKind::DIV: return scalar::intDiv(a, b);
-    case OpKind::MAXIMUM: return a > b ? a : b;
-    default: return a < b ? a : b;
+    case OpKind::ADD:
+      return scalar::wrapAdd(a, b);
+    case OpKind::SUB:
+      return scalar::wrapSub(a, b);
+    case OpKind::MUL:
+      return scalar::wrapMul(a, b);
+    case OpKind::DIV:
+      return scalar::intDiv(a, b);
+    case OpKind::MAXIMUM:
+      return a > b ? a : b;
+    default:
+      return a < b ? a : b;
     }
   }
 }
 
-template <typename T>
-Status binaryOp(OpKind kind, const Value &a, const Value &b, Value &out) {
+template <typename T> Status binaryOp(OpKind kind, const Value &a, const Value &b, Value &out) {
   std::vector<int64_t> sa, sb;
   CHITU_RETURN_IF_ERROR(broadcastStrides(a.dims, out.dims, sa));
   CHITU_RETURN_IF_ERROR(broadcastStrides(b.dims, out.dims, sb));
@@ -172,17 +207,28 @@ Status binaryOp(OpKind kind, const Value &a, const Value &b, Value &out) {
 
 float unaryFloat(OpKind kind, float x) {
   switch (kind) {
-  case OpKind::NEG: return -x;
-  case OpKind::EXP: return std::exp(x);
-  case OpKind::LOG: return std::log(x);
-  case OpKind::SQRT: return std::sqrt(x);
-  case OpKind::RSQRT: return scalar::rsqrt(x);
-  case OpKind::TANH: return std::tanh(x);
-  case OpKind::SIGMOID: return scalar::sigmoid(x);
-  case OpKind::SILU: return scalar::silu(x);
-  case OpKind::GELU: return scalar::gelu(x);
-  case OpKind::GELU_TANH: return scalar::geluTanh(x);
-  default: return scalar::relu(x);
+  case OpKind::NEG:
+    return -x;
+  case OpKind::EXP:
+    return std::exp(x);
+  case OpKind::LOG:
+    return std::log(x);
+  case OpKind::SQRT:
+    return std::sqrt(x);
+  case OpKind::RSQRT:
+    return scalar::rsqrt(x);
+  case OpKind::TANH:
+    return std::tanh(x);
+  case OpKind::SIGMOID:
+    return scalar::sigmoid(x);
+  case OpKind::SILU:
+    return scalar::silu(x);
+  case OpKind::GELU:
+    return scalar::gelu(x);
+  case OpKind::GELU_TANH:
+    return scalar::geluTanh(x);
+  default:
+    return scalar::relu(x);
   }
 }
 
@@ -243,8 +289,8 @@ Status matmulOp(const cbin::Op &op, const Value &a, const Value &b, Value &out) 
   int64_t Kb = tb ? b.dims[rb - 1] : b.dims[rb - 2];
   int64_t N = tb ? b.dims[rb - 2] : b.dims[rb - 1];
   if (K != Kb || out.dims[ro - 2] != M || out.dims[ro - 1] != N)
-    return bad("matmul shapes " + dimsToString(a.dims) + " x " + dimsToString(b.dims) +
-               " -> " + dimsToString(out.dims));
+    return bad("matmul shapes " + dimsToString(a.dims) + " x " + dimsToString(b.dims) + " -> " +
+               dimsToString(out.dims));
   std::vector<int64_t> batch(out.dims.begin(), out.dims.end() - 2);
   std::vector<int64_t> batchA(a.dims.begin(), a.dims.end() - 2);
   std::vector<int64_t> batchB(b.dims.begin(), b.dims.end() - 2);
@@ -412,8 +458,7 @@ Status normOp(OpKind kind, const std::vector<const Value *> &ops, Value &out, fl
 
 // Copies elements of `in` addressed by per-output-dim strides from `base`.
 template <typename T>
-void stridedCopy(const Value &in, Value &out, int64_t base,
-                 const std::vector<int64_t> &strides) {
+void stridedCopy(const Value &in, Value &out, int64_t base, const std::vector<int64_t> &strides) {
   const auto &din = cdata<T>(in);
   auto &dout = data<T>(out);
   IndexWalker walk(out.dims, {&strides});
@@ -423,9 +468,12 @@ void stridedCopy(const Value &in, Value &out, int64_t base,
 
 template <typename F> Status dispatch(ComputeType t, F &&f) {
   switch (t) {
-  case ComputeType::F32: return f(float());
-  case ComputeType::I32: return f(int32_t());
-  case ComputeType::I64: return f(int64_t());
+  case ComputeType::F32:
+    return f(float());
+  case ComputeType::I32:
+    return f(int32_t());
+  case ComputeType::I64:
+    return f(int64_t());
   }
   return bad("unknown compute type");
 }
@@ -528,12 +576,11 @@ Status gatherOp(int64_t axis, const Value &table, const Value &indices, Value &o
   int64_t numIdx = indices.numel();
   std::vector<int64_t> idx(static_cast<size_t>(numIdx));
   for (int64_t i = 0; i < numIdx; ++i) {
-    int64_t v = indices.ctype() == ComputeType::I32 ? indices.i32[size_t(i)]
-                                                    : indices.i64[size_t(i)];
+    int64_t v =
+        indices.ctype() == ComputeType::I32 ? indices.i32[size_t(i)] : indices.i64[size_t(i)];
     if (v < -dim || v >= dim)
       return runtimeError("gather index " + std::to_string(v) +
-                          " is out of range for a dimension of size " +
-                          std::to_string(dim));
+                          " is out of range for a dimension of size " + std::to_string(dim));
     idx[size_t(i)] = v < 0 ? v + dim : v;
   }
   return dispatch(table.ctype(), [&](auto t) {
@@ -549,9 +596,99 @@ Status gatherOp(int64_t axis, const Value &table, const Value &indices, Value &o
   });
 }
 
-bool isBinary(OpKind k) {
-  return k == OpKind::ADD || k == OpKind::SUB || k == OpKind::MUL || k == OpKind::DIV ||
-         k == OpKind::MAXIMUM || k == OpKind::MINIMUM;
+} // namespace
+
+namespace {
+
+// The result shape an op must have given its operands, checked before anything is
+// allocated, so that a damaged artifact fails instead of allocating absurd amounts.
+// (Reshape and slice take their result shape from the artifact; their element count and
+// window are checked by the op itself.)
+Status checkResultShape(const cbin::Op &op, const std::vector<const Value *> &operands,
+                        const std::vector<int64_t> &result) {
+  auto expect = [&](const std::vector<int64_t> &dims) {
+    return dims == result
+               ? Status::ok()
+               : bad("result shape " + dimsToString(result) + ", expected " + dimsToString(dims));
+  };
+  const std::vector<int64_t> &in = operands[0]->dims;
+  OpKind kind = op.kind();
+  if (isBinaryKind(kind)) {
+    std::vector<int64_t> s;
+    CHITU_RETURN_IF_ERROR(broadcastStrides(in, result, s));
+    return broadcastStrides(operands[1]->dims, result, s);
+  }
+  switch (kind) {
+  case OpKind::MATMUL: {
+    const std::vector<int64_t> &b = operands[1]->dims;
+    if (in.size() < 2 || b.size() < 2 || result.size() < 2)
+      return bad("matmul operands need rank >= 2");
+    bool ta = op.ints()->Get(0) != 0, tb = op.ints()->Get(1) != 0;
+    std::vector<int64_t> batch(result.begin(), result.end() - 2), s;
+    CHITU_RETURN_IF_ERROR(broadcastStrides({in.begin(), in.end() - 2}, batch, s));
+    CHITU_RETURN_IF_ERROR(broadcastStrides({b.begin(), b.end() - 2}, batch, s));
+    batch.push_back(ta ? in[in.size() - 1] : in[in.size() - 2]);
+    batch.push_back(tb ? b[b.size() - 2] : b[b.size() - 1]);
+    return expect(batch);
+  }
+  case OpKind::REDUCE_SUM:
+  case OpKind::REDUCE_MAX:
+  case OpKind::REDUCE_MEAN: {
+    std::vector<int64_t> dims;
+    bool keep = op.ints()->Get(0) != 0;
+    for (size_t d = 0; d < in.size(); ++d) {
+      bool reduced = false;
+      for (uint32_t i = 1; i < op.ints()->size(); ++i)
+        reduced |= op.ints()->Get(i) == int64_t(d);
+      if (!reduced || keep)
+        dims.push_back(reduced ? 1 : in[d]);
+    }
+    return expect(dims);
+  }
+  case OpKind::TRANSPOSE: {
+    std::vector<int64_t> dims;
+    for (int64_t p : *op.ints()) {
+      if (p < 0 || size_t(p) >= in.size())
+        return bad("transpose permutation");
+      dims.push_back(in[size_t(p)]);
+    }
+    return expect(dims);
+  }
+  case OpKind::CONCAT: {
+    int64_t axis = op.ints()->Get(0);
+    if (axis < 0 || size_t(axis) >= in.size())
+      return bad("concat axis");
+    std::vector<int64_t> dims = in;
+    dims[size_t(axis)] = 0;
+    for (const Value *v : operands) {
+      if (v->dims.size() != in.size())
+        return bad("concat operand rank");
+      dims[size_t(axis)] += v->dims[size_t(axis)];
+    }
+    return expect(dims);
+  }
+  case OpKind::GATHER: {
+    int64_t axis = op.ints()->Get(0);
+    if (axis < 0 || size_t(axis) >= in.size())
+      return bad("gather axis");
+    std::vector<int64_t> dims(in.begin(), in.begin() + axis);
+    dims.insert(dims.end(), operands[1]->dims.begin(), operands[1]->dims.end());
+    dims.insert(dims.end(), in.begin() + axis + 1, in.end());
+    return expect(dims);
+  }
+  case OpKind::RESHAPE:
+    return numElements(in) == numElements(result) ? Status::ok()
+                                                  : bad("reshape changes the element count");
+  case OpKind::SLICE:
+    if (result.size() != in.size())
+      return bad("slice rank");
+    for (size_t d = 0; d < in.size(); ++d)
+      if (result[d] > in[d])
+        return bad("slice larger than its input");
+    return Status::ok();
+  default: // unary, cast, softmax, norms: the input's shape
+    return expect(in);
+  }
 }
 
 } // namespace
@@ -565,15 +702,14 @@ uint64_t maxAllocBytes() {
 }
 
 StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &operands,
-                      const std::vector<int64_t> &resultDims,
-                      const std::vector<int64_t> &params) {
+                      const std::vector<int64_t> &resultDims, const std::vector<int64_t> &params) {
   OpKind kind = op.kind();
+  CHITU_RETURN_IF_ERROR(checkResultShape(op, operands, resultDims));
   uint64_t bytes = 8;
   for (int64_t d : resultDims)
     if (__builtin_mul_overflow(bytes, uint64_t(d), &bytes) || bytes > maxAllocBytes())
-      return Status(StatusCode::OutOfMemory,
-                    "an op result of shape " + dimsToString(resultDims) +
-                        " exceeds the CPU executor's allocation limit");
+      return Status(StatusCode::OutOfMemory, "an op result of shape " + dimsToString(resultDims) +
+                                                 " exceeds the CPU executor's allocation limit");
   Value out;
   out.allocate(toDType(op.dtype()), resultDims);
   const Value &in = *operands[0];
@@ -584,7 +720,7 @@ StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &oper
     return !includeResult || out.ctype() == in.ctype();
   };
   Status st;
-  if (isBinary(kind)) {
+  if (isBinaryKind(kind)) {
     if (!sameCType(true))
       return bad("binary op operand types differ");
     st = dispatch(in.ctype(), [&](auto t) {
@@ -620,9 +756,8 @@ StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &oper
         return bad("reduction type");
       std::vector<int64_t> axes(op.ints()->begin() + 1, op.ints()->end());
       bool keep = op.ints()->Get(0) != 0;
-      st = dispatch(in.ctype(), [&](auto t) {
-        return reduceOp<decltype(t)>(kind, in, out, keep, axes);
-      });
+      st = dispatch(in.ctype(),
+                    [&](auto t) { return reduceOp<decltype(t)>(kind, in, out, keep, axes); });
       break;
     }
     case OpKind::SOFTMAX:
@@ -661,7 +796,8 @@ StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &oper
         return bad("gather type");
       st = gatherOp(op.ints()->Get(0), *operands[0], *operands[1], out);
       break;
-    default: return bad("unknown op kind");
+    default:
+      return bad("unknown op kind");
     }
   }
   if (!st.isOk())

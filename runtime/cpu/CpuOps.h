@@ -13,9 +13,12 @@ enum class ComputeType { F32, I32, I64 };
 
 inline ComputeType computeTypeOf(DType t) {
   switch (t) {
-  case DType::I32: return ComputeType::I32;
-  case DType::I64: return ComputeType::I64;
-  default: return ComputeType::F32;
+  case DType::I32:
+    return ComputeType::I32;
+  case DType::I64:
+    return ComputeType::I64;
+  default:
+    return ComputeType::F32;
   }
 }
 
@@ -45,7 +48,6 @@ uint64_t maxAllocBytes();
 
 // Runs one op. `resultDims` and `params` are the op's Exprs evaluated for this run.
 StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &operands,
-                      const std::vector<int64_t> &resultDims,
-                      const std::vector<int64_t> &params);
+                      const std::vector<int64_t> &resultDims, const std::vector<int64_t> &params);
 
 } // namespace chitu::rt::cpu

@@ -1,6 +1,7 @@
 #include "CudaDriver.h"
 
 #include <dlfcn.h>
+#include <map>
 #include <mutex>
 
 namespace chitu::rt::cuda {
@@ -18,28 +19,23 @@ Status loadDriver(Driver &d) {
     fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
     return fn != nullptr;
   };
-  bool ok = sym(d.cuInit, "cuInit") && sym(d.cuDeviceGetCount, "cuDeviceGetCount") &&
-            sym(d.cuDeviceGet, "cuDeviceGet") &&
-            sym(d.cuDeviceGetName, "cuDeviceGetName") &&
-            sym(d.cuDeviceGetAttribute, "cuDeviceGetAttribute") &&
-            sym(d.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain") &&
-            sym(d.cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2") &&
-            sym(d.cuCtxSetCurrent, "cuCtxSetCurrent") &&
-            sym(d.cuModuleLoadData, "cuModuleLoadData") &&
-            sym(d.cuModuleUnload, "cuModuleUnload") &&
-            sym(d.cuModuleGetFunction, "cuModuleGetFunction") &&
-            sym(d.cuFuncSetAttribute, "cuFuncSetAttribute") &&
-            sym(d.cuMemAlloc, "cuMemAlloc_v2") && sym(d.cuMemFree, "cuMemFree_v2") &&
-            sym(d.cuMemGetInfo, "cuMemGetInfo_v2") &&
-            sym(d.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2") &&
-            sym(d.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2") &&
-            sym(d.cuMemsetD32Async, "cuMemsetD32Async") &&
-            sym(d.cuStreamCreate, "cuStreamCreate") &&
-            sym(d.cuStreamDestroy, "cuStreamDestroy_v2") &&
-            sym(d.cuStreamSynchronize, "cuStreamSynchronize") &&
-            sym(d.cuLaunchKernel, "cuLaunchKernel") &&
-            sym(d.cuGetErrorName, "cuGetErrorName") &&
-            sym(d.cuGetErrorString, "cuGetErrorString");
+  bool ok =
+      sym(d.cuInit, "cuInit") && sym(d.cuDeviceGetCount, "cuDeviceGetCount") &&
+      sym(d.cuDeviceGet, "cuDeviceGet") && sym(d.cuDeviceGetName, "cuDeviceGetName") &&
+      sym(d.cuDeviceGetAttribute, "cuDeviceGetAttribute") &&
+      sym(d.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain") &&
+      sym(d.cuCtxSetCurrent, "cuCtxSetCurrent") && sym(d.cuModuleLoadData, "cuModuleLoadData") &&
+      sym(d.cuModuleUnload, "cuModuleUnload") &&
+      sym(d.cuModuleGetFunction, "cuModuleGetFunction") &&
+      sym(d.cuFuncSetAttribute, "cuFuncSetAttribute") && sym(d.cuMemAlloc, "cuMemAlloc_v2") &&
+      sym(d.cuMemFree, "cuMemFree_v2") && sym(d.cuMemGetInfo, "cuMemGetInfo_v2") &&
+      sym(d.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2") &&
+      sym(d.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2") &&
+      sym(d.cuMemsetD32Async, "cuMemsetD32Async") && sym(d.cuStreamCreate, "cuStreamCreate") &&
+      sym(d.cuStreamDestroy, "cuStreamDestroy_v2") &&
+      sym(d.cuStreamSynchronize, "cuStreamSynchronize") &&
+      sym(d.cuLaunchKernel, "cuLaunchKernel") && sym(d.cuGetErrorName, "cuGetErrorName") &&
+      sym(d.cuGetErrorString, "cuGetErrorString");
   if (!ok)
     return Status(StatusCode::DeviceError,
                   "the CUDA driver is too old: a required entry point is missing");
@@ -47,9 +43,9 @@ Status loadDriver(Driver &d) {
   if (r != CUDA_SUCCESS) {
     const char *name = nullptr;
     d.cuGetErrorName(r, &name);
-    return Status(StatusCode::DeviceError,
-                  std::string("the CUDA driver failed to initialise: ") +
-                      (name ? name : "unknown error") + " (no GPU visible?)");
+    return Status(StatusCode::DeviceError, std::string("the CUDA driver failed to initialise: ") +
+                                               (name ? name : "unknown error") +
+                                               " (no GPU visible?)");
   }
   return Status::ok();
 }
@@ -64,6 +60,23 @@ StatusOr<const Driver *> driver() {
   if (!status.isOk())
     return status;
   return &d;
+}
+
+StatusOr<CUcontext> primaryContext(CUdevice device) {
+  auto drv = driver();
+  if (!drv.isOk())
+    return drv.status();
+  static std::mutex mutex;
+  static std::map<CUdevice, CUcontext> contexts;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = contexts.find(device);
+  if (it != contexts.end())
+    return it->second;
+  CUcontext ctx = nullptr;
+  CHITU_RETURN_IF_ERROR(
+      check((*drv)->cuDevicePrimaryCtxRetain(&ctx, device), "cuDevicePrimaryCtxRetain"));
+  contexts[device] = ctx;
+  return ctx;
 }
 
 std::string errorText(CUresult r) {

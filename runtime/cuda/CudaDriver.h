@@ -31,7 +31,6 @@ struct Driver {
   CUresult (*cuDeviceGetName)(char *, int, CUdevice);
   CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
   CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
-  CUresult (*cuDevicePrimaryCtxRelease)(CUdevice);
   CUresult (*cuCtxSetCurrent)(CUcontext);
   CUresult (*cuModuleLoadData)(CUmodule *, const void *);
   CUresult (*cuModuleUnload)(CUmodule);
@@ -46,14 +45,18 @@ struct Driver {
   CUresult (*cuStreamCreate)(CUstream *, unsigned);
   CUresult (*cuStreamDestroy)(CUstream);
   CUresult (*cuStreamSynchronize)(CUstream);
-  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
-                             unsigned, unsigned, CUstream, void **, void **);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, CUstream, void **, void **);
   CUresult (*cuGetErrorName)(CUresult, const char **);
   CUresult (*cuGetErrorString)(CUresult, const char **);
 };
 
 // The loaded and initialised driver, or why there is none (no libcuda, no GPU, ...).
 StatusOr<const Driver *> driver();
+
+// The primary context of a device, retained once and kept for the life of the process:
+// sessions come and go without paying for context creation each time.
+StatusOr<CUcontext> primaryContext(CUdevice device);
 
 // "CUDA_ERROR_OUT_OF_MEMORY (out of memory)" for a result code.
 std::string errorText(CUresult r);
@@ -63,5 +66,4 @@ Status check(CUresult r, const char *call);
 
 } // namespace chitu::rt::cuda
 
-#define CHITU_CU(call)                                                         \
-  CHITU_RETURN_IF_ERROR(::chitu::rt::cuda::check((call), #call))
+#define CHITU_CU(call) CHITU_RETURN_IF_ERROR(::chitu::rt::cuda::check((call), #call))

@@ -48,8 +48,6 @@ public:
         d_->cuModuleUnload(m);
     if (stream_)
       d_->cuStreamDestroy(stream_);
-    if (ctx_)
-      d_->cuDevicePrimaryCtxRelease(device_);
   }
 
   Status init(int deviceIndex) {
@@ -60,19 +58,22 @@ public:
     int count = 0;
     CHITU_CU(d_->cuDeviceGetCount(&count));
     if (deviceIndex < 0 || deviceIndex >= count)
-      return Status(StatusCode::DeviceError,
-                    "CUDA device " + std::to_string(deviceIndex) + " does not exist (" +
-                        std::to_string(count) + " visible)");
+      return Status(StatusCode::DeviceError, "CUDA device " + std::to_string(deviceIndex) +
+                                                 " does not exist (" + std::to_string(count) +
+                                                 " visible)");
     CHITU_CU(d_->cuDeviceGet(&device_, deviceIndex));
     char name[256] = {0};
     CHITU_CU(d_->cuDeviceGetName(name, sizeof name - 1, device_));
-    CHITU_CU(d_->cuDeviceGetAttribute(&major_, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
-                                      device_));
-    CHITU_CU(d_->cuDeviceGetAttribute(&minor_, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
-                                      device_));
+    CHITU_CU(
+        d_->cuDeviceGetAttribute(&major_, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device_));
+    CHITU_CU(
+        d_->cuDeviceGetAttribute(&minor_, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device_));
     arch_ = "sm_" + std::to_string(major_) + std::to_string(minor_);
     name_ = std::string(name) + " (" + arch_ + ")";
-    CHITU_CU(d_->cuDevicePrimaryCtxRetain(&ctx_, device_));
+    auto ctx = primaryContext(device_);
+    if (!ctx.isOk())
+      return ctx.status();
+    ctx_ = *ctx;
     CHITU_CU(d_->cuCtxSetCurrent(ctx_));
     CHITU_CU(d_->cuStreamCreate(&stream_, 0));
     CHITU_RETURN_IF_ERROR(loadKernels());
@@ -82,8 +83,7 @@ public:
 
   std::string deviceName() const override { return name_; }
 
-  Status run(int entry, const EntryShapes &shapes,
-             const std::vector<const HostTensor *> &inputs,
+  Status run(int entry, const EntryShapes &shapes, const std::vector<const HostTensor *> &inputs,
              std::vector<HostTensor> &outputs) override {
     CHITU_CU(d_->cuCtxSetCurrent(ctx_));
     const cbin::Artifact &a = model_->artifact();
@@ -128,8 +128,8 @@ public:
       out.dims = shapes.dims[t];
       out.data.resize(shapes.bytes[t]);
       if (shapes.bytes[t])
-        CHITU_CU(d_->cuMemcpyDtoHAsync(out.data.data(), pointer(t, shapes),
-                                       shapes.bytes[t], stream_));
+        CHITU_CU(
+            d_->cuMemcpyDtoHAsync(out.data.data(), pointer(t, shapes), shapes.bytes[t], stream_));
     }
     std::vector<uint32_t> status(numSteps, 0);
     if (numSteps)
@@ -163,16 +163,14 @@ private:
         for (const auto &h : have)
           list += (list.empty() ? "" : ", ") + h;
         return Status(StatusCode::Unsupported,
-                      "the model has no code for this GPU (" + arch_ +
-                          "): it was compiled for " + (list.empty() ? "no GPU" : list) +
-                          "; recompile with --target " + arch_);
+                      "the model has no code for this GPU (" + arch_ + "): it was compiled for " +
+                          (list.empty() ? "no GPU" : list) + "; recompile with --target " + arch_);
       }
       const cbin::Binary &bin = *k.binaries()->Get(uint32_t(b));
       // The driver needs the image in aligned memory that outlives the call.
       std::vector<uint64_t> image((bin.cubin()->size() + 7) / 8);
       std::memcpy(image.data(), bin.cubin()->data(), bin.cubin()->size());
-      Status st = check(d_->cuModuleLoadData(&modules_[i], image.data()),
-                        "cuModuleLoadData");
+      Status st = check(d_->cuModuleLoadData(&modules_[i], image.data()), "cuModuleLoadData");
       if (!st.isOk())
         return st.withContext("kernel " + k.name()->str() + " (" + bin.arch()->str() + ")");
       CHITU_CU(d_->cuModuleGetFunction(&functions_[i], modules_[i], k.name()->c_str()));
@@ -194,8 +192,8 @@ private:
         continue;
       Status st = check(d_->cuMemAlloc(&weights_[i], bytes), "cuMemAlloc");
       if (!st.isOk())
-        return st.withContext("uploading weight '" + a.weights()->Get(i)->name()->str() +
-                              "' (" + std::to_string(bytes) + " bytes)");
+        return st.withContext("uploading weight '" + a.weights()->Get(i)->name()->str() + "' (" +
+                              std::to_string(bytes) + " bytes)");
       CHITU_CU(d_->cuMemcpyHtoDAsync(weights_[i], model_->weightData(i), bytes, stream_));
     }
     CHITU_CU(d_->cuStreamSynchronize(stream_));
@@ -221,8 +219,8 @@ private:
     }
     if (grid[0] == 0 || grid[1] == 0 || grid[2] == 0)
       return Status::ok(); // empty tensors: nothing to compute
-    if (grid[0] < 0 || grid[0] > INT32_MAX || grid[1] < 0 || grid[1] > 65535 ||
-        grid[2] < 0 || grid[2] > 65535)
+    if (grid[0] < 0 || grid[0] > INT32_MAX || grid[1] < 0 || grid[1] > 65535 || grid[2] < 0 ||
+        grid[2] > 65535)
       return runtimeError("launch grid (" + std::to_string(grid[0]) + ", " +
                           std::to_string(grid[1]) + ", " + std::to_string(grid[2]) +
                           ") exceeds the GPU's limits");
@@ -246,10 +244,10 @@ private:
       params.push_back(&p);
     for (auto &s : scalars)
       params.push_back(&s);
-    CHITU_CU(d_->cuLaunchKernel(functions_[step.kernel()], unsigned(grid[0]),
-                                unsigned(grid[1]), unsigned(grid[2]), l.block()->Get(0),
-                                l.block()->Get(1), l.block()->Get(2), l.shared_bytes(),
-                                stream_, params.data(), nullptr));
+    CHITU_CU(d_->cuLaunchKernel(functions_[step.kernel()], unsigned(grid[0]), unsigned(grid[1]),
+                                unsigned(grid[2]), l.block()->Get(0), l.block()->Get(1),
+                                l.block()->Get(2), l.shared_bytes(), stream_, params.data(),
+                                nullptr));
     return Status::ok();
   }
 

@@ -16,27 +16,35 @@ inline bool isValidDType(int v) { return v >= 0 && v < kNumDTypes; }
 
 inline size_t dtypeSize(DType t) {
   switch (t) {
-  case DType::F32: return 4;
-  case DType::F16: return 2;
-  case DType::BF16: return 2;
-  case DType::I32: return 4;
-  case DType::I64: return 8;
+  case DType::F32:
+    return 4;
+  case DType::F16:
+    return 2;
+  case DType::BF16:
+    return 2;
+  case DType::I32:
+    return 4;
+  case DType::I64:
+    return 8;
   }
   return 0;
 }
 
-inline bool isFloat(DType t) {
-  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
-}
+inline bool isFloat(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
 // Lower-case names as in MLIR types: "f32", "bf16", "i64".
 inline const char *dtypeName(DType t) {
   switch (t) {
-  case DType::F32: return "f32";
-  case DType::F16: return "f16";
-  case DType::BF16: return "bf16";
-  case DType::I32: return "i32";
-  case DType::I64: return "i64";
+  case DType::F32:
+    return "f32";
+  case DType::F16:
+    return "f16";
+  case DType::BF16:
+    return "bf16";
+  case DType::I32:
+    return "i32";
+  case DType::I64:
+    return "i64";
   }
   return "?";
 }

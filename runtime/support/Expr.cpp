@@ -19,16 +19,14 @@ Status validateExpr(const int64_t *code, size_t size, size_t numSymbols) {
   size_t depth = 0;
   for (size_t pc = 0; pc < size; ++pc) {
     if (!isKnownOpcode(code[pc]))
-      return invalidArtifact("size expression has unknown opcode " +
-                             std::to_string(code[pc]));
+      return invalidArtifact("size expression has unknown opcode " + std::to_string(code[pc]));
     auto op = ExprOpcode(code[pc]);
     if (takesImmediate(op)) {
       if (pc + 1 >= size)
         return invalidArtifact("size expression ends inside an instruction");
       int64_t imm = code[++pc];
       if (op == ExprOpcode::PushSym && (imm < 0 || uint64_t(imm) >= numSymbols))
-        return invalidArtifact("size expression names symbol " +
-                               std::to_string(imm) + " of " +
+        return invalidArtifact("size expression names symbol " + std::to_string(imm) + " of " +
                                std::to_string(numSymbols));
       if (++depth > kMaxExprStack)
         return invalidArtifact("size expression is too deep");
@@ -44,8 +42,8 @@ Status validateExpr(const int64_t *code, size_t size, size_t numSymbols) {
   return Status::ok();
 }
 
-StatusOr<int64_t> evalExpr(const int64_t *code, size_t size,
-                           const int64_t *symbols, size_t numSymbols) {
+StatusOr<int64_t> evalExpr(const int64_t *code, size_t size, const int64_t *symbols,
+                           size_t numSymbols) {
   CHITU_RETURN_IF_ERROR(validateExpr(code, size, numSymbols));
   int64_t stack[kMaxExprStack];
   size_t sp = 0;
@@ -64,9 +62,15 @@ StatusOr<int64_t> evalExpr(const int64_t *code, size_t size,
     int64_t r = 0;
     bool overflow = false;
     switch (op) {
-    case ExprOpcode::Add: overflow = __builtin_add_overflow(a, b, &r); break;
-    case ExprOpcode::Sub: overflow = __builtin_sub_overflow(a, b, &r); break;
-    case ExprOpcode::Mul: overflow = __builtin_mul_overflow(a, b, &r); break;
+    case ExprOpcode::Add:
+      overflow = __builtin_add_overflow(a, b, &r);
+      break;
+    case ExprOpcode::Sub:
+      overflow = __builtin_sub_overflow(a, b, &r);
+      break;
+    case ExprOpcode::Mul:
+      overflow = __builtin_mul_overflow(a, b, &r);
+      break;
     case ExprOpcode::FloorDiv:
     case ExprOpcode::CeilDiv:
     case ExprOpcode::Mod:
@@ -81,9 +85,14 @@ StatusOr<int64_t> evalExpr(const int64_t *code, size_t size,
       else
         r = ceilDiv(a, b);
       break;
-    case ExprOpcode::Max: r = a > b ? a : b; break;
-    case ExprOpcode::Min: r = a < b ? a : b; break;
-    default: return invalidArtifact("bad opcode in size expression");
+    case ExprOpcode::Max:
+      r = a > b ? a : b;
+      break;
+    case ExprOpcode::Min:
+      r = a < b ? a : b;
+      break;
+    default:
+      return invalidArtifact("bad opcode in size expression");
     }
     if (overflow)
       return runtimeError("overflow in a size expression");

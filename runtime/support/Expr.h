@@ -31,8 +31,8 @@ constexpr size_t kMaxExprStack = 64;
 Status validateExpr(const int64_t *code, size_t size, size_t numSymbols);
 
 // Evaluates a program (validating it as it goes). Overflow and division by zero are errors.
-StatusOr<int64_t> evalExpr(const int64_t *code, size_t size,
-                           const int64_t *symbols, size_t numSymbols);
+StatusOr<int64_t> evalExpr(const int64_t *code, size_t size, const int64_t *symbols,
+                           size_t numSymbols);
 
 // Human-readable infix form with symbol names from `symbolName(i)`, e.g. "ceildiv(s0*64, 256)".
 template <typename NameFn>

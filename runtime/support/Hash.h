@@ -8,8 +8,7 @@
 
 namespace chitu {
 
-inline uint64_t fnv1a64(const void *data, size_t size,
-                        uint64_t seed = 0xcbf29ce484222325ull) {
+inline uint64_t fnv1a64(const void *data, size_t size, uint64_t seed = 0xcbf29ce484222325ull) {
   const auto *p = static_cast<const uint8_t *>(data);
   uint64_t h = seed;
   for (size_t i = 0; i < size; ++i) {

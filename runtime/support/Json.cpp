@@ -33,8 +33,7 @@ JsonValue JsonValue::makeArray(std::vector<JsonValue> items) {
   v.items_ = std::move(items);
   return v;
 }
-JsonValue
-JsonValue::makeObject(std::vector<std::pair<std::string, JsonValue>> members) {
+JsonValue JsonValue::makeObject(std::vector<std::pair<std::string, JsonValue>> members) {
   JsonValue v;
   v.kind_ = Kind::Object;
   v.members_ = std::move(members);
@@ -71,8 +70,8 @@ private:
   }
 
   void skipSpace() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' ||
-                                s_[pos_] == '\n' || s_[pos_] == '\r'))
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
       ++pos_;
   }
 
@@ -238,14 +237,30 @@ private:
         return error("unterminated escape");
       char e = s_[pos_++];
       switch (e) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '/':
+        out += '/';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
       case 'u': {
         uint32_t cp;
         CHITU_RETURN_IF_ERROR(parseHex4(cp));
@@ -264,7 +279,8 @@ private:
         appendUtf8(out, cp);
         break;
       }
-      default: return error(std::string("bad escape '\\") + e + "'");
+      default:
+        return error(std::string("bad escape '\\") + e + "'");
       }
     }
   }
@@ -317,19 +333,27 @@ private:
 
 } // namespace
 
-StatusOr<JsonValue> parseJson(std::string_view text) {
-  return Parser(text).parseDocument();
-}
+StatusOr<JsonValue> parseJson(std::string_view text) { return Parser(text).parseDocument(); }
 
 std::string jsonQuote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
     default:
       if (static_cast<unsigned char>(c) < 0x20) {
         char buf[8];

@@ -41,9 +41,7 @@ public:
   int64_t asInt() const { return integer_; }
   const std::string &asString() const { return string_; }
   const std::vector<JsonValue> &items() const { return items_; }
-  const std::vector<std::pair<std::string, JsonValue>> &members() const {
-    return members_;
-  }
+  const std::vector<std::pair<std::string, JsonValue>> &members() const { return members_; }
   // Member lookup; nullptr when absent or not an object.
   const JsonValue *find(std::string_view key) const;
 

@@ -28,11 +28,16 @@ constexpr uint64_t kMaxHeaderSize = 100u << 20; // the format's own limit
 
 const char *safetensorsDTypeName(DType t) {
   switch (t) {
-  case DType::F32: return "F32";
-  case DType::F16: return "F16";
-  case DType::BF16: return "BF16";
-  case DType::I32: return "I32";
-  case DType::I64: return "I64";
+  case DType::F32:
+    return "F32";
+  case DType::F16:
+    return "F16";
+  case DType::BF16:
+    return "BF16";
+  case DType::I32:
+    return "I32";
+  case DType::I64:
+    return "I64";
   }
   return "?";
 }
@@ -42,8 +47,7 @@ const SafetensorsTensor *SafetensorsFile::find(const std::string &name) const {
   return it == tensors_.end() ? nullptr : &it->second;
 }
 
-StatusOr<std::shared_ptr<SafetensorsFile>>
-SafetensorsFile::open(const std::string &path) {
+StatusOr<std::shared_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string &path) {
   auto mapped = MappedFile::open(path);
   if (!mapped.isOk())
     return mapped.status();
@@ -52,8 +56,7 @@ SafetensorsFile::open(const std::string &path) {
   const uint8_t *base = st->file_->data();
   uint64_t size = st->file_->size();
   auto bad = [&](const std::string &why) {
-    return Status(StatusCode::InvalidArgument,
-                  path + " is not a valid safetensors file: " + why);
+    return Status(StatusCode::InvalidArgument, path + " is not a valid safetensors file: " + why);
   };
   if (size < 8)
     return bad("shorter than its 8-byte header length");
@@ -61,8 +64,7 @@ SafetensorsFile::open(const std::string &path) {
   for (int i = 7; i >= 0; --i)
     headerSize = headerSize << 8 | base[i];
   if (headerSize > kMaxHeaderSize || headerSize > size - 8)
-    return bad("header length " + std::to_string(headerSize) +
-               " exceeds the file");
+    return bad("header length " + std::to_string(headerSize) + " exceeds the file");
   std::string_view header(reinterpret_cast<const char *>(base + 8), headerSize);
   st->headerChecksum_ = fnv1a64(header);
   st->dataStart_ = 8 + headerSize;
@@ -107,8 +109,7 @@ SafetensorsFile::open(const std::string &path) {
     if (t.end > dataSize)
       return bad("entry '" + name + "' extends past the end of the file");
     uint64_t bytes;
-    if (__builtin_mul_overflow(numel, uint64_t(elemSize), &bytes) ||
-        bytes != t.end - t.begin)
+    if (__builtin_mul_overflow(numel, uint64_t(elemSize), &bytes) || bytes != t.end - t.begin)
       return bad("entry '" + name + "' has " + std::to_string(t.end - t.begin) +
                  " bytes but its dtype and shape need " + std::to_string(bytes));
     st->tensors_.emplace(name, std::move(t));

@@ -17,10 +17,10 @@ namespace chitu {
 
 struct SafetensorsTensor {
   std::string name;
-  std::string dtypeName;       // as written in the file: "F32", "BF16", "I8", ...
-  std::optional<DType> dtype;  // set when chitu supports the file's dtype
+  std::string dtypeName;      // as written in the file: "F32", "BF16", "I8", ...
+  std::optional<DType> dtype; // set when chitu supports the file's dtype
   std::vector<int64_t> shape;
-  uint64_t begin = 0;          // byte range within the data section
+  uint64_t begin = 0; // byte range within the data section
   uint64_t end = 0;
 };
 

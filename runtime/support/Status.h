@@ -25,8 +25,7 @@ enum class StatusCode {
 class [[nodiscard]] Status {
 public:
   Status() = default;
-  Status(StatusCode code, std::string message)
-      : code_(code), message_(std::move(message)) {}
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
   static Status ok() { return Status(); }
 
   bool isOk() const { return code_ == StatusCode::Ok; }
@@ -70,9 +69,7 @@ inline Status invalidArgument(std::string msg) {
 inline Status invalidArtifact(std::string msg) {
   return Status(StatusCode::InvalidArtifact, std::move(msg));
 }
-inline Status ioError(std::string msg) {
-  return Status(StatusCode::IoError, std::move(msg));
-}
+inline Status ioError(std::string msg) { return Status(StatusCode::IoError, std::move(msg)); }
 inline Status shapeMismatch(std::string msg) {
   return Status(StatusCode::ShapeMismatch, std::move(msg));
 }
@@ -82,9 +79,9 @@ inline Status runtimeError(std::string msg) {
 
 } // namespace chitu
 
-#define CHITU_RETURN_IF_ERROR(expr)                                            \
-  do {                                                                         \
-    ::chitu::Status chitu_status_ = (expr);                                    \
-    if (!chitu_status_.isOk())                                                 \
-      return chitu_status_;                                                    \
+#define CHITU_RETURN_IF_ERROR(expr)                                                                \
+  do {                                                                                             \
+    ::chitu::Status chitu_status_ = (expr);                                                        \
+    if (!chitu_status_.isOk())                                                                     \
+      return chitu_status_;                                                                        \
   } while (0)

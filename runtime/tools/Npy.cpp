@@ -10,11 +10,16 @@ namespace chitu {
 
 const char *npyDescr(DType t) {
   switch (t) {
-  case DType::F32: return "<f4";
-  case DType::F16: return "<f2";
-  case DType::BF16: return "<V2";
-  case DType::I32: return "<i4";
-  case DType::I64: return "<i8";
+  case DType::F32:
+    return "<f4";
+  case DType::F16:
+    return "<f2";
+  case DType::BF16:
+    return "<V2";
+  case DType::I32:
+    return "<i4";
+  case DType::I64:
+    return "<i8";
   }
   return "?";
 }
@@ -72,8 +77,8 @@ StatusOr<NpyArray> readNpy(const std::string &path) {
   } else if (major == 2 || major == 3) {
     if (s.size() < 12)
       return bad("truncated header");
-    headerLen = size_t(uint8_t(s[8])) | size_t(uint8_t(s[9])) << 8 |
-                size_t(uint8_t(s[10])) << 16 | size_t(uint8_t(s[11])) << 24;
+    headerLen = size_t(uint8_t(s[8])) | size_t(uint8_t(s[9])) << 8 | size_t(uint8_t(s[10])) << 16 |
+                size_t(uint8_t(s[11])) << 24;
     headerStart = 12;
   } else {
     return bad("unknown format version " + std::to_string(major));
@@ -84,8 +89,7 @@ StatusOr<NpyArray> readNpy(const std::string &path) {
   NpyArray a;
   std::string descr, order, shape;
   if (!headerField(header, "descr", descr) || descr.size() < 2 ||
-      !headerField(header, "fortran_order", order) ||
-      !headerField(header, "shape", shape))
+      !headerField(header, "fortran_order", order) || !headerField(header, "shape", shape))
     return bad("header lacks descr, fortran_order or shape");
   a.descr = descr.substr(1, descr.size() - 2);
   if (a.descr.size() >= 2 && a.descr[0] == '|')
@@ -97,8 +101,8 @@ StatusOr<NpyArray> readNpy(const std::string &path) {
   size_t pos = 0;
   while (pos < dims.size()) {
     size_t comma = dims.find(',', pos);
-    std::string tok = dims.substr(pos, comma == std::string::npos ? std::string::npos
-                                                                  : comma - pos);
+    std::string tok =
+        dims.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     size_t first = tok.find_first_not_of(' ');
     if (first != std::string::npos) {
       tok = tok.substr(first, tok.find_last_not_of(' ') - first + 1);
@@ -128,8 +132,8 @@ StatusOr<NpyArray> readNpy(const std::string &path) {
       return bad("shape too large");
   size_t dataStart = headerStart + headerLen;
   if (s.size() - dataStart != bytes)
-    return bad("holds " + std::to_string(s.size() - dataStart) + " data bytes, shape " +
-               shape + " needs " + std::to_string(bytes));
+    return bad("holds " + std::to_string(s.size() - dataStart) + " data bytes, shape " + shape +
+               " needs " + std::to_string(bytes));
   a.data.assign(s.begin() + long(dataStart), s.end());
   return a;
 }
@@ -174,10 +178,9 @@ Status convertNpyForInput(const NpyArray &in, DType want, const std::string &nam
     }
     return Status::ok();
   }
-  std::string hint = want == DType::BF16 ? " (bf16 inputs take float32 or ml_dtypes.bfloat16)"
-                                         : "";
-  return invalidArgument("input '" + name + "' is " + dtypeName(want) + " (npy '" +
-                         npyDescr(want) + "') but the file holds '" + in.descr + "'" + hint);
+  std::string hint = want == DType::BF16 ? " (bf16 inputs take float32 or ml_dtypes.bfloat16)" : "";
+  return invalidArgument("input '" + name + "' is " + dtypeName(want) + " (npy '" + npyDescr(want) +
+                         "') but the file holds '" + in.descr + "'" + hint);
 }
 
 Status writeTensorNpy(const std::string &path, DType dtype, const std::vector<int64_t> &dims,

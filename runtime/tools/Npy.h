@@ -12,9 +12,9 @@
 namespace chitu {
 
 struct NpyArray {
-  std::string descr;            // e.g. "<f4"
+  std::string descr; // e.g. "<f4"
   std::vector<int64_t> shape;
-  std::vector<uint8_t> data;    // raw little-endian elements
+  std::vector<uint8_t> data; // raw little-endian elements
 };
 
 StatusOr<NpyArray> readNpy(const std::string &path);

@@ -55,8 +55,8 @@ public:
   std::string next() { return args_[pos_++]; }
 
   [[noreturn]] void usageError(const std::string &msg) const {
-    std::fprintf(stderr, "%s: error: %s\n(run '%s --help' for usage)\n", tool_.c_str(),
-                 msg.c_str(), tool_.c_str());
+    std::fprintf(stderr, "%s: error: %s\n(run '%s --help' for usage)\n", tool_.c_str(), msg.c_str(),
+                 tool_.c_str());
     std::exit(2);
   }
 

@@ -117,8 +117,8 @@ void printText(const Model &m) {
               humanBytes(tot.external).c_str());
 
   for (const cbin::Entry *e : *a.entries()) {
-    std::printf("\nentry '%s': %u steps, arena %s bytes\n", e->name()->c_str(),
-                e->steps()->size(), exprText(e->arena_size(), e).c_str());
+    std::printf("\nentry '%s': %u steps, arena %s bytes\n", e->name()->c_str(), e->steps()->size(),
+                exprText(e->arena_size(), e).c_str());
     if (e->symbols() && e->symbols()->size()) {
       std::printf("  symbols:\n");
       for (const cbin::Symbol *s : *e->symbols())
@@ -129,8 +129,8 @@ void printText(const Model &m) {
       std::printf("  checks:\n");
       for (const cbin::Check *c : *e->checks())
         std::printf("    %s %s %s  (%s)\n", exprText(c->lhs(), e).c_str(),
-                    c->kind() == cbin::CheckKind::EQ ? "==" : "<=",
-                    exprText(c->rhs(), e).c_str(), c->message() ? c->message()->c_str() : "");
+                    c->kind() == cbin::CheckKind::EQ ? "==" : "<=", exprText(c->rhs(), e).c_str(),
+                    c->message() ? c->message()->c_str() : "");
     }
     std::printf("  inputs:\n");
     for (uint32_t t : *e->inputs())
@@ -192,14 +192,12 @@ void printText(const Model &m) {
       std::vector<std::string> dims;
       for (int64_t d : *w->dims())
         dims.push_back(std::to_string(d));
-      std::string where =
-          w->embedded()
-              ? "embedded at segment offset " + std::to_string(w->offset())
-              : "external: '" + w->tensor_name()->str() + "' in " +
-                    a.weight_files()->Get(w->file())->name()->str();
-      std::printf("  %s: %s[%s], %s, %s\n", w->name()->c_str(),
-                  dtypeName(toDType(w->dtype())), joined(dims).c_str(),
-                  humanBytes(w->byte_size()).c_str(), where.c_str());
+      std::string where = w->embedded()
+                              ? "embedded at segment offset " + std::to_string(w->offset())
+                              : "external: '" + w->tensor_name()->str() + "' in " +
+                                    a.weight_files()->Get(w->file())->name()->str();
+      std::printf("  %s: %s[%s], %s, %s\n", w->name()->c_str(), dtypeName(toDType(w->dtype())),
+                  joined(dims).c_str(), humanBytes(w->byte_size()).c_str(), where.c_str());
     }
 }
 

@@ -57,11 +57,36 @@ std::string preview(const Tensor &t, size_t count = 8) {
     char buf[32];
     const uint8_t *p = t.data.data();
     switch (t.dtype) {
-    case CHITU_DTYPE_F32: { float v; std::memcpy(&v, p + 4 * i, 4); std::snprintf(buf, sizeof buf, "%.6g", v); break; }
-    case CHITU_DTYPE_F16: { uint16_t h; std::memcpy(&h, p + 2 * i, 2); std::snprintf(buf, sizeof buf, "%.5g", f16ToFloat(h)); break; }
-    case CHITU_DTYPE_BF16: { uint16_t h; std::memcpy(&h, p + 2 * i, 2); std::snprintf(buf, sizeof buf, "%.4g", bf16ToFloat(h)); break; }
-    case CHITU_DTYPE_I32: { int32_t v; std::memcpy(&v, p + 4 * i, 4); std::snprintf(buf, sizeof buf, "%d", v); break; }
-    case CHITU_DTYPE_I64: { int64_t v; std::memcpy(&v, p + 8 * i, 8); std::snprintf(buf, sizeof buf, "%lld", (long long)v); break; }
+    case CHITU_DTYPE_F32: {
+      float v;
+      std::memcpy(&v, p + 4 * i, 4);
+      std::snprintf(buf, sizeof buf, "%.6g", v);
+      break;
+    }
+    case CHITU_DTYPE_F16: {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      std::snprintf(buf, sizeof buf, "%.5g", f16ToFloat(h));
+      break;
+    }
+    case CHITU_DTYPE_BF16: {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      std::snprintf(buf, sizeof buf, "%.4g", bf16ToFloat(h));
+      break;
+    }
+    case CHITU_DTYPE_I32: {
+      int32_t v;
+      std::memcpy(&v, p + 4 * i, 4);
+      std::snprintf(buf, sizeof buf, "%d", v);
+      break;
+    }
+    case CHITU_DTYPE_I64: {
+      int64_t v;
+      std::memcpy(&v, p + 8 * i, 8);
+      std::snprintf(buf, sizeof buf, "%lld", (long long)v);
+      break;
+    }
     }
     s += (i ? ", " : "") + std::string(buf);
   }
@@ -124,8 +149,8 @@ int main(int argc, char **argv) {
         std::string names;
         for (const auto &i : inputInfos)
           names += (names.empty() ? "" : ", ") + i.name;
-        tools::fatal(args.tool(), "entry '" + model.entryName(entry) + "' has no input '" +
-                                      name + "' (inputs: " + names + ")");
+        tools::fatal(args.tool(), "entry '" + model.entryName(entry) + "' has no input '" + name +
+                                      "' (inputs: " + names + ")");
       }
       if (bound[name])
         tools::fatal(args.tool(), "input '" + name + "' is given twice");
@@ -142,25 +167,24 @@ int main(int argc, char **argv) {
     std::string missing;
     for (const auto &i : inputInfos)
       if (!bound[i.name])
-        missing += "\n  --input " + i.name + "=FILE.npy  (" + dtypeStr(i.dtype) +
-                   shapeStr(i.dims) + ")";
+        missing +=
+            "\n  --input " + i.name + "=FILE.npy  (" + dtypeStr(i.dtype) + shapeStr(i.dims) + ")";
     if (!missing.empty())
-      tools::fatal(args.tool(), "missing inputs of entry '" + model.entryName(entry) + "':" +
-                                    missing);
+      tools::fatal(args.tool(),
+                   "missing inputs of entry '" + model.entryName(entry) + "':" + missing);
     for (const auto &[name, file] : outputs) {
       bool known = false;
       for (const auto &o : outputInfos)
         known |= o.name == name;
       if (!known)
-        tools::fatal(args.tool(), "entry '" + model.entryName(entry) + "' has no output '" +
-                                      name + "'");
+        tools::fatal(args.tool(),
+                     "entry '" + model.entryName(entry) + "' has no output '" + name + "'");
     }
 
     auto start = std::chrono::steady_clock::now();
     session.run(entry);
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                          start)
-                    .count();
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     if (!quiet)
       std::printf("ran '%s' on %s in %.3f ms\n", model.entryName(entry).c_str(),
                   session.deviceName().c_str(), ms);

@@ -197,8 +197,7 @@ TEST(Loader, InputChecksNameDtypeAndShape) {
   EXPECT_EQ(chitu_session_set_input(session, 0, "x", CHITU_DTYPE_F32, good, 2, x, 40),
             CHITU_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(chitu_session_run(session, 0), CHITU_ERROR_INVALID_ARGUMENT);
-  EXPECT_NE(std::string(chitu_last_error()).find("missing inputs: x f32[?, 4]"),
-            std::string::npos);
+  EXPECT_NE(std::string(chitu_last_error()).find("missing inputs: x f32[?, 4]"), std::string::npos);
   chitu_session_free(session);
   chitu_model_free(model);
 }

@@ -43,7 +43,7 @@ typedef enum chitu_status {
   CHITU_ERROR_SHAPE_MISMATCH = 6,   /* inputs disagree with the model's shapes */
   CHITU_ERROR_RUNTIME = 7,          /* a kernel reported an error (e.g. index out of range) */
   CHITU_ERROR_OUT_OF_MEMORY = 8,
-  CHITU_ERROR_NOT_FOUND = 9         /* a weight file or entry that does not exist */
+  CHITU_ERROR_NOT_FOUND = 9 /* a weight file or entry that does not exist */
 } chitu_status;
 
 typedef enum chitu_dtype {
@@ -57,10 +57,10 @@ typedef enum chitu_dtype {
 typedef enum chitu_device { CHITU_DEVICE_CPU = 0, CHITU_DEVICE_CUDA = 1 } chitu_device;
 
 typedef struct chitu_tensor_info {
-  const char *name;                /* owned by the model; valid while it lives */
+  const char *name; /* owned by the model; valid while it lives */
   chitu_dtype dtype;
   int rank;
-  int64_t dims[CHITU_MAX_RANK];    /* -1 for a dynamic dimension (model info only) */
+  int64_t dims[CHITU_MAX_RANK]; /* -1 for a dynamic dimension (model info only) */
 } chitu_tensor_info;
 
 typedef struct chitu_load_options {
@@ -118,11 +118,11 @@ chitu_status chitu_session_set_input(chitu_session *session, int entry, const ch
 /* Runs the entry on the bound inputs; blocks until the outputs are ready. */
 chitu_status chitu_session_run(chitu_session *session, int entry);
 /* Concrete shape of an output of the last run. */
-chitu_status chitu_session_output_info(const chitu_session *session, int entry,
-                                       const char *name, chitu_tensor_info *info);
+chitu_status chitu_session_output_info(const chitu_session *session, int entry, const char *name,
+                                       chitu_tensor_info *info);
 /* Copies an output of the last run into `data`, which must hold exactly its bytes. */
-chitu_status chitu_session_get_output(const chitu_session *session, int entry,
-                                      const char *name, void *data, size_t bytes);
+chitu_status chitu_session_get_output(const chitu_session *session, int entry, const char *name,
+                                      void *data, size_t bytes);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -70,8 +70,8 @@ private:
     for (int i = 0; i < n; ++i) {
       chitu_tensor_info info;
       check(fn(get(), entry, i, &info));
-      out.push_back({info.name, info.dtype,
-                     std::vector<int64_t>(info.dims, info.dims + info.rank)});
+      out.push_back(
+          {info.name, info.dtype, std::vector<int64_t>(info.dims, info.dims + info.rank)});
     }
     return out;
   }
@@ -108,8 +108,7 @@ public:
     for (int64_t d : t.dims)
       bytes *= size_t(d);
     t.data.resize(bytes);
-    check(chitu_session_get_output(session_.get(), entry, name.c_str(), t.data.data(),
-                                   bytes));
+    check(chitu_session_get_output(session_.get(), entry, name.c_str(), t.data.data(), bytes));
     return t;
   }
 
