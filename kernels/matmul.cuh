@@ -11,10 +11,9 @@
 namespace chitu {
 
 template <typename TA, typename TB, typename TC>
-__device__ __forceinline__ void gemm_tile_64x64(const TA *__restrict__ A,
-                                                const TB *__restrict__ B,
-                                                TC *__restrict__ C, i64 M, i64 N, i64 K,
-                                                i64 sam, i64 sak, i64 sbk, i64 sbn) {
+__device__ __forceinline__ void gemm_tile_64x64(const TA *__restrict__ A, const TB *__restrict__ B,
+                                                TC *__restrict__ C, i64 M, i64 N, i64 K, i64 sam,
+                                                i64 sak, i64 sbk, i64 sbn) {
   constexpr int BM = 64, BN = 64, BK = 16;
   __shared__ float As[BK][BM + 4];
   __shared__ float Bs[BK][BN + 4];

@@ -41,10 +41,9 @@ struct FormKernelsPass : mlir::chitu::impl::FormKernelsBase<FormKernelsPass> {
     OpBuilder b(op);
     // Each distinct operand becomes one kernel input.
     llvm::SetVector<Value> inputs(op->operand_begin(), op->operand_end());
-    std::string name = "k" + std::to_string(number) + "_" +
-                       op->getName().stripDialect().str();
-    auto kernel = KernelOp::create(b, op->getLoc(), op->getResultTypes(), name,
-                                   inputs.getArrayRef());
+    std::string name = "k" + std::to_string(number) + "_" + op->getName().stripDialect().str();
+    auto kernel =
+        KernelOp::create(b, op->getLoc(), op->getResultTypes(), name, inputs.getArrayRef());
     Block *body = b.createBlock(&kernel.getBody());
     IRMapping mapping;
     for (Value v : inputs)

@@ -10,13 +10,11 @@
 using namespace mlir;
 using namespace mlir::chitu;
 
-LogicalResult mlir::chitu::buildCompilePipeline(OpPassManager &pm,
-                                                const PipelineOptions &options,
+LogicalResult mlir::chitu::buildCompilePipeline(OpPassManager &pm, const PipelineOptions &options,
                                                 std::string &error) {
-  static const char *kPasses[] = {"canonicalize", "chitu-check-shapes",
-                                  "chitu-form-kernels", "chitu-plan-memory"};
-  std::set<std::string> disabled(options.disabledPasses.begin(),
-                                 options.disabledPasses.end());
+  static const char *kPasses[] = {"canonicalize", "chitu-check-shapes", "chitu-form-kernels",
+                                  "chitu-plan-memory"};
+  std::set<std::string> disabled(options.disabledPasses.begin(), options.disabledPasses.end());
   for (const std::string &name : disabled)
     if (std::find(std::begin(kPasses), std::end(kPasses), name) == std::end(kPasses)) {
       error = "unknown pass '" + name +
@@ -38,10 +36,10 @@ LogicalResult mlir::chitu::buildCompilePipeline(OpPassManager &pm,
 }
 
 void mlir::chitu::registerCompilePipeline() {
-  PassPipelineRegistration<>(
-      "chitu-compile-pipeline", "The passes chitu-compile runs before code generation",
-      [](OpPassManager &pm) {
-        std::string error;
-        (void)buildCompilePipeline(pm, PipelineOptions(), error);
-      });
+  PassPipelineRegistration<>("chitu-compile-pipeline",
+                             "The passes chitu-compile runs before code generation",
+                             [](OpPassManager &pm) {
+                               std::string error;
+                               (void)buildCompilePipeline(pm, PipelineOptions(), error);
+                             });
 }

@@ -65,8 +65,8 @@ private:
     return fbb_.CreateVector(v);
   }
   uint64_t embed(const void *data, size_t bytes) {
-    size_t offset = (segment_.size() + kSegmentAlignment - 1) / kSegmentAlignment *
-                    kSegmentAlignment;
+    size_t offset =
+        (segment_.size() + kSegmentAlignment - 1) / kSegmentAlignment * kSegmentAlignment;
     segment_.resize(offset + bytes);
     if (bytes)
       std::memcpy(segment_.data() + offset, data, bytes);
@@ -90,8 +90,7 @@ private:
   FailureOr<uint32_t> constantTensor(ConstantOp op);
   uint32_t fileIndex(const ::chitu::SafetensorsFile &f);
   LogicalResult entry(func::FuncOp func, uint32_t index);
-  FailureOr<Offset<cb::Kernel>> kernel(KernelOp k, const ShapeAnalysis &shapes,
-                                       uint32_t entry);
+  FailureOr<Offset<cb::Kernel>> kernel(KernelOp k, const ShapeAnalysis &shapes, uint32_t entry);
 
   struct TensorInfo {
     std::string name;
@@ -123,9 +122,9 @@ uint32_t Writer::fileIndex(const ::chitu::SafetensorsFile &f) {
   if (it != files_.end())
     return it->second;
   std::string abs = ::chitu::absolutePath(f.path());
-  weightFiles_.push_back(cb::CreateWeightFileDirect(
-      fbb_, ::chitu::baseName(abs).c_str(), ::chitu::dirName(abs).c_str(), f.fileSize(),
-      f.headerChecksum()));
+  weightFiles_.push_back(cb::CreateWeightFileDirect(fbb_, ::chitu::baseName(abs).c_str(),
+                                                    ::chitu::dirName(abs).c_str(), f.fileSize(),
+                                                    f.headerChecksum()));
   uint32_t index = uint32_t(weightFiles_.size() - 1);
   files_[&f] = index;
   return index;
@@ -136,41 +135,11 @@ FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
   if (auto it = weightTensors_.find(name); it != weightTensors_.end())
     return it->second;
   auto type = cast<RankedTensorType>(op.getType());
-  if (in_.weightFiles.empty())
-    return op.emitError("weight '")
-           << name << "' needs a weight file: put a .safetensors file with the .mlir's "
-           << "name next to it, or pass --weights FILE";
-  const ::chitu::SafetensorsFile *file = nullptr;
-  const ::chitu::SafetensorsTensor *t = nullptr;
-  for (const auto &f : in_.weightFiles)
-    if ((t = f->find(name))) {
-      file = f.get();
-      break;
-    }
-  if (!t) {
-    std::string files, some;
-    for (const auto &f : in_.weightFiles)
-      files += (files.empty() ? "" : ", ") + f->path();
-    unsigned shown = 0;
-    for (const auto &[n, _] : in_.weightFiles.front()->tensors())
-      if (shown++ < 8)
-        some += (some.empty() ? "" : ", ") + n;
-    return op.emitError("weight '") << name << "' is not in " << files
-                                    << " (it has: " << some << (shown > 8 ? ", ..." : "")
-                                    << ")";
-  }
-  std::string want = ::chitu::safetensorsDTypeName(::chitu::DType(int(toCbin(type.getElementType()))));
-  if (t->dtypeName != want)
-    return op.emitError("weight '") << name << "' is " << t->dtypeName << " in "
-                                    << file->path() << " but the IR declares "
-                                    << type.getElementType() << " (" << want << ")";
-  if (t->shape != std::vector<int64_t>(type.getShape().begin(), type.getShape().end())) {
-    std::string shape;
-    for (int64_t d : t->shape)
-      shape += (shape.empty() ? "" : "x") + std::to_string(d);
-    return op.emitError("weight '") << name << "' has shape " << shape << " in "
-                                    << file->path() << " but the IR declares " << type;
-  }
+  auto source = findWeight(op, in_.weightFiles);
+  if (failed(source))
+    return failure();
+  const ::chitu::SafetensorsFile *file = source->file;
+  const ::chitu::SafetensorsTensor *t = source->tensor;
   std::vector<int64_t> dims(type.getShape().begin(), type.getShape().end());
   uint64_t bytes = t->end - t->begin;
   Offset<cb::Weight> w;
@@ -178,8 +147,8 @@ FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
   auto wdims = fbb_.CreateVector(dims);
   if (in_.embedWeights) {
     uint64_t offset = embed(file->data(*t), bytes);
-    w = cb::CreateWeight(fbb_, wname, toCbin(type.getElementType()), wdims, bytes, true,
-                         offset, 0, 0);
+    w = cb::CreateWeight(fbb_, wname, toCbin(type.getElementType()), wdims, bytes, true, offset, 0,
+                         0);
     stats_.embeddedBytes += bytes;
   } else {
     std::string base = ::chitu::baseName(file->path());
@@ -191,8 +160,8 @@ FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
     fileBasenames_[base] = file->path();
     uint32_t fi = fileIndex(*file);
     auto tname = fbb_.CreateString(name);
-    w = cb::CreateWeight(fbb_, wname, toCbin(type.getElementType()), wdims, bytes, false, 0,
-                         fi, tname);
+    w = cb::CreateWeight(fbb_, wname, toCbin(type.getElementType()), wdims, bytes, false, 0, fi,
+                         tname);
     stats_.externalBytes += bytes;
   }
   weights_.push_back(w);
@@ -226,8 +195,8 @@ FailureOr<uint32_t> Writer::constantTensor(ConstantOp op) {
   std::string name = "constant" + std::to_string(constants_++);
   uint64_t offset = embed(bytes.data(), bytes.size());
   std::vector<int64_t> dims(type.getShape().begin(), type.getShape().end());
-  weights_.push_back(cb::CreateWeightDirect(fbb_, name.c_str(), toCbin(et), &dims,
-                                            bytes.size(), true, offset, 0, nullptr));
+  weights_.push_back(cb::CreateWeightDirect(fbb_, name.c_str(), toCbin(et), &dims, bytes.size(),
+                                            true, offset, 0, nullptr));
   stats_.embeddedBytes += bytes.size();
   SmallVector<SymExpr> symDims;
   for (int64_t d : dims)
@@ -262,67 +231,76 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
       ints.insert(ints.end(), o.getAxes().begin(), o.getAxes().end());
     };
     auto kind = llvm::TypeSwitch<Operation *, std::optional<cb::OpKind>>(&op)
-        .Case([](AddOp) { return cb::OpKind::ADD; })
-        .Case([](SubOp) { return cb::OpKind::SUB; })
-        .Case([](MulOp) { return cb::OpKind::MUL; })
-        .Case([](DivOp) { return cb::OpKind::DIV; })
-        .Case([](MaxOp) { return cb::OpKind::MAXIMUM; })
-        .Case([](MinOp) { return cb::OpKind::MINIMUM; })
-        .Case([](NegOp) { return cb::OpKind::NEG; })
-        .Case([](ExpOp) { return cb::OpKind::EXP; })
-        .Case([](LogOp) { return cb::OpKind::LOG; })
-        .Case([](SqrtOp) { return cb::OpKind::SQRT; })
-        .Case([](RsqrtOp) { return cb::OpKind::RSQRT; })
-        .Case([](TanhOp) { return cb::OpKind::TANH; })
-        .Case([](SigmoidOp) { return cb::OpKind::SIGMOID; })
-        .Case([](SiluOp) { return cb::OpKind::SILU; })
-        .Case([](GeluOp) { return cb::OpKind::GELU; })
-        .Case([](GeluTanhOp) { return cb::OpKind::GELU_TANH; })
-        .Case([](ReluOp) { return cb::OpKind::RELU; })
-        .Case([](CastOp) { return cb::OpKind::CAST; })
-        .Case([&](MatmulOp o) {
-          ints = {o.getTransposeLhs() ? 1 : 0, o.getTransposeRhs() ? 1 : 0};
-          return cb::OpKind::MATMUL;
-        })
-        .Case([&](ReduceSumOp o) { reduction(o); return cb::OpKind::REDUCE_SUM; })
-        .Case([&](ReduceMaxOp o) { reduction(o); return cb::OpKind::REDUCE_MAX; })
-        .Case([&](ReduceMeanOp o) { reduction(o); return cb::OpKind::REDUCE_MEAN; })
-        .Case([&](SoftmaxOp o) {
-          ints = {o.getAxis()};
-          return cb::OpKind::SOFTMAX;
-        })
-        .Case([&](RmsNormOp o) {
-          floats = {double(o.getEps().convertToFloat())};
-          return cb::OpKind::RMS_NORM;
-        })
-        .Case([&](LayerNormOp o) {
-          floats = {double(o.getEps().convertToFloat())};
-          ints = {o.getBias() ? 1 : 0};
-          return cb::OpKind::LAYER_NORM;
-        })
-        .Case([](ReshapeOp) { return cb::OpKind::RESHAPE; })
-        .Case([&](TransposeOp o) {
-          ints.assign(o.getPerm().begin(), o.getPerm().end());
-          return cb::OpKind::TRANSPOSE;
-        })
-        .Case([&](SliceOp o) {
-          unsigned nextOffset = 0;
-          for (int64_t so : o.getStaticOffsets())
-            params.push_back(ShapedType::isDynamic(so)
-                                 ? shapes.index(o.getOffsets()[nextOffset++])
-                                 : SymExpr::constant(so));
-          ints.assign(o.getStrides().begin(), o.getStrides().end());
-          return cb::OpKind::SLICE;
-        })
-        .Case([&](ConcatOp o) {
-          ints = {o.getAxis()};
-          return cb::OpKind::CONCAT;
-        })
-        .Case([&](GatherOp o) {
-          ints = {o.getAxis()};
-          return cb::OpKind::GATHER;
-        })
-        .Default([](Operation *) { return std::nullopt; });
+                    .Case([](AddOp) { return cb::OpKind::ADD; })
+                    .Case([](SubOp) { return cb::OpKind::SUB; })
+                    .Case([](MulOp) { return cb::OpKind::MUL; })
+                    .Case([](DivOp) { return cb::OpKind::DIV; })
+                    .Case([](MaxOp) { return cb::OpKind::MAXIMUM; })
+                    .Case([](MinOp) { return cb::OpKind::MINIMUM; })
+                    .Case([](NegOp) { return cb::OpKind::NEG; })
+                    .Case([](ExpOp) { return cb::OpKind::EXP; })
+                    .Case([](LogOp) { return cb::OpKind::LOG; })
+                    .Case([](SqrtOp) { return cb::OpKind::SQRT; })
+                    .Case([](RsqrtOp) { return cb::OpKind::RSQRT; })
+                    .Case([](TanhOp) { return cb::OpKind::TANH; })
+                    .Case([](SigmoidOp) { return cb::OpKind::SIGMOID; })
+                    .Case([](SiluOp) { return cb::OpKind::SILU; })
+                    .Case([](GeluOp) { return cb::OpKind::GELU; })
+                    .Case([](GeluTanhOp) { return cb::OpKind::GELU_TANH; })
+                    .Case([](ReluOp) { return cb::OpKind::RELU; })
+                    .Case([](CastOp) { return cb::OpKind::CAST; })
+                    .Case([&](MatmulOp o) {
+                      ints = {o.getTransposeLhs() ? 1 : 0, o.getTransposeRhs() ? 1 : 0};
+                      return cb::OpKind::MATMUL;
+                    })
+                    .Case([&](ReduceSumOp o) {
+                      reduction(o);
+                      return cb::OpKind::REDUCE_SUM;
+                    })
+                    .Case([&](ReduceMaxOp o) {
+                      reduction(o);
+                      return cb::OpKind::REDUCE_MAX;
+                    })
+                    .Case([&](ReduceMeanOp o) {
+                      reduction(o);
+                      return cb::OpKind::REDUCE_MEAN;
+                    })
+                    .Case([&](SoftmaxOp o) {
+                      ints = {int64_t(o.getAxis())};
+                      return cb::OpKind::SOFTMAX;
+                    })
+                    .Case([&](RmsNormOp o) {
+                      floats = {double(o.getEps().convertToFloat())};
+                      return cb::OpKind::RMS_NORM;
+                    })
+                    .Case([&](LayerNormOp o) {
+                      floats = {double(o.getEps().convertToFloat())};
+                      ints = {o.getBias() ? 1 : 0};
+                      return cb::OpKind::LAYER_NORM;
+                    })
+                    .Case([](ReshapeOp) { return cb::OpKind::RESHAPE; })
+                    .Case([&](TransposeOp o) {
+                      ints.assign(o.getPerm().begin(), o.getPerm().end());
+                      return cb::OpKind::TRANSPOSE;
+                    })
+                    .Case([&](SliceOp o) {
+                      unsigned nextOffset = 0;
+                      for (int64_t so : o.getStaticOffsets())
+                        params.push_back(ShapedType::isDynamic(so)
+                                             ? shapes.index(o.getOffsets()[nextOffset++])
+                                             : SymExpr::constant(so));
+                      ints.assign(o.getStrides().begin(), o.getStrides().end());
+                      return cb::OpKind::SLICE;
+                    })
+                    .Case([&](ConcatOp o) {
+                      ints = {int64_t(o.getAxis())};
+                      return cb::OpKind::CONCAT;
+                    })
+                    .Case([&](GatherOp o) {
+                      ints = {int64_t(o.getAxis())};
+                      return cb::OpKind::GATHER;
+                    })
+                    .Default([](Operation *) { return std::nullopt; });
     if (!kind)
       return op.emitOpError("has no portable encoding");
     Value result = op.getResult(0);
@@ -331,8 +309,8 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
     auto intsVec = fbb_.CreateVector(ints);
     auto floatsVec = fbb_.CreateVector(floats);
     auto paramsVec = exprs(params);
-    ops.push_back(cb::CreateOp(fbb_, *kind, operandsVec, toCbin(elementType(result)), dims,
-                               intsVec, floatsVec, paramsVec));
+    ops.push_back(cb::CreateOp(fbb_, *kind, operandsVec, toCbin(elementType(result)), dims, intsVec,
+                               floatsVec, paramsVec));
     local[result] = next++;
   }
   std::vector<uint32_t> results;
@@ -341,8 +319,7 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
 
   const CompiledKernel &ck = compiled->second;
   const LaunchRule &rule = ck.source.launch;
-  std::vector<Offset<cb::Expr>> grid = {expr(rule.grid[0]), expr(rule.grid[1]),
-                                        expr(rule.grid[2])};
+  std::vector<Offset<cb::Expr>> grid = {expr(rule.grid[0]), expr(rule.grid[1]), expr(rule.grid[2])};
   std::vector<uint32_t> block(rule.block, rule.block + 3);
   SmallVector<SymExpr> scalars;
   for (int64_t s : rule.scalarSymbols)
@@ -350,8 +327,8 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
   auto gridVec = fbb_.CreateVector(grid);
   auto blockVec = fbb_.CreateVector(block);
   auto scalarVec = exprs(scalars);
-  auto launch = cb::CreateLaunch(fbb_, gridVec, blockVec, rule.sharedBytes, scalarVec,
-                                 rule.usesStatus);
+  auto launch =
+      cb::CreateLaunch(fbb_, gridVec, blockVec, rule.sharedBytes, scalarVec, rule.usesStatus);
   std::vector<Offset<cb::Binary>> binaries;
   for (const auto &[arch, cubin] : ck.binaries)
     binaries.push_back(cb::CreateBinaryDirect(fbb_, arch.c_str(), &cubin));
@@ -435,8 +412,7 @@ LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {
           ins.push_back(tensorOf[v]);
       for (auto [j, r] : llvm::enumerate(k.getResults()))
         outs.push_back(arenaTensor(r, k.getName().str() +
-                                          (k.getNumResults() > 1 ? ":" + std::to_string(j)
-                                                                 : "")));
+                                          (k.getNumResults() > 1 ? ":" + std::to_string(j) : "")));
       steps.push_back(cb::CreateStepDirect(fbb_, uint32_t(kernels_.size() - 1), &ins, &outs));
     } else if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (auto [i, v] : llvm::enumerate(ret.getOperands()))
@@ -448,18 +424,18 @@ LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {
 
   std::vector<Offset<cb::Symbol>> symbols;
   for (auto [i, s] : llvm::enumerate(shapes.symbols()))
-    symbols.push_back(cb::CreateSymbolDirect(
-        fbb_, ShapeAnalysis::symbolName(int64_t(i)).c_str(), s.argIndex, s.dim));
+    symbols.push_back(cb::CreateSymbolDirect(fbb_, ShapeAnalysis::symbolName(int64_t(i)).c_str(),
+                                             s.argIndex, s.dim));
   std::vector<Offset<cb::Check>> checks;
   for (const ShapeCheck &c : shapes.checks()) {
     auto l = expr(c.lhs), r = expr(c.rhs);
     auto msg = fbb_.CreateString(c.message);
-    checks.push_back(cb::CreateCheck(
-        fbb_, c.isEquality ? cb::CheckKind::EQ : cb::CheckKind::LE, l, r, msg));
+    checks.push_back(
+        cb::CreateCheck(fbb_, c.isEquality ? cb::CheckKind::EQ : cb::CheckKind::LE, l, r, msg));
   }
   auto arena = expr(slotOffset.back());
-  entries_.push_back(cb::CreateEntryDirect(fbb_, func.getSymName().str().c_str(), &symbols,
-                                           &checks, &inputs, &outputs, &steps, arena));
+  entries_.push_back(cb::CreateEntryDirect(fbb_, func.getSymName().str().c_str(), &symbols, &checks,
+                                           &inputs, &outputs, &steps, arena));
   return success();
 }
 
@@ -485,8 +461,7 @@ LogicalResult Writer::build(std::vector<uint8_t> &file, ArtifactStats &stats) {
 
   // The flatbuffer's size is known only now: patch where the weight segment starts.
   size_t fbSize = fbb_.GetSize();
-  size_t segmentOffset = (fbSize + kSegmentAlignment - 1) / kSegmentAlignment *
-                         kSegmentAlignment;
+  size_t segmentOffset = (fbSize + kSegmentAlignment - 1) / kSegmentAlignment * kSegmentAlignment;
   file.assign(fbb_.GetBufferPointer(), fbb_.GetBufferPointer() + fbSize);
   cb::GetMutableSizePrefixedArtifact(file.data())->mutate_segment_offset(segmentOffset);
   file.resize(segmentOffset, 0);
@@ -498,6 +473,55 @@ LogicalResult Writer::build(std::vector<uint8_t> &file, ArtifactStats &stats) {
 }
 
 } // namespace
+
+FailureOr<WeightSource>
+mlir::chitu::findWeight(WeightOp op,
+                        const std::vector<std::shared_ptr<::chitu::SafetensorsFile>> &files) {
+  std::string name = op.getName().str();
+  auto type = cast<RankedTensorType>(op.getType());
+  if (files.empty())
+    return op.emitError("weight '")
+           << name << "' needs a weight file: put a .safetensors file with the .mlir's "
+           << "name next to it, or pass --weights FILE";
+  for (const auto &f : files) {
+    const ::chitu::SafetensorsTensor *t = f->find(name);
+    if (!t)
+      continue;
+    std::string want =
+        ::chitu::safetensorsDTypeName(::chitu::DType(int(toCbin(type.getElementType()))));
+    std::string declared;
+    llvm::raw_string_ostream os(declared);
+    os << type.getElementType();
+    if (t->dtypeName != want)
+      return op.emitError("weight '") << name << "' is " << t->dtypeName << " in " << f->path()
+                                      << " but the IR declares " << declared << " (" << want << ")";
+    if (t->shape != std::vector<int64_t>(type.getShape().begin(), type.getShape().end())) {
+      std::string shape;
+      for (int64_t d : t->shape)
+        shape += (shape.empty() ? "" : "x") + std::to_string(d);
+      return op.emitError("weight '") << name << "' has shape " << shape << " in " << f->path()
+                                      << " but the IR declares " << type;
+    }
+    return WeightSource{f.get(), t};
+  }
+  std::string names, some;
+  for (const auto &f : files)
+    names += (names.empty() ? "" : ", ") + f->path();
+  unsigned shown = 0;
+  for (const auto &[n, _] : files.front()->tensors())
+    if (shown++ < 8)
+      some += (some.empty() ? "" : ", ") + n;
+  return op.emitError("weight '") << name << "' is not in " << names << " (it has: " << some
+                                  << (shown > 8 ? ", ..." : "") << ")";
+}
+
+LogicalResult
+mlir::chitu::checkWeights(ModuleOp module,
+                          const std::vector<std::shared_ptr<::chitu::SafetensorsFile>> &files) {
+  bool ok = true;
+  module.walk([&](WeightOp op) { ok &= succeeded(findWeight(op, files)); });
+  return success(ok);
+}
 
 LogicalResult mlir::chitu::writeArtifact(const ArtifactInput &input, const std::string &path,
                                          ArtifactStats &stats) {

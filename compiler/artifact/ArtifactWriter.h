@@ -32,7 +32,7 @@ struct ArtifactInput {
   ModuleOp module;
   const ParsedModule *parsed = nullptr;
   llvm::DenseMap<Operation *, ShapeAnalysis> *analyses = nullptr; // per func.func
-  llvm::DenseMap<Operation *, CompiledKernel> *kernels = nullptr;  // per chitu.kernel
+  llvm::DenseMap<Operation *, CompiledKernel> *kernels = nullptr; // per chitu.kernel
   std::vector<std::string> targets;
   /// Files the weights are looked up in, in order.
   std::vector<std::shared_ptr<::chitu::SafetensorsFile>> weightFiles;
@@ -47,6 +47,22 @@ struct ArtifactStats {
   size_t embeddedBytes = 0;
   size_t externalBytes = 0;
 };
+
+/// A weight's source: the file and tensor it is read from.
+struct WeightSource {
+  const ::chitu::SafetensorsFile *file;
+  const ::chitu::SafetensorsTensor *tensor;
+};
+
+/// Finds the tensor a chitu.weight names in `files` (first match) and checks its dtype
+/// and shape against the IR; emits a diagnostic at the op and fails otherwise.
+FailureOr<WeightSource>
+findWeight(WeightOp op, const std::vector<std::shared_ptr<::chitu::SafetensorsFile>> &files);
+
+/// findWeight for every weight of `module`, so that bad weights fail before any kernel
+/// is compiled.
+LogicalResult checkWeights(ModuleOp module,
+                           const std::vector<std::shared_ptr<::chitu::SafetensorsFile>> &files);
 
 /// Writes the artifact to `path`. Emits diagnostics (missing or mismatched weights) and
 /// fails without writing anything on error.

@@ -40,24 +40,21 @@ Type elementType(Value v) { return cast<RankedTensorType>(v.getType()).getElemen
 
 /// Ops a kernel computes element by element (any of them may feed another).
 bool isElemental(Operation *op) {
-  return isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, NegOp, ReluOp, ExpOp, LogOp, SqrtOp,
-             RsqrtOp, TanhOp, SigmoidOp, SiluOp, GeluOp, GeluTanhOp, CastOp, ReshapeOp,
-             TransposeOp, SliceOp, ConcatOp, GatherOp>(op);
+  return isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, NegOp, ReluOp, ExpOp, LogOp, SqrtOp, RsqrtOp,
+             TanhOp, SigmoidOp, SiluOp, GeluOp, GeluTanhOp, CastOp, ReshapeOp, TransposeOp, SliceOp,
+             ConcatOp, GatherOp>(op);
 }
 
 class KernelEmitter {
 public:
-  KernelEmitter(KernelOp kernel, const ShapeAnalysis &shapes)
-      : kernel_(kernel), shapes_(shapes) {}
+  KernelEmitter(KernelOp kernel, const ShapeAnalysis &shapes) : kernel_(kernel), shapes_(shapes) {}
 
   FailureOr<KernelSource> run();
 
 private:
   // ---- text ----------------------------------------------------------------------------
   void line(const std::string &s) { body_ += std::string(indent_ * 2, ' ') + s + "\n"; }
-  std::string fresh(const std::string &prefix) {
-    return prefix + std::to_string(counter_++);
-  }
+  std::string fresh(const std::string &prefix) { return prefix + std::to_string(counter_++); }
   /// A size as C code; records the symbols it uses (they become kernel parameters).
   std::string size(const SymExpr &e) {
     e.collectSymbols(usedSymbols_);
@@ -122,14 +119,13 @@ private:
 
   // ---- kernel shapes -------------------------------------------------------------------
   LogicalResult emitElementalKernel();
-  LogicalResult emitReduction(Operation *op, Value input, ArrayRef<int64_t> axes,
-                              bool keepDims);
+  LogicalResult emitReduction(Operation *op, Value input, ArrayRef<int64_t> axes, bool keepDims);
   LogicalResult emitSoftmax(SoftmaxOp op);
   LogicalResult emitNorm(Operation *op);
   LogicalResult emitMatmul(MatmulOp op);
   void emitStore(unsigned output, const std::string &index, const std::string &value) {
-    line(outputs_[output] + "[" + index + "] = " +
-         storeExpr(elementType(results_[output]), value) + ";");
+    line(outputs_[output] + "[" + index + "] = " + storeExpr(elementType(results_[output]), value) +
+         ";");
   }
   static std::string storeExpr(Type t, const std::string &v) {
     return isa<FloatType>(t) ? "chitu::from_float<" + storageType(t) + ">(" + v + ")" : v;
@@ -138,8 +134,8 @@ private:
     if (perBlock)
       return "for (long long " + var + " = blockIdx.x; " + var + " < " + n + "; " + var +
              " += gridDim.x) {";
-    return "for (long long " + var + " = (long long)blockIdx.x * blockDim.x + threadIdx.x; " +
-           var + " < " + n + "; " + var + " += (long long)gridDim.x * blockDim.x) {";
+    return "for (long long " + var + " = (long long)blockIdx.x * blockDim.x + threadIdx.x; " + var +
+           " < " + n + "; " + var + " += (long long)gridDim.x * blockDim.x) {";
   }
 
   KernelOp kernel_;
@@ -149,10 +145,10 @@ private:
   unsigned counter_ = 0;
   std::set<int64_t> usedSymbols_;
   std::set<std::string> includes_{"common.cuh"};
-  llvm::DenseMap<Value, std::string> inputPtr_;   // tensor block argument -> pointer name
+  llvm::DenseMap<Value, std::string> inputPtr_; // tensor block argument -> pointer name
   llvm::DenseMap<Value, std::vector<std::string>> inputDims_; // and its dim variables
-  std::vector<std::string> outputs_;              // output pointer names
-  std::vector<Value> results_;                    // yielded values
+  std::vector<std::string> outputs_;                          // output pointer names
+  std::vector<Value> results_;                                // yielded values
   std::vector<std::map<std::string, std::string>> cache_;
   LaunchRule launch_;
 };
@@ -252,12 +248,10 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
         return binary(o.getLhs(), o.getRhs(), "/", "chitu::div_i32", "chitu::div_i64");
       })
       .Case([&](MaxOp o) {
-        return binary(o.getLhs(), o.getRhs(), "chitu::max_f32", "chitu::max_int",
-                      "chitu::max_int");
+        return binary(o.getLhs(), o.getRhs(), "chitu::max_f32", "chitu::max_int", "chitu::max_int");
       })
       .Case([&](MinOp o) {
-        return binary(o.getLhs(), o.getRhs(), "chitu::min_f32", "chitu::min_int",
-                      "chitu::min_int");
+        return binary(o.getLhs(), o.getRhs(), "chitu::min_f32", "chitu::min_int", "chitu::min_int");
       })
       .Case([&](NegOp o) {
         return unary(o.getInput(), "(-$)", i32 ? "chitu::neg_i32($)" : "chitu::neg_i64($)");
@@ -373,8 +367,7 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
         std::string ok = fresh("ok");
         launch_.usesStatus = true;
         line("const long long " + j + "raw = (long long)" + *raw + ";");
-        line("const bool " + ok + " = " + j + "raw >= -" + dim + " && " + j + "raw < " + dim +
-             ";");
+        line("const bool " + ok + " = " + j + "raw >= -" + dim + " && " + j + "raw < " + dim + ";");
         line("if (!" + ok + ") chitu::report_error(status, chitu::kErrorIndexOutOfRange);");
         line("const long long " + j + " = " + j + "raw < 0 ? " + j + "raw + " + dim + " : " + j +
              "raw;");
@@ -454,8 +447,10 @@ LogicalResult KernelEmitter::emitReduction(Operation *op, Value input, ArrayRef<
   }
   std::string numOut = sizeVar(nOut, "n"), numRed = sizeVar(nRed, "n");
   bool isMax = isa<ReduceMaxOp>(op);
-  std::string init = isMax ? (isF ? "-chitu::inf_f32()" : (et.isInteger(32) ? "(int)0x80000000" : "(long long)0x8000000000000000ULL"))
-                           : "0";
+  std::string init =
+      isMax ? (isF ? "-chitu::inf_f32()"
+                   : (et.isInteger(32) ? "(int)0x80000000" : "(long long)0x8000000000000000ULL"))
+            : "0";
   std::string combine = isMax ? "chitu::MaxOp()" : (isF ? "chitu::SumOp()" : "chitu::SumWrapOp()");
   line("__shared__ " + ct + " scratch[32];");
   line(gridStride(numOut, "o", true));
@@ -480,8 +475,8 @@ LogicalResult KernelEmitter::emitReduction(Operation *op, Value input, ArrayRef<
   line("}");
   line("acc = chitu::block_reduce(acc, " + combine + ", scratch);");
   std::string result = isa<ReduceMeanOp>(op) ? "acc / (float)" + numRed : "acc";
-  line("if (threadIdx.x == 0) " + outputs_[0] + "[o] = " +
-       storeExpr(elementType(results_[0]), result) + ";");
+  line("if (threadIdx.x == 0) " + outputs_[0] +
+       "[o] = " + storeExpr(elementType(results_[0]), result) + ";");
   --indent_;
   line("}");
   (void)keepDims; // keep_dims only changes the output's shape, not its layout
@@ -655,8 +650,7 @@ LogicalResult KernelEmitter::emitMatmul(MatmulOp op) {
   Value lhs = op.getLhs(), rhs = op.getRhs();
   if (!inputPtr_.count(lhs) || !inputPtr_.count(rhs))
     return op.emitOpError("operands must be kernel inputs (no fused prologue yet)");
-  ArrayRef<SymExpr> a = shapes_.dims(lhs), b = shapes_.dims(rhs),
-                    c = shapes_.dims(op.getResult());
+  ArrayRef<SymExpr> a = shapes_.dims(lhs), b = shapes_.dims(rhs), c = shapes_.dims(op.getResult());
   size_t ra = a.size(), rb = b.size(), rc = c.size();
   bool ta = op.getTransposeLhs(), tb = op.getTransposeRhs();
   SymExpr M = c[rc - 2], N = c[rc - 1], K = ta ? a[ra - 2] : a[ra - 1];
@@ -670,8 +664,7 @@ LogicalResult KernelEmitter::emitMatmul(MatmulOp op) {
     batches = batches * c[d];
   }
   std::string numBatches = sizeVar(batches, "nb");
-  line("for (long long batch = blockIdx.z; batch < " + numBatches +
-       "; batch += gridDim.z) {");
+  line("for (long long batch = blockIdx.z; batch < " + numBatches + "; batch += gridDim.z) {");
   ++indent_;
   std::vector<std::string> bc = delinearize("batch", batchDims);
   auto operandOffset = [&](ArrayRef<SymExpr> dims, const std::string &matrix) {
@@ -688,9 +681,9 @@ LogicalResult KernelEmitter::emitMatmul(MatmulOp op) {
   line("const long long b_off = " + operandOffset(b, "(" + k + " * " + n + ")") + ";");
   std::string sam = ta ? "1LL" : k, sak = ta ? m : "1LL";
   std::string sbk = tb ? "1LL" : n, sbn = tb ? k : "1LL";
-  line("chitu::gemm_tile_64x64(" + inputPtr_[lhs] + " + a_off, " + inputPtr_[rhs] +
-       " + b_off, " + outputs_[0] + " + batch * " + m + " * " + n + ", " + m + ", " + n +
-       ", " + k + ", " + sam + ", " + sak + ", " + sbk + ", " + sbn + ");");
+  line("chitu::gemm_tile_64x64(" + inputPtr_[lhs] + " + a_off, " + inputPtr_[rhs] + " + b_off, " +
+       outputs_[0] + " + batch * " + m + " * " + n + ", " + m + ", " + n + ", " + k + ", " + sam +
+       ", " + sak + ", " + sbk + ", " + sbn + ");");
   line("__syncthreads();");
   --indent_;
   line("}");
@@ -752,9 +745,7 @@ FailureOr<KernelSource> KernelEmitter::run() {
              .Case([&](SoftmaxOp o) { return emitSoftmax(o); })
              .Case<RmsNormOp, LayerNormOp>([&](auto o) { return emitNorm(o); })
              .Case([&](MatmulOp o) { return emitMatmul(o); })
-             .Default([&](Operation *o) {
-               return o->emitOpError("has no CUDA code generation");
-             });
+             .Default([&](Operation *o) { return o->emitOpError("has no CUDA code generation"); });
   }
   if (failed(ok))
     return failure();

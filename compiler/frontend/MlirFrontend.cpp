@@ -12,9 +12,8 @@
 using namespace mlir;
 using namespace mlir::chitu;
 
-FailureOr<ParsedModule> mlir::chitu::parseMlirFile(MLIRContext &context,
-                                                    llvm::SourceMgr &sourceMgr,
-                                                    const std::string &path) {
+FailureOr<ParsedModule> mlir::chitu::parseMlirFile(MLIRContext &context, llvm::SourceMgr &sourceMgr,
+                                                   const std::string &path) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
   if (!buffer) {
     emitError(UnknownLoc::get(&context))
@@ -56,13 +55,11 @@ FailureOr<ParsedModule> mlir::chitu::parseMlirFile(MLIRContext &context,
   return parsed;
 }
 
-std::string mlir::chitu::inputName(func::FuncOp func, unsigned index,
-                                   const ParsedModule &parsed) {
+std::string mlir::chitu::inputName(func::FuncOp func, unsigned index, const ParsedModule &parsed) {
   if (auto name = func.getArgAttrOfType<StringAttr>(index, "chitu.name"))
     return name.str();
   auto it = parsed.argumentNames.find(func.getSymName().str());
-  if (it != parsed.argumentNames.end() && index < it->second.size() &&
-      !it->second[index].empty()) {
+  if (it != parsed.argumentNames.end() && index < it->second.size() && !it->second[index].empty()) {
     const std::string &n = it->second[index];
     // MLIR names like %0 or %arg0 carry no meaning: fall back to inputN.
     auto digits = [](const std::string &s) {

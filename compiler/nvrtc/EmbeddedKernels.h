@@ -8,7 +8,7 @@
 namespace chitu::compiler {
 
 struct EmbeddedFile {
-  std::string name;   // e.g. "common.cuh", as generated code includes it
+  std::string name; // e.g. "common.cuh", as generated code includes it
   std::string source;
 };
 

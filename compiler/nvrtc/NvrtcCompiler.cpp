@@ -98,8 +98,7 @@ std::string NvrtcCompiler::defaultCacheDir() {
 
 StatusOr<std::vector<uint8_t>> NvrtcCompiler::compile(const std::string &name,
                                                       const std::string &source,
-                                                      const std::string &arch,
-                                                      bool &cached) const {
+                                                      const std::string &arch, bool &cached) const {
   cached = false;
   std::vector<std::string> options = compileOptions(arch);
   uint64_t key = fnv1a64(source, headersHash_);

@@ -118,16 +118,18 @@ void compileKernels(llvm::DenseMap<Operation *, CompiledKernel> &kernels,
     for (const std::string &arch : archs)
       work.push_back({&source, users.front()->source.name, arch, {}, {}});
 
-  ::chitu::compiler::NvrtcCompiler nvrtc(noCache ? "" : (cacheDir.empty()
-                                                    ? ::chitu::compiler::NvrtcCompiler::defaultCacheDir()
-                                                    : cacheDir.getValue()));
+  ::chitu::compiler::NvrtcCompiler nvrtc(
+      noCache ? ""
+              : (cacheDir.empty() ? ::chitu::compiler::NvrtcCompiler::defaultCacheDir()
+                                  : cacheDir.getValue()));
   std::atomic<size_t> nextJob{0}, cachedCount{0};
   unsigned threads = jobs ? jobs.getValue() : std::max(1u, std::thread::hardware_concurrency());
   threads = std::min<unsigned>(threads, unsigned(std::max<size_t>(work.size(), 1)));
   auto start = std::chrono::steady_clock::now();
   progress("compiling " + std::to_string(bySource.size()) + " kernels for " +
            std::to_string(archs.size()) + " target(s) with NVRTC " +
-           ::chitu::compiler::NvrtcCompiler::version() + " (" + std::to_string(threads) + " threads)");
+           ::chitu::compiler::NvrtcCompiler::version() + " (" + std::to_string(threads) +
+           " threads)");
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t)
     pool.emplace_back([&] {
@@ -151,8 +153,7 @@ void compileKernels(llvm::DenseMap<Operation *, CompiledKernel> &kernels,
     for (CompiledKernel *k : bySource[*job.source])
       k->binaries.emplace_back(job.arch, job.cubin);
   }
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.1f s", seconds);
   progress("compiled " + std::to_string(work.size()) + " cubins in " + buf + " (" +
@@ -200,7 +201,8 @@ int main(int argc, char **argv) {
   registry.insert<ChituDialect, arith::ArithDialect, func::FuncDialect>();
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
-  context.disableMultithreading(); // NVRTC gets the cores
+  context.disableMultithreading();    // NVRTC gets the cores
+  context.printOpOnDiagnostic(false); // errors point at the user's source line instead
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
 
@@ -247,8 +249,7 @@ int main(int argc, char **argv) {
   if (emit == Emit::Cuda) {
     for (auto func : module.getOps<func::FuncOp>())
       for (auto kernel : func.getOps<KernelOp>())
-        llvm::outs() << "// ---- " << func.getSymName() << " / " << kernel.getName()
-                     << "\n"
+        llvm::outs() << "// ---- " << func.getSymName() << " / " << kernel.getName() << "\n"
                      << kernels[kernel.getOperation()].source.source << "\n";
     return 0;
   }
@@ -269,6 +270,8 @@ int main(int argc, char **argv) {
     input.weightFiles.push_back(*file);
   }
 
+  if (failed(checkWeights(module, input.weightFiles)))
+    return 1;
   compileKernels(kernels, archs);
 
   input.module = module;
@@ -277,7 +280,8 @@ int main(int argc, char **argv) {
   input.kernels = &kernels;
   input.targets = archs;
   input.embedWeights = embedWeights;
-  input.producer = "chitu-compile 0.1.0 (NVRTC " + ::chitu::compiler::NvrtcCompiler::version() + ")";
+  input.producer =
+      "chitu-compile 0.1.0 (NVRTC " + ::chitu::compiler::NvrtcCompiler::version() + ")";
   ArtifactStats stats;
   if (failed(writeArtifact(input, output, stats)))
     return 1;

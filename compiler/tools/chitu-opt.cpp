@@ -20,8 +20,7 @@ int main(int argc, char **argv) {
   mlir::chitu::registerCompilePipeline();
 
   mlir::DialectRegistry registry;
-  registry.insert<mlir::chitu::ChituDialect, mlir::arith::ArithDialect,
-                  mlir::func::FuncDialect>();
+  registry.insert<mlir::chitu::ChituDialect, mlir::arith::ArithDialect, mlir::func::FuncDialect>();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "chitu optimizer driver\n", registry));
 }

@@ -30,8 +30,8 @@ void ChituDialect::initialize() {
       >();
 }
 
-Operation *ChituDialect::materializeConstant(OpBuilder &builder, Attribute value,
-                                             Type type, Location loc) {
+Operation *ChituDialect::materializeConstant(OpBuilder &builder, Attribute value, Type type,
+                                             Location loc) {
   if (type.isIndex())
     if (auto intAttr = dyn_cast<IntegerAttr>(value))
       return arith::ConstantIndexOp::create(builder, loc, intAttr.getInt());
@@ -108,16 +108,14 @@ LogicalResult verifyBroadcastOp(Operation *op) {
   auto result = cast<RankedTensorType>(op->getResult(0).getType());
   auto shape = broadcastShapes(lhs.getShape(), rhs.getShape());
   if (failed(shape))
-    return op->emitOpError("operand shapes ")
-           << shapeString(lhs.getShape()) << " and " << shapeString(rhs.getShape())
-           << " do not broadcast";
+    return op->emitOpError("operand shapes ") << shapeString(lhs.getShape()) << " and "
+                                              << shapeString(rhs.getShape()) << " do not broadcast";
   return verifyResultShape(op, *shape, result.getShape());
 }
 
 LogicalResult verifyAxis(Operation *op, int64_t axis, int64_t rank, StringRef what) {
   if (axis < 0 || axis >= rank)
-    return op->emitOpError() << what << " " << axis << " is out of range for rank "
-                             << rank;
+    return op->emitOpError() << what << " " << axis << " is out of range for rank " << rank;
   return success();
 }
 
@@ -143,9 +141,8 @@ LogicalResult ConstantOp::verify() {
   if (!type.hasStaticShape())
     return emitOpError("must have a static shape");
   if (type.getNumElements() > kMaxConstantElements)
-    return emitOpError("has ")
-           << type.getNumElements() << " elements; constants hold at most "
-           << kMaxConstantElements << " (put larger data in a weight file)";
+    return emitOpError("has ") << type.getNumElements() << " elements; constants hold at most "
+                               << kMaxConstantElements << " (put larger data in a weight file)";
   return success();
 }
 
@@ -205,9 +202,8 @@ LogicalResult MatmulOp::verify() {
            << (getTransposeRhs() ? " (rhs transposed)" : "");
   auto batch = broadcastShapes(a.drop_back(2), b.drop_back(2));
   if (failed(batch))
-    return emitOpError("batch dimensions ")
-           << shapeString(a.drop_back(2)) << " and " << shapeString(b.drop_back(2))
-           << " do not broadcast";
+    return emitOpError("batch dimensions ") << shapeString(a.drop_back(2)) << " and "
+                                            << shapeString(b.drop_back(2)) << " do not broadcast";
   SmallVector<int64_t> expected = *batch;
   expected.push_back(m);
   expected.push_back(n);
@@ -216,9 +212,8 @@ LogicalResult MatmulOp::verify() {
 
 namespace {
 
-LogicalResult verifyReduction(Operation *op, RankedTensorType input,
-                              ArrayRef<int64_t> axes, bool keepDims,
-                              RankedTensorType result) {
+LogicalResult verifyReduction(Operation *op, RankedTensorType input, ArrayRef<int64_t> axes,
+                              bool keepDims, RankedTensorType result) {
   llvm::SmallSet<int64_t, 8> seen;
   for (int64_t axis : axes) {
     if (failed(verifyAxis(op, axis, input.getRank(), "axis")))
@@ -301,8 +296,8 @@ namespace {
 LogicalResult verifyMixedSizes(Operation *op, StringRef what, ArrayRef<int64_t> sizes,
                                size_t numDynamic, RankedTensorType result) {
   if (sizes.size() != size_t(result.getRank()))
-    return op->emitOpError() << what << " has " << sizes.size()
-                             << " entries for a result of rank " << result.getRank();
+    return op->emitOpError() << what << " has " << sizes.size() << " entries for a result of rank "
+                             << result.getRank();
   size_t dynamic = 0;
   for (size_t i = 0; i < sizes.size(); ++i) {
     if (ShapedType::isDynamic(sizes[i])) {
@@ -314,14 +309,13 @@ LogicalResult verifyMixedSizes(Operation *op, StringRef what, ArrayRef<int64_t> 
       if (sizes[i] < 0)
         return op->emitOpError() << what << " entry " << i << " is negative";
       if (result.getDimSize(i) != sizes[i])
-        return op->emitOpError()
-               << what << " entry " << i << " is " << sizes[i] << " but the result type has "
-               << shapeString(result.getShape());
+        return op->emitOpError() << what << " entry " << i << " is " << sizes[i]
+                                 << " but the result type has " << shapeString(result.getShape());
     }
   }
   if (dynamic != numDynamic)
-    return op->emitOpError() << what << " names " << dynamic
-                             << " dynamic entries but has " << numDynamic << " operands";
+    return op->emitOpError() << what << " names " << dynamic << " dynamic entries but has "
+                             << numDynamic << " operands";
   return success();
 }
 
@@ -337,9 +331,8 @@ LogicalResult ReshapeOp::verify() {
   if (input.hasStaticShape() && result.hasStaticShape() &&
       input.getNumElements() != result.getNumElements())
     return emitOpError("cannot reshape ")
-           << shapeString(input.getShape()) << " (" << input.getNumElements()
-           << " elements) to " << shapeString(result.getShape()) << " ("
-           << result.getNumElements() << " elements)";
+           << shapeString(input.getShape()) << " (" << input.getNumElements() << " elements) to "
+           << shapeString(result.getShape()) << " (" << result.getNumElements() << " elements)";
   return success();
 }
 
@@ -383,24 +376,20 @@ LogicalResult SliceOp::verify() {
     return emitOpError("changes the element type (use chitu.cast)");
   if (result.getRank() != rank)
     return emitOpError("result rank differs from the input rank");
-  ArrayRef<int64_t> offsets = getStaticOffsets(), sizes = getStaticSizes(),
-                    strides = getStrides();
+  ArrayRef<int64_t> offsets = getStaticOffsets(), sizes = getStaticSizes(), strides = getStrides();
   if (int64_t(offsets.size()) != rank || int64_t(strides.size()) != rank)
     return emitOpError("needs one offset, size and stride per dimension");
   size_t dynOffsets = llvm::count_if(offsets, ShapedType::isDynamic);
   if (dynOffsets != getOffsets().size())
     return emitOpError("offsets name ")
-           << dynOffsets << " dynamic entries but have " << getOffsets().size()
-           << " operands";
+           << dynOffsets << " dynamic entries but have " << getOffsets().size() << " operands";
   if (failed(verifyMixedSizes(*this, "sizes", sizes, getSizes().size(), result)))
     return failure();
   for (int64_t d = 0; d < rank; ++d) {
     if (strides[d] < 1)
-      return emitOpError("stride ") << strides[d] << " in dimension " << d
-                                    << " must be >= 1";
+      return emitOpError("stride ") << strides[d] << " in dimension " << d << " must be >= 1";
     if (!ShapedType::isDynamic(offsets[d]) && offsets[d] < 0)
-      return emitOpError("offset ") << offsets[d] << " in dimension " << d
-                                    << " is negative";
+      return emitOpError("offset ") << offsets[d] << " in dimension " << d << " is negative";
     if (ShapedType::isDynamic(offsets[d]) || ShapedType::isDynamic(sizes[d]) ||
         input.isDynamicDim(d))
       continue;
@@ -467,8 +456,7 @@ LogicalResult KernelOp::verify() {
   Block &body = getBodyBlock();
   if (body.getNumArguments() != getInputs().size())
     return emitOpError("region has ")
-           << body.getNumArguments() << " arguments for " << getInputs().size()
-           << " inputs";
+           << body.getNumArguments() << " arguments for " << getInputs().size() << " inputs";
   for (auto [arg, input] : llvm::zip(body.getArguments(), getInputs()))
     if (arg.getType() != input.getType())
       return emitOpError("region argument type ")
@@ -477,8 +465,8 @@ LogicalResult KernelOp::verify() {
   if (!yield)
     return emitOpError("region must end with chitu.yield");
   if (yield.getValues().getTypes() != getResultTypes())
-    return emitOpError("yields ")
-           << yield.getValues().size() << " values whose types differ from the results";
+    return emitOpError("yields ") << yield.getValues().size()
+                                  << " values whose types differ from the results";
   for (Operation &op : body.without_terminator())
     if (!isComputeOp(&op))
       return op.emitOpError("cannot appear inside a chitu.kernel (only compute ops do)");

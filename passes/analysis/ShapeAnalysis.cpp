@@ -40,10 +40,9 @@ class Analyzer {
 public:
   explicit Analyzer(func::FuncOp func) : func_(func) {}
 
-  LogicalResult run(ShapeAnalysis &out,
-                    llvm::DenseMap<Value, llvm::SmallVector<SymExpr, 4>> &dims,
-                    llvm::DenseMap<Value, SymExpr> &indices,
-                    std::vector<SymbolOrigin> &symbols, std::vector<ShapeCheck> &checks);
+  LogicalResult run(ShapeAnalysis &out, llvm::DenseMap<Value, llvm::SmallVector<SymExpr, 4>> &dims,
+                    llvm::DenseMap<Value, SymExpr> &indices, std::vector<SymbolOrigin> &symbols,
+                    std::vector<ShapeCheck> &checks);
 
 private:
   LogicalResult visitBlock(Block &block);
@@ -81,8 +80,7 @@ private:
     requireEqual(a, b, op, what);
     return b.isConstant() ? b : a;
   }
-  SmallVector<SymExpr, 4> broadcast(ArrayRef<SymExpr> a, ArrayRef<SymExpr> b,
-                                    Operation *op) {
+  SmallVector<SymExpr, 4> broadcast(ArrayRef<SymExpr> a, ArrayRef<SymExpr> b, Operation *op) {
     size_t rank = std::max(a.size(), b.size());
     SmallVector<SymExpr, 4> out;
     SymExpr one = SymExpr::constant(1);
@@ -94,8 +92,8 @@ private:
       else if (db == one)
         out.push_back(da);
       else
-        out.push_back(unify(da, db, op,
-                            "broadcast dimension " + std::to_string(i) + " must match"));
+        out.push_back(
+            unify(da, db, op, "broadcast dimension " + std::to_string(i) + " must match"));
     }
     return out;
   }
@@ -211,8 +209,8 @@ LogicalResult Analyzer::visitOp(Operation *op) {
         auto out = broadcast(dimsOf(o.getLhs()), dimsOf(o.getRhs()), op);
         return setResult(o.getResult(), out, op);
       })
-      .Case<NegOp, ReluOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, SiluOp,
-            GeluOp, GeluTanhOp, CastOp, SoftmaxOp>([&](auto o) {
+      .Case<NegOp, ReluOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, SiluOp, GeluOp,
+            GeluTanhOp, CastOp, SoftmaxOp>([&](auto o) {
         SmallVector<SymExpr, 4> out(dimsOf(o.getInput()));
         return setResult(o.getResult(), out, op);
       })
@@ -282,14 +280,14 @@ LogicalResult Analyzer::visitOp(Operation *op) {
                                                      : SymExpr::constant(so);
           SymExpr size = ShapedType::isDynamic(ss) ? indices_.lookup(o.getSizes()[nextSize++])
                                                    : SymExpr::constant(ss);
-          SymExpr extent = SymExpr::max(
-              (size - SymExpr::constant(1)) * SymExpr::constant(stride) + SymExpr::constant(1),
-              SymExpr::constant(0));
+          SymExpr extent = SymExpr::max((size - SymExpr::constant(1)) * SymExpr::constant(stride) +
+                                            SymExpr::constant(1),
+                                        SymExpr::constant(0));
           std::string dim = "dimension " + std::to_string(d);
-          requireLessEqual(SymExpr::constant(0), offset, op, "the offset in " + dim +
-                                                                 " must not be negative");
-          requireLessEqual(SymExpr::constant(0), size, op, "the size in " + dim +
-                                                               " must not be negative");
+          requireLessEqual(SymExpr::constant(0), offset, op,
+                           "the offset in " + dim + " must not be negative");
+          requireLessEqual(SymExpr::constant(0), size, op,
+                           "the size in " + dim + " must not be negative");
           requireLessEqual(offset + extent, in[d], op,
                            "the window must lie inside " + dim + " of the input");
           out.push_back(size);
@@ -306,8 +304,8 @@ LogicalResult Analyzer::visitOp(Operation *op) {
             if (int64_t(d) == axis)
               out[d] = out[d] + in[d];
             else
-              out[d] = unify(out[d], in[d], op,
-                             "inputs must match in dimension " + std::to_string(d));
+              out[d] =
+                  unify(out[d], in[d], op, "inputs must match in dimension " + std::to_string(d));
           }
         }
         return setResult(o.getResult(), out, op);
@@ -320,16 +318,13 @@ LogicalResult Analyzer::visitOp(Operation *op) {
         llvm::append_range(out, table.drop_front(axis + 1));
         return setResult(o.getResult(), out, op);
       })
-      .Default([&](Operation *other) {
-        return other->emitOpError("has no shape rule");
-      });
+      .Default([&](Operation *other) { return other->emitOpError("has no shape rule"); });
 }
 
 LogicalResult Analyzer::run(ShapeAnalysis &,
                             llvm::DenseMap<Value, llvm::SmallVector<SymExpr, 4>> &dims,
                             llvm::DenseMap<Value, SymExpr> &indices,
-                            std::vector<SymbolOrigin> &symbols,
-                            std::vector<ShapeCheck> &checks) {
+                            std::vector<SymbolOrigin> &symbols, std::vector<ShapeCheck> &checks) {
   if (func_.getBody().empty())
     return func_.emitOpError("has no body");
   if (!func_.getBody().hasOneBlock())
@@ -358,9 +353,8 @@ LogicalResult Analyzer::run(ShapeAnalysis &,
   // symbols, until nothing changes. What is left becomes a run-time check.
   std::vector<std::optional<SymExpr>> subst(origins_.size());
   std::function<SymExpr(const SymExpr &)> resolve = [&](const SymExpr &e) {
-    return e.substitute([&](int64_t id) {
-      return subst[id] ? resolve(*subst[id]) : SymExpr::symbol(id);
-    });
+    return e.substitute(
+        [&](int64_t id) { return subst[id] ? resolve(*subst[id]) : SymExpr::symbol(id); });
   };
   std::vector<bool> done(constraints_.size(), false);
   for (bool changed = true; changed;) {
@@ -375,8 +369,8 @@ LogicalResult Analyzer::run(ShapeAnalysis &,
         continue;
       }
       if (l.isConstant() && r.isConstant()) {
-        c.op->emitError() << c.message << " (" << l.getConstant() << " vs "
-                          << r.getConstant() << ")";
+        c.op->emitError() << c.message << " (" << l.getConstant() << " vs " << r.getConstant()
+                          << ")";
         return failure();
       }
       auto ls = l.asSymbol(), rs = r.asSymbol();
@@ -404,8 +398,7 @@ LogicalResult Analyzer::run(ShapeAnalysis &,
       symbols.push_back(origins_[id]);
     }
   auto finalize = [&](const SymExpr &e) {
-    return resolve(e).substitute(
-        [&](int64_t id) { return SymExpr::symbol(finalId[id]); });
+    return resolve(e).substitute([&](int64_t id) { return SymExpr::symbol(finalId[id]); });
   };
   for (auto &[value, d] : dims_) {
     SmallVector<SymExpr, 4> out;
@@ -425,12 +418,12 @@ LogicalResult Analyzer::run(ShapeAnalysis &,
     if (c.isEquality ? l == r : (r - l).isNonNegative())
       continue;
     if (l.isConstant() && r.isConstant()) {
-      bool ok = c.isEquality ? l.getConstant() == r.getConstant()
-                             : l.getConstant() <= r.getConstant();
+      bool ok =
+          c.isEquality ? l.getConstant() == r.getConstant() : l.getConstant() <= r.getConstant();
       if (ok)
         continue;
-      c.op->emitError() << c.message << " (" << l.getConstant()
-                        << (c.isEquality ? " vs " : " > ") << r.getConstant() << ")";
+      c.op->emitError() << c.message << " (" << l.getConstant() << (c.isEquality ? " vs " : " > ")
+                        << r.getConstant() << ")";
       return failure();
     }
     checks.push_back({c.isEquality, l, r, c.message});
@@ -443,8 +436,7 @@ LogicalResult Analyzer::run(ShapeAnalysis &,
 FailureOr<ShapeAnalysis> ShapeAnalysis::analyze(func::FuncOp func) {
   ShapeAnalysis result;
   Analyzer analyzer(func);
-  if (failed(analyzer.run(result, result.dims_, result.indices_, result.symbols_,
-                          result.checks_)))
+  if (failed(analyzer.run(result, result.dims_, result.indices_, result.symbols_, result.checks_)))
     return failure();
   return result;
 }

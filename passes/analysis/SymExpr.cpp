@@ -25,11 +25,16 @@ std::string monomialKey(const std::vector<SymAtom> &atoms) {
 
 const char *nodeName(SymNodeKind kind) {
   switch (kind) {
-  case SymNodeKind::FloorDiv: return "floordiv";
-  case SymNodeKind::CeilDiv: return "ceildiv";
-  case SymNodeKind::Mod: return "mod";
-  case SymNodeKind::Max: return "max";
-  case SymNodeKind::Min: return "min";
+  case SymNodeKind::FloorDiv:
+    return "floordiv";
+  case SymNodeKind::CeilDiv:
+    return "ceildiv";
+  case SymNodeKind::Mod:
+    return "mod";
+  case SymNodeKind::Max:
+    return "max";
+  case SymNodeKind::Min:
+    return "min";
   }
   return "?";
 }
@@ -62,9 +67,7 @@ SymExpr SymExpr::fromTerms(std::vector<Term> terms) {
   return e;
 }
 
-SymExpr SymExpr::constant(int64_t value) {
-  return fromTerms({Term{{}, value, ""}});
-}
+SymExpr SymExpr::constant(int64_t value) { return fromTerms({Term{{}, value, ""}}); }
 
 SymExpr SymExpr::atom(SymAtom a) { return fromTerms({Term{{std::move(a)}, 1, ""}}); }
 
@@ -205,10 +208,18 @@ bool SymExpr::isNonNegative() const {
       bool ok = false;
       switch (n.kind) {
       case SymNodeKind::FloorDiv:
-      case SymNodeKind::CeilDiv: ok = positiveConstRhs && n.lhs.isNonNegative(); break;
-      case SymNodeKind::Mod: ok = positiveConstRhs; break;
-      case SymNodeKind::Max: ok = n.lhs.isNonNegative() || n.rhs.isNonNegative(); break;
-      case SymNodeKind::Min: ok = n.lhs.isNonNegative() && n.rhs.isNonNegative(); break;
+      case SymNodeKind::CeilDiv:
+        ok = positiveConstRhs && n.lhs.isNonNegative();
+        break;
+      case SymNodeKind::Mod:
+        ok = positiveConstRhs;
+        break;
+      case SymNodeKind::Max:
+        ok = n.lhs.isNonNegative() || n.rhs.isNonNegative();
+        break;
+      case SymNodeKind::Min:
+        ok = n.lhs.isNonNegative() && n.rhs.isNonNegative();
+        break;
       }
       if (!ok)
         return false;
@@ -249,9 +260,7 @@ SymExpr SymExpr::min(const SymExpr &a, const SymExpr &b) {
   return node(SymNodeKind::Min, a, b);
 }
 
-static const SymNode *asNode(const SymExpr &e, SymNodeKind kind) {
-  return e.singleNode(kind);
-}
+static const SymNode *asNode(const SymExpr &e, SymNodeKind kind) { return e.singleNode(kind); }
 
 const SymNode *SymExpr::singleNode(SymNodeKind kind) const {
   if (terms_.size() == 1 && terms_[0].coeff == 1 && terms_[0].atoms.size() == 1 &&
@@ -271,11 +280,21 @@ SymExpr SymExpr::substitute(const std::function<SymExpr(int64_t)> &f) const {
       }
       SymExpr l = a.node->lhs.substitute(f), r = a.node->rhs.substitute(f);
       switch (a.node->kind) {
-      case SymNodeKind::FloorDiv: product = product * floorDiv(l, r); break;
-      case SymNodeKind::CeilDiv: product = product * ceilDiv(l, r); break;
-      case SymNodeKind::Mod: product = product * mod(l, r); break;
-      case SymNodeKind::Max: product = product * max(l, r); break;
-      case SymNodeKind::Min: product = product * min(l, r); break;
+      case SymNodeKind::FloorDiv:
+        product = product * floorDiv(l, r);
+        break;
+      case SymNodeKind::CeilDiv:
+        product = product * ceilDiv(l, r);
+        break;
+      case SymNodeKind::Mod:
+        product = product * mod(l, r);
+        break;
+      case SymNodeKind::Max:
+        product = product * max(l, r);
+        break;
+      case SymNodeKind::Min:
+        product = product * min(l, r);
+        break;
       }
     }
     result = result + product;
@@ -326,14 +345,15 @@ std::string SymExpr::toC(const std::function<std::string(int64_t)> &name) const 
   std::string s = terms_.size() > 1 ? "(" : "";
   for (size_t i = 0; i < terms_.size(); ++i) {
     const Term &t = terms_[i];
-    std::string term = t.coeff == 1 && !t.atoms.empty() ? "" : "(" + std::to_string(t.coeff) + "LL)";
+    std::string term =
+        t.coeff == 1 && !t.atoms.empty() ? "" : "(" + std::to_string(t.coeff) + "LL)";
     for (const SymAtom &a : t.atoms) {
       term += term.empty() ? "" : "*";
       if (a.symbol >= 0)
         term += name(a.symbol);
       else
-        term += "chitu::" + std::string(nodeName(a.node->kind)) + "(" +
-                a.node->lhs.toC(name) + ", " + a.node->rhs.toC(name) + ")";
+        term += "chitu::" + std::string(nodeName(a.node->kind)) + "(" + a.node->lhs.toC(name) +
+                ", " + a.node->rhs.toC(name) + ")";
     }
     s += (i ? " + " : "") + term;
   }
@@ -370,11 +390,21 @@ void SymExpr::toPostfix(std::vector<int64_t> &code,
         a.node->lhs.toPostfix(code, index);
         a.node->rhs.toPostfix(code, index);
         switch (a.node->kind) {
-        case SymNodeKind::FloorDiv: push(ExprOpcode::FloorDiv); break;
-        case SymNodeKind::CeilDiv: push(ExprOpcode::CeilDiv); break;
-        case SymNodeKind::Mod: push(ExprOpcode::Mod); break;
-        case SymNodeKind::Max: push(ExprOpcode::Max); break;
-        case SymNodeKind::Min: push(ExprOpcode::Min); break;
+        case SymNodeKind::FloorDiv:
+          push(ExprOpcode::FloorDiv);
+          break;
+        case SymNodeKind::CeilDiv:
+          push(ExprOpcode::CeilDiv);
+          break;
+        case SymNodeKind::Mod:
+          push(ExprOpcode::Mod);
+          break;
+        case SymNodeKind::Max:
+          push(ExprOpcode::Max);
+          break;
+        case SymNodeKind::Min:
+          push(ExprOpcode::Min);
+          break;
         }
       }
       multiply();

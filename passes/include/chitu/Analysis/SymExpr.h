@@ -82,8 +82,7 @@ public:
   std::string toC(const std::function<std::string(int64_t)> &name) const;
   /// Appends a runtime postfix program (runtime/support/Expr.h opcodes); `index` maps
   /// a symbol id to its index in the .cbin entry's symbol table.
-  void toPostfix(std::vector<int64_t> &code,
-                 const std::function<int64_t(int64_t)> &index) const;
+  void toPostfix(std::vector<int64_t> &code, const std::function<int64_t(int64_t)> &index) const;
 
 private:
   using Monomial = std::vector<SymAtom>;
