@@ -27,11 +27,31 @@ std::vector<uint8_t> NdArray::toBytes() const {
     double v = values[i];
     uint8_t *p = out.data() + i * dtypeSize(dtype);
     switch (dtype) {
-    case DType::F32: { float f = float(v); std::memcpy(p, &f, 4); break; }
-    case DType::F16: { uint16_t h = floatToF16(float(v)); std::memcpy(p, &h, 2); break; }
-    case DType::BF16: { uint16_t h = floatToBf16(float(v)); std::memcpy(p, &h, 2); break; }
-    case DType::I32: { int32_t x = int32_t(v); std::memcpy(p, &x, 4); break; }
-    case DType::I64: { int64_t x = int64_t(v); std::memcpy(p, &x, 8); break; }
+    case DType::F32: {
+      float f = float(v);
+      std::memcpy(p, &f, 4);
+      break;
+    }
+    case DType::F16: {
+      uint16_t h = floatToF16(float(v));
+      std::memcpy(p, &h, 2);
+      break;
+    }
+    case DType::BF16: {
+      uint16_t h = floatToBf16(float(v));
+      std::memcpy(p, &h, 2);
+      break;
+    }
+    case DType::I32: {
+      int32_t x = int32_t(v);
+      std::memcpy(p, &x, 4);
+      break;
+    }
+    case DType::I64: {
+      int64_t x = int64_t(v);
+      std::memcpy(p, &x, 8);
+      break;
+    }
     }
   }
   return out;
@@ -47,11 +67,36 @@ NdArray NdArray::fromBytes(DType dtype, std::vector<int64_t> dims,
   for (size_t i = 0; i < n; ++i) {
     const uint8_t *p = bytes.data() + i * dtypeSize(dtype);
     switch (dtype) {
-    case DType::F32: { float f; std::memcpy(&f, p, 4); a.values[i] = f; break; }
-    case DType::F16: { uint16_t h; std::memcpy(&h, p, 2); a.values[i] = f16ToFloat(h); break; }
-    case DType::BF16: { uint16_t h; std::memcpy(&h, p, 2); a.values[i] = bf16ToFloat(h); break; }
-    case DType::I32: { int32_t x; std::memcpy(&x, p, 4); a.values[i] = x; break; }
-    case DType::I64: { int64_t x; std::memcpy(&x, p, 8); a.values[i] = double(x); break; }
+    case DType::F32: {
+      float f;
+      std::memcpy(&f, p, 4);
+      a.values[i] = f;
+      break;
+    }
+    case DType::F16: {
+      uint16_t h;
+      std::memcpy(&h, p, 2);
+      a.values[i] = f16ToFloat(h);
+      break;
+    }
+    case DType::BF16: {
+      uint16_t h;
+      std::memcpy(&h, p, 2);
+      a.values[i] = bf16ToFloat(h);
+      break;
+    }
+    case DType::I32: {
+      int32_t x;
+      std::memcpy(&x, p, 4);
+      a.values[i] = x;
+      break;
+    }
+    case DType::I64: {
+      int64_t x;
+      std::memcpy(&x, p, 8);
+      a.values[i] = double(x);
+      break;
+    }
     }
   }
   return a;
@@ -119,9 +164,8 @@ std::vector<NdArray> makeInputs(const OpCase &c, int64_t n, std::mt19937_64 &rng
     if (s.causalMask) {
       int64_t cols = a.dims.back();
       for (size_t i = 0; i < a.values.size(); ++i)
-        a.values[i] = int64_t(i) % cols > int64_t(i) / cols
-                          ? -std::numeric_limits<double>::infinity()
-                          : 0.0;
+        a.values[i] =
+            int64_t(i) % cols > int64_t(i) / cols ? -std::numeric_limits<double>::infinity() : 0.0;
     } else if (isFloat(s.dtype)) {
       std::uniform_real_distribution<double> dist(-2.0, 2.0);
       for (double &v : a.values) {
@@ -155,8 +199,7 @@ std::string runCase(const OpCase &c, chitu_device device, const std::vector<NdAr
     std::vector<uint8_t> bytes = inputs[i].toBytes();
     if (chitu_session_set_input(session, 0, c.inputs[i].name.c_str(),
                                 chitu_dtype(int(inputs[i].dtype)), inputs[i].dims.data(),
-                                int(inputs[i].dims.size()), bytes.data(),
-                                bytes.size()) != CHITU_OK)
+                                int(inputs[i].dims.size()), bytes.data(), bytes.size()) != CHITU_OK)
       error = std::string("set_input: ") + chitu_last_error();
   }
   if (error.empty() && chitu_session_run(session, 0) != CHITU_OK)
@@ -232,10 +275,14 @@ std::string compare(const NdArray &out, const NdArray &ref, double tol) {
 
 double tolerance(DType t) {
   switch (t) {
-  case DType::F32: return 1e-5;
-  case DType::F16: return 2e-3;
-  case DType::BF16: return 1e-2;
-  default: return 0;
+  case DType::F32:
+    return 1e-5;
+  case DType::F16:
+    return 2e-3;
+  case DType::BF16:
+    return 1e-2;
+  default:
+    return 0;
   }
 }
 

@@ -22,7 +22,8 @@ struct NdArray {
 
   int64_t numel() const;
   std::vector<uint8_t> toBytes() const;
-  static NdArray fromBytes(DType dtype, std::vector<int64_t> dims, const std::vector<uint8_t> &bytes);
+  static NdArray fromBytes(DType dtype, std::vector<int64_t> dims,
+                           const std::vector<uint8_t> &bytes);
 };
 
 struct InputSpec {

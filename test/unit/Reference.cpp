@@ -30,7 +30,9 @@ int64_t linearOf(const Dims &coords, const Dims &dims) {
   return l;
 }
 
-double at(const NdArray &a, const Dims &coords) { return a.values[size_t(linearOf(coords, a.dims))]; }
+double at(const NdArray &a, const Dims &coords) {
+  return a.values[size_t(linearOf(coords, a.dims))];
+}
 
 // Reads `a` at result coordinates `c` with NumPy broadcasting.
 double broadcastAt(const NdArray &a, const Dims &c) {
@@ -74,9 +76,12 @@ void forEach(NdArray &out, const std::function<double(const Dims &)> &f) {
 
 double binary(const std::string &op, double a, double b, DType t) {
   bool isInt = !isFloat(t);
-  if (op == "add") return isInt ? wrap(a + b, t) : a + b;
-  if (op == "sub") return isInt ? wrap(a - b, t) : a - b;
-  if (op == "mul") return isInt ? wrap(a * b, t) : a * b;
+  if (op == "add")
+    return isInt ? wrap(a + b, t) : a + b;
+  if (op == "sub")
+    return isInt ? wrap(a - b, t) : a - b;
+  if (op == "mul")
+    return isInt ? wrap(a * b, t) : a * b;
   if (op == "div") {
     if (!isInt)
       return a / b;
@@ -84,29 +89,43 @@ double binary(const std::string &op, double a, double b, DType t) {
   }
   if (std::isnan(a) || std::isnan(b))
     return std::numeric_limits<double>::quiet_NaN();
-  if (op == "max") return std::max(a, b);
+  if (op == "max")
+    return std::max(a, b);
   return std::min(a, b);
 }
 
 double unary(const std::string &op, double x, DType t) {
-  if (op == "neg") return isFloat(t) ? -x : wrap(-x, t);
-  if (op == "relu") return std::isnan(x) ? x : std::max(x, 0.0);
-  if (op == "exp") return std::exp(x);
-  if (op == "log") return std::log(x);
-  if (op == "sqrt") return std::sqrt(x);
-  if (op == "rsqrt") return 1.0 / std::sqrt(x);
-  if (op == "tanh") return std::tanh(x);
-  if (op == "sigmoid") return 1.0 / (1.0 + std::exp(-x));
-  if (op == "silu") return x / (1.0 + std::exp(-x));
-  if (op == "gelu") return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+  if (op == "neg")
+    return isFloat(t) ? -x : wrap(-x, t);
+  if (op == "relu")
+    return std::isnan(x) ? x : std::max(x, 0.0);
+  if (op == "exp")
+    return std::exp(x);
+  if (op == "log")
+    return std::log(x);
+  if (op == "sqrt")
+    return std::sqrt(x);
+  if (op == "rsqrt")
+    return 1.0 / std::sqrt(x);
+  if (op == "tanh")
+    return std::tanh(x);
+  if (op == "sigmoid")
+    return 1.0 / (1.0 + std::exp(-x));
+  if (op == "silu")
+    return x / (1.0 + std::exp(-x));
+  if (op == "gelu")
+    return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
   return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
 }
 
 double castTo(double x, DType t) {
   switch (t) {
-  case DType::F32: return double(float(x));
-  case DType::F16: return roundToF16(float(x));
-  case DType::BF16: return roundToBf16(float(x));
+  case DType::F32:
+    return double(float(x));
+  case DType::F16:
+    return roundToF16(float(x));
+  case DType::BF16:
+    return roundToBf16(float(x));
   case DType::I32:
   case DType::I64: {
     if (std::isnan(x))
@@ -183,10 +202,10 @@ std::string reference(const OpCase &c, const std::vector<NdArray> &in, NdArray &
     NdArray acc = make(t, full);
     std::vector<int64_t> count(acc.values.size(), 0);
     for (double &v : acc.values)
-      v = op == "reduce_max" ? (isFloat(t) ? -INFINITY
-                                           : (t == DType::I32 ? -2147483648.0
-                                                              : -9223372036854775808.0))
-                             : 0.0;
+      v = op == "reduce_max"
+              ? (isFloat(t) ? -INFINITY
+                            : (t == DType::I32 ? -2147483648.0 : -9223372036854775808.0))
+              : 0.0;
     for (int64_t i = 0; i < x.numel(); ++i) {
       Dims k = coordsOf(i, x.dims);
       for (int64_t a : axes)
@@ -194,7 +213,8 @@ std::string reference(const OpCase &c, const std::vector<NdArray> &in, NdArray &
       size_t o = size_t(linearOf(k, full));
       double v = x.values[size_t(i)];
       if (op == "reduce_max")
-        acc.values[o] = std::isnan(v) || std::isnan(acc.values[o]) ? NAN : std::max(acc.values[o], v);
+        acc.values[o] =
+            std::isnan(v) || std::isnan(acc.values[o]) ? NAN : std::max(acc.values[o], v);
       else
         acc.values[o] += v;
       ++count[o];
@@ -261,8 +281,7 @@ std::string reference(const OpCase &c, const std::vector<NdArray> &in, NdArray &
     });
   } else if (op == "slice") {
     std::vector<int64_t> offsets = ints(*attrs.find("offsets")),
-                         strides = ints(*attrs.find("strides")),
-                         sizes = ints(*attrs.find("sizes"));
+                         strides = ints(*attrs.find("strides")), sizes = ints(*attrs.find("sizes"));
     Dims od;
     for (size_t d = 0; d < sizes.size(); ++d)
       od.push_back(sizes[d] < 0 ? in[0].dims[d] + sizes[d] : sizes[d]);
@@ -323,8 +342,8 @@ std::string reference(const OpCase &c, const std::vector<NdArray> &in, NdArray &
       out.values[i] = std::exp(in[0].values[i]) * std::exp(in[0].values[i]);
   } else {
     bool known = op == "neg" || op == "relu" || op == "exp" || op == "log" || op == "sqrt" ||
-                 op == "rsqrt" || op == "tanh" || op == "sigmoid" || op == "silu" ||
-                 op == "gelu" || op == "gelu_tanh";
+                 op == "rsqrt" || op == "tanh" || op == "sigmoid" || op == "silu" || op == "gelu" ||
+                 op == "gelu_tanh";
     if (!known)
       return "no reference for op '" + op + "'";
     out = make(t, in[0].dims);

@@ -35,10 +35,9 @@ std::vector<uint8_t> buildTestArtifact(const ArtifactKnobs &k) {
   std::vector<Offset<cb::Expr>> yDims = {expr(symbol(0)), expr(constant(4))};
   auto x = cb::CreateTensorDirect(fbb, "x", cb::DType(k.tensorDType), &xDims,
                                   cb::StorageKind::ARENA, expr(constant(0)), 0);
-  auto w = cb::CreateTensorDirect(fbb, "w", cb::DType::F32, &wDims, cb::StorageKind::WEIGHT,
-                                  0, 0);
-  auto r = cb::CreateTensorDirect(fbb, "k0_add", cb::DType::F32, &rDims,
-                                  cb::StorageKind::ARENA, expr(scaled(16, 0)), 0);
+  auto w = cb::CreateTensorDirect(fbb, "w", cb::DType::F32, &wDims, cb::StorageKind::WEIGHT, 0, 0);
+  auto r = cb::CreateTensorDirect(fbb, "k0_add", cb::DType::F32, &rDims, cb::StorageKind::ARENA,
+                                  expr(scaled(16, 0)), 0);
   auto y = cb::CreateTensorDirect(fbb, "y", cb::DType::F32, &yDims, cb::StorageKind::ARENA,
                                   expr(scaled(16, 0)), 0);
   std::vector<Offset<cb::Tensor>> tensors = {x, w, r, y};
@@ -49,8 +48,8 @@ std::vector<uint8_t> buildTestArtifact(const ArtifactKnobs &k) {
 
   std::vector<uint32_t> operands = {0, k.addOperand};
   std::vector<Offset<cb::Expr>> opDims = {expr(symbol(0)), expr(constant(4))};
-  std::vector<Offset<cb::Op>> ops = {cb::CreateOpDirect(fbb, cb::OpKind::ADD, &operands,
-                                                        cb::DType::F32, &opDims)};
+  std::vector<Offset<cb::Op>> ops = {
+      cb::CreateOpDirect(fbb, cb::OpKind::ADD, &operands, cb::DType::F32, &opDims)};
   std::vector<uint32_t> results = {2};
   std::vector<Offset<cb::Expr>> grid = {expr(constant(1)), expr(constant(1)), expr(constant(1))};
   std::vector<uint32_t> block = {k.blockThreads, 1, 1};
@@ -62,7 +61,8 @@ std::vector<uint8_t> buildTestArtifact(const ArtifactKnobs &k) {
   std::vector<Offset<cb::Symbol>> symbols = {cb::CreateSymbolDirect(fbb, "s0", k.symbolInput, 0)};
   std::vector<uint32_t> inputs = {0}, outputs = {3};
   std::vector<uint32_t> stepIn = {0, k.stepInputTensor}, stepOut = {2};
-  std::vector<Offset<cb::Step>> steps = {cb::CreateStepDirect(fbb, k.stepKernel, &stepIn, &stepOut)};
+  std::vector<Offset<cb::Step>> steps = {
+      cb::CreateStepDirect(fbb, k.stepKernel, &stepIn, &stepOut)};
   auto arena = k.missingArena ? Offset<cb::Expr>() : expr(scaled(32, 0));
   std::vector<Offset<cb::Entry>> entries = {
       cb::CreateEntryDirect(fbb, "main", &symbols, nullptr, &inputs, &outputs, &steps, arena)};

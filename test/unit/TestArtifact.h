@@ -14,15 +14,15 @@ namespace chitu::test {
 struct ArtifactKnobs {
   uint32_t schemaVersion = 1;
   bool wrongIdentifier = false;
-  uint64_t weightOffset = 0;       // embedded offset of w in the segment
+  uint64_t weightOffset = 0; // embedded offset of w in the segment
   uint64_t weightByteSize = 16;
-  int64_t segmentOffsetDelta = 0;  // added to the true segment offset
-  uint32_t stepInputTensor = 1;    // the weight tensor
+  int64_t segmentOffsetDelta = 0; // added to the true segment offset
+  uint32_t stepInputTensor = 1;   // the weight tensor
   uint32_t stepKernel = 0;
-  int64_t symbolInExpr = 0;        // symbol index used by x's dynamic dim
-  uint32_t addOperand = 1;         // second operand of the ADD op
-  int8_t tensorDType = 0;          // dtype of x
-  uint32_t symbolInput = 0;        // input that symbol 0 is read from
+  int64_t symbolInExpr = 0; // symbol index used by x's dynamic dim
+  uint32_t addOperand = 1;  // second operand of the ADD op
+  int8_t tensorDType = 0;   // dtype of x
+  uint32_t symbolInput = 0; // input that symbol 0 is read from
   uint32_t blockThreads = 1;
   bool missingArena = false;
 };

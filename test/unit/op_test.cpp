@@ -40,9 +40,7 @@ std::string manifestError() {
 class OpCaseTest : public ::testing::TestWithParam<OpCase> {};
 
 // Dynamic sizes each case runs with: empty, a single row, and a random odd one.
-std::vector<int64_t> sizes(std::mt19937_64 &rng) {
-  return {0, 1, int64_t(3 + rng() % 40)};
-}
+std::vector<int64_t> sizes(std::mt19937_64 &rng) { return {0, 1, int64_t(3 + rng() % 40)}; }
 
 double roundTo(double v, DType t) {
   if (t == DType::BF16)
@@ -121,6 +119,42 @@ TEST(GatherErrors, OutOfRangeIndexIsAnError) {
       EXPECT_NE(error.find("out of range"), std::string::npos) << error;
     }
   }
+}
+
+// Without a GPU, a CUDA session fails with a device error that says why.
+TEST(Devices, CudaWithoutGpuIsAClearError) {
+  if (chitu_cuda_device_count() > 0)
+    GTEST_SKIP() << "a GPU is present";
+  const OpCase &c = cases().front();
+  ASSERT_FALSE(c.cbin.empty()) << manifestError();
+  chitu_model *model = nullptr;
+  ASSERT_EQ(chitu_model_load(c.cbin.c_str(), nullptr, &model), CHITU_OK) << chitu_last_error();
+  chitu_session *session = nullptr;
+  EXPECT_EQ(chitu_session_create(model, CHITU_DEVICE_CUDA, 0, &session), CHITU_ERROR_DEVICE);
+  EXPECT_NE(std::string(chitu_last_error()).find("CUDA"), std::string::npos) << chitu_last_error();
+  EXPECT_EQ(session, nullptr);
+  chitu_model_free(model);
+}
+
+// A model compiled only for other GPUs is refused, naming what to recompile for; it
+// still runs on the CPU.
+TEST(Devices, ModelWithoutCodeForThisGpuIsRefused) {
+  std::string path = opCasesDir() + "/add_f32_sm75.cbin";
+  chitu_model *model = nullptr;
+  ASSERT_EQ(chitu_model_load(path.c_str(), nullptr, &model), CHITU_OK) << chitu_last_error();
+  chitu_session *session = nullptr;
+  EXPECT_EQ(chitu_session_create(model, CHITU_DEVICE_CPU, 0, &session), CHITU_OK);
+  chitu_session_free(session);
+  if (chitu_cuda_device_count() == 0) {
+    chitu_model_free(model);
+    GTEST_SKIP() << "no CUDA GPU: " << chitu_last_error();
+  }
+  session = nullptr;
+  EXPECT_EQ(chitu_session_create(model, CHITU_DEVICE_CUDA, 0, &session), CHITU_ERROR_UNSUPPORTED);
+  std::string error = chitu_last_error();
+  EXPECT_NE(error.find("it was compiled for sm_75; recompile with --target sm_"), std::string::npos)
+      << error;
+  chitu_model_free(model);
 }
 
 } // namespace

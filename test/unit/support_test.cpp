@@ -60,10 +60,10 @@ TEST(Float16, RoundsToNearestEven) {
     checkNearestEven(f, floatToF16, f16ToFloat);
   }
   // Subnormals and exact ties.
-  EXPECT_EQ(floatToF16(5.9604645e-08f), 0x0001);  // smallest subnormal
-  EXPECT_EQ(floatToF16(2.9802322e-08f), 0x0000);  // half of it: ties to even (0)
+  EXPECT_EQ(floatToF16(5.9604645e-08f), 0x0001);     // smallest subnormal
+  EXPECT_EQ(floatToF16(2.9802322e-08f), 0x0000);     // half of it: ties to even (0)
   EXPECT_EQ(floatToF16(1.0f + 1.0f / 2048), 0x3c00); // tie between 1 and 1+2^-10: even
-  EXPECT_EQ(floatToF16(65520.0f), 0x7c00);        // rounds past the largest: infinity
+  EXPECT_EQ(floatToF16(65520.0f), 0x7c00);           // rounds past the largest: infinity
   EXPECT_EQ(floatToF16(-1e9f), 0xfc00);
 }
 
@@ -140,8 +140,8 @@ TEST(Json, ParsesDocuments) {
 }
 
 TEST(Json, ReportsErrorsWithOffsets) {
-  for (const char *bad : {"{", "[1,]", "{\"a\" 1}", "\"abc", "tru", "01x", "[1] 2",
-                          "\"\\q\"", "\"\\u12\""}) {
+  for (const char *bad :
+       {"{", "[1,]", "{\"a\" 1}", "\"abc", "tru", "01x", "[1] 2", "\"\\q\"", "\"\\u12\""}) {
     auto v = parseJson(bad);
     EXPECT_FALSE(v.isOk()) << bad;
     if (!v.isOk())
@@ -173,10 +173,11 @@ void writeSafetensors(const std::string &path, const std::string &header,
 
 TEST(Safetensors, ReadsTensors) {
   std::string path = tempPath("ok.safetensors");
-  writeSafetensors(path,
-                   R"({"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,2],)"
-                   R"("data_offsets":[0,16]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[16,20]}})",
-                   std::vector<uint8_t>(20, 1));
+  writeSafetensors(
+      path,
+      R"({"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,2],)"
+      R"("data_offsets":[0,16]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[16,20]}})",
+      std::vector<uint8_t>(20, 1));
   auto f = SafetensorsFile::open(path);
   ASSERT_TRUE(f.isOk()) << f.status().message();
   ASSERT_NE((*f)->find("w"), nullptr);
