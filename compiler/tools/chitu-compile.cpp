@@ -14,6 +14,7 @@
 #include "codegen/CudaCodegen.h"
 #include "frontend/MlirFrontend.h"
 #include "nvrtc/NvrtcCompiler.h"
+#include "support/Format.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -87,17 +88,6 @@ const char *kTool = "chitu-compile";
 void progress(const std::string &message) {
   if (!quiet)
     llvm::errs() << kTool << ": " << message << "\n";
-}
-
-std::string humanBytes(size_t b) {
-  char buf[32];
-  if (b >= (1u << 20))
-    std::snprintf(buf, sizeof buf, "%.1f MiB", double(b) / double(1u << 20));
-  else if (b >= 1024)
-    std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024.0);
-  else
-    std::snprintf(buf, sizeof buf, "%zu B", b);
-  return buf;
 }
 
 /// Compiles every distinct kernel source for every target on a pool of threads.
@@ -285,9 +275,9 @@ int main(int argc, char **argv) {
   ArtifactStats stats;
   if (failed(writeArtifact(input, output, stats)))
     return 1;
-  progress("wrote " + output + ": " + humanBytes(stats.fileBytes) + ", " +
+  progress("wrote " + output + ": " + ::chitu::humanBytes(stats.fileBytes) + ", " +
            std::to_string(stats.kernels) + " kernels, " + std::to_string(stats.weights) +
-           " weights (" + humanBytes(stats.embeddedBytes) + " embedded, " +
-           humanBytes(stats.externalBytes) + " external)");
+           " weights (" + ::chitu::humanBytes(stats.embeddedBytes) + " embedded, " +
+           ::chitu::humanBytes(stats.externalBytes) + " external)");
   return 0;
 }

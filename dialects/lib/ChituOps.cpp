@@ -13,6 +13,7 @@
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallSet.h"
+#include "llvm/ADT/StringExtras.h"
 
 using namespace mlir;
 using namespace mlir::chitu;
@@ -451,8 +452,13 @@ LogicalResult GatherOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult KernelOp::verify() {
-  if (getName().empty())
+  StringRef name = getName();
+  if (name.empty())
     return emitOpError("needs a name");
+  // The name becomes the CUDA function's name.
+  if (!(llvm::isAlpha(name.front()) || name.front() == '_') ||
+      !llvm::all_of(name, [](char c) { return llvm::isAlnum(c) || c == '_'; }))
+    return emitOpError("name '") << name << "' must be a C identifier (letters, digits, '_')";
   Block &body = getBodyBlock();
   if (body.getNumArguments() != getInputs().size())
     return emitOpError("region has ")

@@ -2,6 +2,7 @@
 #include "ToolArgs.h"
 #include "core/Model.h"
 #include "support/Expr.h"
+#include "support/Format.h"
 #include "support/Json.h"
 
 #include <cstdio>
@@ -48,19 +49,6 @@ std::string joined(const std::vector<std::string> &parts) {
 
 std::string tensorType(const cbin::Tensor &t, const cbin::Entry *entry) {
   return std::string(dtypeName(toDType(t.dtype()))) + "[" + joined(dimsText(t, entry)) + "]";
-}
-
-std::string humanBytes(uint64_t b) {
-  char buf[32];
-  if (b >= (1ull << 30))
-    std::snprintf(buf, sizeof buf, "%.2f GiB", double(b) / double(1ull << 30));
-  else if (b >= (1ull << 20))
-    std::snprintf(buf, sizeof buf, "%.2f MiB", double(b) / double(1ull << 20));
-  else if (b >= 1024)
-    std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024.0);
-  else
-    std::snprintf(buf, sizeof buf, "%llu B", (unsigned long long)b);
-  return buf;
 }
 
 const cbin::Entry *entryOfTensor(const cbin::Artifact &a, uint32_t tensor) {

@@ -19,6 +19,8 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(ROOT, "examples")
+sys.path.insert(0, EXAMPLES)
+from make_weights import to_bf16_bits  # noqa: E402
 
 
 def load_safetensors(path):
@@ -42,9 +44,8 @@ def load_safetensors(path):
 
 
 def bf16(a):
-    u = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
-    u = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
-    return u.astype(np.uint32).view(np.float32)
+    """Rounds float32 values to bf16 precision (kept as float32)."""
+    return (to_bf16_bits(a).astype(np.uint32) << 16).view(np.float32)
 
 
 def gelu_tanh(x):

@@ -16,16 +16,18 @@ import argparse
 import concurrent.futures
 import json
 import os
-import struct
 import subprocess
 import sys
 
 import numpy as np
 
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(SRC, "examples"))
+from make_weights import save_safetensors, to_bf16_bits  # noqa: E402
+
 FLOATS = ["f32", "f16", "bf16"]
 INTS = ["i32", "i64"]
 ALL = FLOATS + INTS
-SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def ttype(shape, dtype):
@@ -230,26 +232,6 @@ def value_cases():
     return cases
 
 
-def save_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, (dtype, array) in tensors.items():
-        if dtype == "bf16":
-            u = array.astype(np.float32).view(np.uint32).astype(np.uint64)
-            raw = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16).tobytes()
-        else:
-            raw = array.astype({"f32": np.float32, "f16": np.float16}[dtype]).tobytes()
-        header[name] = {"dtype": dtype.upper(), "shape": list(array.shape),
-                        "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header).encode()
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--compiler", required=True, help="path to chitu-compile")
@@ -272,7 +254,9 @@ def main():
                "--target", args.targets, "--embed-weights", "--quiet", "-j", "1"]
         if c.weights:
             wpath = os.path.join(args.out, c.name + ".safetensors")
-            save_safetensors(wpath, c.weights)
+            save_safetensors(wpath, {
+                name: ("BF16", to_bf16_bits(a)) if dt == "bf16" else (dt.upper(), a.astype(np.float32))
+                for name, (dt, a) in c.weights.items()})
             cmd += ["--weights", wpath]
         jobs.append((c.name, cmd))
     manifest = [c.manifest() for c in cases]

@@ -381,6 +381,17 @@ func.func @kernel_name(%a: tensor<4xf32>) {
 
 // -----
 
+func.func @kernel_bad_name(%a: tensor<4xf32>) {
+  // expected-error @+1 {{name 'my-kernel' must be a C identifier (letters, digits, '_')}}
+  %0 = chitu.kernel "my-kernel" (%a) : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%x: tensor<4xf32>):
+    chitu.yield %x : tensor<4xf32>
+  }
+  return
+}
+
+// -----
+
 func.func @yield_outside(%a: tensor<4xf32>) {
   // expected-error @+1 {{expects parent op 'chitu.kernel'}}
   chitu.yield %a : tensor<4xf32>
