@@ -49,6 +49,10 @@ inline const char *dtypeName(DType t) {
   return "?";
 }
 
+// Element `i` of a buffer of `t` values, widened to double (exact for every dtype's
+// values except i64 beyond 2^53).
+double elementAsDouble(DType t, const void *data, size_t i);
+
 inline std::optional<DType> parseDTypeName(std::string_view s) {
   for (int i = 0; i < kNumDTypes; ++i)
     if (s == dtypeName(DType(i)))

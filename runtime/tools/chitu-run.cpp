@@ -2,7 +2,6 @@
 #include "Npy.h"
 #include "ToolArgs.h"
 #include "chitu/chitu.hpp"
-#include "support/Float16.h"
 
 #include <chrono>
 #include <cstring>
@@ -52,42 +51,17 @@ std::string preview(const Tensor &t, size_t count = 8) {
   size_t n = 1;
   for (int64_t d : t.dims)
     n *= size_t(d);
+  DType dtype = DType(int(t.dtype));
+  // Enough digits to show each dtype's precision.
+  const char *format = dtype == DType::BF16 ? "%.4g" : dtype == DType::F16 ? "%.5g" : "%.6g";
   std::string s = "[";
   for (size_t i = 0; i < n && i < count; ++i) {
     char buf[32];
-    const uint8_t *p = t.data.data();
-    switch (t.dtype) {
-    case CHITU_DTYPE_F32: {
-      float v;
-      std::memcpy(&v, p + 4 * i, 4);
-      std::snprintf(buf, sizeof buf, "%.6g", v);
-      break;
-    }
-    case CHITU_DTYPE_F16: {
-      uint16_t h;
-      std::memcpy(&h, p + 2 * i, 2);
-      std::snprintf(buf, sizeof buf, "%.5g", f16ToFloat(h));
-      break;
-    }
-    case CHITU_DTYPE_BF16: {
-      uint16_t h;
-      std::memcpy(&h, p + 2 * i, 2);
-      std::snprintf(buf, sizeof buf, "%.4g", bf16ToFloat(h));
-      break;
-    }
-    case CHITU_DTYPE_I32: {
-      int32_t v;
-      std::memcpy(&v, p + 4 * i, 4);
-      std::snprintf(buf, sizeof buf, "%d", v);
-      break;
-    }
-    case CHITU_DTYPE_I64: {
-      int64_t v;
-      std::memcpy(&v, p + 8 * i, 8);
+    double v = elementAsDouble(dtype, t.data.data(), i);
+    if (isFloat(dtype))
+      std::snprintf(buf, sizeof buf, format, v);
+    else
       std::snprintf(buf, sizeof buf, "%lld", (long long)v);
-      break;
-    }
-    }
     s += (i ? ", " : "") + std::string(buf);
   }
   if (n > count)

@@ -64,41 +64,8 @@ NdArray NdArray::fromBytes(DType dtype, std::vector<int64_t> dims,
   a.dims = std::move(dims);
   size_t n = bytes.size() / dtypeSize(dtype);
   a.values.resize(n);
-  for (size_t i = 0; i < n; ++i) {
-    const uint8_t *p = bytes.data() + i * dtypeSize(dtype);
-    switch (dtype) {
-    case DType::F32: {
-      float f;
-      std::memcpy(&f, p, 4);
-      a.values[i] = f;
-      break;
-    }
-    case DType::F16: {
-      uint16_t h;
-      std::memcpy(&h, p, 2);
-      a.values[i] = f16ToFloat(h);
-      break;
-    }
-    case DType::BF16: {
-      uint16_t h;
-      std::memcpy(&h, p, 2);
-      a.values[i] = bf16ToFloat(h);
-      break;
-    }
-    case DType::I32: {
-      int32_t x;
-      std::memcpy(&x, p, 4);
-      a.values[i] = x;
-      break;
-    }
-    case DType::I64: {
-      int64_t x;
-      std::memcpy(&x, p, 8);
-      a.values[i] = double(x);
-      break;
-    }
-    }
-  }
+  for (size_t i = 0; i < n; ++i)
+    a.values[i] = elementAsDouble(dtype, bytes.data(), i);
   return a;
 }
 
