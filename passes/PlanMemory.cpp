@@ -10,6 +10,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 #include <set>
 
@@ -22,6 +23,11 @@ using namespace mlir;
 using namespace mlir::chitu;
 
 namespace {
+
+// Slot markers: an argument outside the arena (a state), and a result living in the buffer
+// of kernel input `i` (encoded -2 - i).
+constexpr int64_t kNoSlot = -1;
+int64_t tiedSlot(unsigned input) { return -2 - int64_t(input); }
 
 struct PlanMemoryPass : mlir::chitu::impl::PlanMemoryBase<PlanMemoryPass> {
   void runOnOperation() override {
@@ -63,15 +69,23 @@ struct PlanMemoryPass : mlir::chitu::impl::PlanMemoryBase<PlanMemoryPass> {
         releaseAfter[end].push_back(v);
     };
 
+    // States (KV caches) live in session buffers, not in the arena; so do the results that
+    // update them in place.
+    llvm::DenseSet<Value> states;
     SmallVector<int64_t> argSlots;
     for (BlockArgument arg : func.getArguments()) {
+      if (func.getArgAttr(arg.getArgNumber(), "chitu.state")) {
+        states.insert(arg);
+        argSlots.push_back(kNoSlot);
+        continue;
+      }
       int64_t s = allocate();
       slotOf[arg] = s;
       argSlots.push_back(s);
     }
     // An unused argument is still bound (and written) by the runtime: keep its slot.
     for (BlockArgument arg : func.getArguments())
-      if (lastUse.count(arg))
+      if (lastUse.count(arg) && !states.contains(arg))
         releaseAfter[lastUse[arg]].push_back(arg);
 
     Builder b(&getContext());
@@ -79,7 +93,18 @@ struct PlanMemoryPass : mlir::chitu::impl::PlanMemoryBase<PlanMemoryPass> {
     for (Operation &op : block) {
       if (auto kernel = dyn_cast<KernelOp>(op)) {
         SmallVector<int64_t> slots;
-        for (Value r : kernel.getResults()) {
+        for (auto [i, r] : llvm::enumerate(kernel.getResults())) {
+          if (std::optional<unsigned> tied = kernel.getTiedInput(unsigned(i))) {
+            if (!states.contains(kernel.getInputs()[*tied])) {
+              kernel.emitOpError("updates a tensor in place that is not a state: the cache of "
+                                 "kv_write must be a chitu.state argument or another "
+                                 "kv_write's result");
+              return signalPassFailure();
+            }
+            states.insert(r);
+            slots.push_back(tiedSlot(*tied));
+            continue;
+          }
           int64_t s = allocate();
           slotOf[r] = s;
           slots.push_back(s);

@@ -73,17 +73,18 @@ private:
     return offset;
   }
   uint32_t addTensor(const std::string &name, Type et, ArrayRef<SymExpr> dims,
-                     cb::StorageKind storage, const SymExpr &offset, uint32_t weight) {
+                     cb::StorageKind storage, const SymExpr &offset, uint32_t weight,
+                     uint32_t stateInput = 0) {
     auto n = fbb_.CreateString(name);
     auto d = exprs(dims);
     auto off = storage == cb::StorageKind::ARENA ? expr(offset) : Offset<cb::Expr>();
-    tensors_.push_back(cb::CreateTensor(fbb_, n, toCbin(et), d, storage, off, weight));
-    tensorInfo_.push_back({name, et, SmallVector<SymExpr>(dims), storage, offset, weight});
+    tensors_.push_back(cb::CreateTensor(fbb_, n, toCbin(et), d, storage, off, weight, stateInput));
+    tensorInfo_.push_back({name, et, SmallVector<SymExpr>(dims), storage, offset, weight, stateInput});
     return uint32_t(tensors_.size() - 1);
   }
   uint32_t aliasTensor(uint32_t of, const std::string &name) {
     TensorInfo t = tensorInfo_[of];
-    return addTensor(name, t.type, t.dims, t.storage, t.offset, t.weight);
+    return addTensor(name, t.type, t.dims, t.storage, t.offset, t.weight, t.stateInput);
   }
 
   FailureOr<uint32_t> weightTensor(WeightOp op);
@@ -99,6 +100,7 @@ private:
     cb::StorageKind storage;
     SymExpr offset;
     uint32_t weight;
+    uint32_t stateInput;
   };
 
   const ArtifactInput &in_;
@@ -300,6 +302,15 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
                       ints = {int64_t(o.getAxis())};
                       return cb::OpKind::GATHER;
                     })
+                    .Case([](RopeOp) { return cb::OpKind::ROPE; })
+                    .Case([](KvWriteOp) { return cb::OpKind::KV_WRITE; })
+                    .Case([&](PagedAttentionOp o) {
+                      floats = {double(o.getScale().convertToFloat())};
+                      ints = {int64_t(o.getWindow())};
+                      return cb::OpKind::PAGED_ATTENTION;
+                    })
+                    .Case([](SamplingProbsOp) { return cb::OpKind::SAMPLING_PROBS; })
+                    .Case([](MultinomialOp) { return cb::OpKind::MULTINOMIAL; })
                     .Default([](Operation *) { return std::nullopt; });
     if (!kind)
       return op.emitOpError("has no portable encoding");
@@ -352,7 +363,9 @@ LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {
   std::vector<std::optional<SymExpr>> slotSize(static_cast<size_t>(numSlots));
   llvm::DenseMap<Value, int64_t> slotOf;
   auto assign = [&](Value v, int64_t slot) -> LogicalResult {
-    if (slot < 0 || slot >= numSlots)
+    if (slot < 0)
+      return success(); // a state, or a result updating one in place
+    if (slot >= numSlots)
       return func.emitOpError("memory plan names slot ") << slot << " of " << numSlots;
     slotOf[v] = slot;
     SymExpr bytes = shapes.numElements(v) * SymExpr::constant(elementBytes(elementType(v)));
@@ -386,8 +399,17 @@ LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {
     return t;
   };
   std::vector<uint32_t> inputs, outputs;
-  for (auto [i, arg] : llvm::enumerate(func.getArguments()))
-    inputs.push_back(arenaTensor(arg, inputName(func, unsigned(i), *in_.parsed)));
+  for (auto [i, arg] : llvm::enumerate(func.getArguments())) {
+    std::string name = inputName(func, unsigned(i), *in_.parsed);
+    if (!func.getArgAttr(unsigned(i), "chitu.state")) {
+      inputs.push_back(arenaTensor(arg, name));
+      continue;
+    }
+    uint32_t t = addTensor(name, elementType(arg), shapes.dims(arg), cb::StorageKind::STATE,
+                           SymExpr(), 0, uint32_t(i));
+    tensorOf[arg] = t;
+    inputs.push_back(t);
+  }
 
   std::vector<Offset<cb::Step>> steps;
   for (Operation &op : func.getBody().front()) {
@@ -410,9 +432,16 @@ LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {
       for (Value v : k.getInputs())
         if (isa<RankedTensorType>(v.getType()))
           ins.push_back(tensorOf[v]);
-      for (auto [j, r] : llvm::enumerate(k.getResults()))
+      for (auto [j, r] : llvm::enumerate(k.getResults())) {
+        if (std::optional<unsigned> tied = k.getTiedInput(unsigned(j))) {
+          // Updated in place: the result is the state tensor it writes.
+          tensorOf[r] = tensorOf[k.getInputs()[*tied]];
+          outs.push_back(tensorOf[r]);
+          continue;
+        }
         outs.push_back(arenaTensor(r, k.getName().str() +
                                           (k.getNumResults() > 1 ? ":" + std::to_string(j) : "")));
+      }
       steps.push_back(cb::CreateStepDirect(fbb_, uint32_t(kernels_.size() - 1), &ins, &outs));
     } else if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (auto [i, v] : llvm::enumerate(ret.getOperands()))

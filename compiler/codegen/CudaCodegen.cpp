@@ -42,7 +42,7 @@ Type elementType(Value v) { return cast<RankedTensorType>(v.getType()).getElemen
 bool isElemental(Operation *op) {
   return isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, NegOp, ReluOp, ExpOp, LogOp, SqrtOp, RsqrtOp,
              TanhOp, SigmoidOp, SiluOp, GeluOp, GeluTanhOp, CastOp, ReshapeOp, TransposeOp, SliceOp,
-             ConcatOp, GatherOp>(op);
+             ConcatOp, GatherOp, RopeOp>(op);
 }
 
 class KernelEmitter {
@@ -123,6 +123,17 @@ private:
   LogicalResult emitSoftmax(SoftmaxOp op);
   LogicalResult emitNorm(Operation *op);
   LogicalResult emitMatmul(MatmulOp op);
+  LogicalResult emitKvWrite(KvWriteOp op);
+  LogicalResult emitPagedAttention(PagedAttentionOp op);
+  LogicalResult emitSamplingProbs(SamplingProbsOp op);
+  LogicalResult emitMultinomial(MultinomialOp op);
+  /// A kernel input as a pointer, for templates that read memory directly.
+  FailureOr<std::string> pointerOf(Operation *op, Value v) {
+    auto it = inputPtr_.find(v);
+    if (it == inputPtr_.end())
+      return op->emitOpError("operands must be kernel inputs (no fused prologue yet)");
+    return it->second;
+  }
   void emitStore(unsigned output, const std::string &index, const std::string &value) {
     line(outputs_[output] + "[" + index + "] = " + storeExpr(elementType(results_[output]), value) +
          ";");
@@ -386,6 +397,25 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
         --indent_;
         line("}");
         return out;
+      })
+      .Case([&](RopeOp o) -> FailureOr<std::string> {
+        // Element (t, h, i) pairs i with i +- d/2; both halves read the same angle.
+        std::string half = sizeVar(SymExpr::floorDiv(shapes_.dims(result)[2], SymExpr::constant(2)), "half");
+        std::string first = fresh("lo"), ii = fresh("ii");
+        line("const bool " + first + " = " + idx[2] + " < " + half + ";");
+        line("const long long " + ii + " = " + first + " ? " + idx[2] + " : " + idx[2] + " - " + half + ";");
+        auto pos = value(o.getPositions(), {idx[0]});
+        auto freq = value(o.getInvFreq(), {ii});
+        if (failed(pos) || failed(freq))
+          return failure();
+        auto a = value(o.getInput(), {idx[0], idx[1], ii});
+        auto b = value(o.getInput(), {idx[0], idx[1], "(" + ii + " + " + half + ")"});
+        if (failed(a) || failed(b))
+          return failure();
+        std::string angle = fresh("ang");
+        line("const float " + angle + " = (float)" + *pos + " * " + *freq + ";");
+        return declare(first + " ? " + *a + " * cosf(" + angle + ") - " + *b + " * sinf(" + angle +
+                       ") : " + *b + " * cosf(" + angle + ") + " + *a + " * sinf(" + angle + ")");
       })
       .Default([&](Operation *other) -> FailureOr<std::string> {
         return other->emitOpError("has no elemental code generation");
@@ -694,6 +724,135 @@ LogicalResult KernelEmitter::emitMatmul(MatmulOp op) {
   return success();
 }
 
+
+LogicalResult KernelEmitter::emitKvWrite(KvWriteOp op) {
+  // The output is the cache itself (updated in place): write only the new rows.
+  ArrayRef<SymExpr> cache = shapes_.dims(op.getCache());
+  ArrayRef<SymExpr> vals = shapes_.dims(op.getValues());
+  SymExpr rowSize = vals[1] * vals[2];
+  SymExpr n = vals[0] * rowSize;
+  std::string row = sizeVar(rowSize, "row"), count = sizeVar(n, "n");
+  std::string slotsTotal = sizeVar(cache[0] * cache[1], "nslots");
+  std::vector<std::string> vdims;
+  for (const SymExpr &d : vals)
+    vdims.push_back(sizeVar(d, "d"));
+  line(gridStride(count, "i", false));
+  ++indent_;
+  pushScope();
+  std::vector<std::string> idx = delinearize("i", vdims);
+  auto slot = value(op.getSlots(), {idx[0]});
+  if (failed(slot))
+    return failure();
+  line("const long long slot = (long long)" + *slot + ";");
+  line("if (slot < 0) continue;");
+  line("if (slot >= " + slotsTotal +
+       ") { chitu::report_error(status, chitu::kErrorIndexOutOfRange); continue; }");
+  auto v = value(op.getValues(), idx);
+  if (failed(v))
+    return failure();
+  line(outputs_[0] + "[slot * " + row + " + i % " + row + "] = " +
+       storeExpr(elementType(op.getResult()), *v) + ";");
+  popScope();
+  --indent_;
+  line("}");
+  launch_.usesStatus = true;
+  launch_.block[0] = kBlockThreads;
+  launch_.grid[0] = SymExpr::min(SymExpr::ceilDiv(n, SymExpr::constant(kBlockThreads)),
+                                 SymExpr::constant(kMaxGridX));
+  launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
+  return success();
+}
+
+LogicalResult KernelEmitter::emitPagedAttention(PagedAttentionOp op) {
+  includes_.insert("llm.cuh");
+  ArrayRef<SymExpr> q = shapes_.dims(op.getQuery());
+  ArrayRef<SymExpr> kc = shapes_.dims(op.getKeyCache());
+  ArrayRef<SymExpr> tables = shapes_.dims(op.getBlockTables());
+  if (!q[2].isConstant() || q[2].getConstant() > 256 || q[2].getConstant() < 1)
+    return op.emitOpError("needs a static head dimension of at most 256");
+  int64_t headDim = q[2].getConstant();
+  constexpr int kWarps = 4;
+  std::vector<std::string> ptrs;
+  for (Value v : op->getOperands()) {
+    auto p = pointerOf(op, v);
+    if (failed(p))
+      return failure();
+    ptrs.push_back(*p);
+  }
+  std::string tokens = sizeVar(q[0], "T"), heads = sizeVar(q[1], "H");
+  std::string pairs = sizeVar(q[0] * q[1], "pairs");
+  char scale[32];
+  std::snprintf(scale, sizeof scale, "%.9ef", double(op.getScale().convertToFloat()));
+  line("__shared__ float scratch[" + std::to_string(kWarps * (2 + headDim)) + "];");
+  line(gridStride(pairs, "pair", true));
+  ++indent_;
+  line("chitu::paged_attention_one<" + std::to_string(headDim) + ", " + std::to_string(kWarps) +
+       ">(" + ptrs[0] + ", " + ptrs[1] + ", " + ptrs[2] + ", " + ptrs[3] + ", " + ptrs[4] +
+       ", " + ptrs[5] + ", " + outputs_[0] + ", pair / " + heads + ", pair % " + heads + ", " +
+       heads + ", " + sizeVar(kc[2], "kvh") + ", " + sizeVar(kc[1], "bs") + ", " +
+       sizeVar(kc[0], "nb") + ", " + sizeVar(tables[0], "ns") + ", " + sizeVar(tables[1], "mb") +
+       ", " + scale + ", " + std::to_string(int64_t(op.getWindow())) + "LL, status, scratch);");
+  --indent_;
+  line("}");
+  (void)tokens;
+  launch_.usesStatus = true;
+  launch_.block[0] = 32 * kWarps;
+  launch_.grid[0] = SymExpr::min(q[0] * q[1], SymExpr::constant(kMaxGridX));
+  launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
+  return success();
+}
+
+LogicalResult KernelEmitter::emitSamplingProbs(SamplingProbsOp op) {
+  includes_.insert("llm.cuh");
+  std::vector<std::string> ptrs;
+  for (Value v : op->getOperands()) {
+    auto p = pointerOf(op, v);
+    if (failed(p))
+      return failure();
+    ptrs.push_back(*p);
+  }
+  ArrayRef<SymExpr> logits = shapes_.dims(op.getLogits());
+  std::string rows = sizeVar(logits[0], "rows"), vocab = sizeVar(logits[1], "V");
+  std::string hist = sizeVar(shapes_.dims(op.getHistory())[1], "H");
+  line("__shared__ float scratch[32];");
+  line(gridStride(rows, "r", true));
+  ++indent_;
+  line("chitu::sampling_probs_row(" + ptrs[0] + " + r * " + vocab + ", " + outputs_[0] +
+       " + r * " + vocab + ", " + vocab + ", " + ptrs[1] + "[r], " + ptrs[2] + "[r], " + ptrs[3] +
+       "[r], " + ptrs[4] + "[r], " + ptrs[5] + "[r], " + ptrs[6] + " + r * " + hist + ", " + hist +
+       ", scratch);");
+  --indent_;
+  line("}");
+  launch_.block[0] = kBlockThreads;
+  launch_.grid[0] = SymExpr::min(logits[0], SymExpr::constant(kMaxGridX));
+  launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
+  return success();
+}
+
+LogicalResult KernelEmitter::emitMultinomial(MultinomialOp op) {
+  includes_.insert("llm.cuh");
+  auto probs = pointerOf(op, op.getProbs());
+  auto seeds = pointerOf(op, op.getSeeds());
+  if (failed(probs) || failed(seeds))
+    return failure();
+  ArrayRef<SymExpr> dims = shapes_.dims(op.getProbs());
+  std::string rows = sizeVar(dims[0], "rows"), n = sizeVar(dims[1], "n");
+  line("__shared__ float scratch[32];");
+  line(gridStride(rows, "r", true));
+  ++indent_;
+  line("const int pick = chitu::multinomial_row(" + *probs + " + r * " + n + ", " + n + ", " +
+       *seeds + "[r], status, scratch);");
+  line("if (threadIdx.x == 0) " + outputs_[0] + "[r] = pick;");
+  line("__syncthreads();");
+  --indent_;
+  line("}");
+  launch_.usesStatus = true;
+  launch_.block[0] = kBlockThreads;
+  launch_.grid[0] = SymExpr::min(dims[0], SymExpr::constant(kMaxGridX));
+  launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
+  return success();
+}
+
 FailureOr<KernelSource> KernelEmitter::run() {
   Block &block = kernel_.getBodyBlock();
   auto yield = cast<YieldOp>(block.getTerminator());
@@ -701,11 +860,16 @@ FailureOr<KernelSource> KernelEmitter::run() {
   if (results_.empty())
     return kernel_.emitOpError("has no results");
 
-  // Parameters: outputs, then tensor inputs.
+  // Parameters: outputs, then tensor inputs. A result updated in place aliases an input,
+  // so such kernels promise no `__restrict__`.
+  bool inPlace = false;
+  for (unsigned i = 0; i < results_.size(); ++i)
+    inPlace |= kernel_.getTiedInput(i).has_value();
+  const std::string restrict = inPlace ? " *" : " *__restrict__ ";
   std::vector<std::string> params;
   for (auto [i, r] : llvm::enumerate(results_)) {
     outputs_.push_back("out" + std::to_string(i));
-    params.push_back(storageType(elementType(r)) + " *__restrict__ " + outputs_.back());
+    params.push_back(storageType(elementType(r)) + restrict + outputs_.back());
   }
   unsigned numIn = 0;
   for (BlockArgument arg : block.getArguments()) {
@@ -713,7 +877,7 @@ FailureOr<KernelSource> KernelEmitter::run() {
       continue; // sizes are folded into the expressions
     std::string name = "in" + std::to_string(numIn++);
     inputPtr_[arg] = name;
-    params.push_back("const " + storageType(elementType(arg)) + " *__restrict__ " + name);
+    params.push_back("const " + storageType(elementType(arg)) + restrict + name);
   }
   pushScope();
   // Input dims as named constants, used by their loads.
@@ -745,6 +909,10 @@ FailureOr<KernelSource> KernelEmitter::run() {
              .Case([&](SoftmaxOp o) { return emitSoftmax(o); })
              .Case<RmsNormOp, LayerNormOp>([&](auto o) { return emitNorm(o); })
              .Case([&](MatmulOp o) { return emitMatmul(o); })
+             .Case([&](KvWriteOp o) { return emitKvWrite(o); })
+             .Case([&](PagedAttentionOp o) { return emitPagedAttention(o); })
+             .Case([&](SamplingProbsOp o) { return emitSamplingProbs(o); })
+             .Case([&](MultinomialOp o) { return emitMultinomial(o); })
              .Default([&](Operation *o) { return o->emitOpError("has no CUDA code generation"); });
   }
   if (failed(ok))

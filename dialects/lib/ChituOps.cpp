@@ -48,6 +48,12 @@ bool mlir::chitu::isComputeOp(Operation *op) {
   return !isa<WeightOp, ConstantOp, DimOp, KernelOp, YieldOp>(op);
 }
 
+std::optional<unsigned> mlir::chitu::tiedOperand(Operation *op) {
+  if (isa<KvWriteOp>(op))
+    return 0;
+  return std::nullopt;
+}
+
 //===----------------------------------------------------------------------===//
 // Shape helpers
 //===----------------------------------------------------------------------===//
@@ -448,8 +454,141 @@ LogicalResult GatherOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// LLM ops
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+LogicalResult expectRank(Operation *op, StringRef what, RankedTensorType t, int64_t rank) {
+  if (t.getRank() != rank)
+    return op->emitOpError() << what << " must have rank " << rank << ", got "
+                             << shapeString(t.getShape());
+  return success();
+}
+
+LogicalResult expectDim(Operation *op, StringRef what, int64_t got, int64_t want) {
+  if (!compatibleDim(got, want))
+    return op->emitOpError() << what << " is " << got << ", expected " << want;
+  return success();
+}
+
+} // namespace
+
+LogicalResult RopeOp::verify() {
+  auto x = getInput().getType();
+  if (failed(expectRank(*this, "input", x, 3)) ||
+      failed(expectRank(*this, "positions", getPositions().getType(), 1)) ||
+      failed(expectRank(*this, "inv_freq", getInvFreq().getType(), 1)))
+    return failure();
+  int64_t d = x.getDimSize(2);
+  if (!ShapedType::isDynamic(d) && d % 2 != 0)
+    return emitOpError("head dimension ") << d << " must be even";
+  if (failed(expectDim(*this, "the number of positions", getPositions().getType().getDimSize(0),
+                       x.getDimSize(0))))
+    return failure();
+  if (!ShapedType::isDynamic(d) &&
+      failed(expectDim(*this, "the size of inv_freq", getInvFreq().getType().getDimSize(0), d / 2)))
+    return failure();
+  if (getResult().getType().getElementType() != x.getElementType())
+    return emitOpError("result element type differs from the input's");
+  return verifyResultShape(*this, x.getShape(), getResult().getType().getShape());
+}
+
+LogicalResult KvWriteOp::verify() {
+  auto cache = getCache().getType();
+  auto values = getValues().getType();
+  if (failed(expectRank(*this, "cache", cache, 4)) ||
+      failed(expectRank(*this, "values", values, 3)) ||
+      failed(expectRank(*this, "slots", getSlots().getType(), 1)))
+    return failure();
+  if (values.getElementType() != cache.getElementType())
+    return emitOpError("values and cache differ in element type");
+  if (failed(expectDim(*this, "the number of KV heads", values.getDimSize(1),
+                       cache.getDimSize(2))) ||
+      failed(expectDim(*this, "the head dimension", values.getDimSize(2), cache.getDimSize(3))) ||
+      failed(expectDim(*this, "the number of slots", getSlots().getType().getDimSize(0),
+                       values.getDimSize(0))))
+    return failure();
+  if (getResult().getType() != cache)
+    return emitOpError("result type must be the cache's type");
+  return success();
+}
+
+LogicalResult PagedAttentionOp::verify() {
+  auto q = getQuery().getType();
+  auto kc = getKeyCache().getType();
+  if (failed(expectRank(*this, "query", q, 3)) || failed(expectRank(*this, "key cache", kc, 4)) ||
+      failed(expectRank(*this, "block tables", getBlockTables().getType(), 2)) ||
+      failed(expectRank(*this, "sequence ids", getSequenceIds().getType(), 1)) ||
+      failed(expectRank(*this, "positions", getPositions().getType(), 1)))
+    return failure();
+  if (getValueCache().getType() != kc)
+    return emitOpError("key and value caches must have the same type");
+  if (kc.getElementType() != q.getElementType())
+    return emitOpError("query and caches differ in element type");
+  if (failed(expectDim(*this, "the query head dimension", q.getDimSize(2), kc.getDimSize(3))) ||
+      failed(expectDim(*this, "the number of sequence ids",
+                       getSequenceIds().getType().getDimSize(0), q.getDimSize(0))) ||
+      failed(expectDim(*this, "the number of positions", getPositions().getType().getDimSize(0),
+                       q.getDimSize(0))))
+    return failure();
+  int64_t heads = q.getDimSize(1), kvHeads = kc.getDimSize(2);
+  if (!ShapedType::isDynamic(heads) && !ShapedType::isDynamic(kvHeads) &&
+      (kvHeads == 0 || heads % kvHeads != 0))
+    return emitOpError("query heads (") << heads << ") must be a multiple of the KV heads ("
+                                        << kvHeads << ")";
+  if (int64_t(getWindow()) < 0)
+    return emitOpError("window must not be negative");
+  return verifyResultShape(*this, q.getShape(), getResult().getType().getShape());
+}
+
+LogicalResult SamplingProbsOp::verify() {
+  auto logits = getLogits().getType();
+  if (failed(expectRank(*this, "logits", logits, 2)) ||
+      failed(expectRank(*this, "history", getHistory().getType(), 2)))
+    return failure();
+  int64_t rows = logits.getDimSize(0);
+  for (auto [value, name] :
+       {std::pair{getTemperature(), "temperature"}, std::pair{getTopK(), "top_k"},
+        std::pair{getTopP(), "top_p"}, std::pair{getMinP(), "min_p"},
+        std::pair{getRepetitionPenalty(), "repetition_penalty"}}) {
+    auto t = cast<RankedTensorType>(value.getType());
+    if (failed(expectRank(*this, name, t, 1)) ||
+        failed(expectDim(*this, std::string("the length of ") + name, t.getDimSize(0), rows)))
+      return failure();
+  }
+  if (failed(expectDim(*this, "the rows of history", getHistory().getType().getDimSize(0), rows)))
+    return failure();
+  return verifyResultShape(*this, logits.getShape(), getResult().getType().getShape());
+}
+
+LogicalResult MultinomialOp::verify() {
+  auto probs = getProbs().getType();
+  if (failed(expectRank(*this, "probs", probs, 2)) ||
+      failed(expectRank(*this, "seeds", getSeeds().getType(), 1)) ||
+      failed(expectDim(*this, "the number of seeds", getSeeds().getType().getDimSize(0),
+                       probs.getDimSize(0))))
+    return failure();
+  return verifyResultShape(*this, {probs.getDimSize(0)}, getResult().getType().getShape());
+}
+
+//===----------------------------------------------------------------------===//
 // Kernel regions
 //===----------------------------------------------------------------------===//
+
+std::optional<unsigned> KernelOp::getTiedInput(unsigned index) {
+  Value v = cast<YieldOp>(getBodyBlock().getTerminator()).getValues()[index];
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return std::nullopt;
+  std::optional<unsigned> operand = tiedOperand(def);
+  if (!operand)
+    return std::nullopt;
+  auto arg = dyn_cast<BlockArgument>(def->getOperand(*operand));
+  if (!arg || arg.getOwner() != &getBodyBlock())
+    return std::nullopt;
+  return arg.getArgNumber();
+}
 
 LogicalResult KernelOp::verify() {
   StringRef name = getName();

@@ -318,6 +318,46 @@ LogicalResult Analyzer::visitOp(Operation *op) {
         llvm::append_range(out, table.drop_front(axis + 1));
         return setResult(o.getResult(), out, op);
       })
+      .Case([&](RopeOp o) {
+        SmallVector<SymExpr, 4> in(dimsOf(o.getInput()));
+        unify(dimsOf(o.getPositions())[0], in[0], op, "there must be one position per token");
+        requireEqual(dimsOf(o.getInvFreq())[0] * SymExpr::constant(2), in[2], op,
+                     "inv_freq must have half the head dimension's entries");
+        return setResult(o.getResult(), in, op);
+      })
+      .Case([&](KvWriteOp o) {
+        SmallVector<SymExpr, 4> cache(dimsOf(o.getCache()));
+        ArrayRef<SymExpr> values = dimsOf(o.getValues());
+        unify(values[1], cache[2], op, "values and cache must have the same KV heads");
+        unify(values[2], cache[3], op, "values and cache must have the same head dimension");
+        unify(dimsOf(o.getSlots())[0], values[0], op, "there must be one slot per row");
+        return setResult(o.getResult(), cache, op);
+      })
+      .Case([&](PagedAttentionOp o) {
+        SmallVector<SymExpr, 4> q(dimsOf(o.getQuery()));
+        ArrayRef<SymExpr> k = dimsOf(o.getKeyCache());
+        ArrayRef<SymExpr> v = dimsOf(o.getValueCache());
+        for (size_t d = 0; d < 4; ++d)
+          unify(k[d], v[d], op, "key and value caches must have the same shape");
+        unify(q[2], k[3], op, "queries and keys must have the same head dimension");
+        unify(dimsOf(o.getSequenceIds())[0], q[0], op, "there must be one sequence id per token");
+        unify(dimsOf(o.getPositions())[0], q[0], op, "there must be one position per token");
+        requireEqual(SymExpr::mod(q[1], k[2]), SymExpr::constant(0), op,
+                     "query heads must be a multiple of the KV heads");
+        return setResult(o.getResult(), q, op);
+      })
+      .Case([&](SamplingProbsOp o) {
+        SmallVector<SymExpr, 4> logits(dimsOf(o.getLogits()));
+        for (Value row : {o.getTemperature(), o.getTopK(), o.getTopP(), o.getMinP(),
+                          o.getRepetitionPenalty(), o.getHistory()})
+          unify(dimsOf(row)[0], logits[0], op, "every parameter needs one entry per row");
+        return setResult(o.getResult(), logits, op);
+      })
+      .Case([&](MultinomialOp o) {
+        SymExpr rows = dimsOf(o.getProbs())[0];
+        unify(dimsOf(o.getSeeds())[0], rows, op, "there must be one seed per row");
+        return setResult(o.getResult(), {rows}, op);
+      })
       .Default([&](Operation *other) { return other->emitOpError("has no shape rule"); });
 }
 

@@ -60,6 +60,7 @@ chitu_status fillInfo(const Model &m, const cbin::Tensor &t, chitu_tensor_info *
   info->rank = int(dims.size());
   for (size_t i = 0; i < dims.size() && i < CHITU_MAX_RANK; ++i)
     info->dims[i] = dims[i];
+  info->is_state = t.storage() == cbin::StorageKind::STATE;
   return CHITU_OK;
 }
 
@@ -256,6 +257,30 @@ chitu_status chitu_session_set_input(chitu_session *s, int entry, const char *na
   });
 }
 
+chitu_status chitu_session_set_state(chitu_session *s, const char *name, chitu_dtype dtype,
+                                     const int64_t *dims, int rank, const void *data,
+                                     size_t bytes) {
+  return guarded([&] {
+    if (!s || !name || (rank > 0 && !dims) || rank < 0 || rank > CHITU_MAX_RANK)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "bad argument to chitu_session_set_state");
+    if (!isValidDType(int(dtype)))
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "unknown dtype");
+    Status st = s->session->setState(name, DType(int(dtype)),
+                                     std::vector<int64_t>(dims, dims + rank), data, bytes);
+    return st.isOk() ? CHITU_OK : fail(st);
+  });
+}
+
+chitu_status chitu_session_get_state(const chitu_session *s, const char *name, void *data,
+                                     size_t bytes) {
+  return guarded([&] {
+    if (!s || !name || (bytes && !data))
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
+    Status st = s->session->readState(name, data, bytes);
+    return st.isOk() ? CHITU_OK : fail(st);
+  });
+}
+
 chitu_status chitu_session_run(chitu_session *s, int entry) {
   return guarded([&] {
     if (!s)
@@ -270,7 +295,7 @@ chitu_status chitu_session_output_info(const chitu_session *s, int entry, const 
   return guarded([&] {
     if (!s || !name || !info)
       return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
-    auto out = s->session->output(entry, name);
+    auto out = const_cast<chitu_session *>(s)->session->output(entry, name);
     if (!out.isOk())
       return fail(out.status());
     const Model &m = s->session->model();
@@ -288,7 +313,7 @@ chitu_status chitu_session_get_output(const chitu_session *s, int entry, const c
   return guarded([&] {
     if (!s || !name || (bytes && !data))
       return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
-    auto out = s->session->output(entry, name);
+    auto out = const_cast<chitu_session *>(s)->session->output(entry, name);
     if (!out.isOk())
       return fail(out.status());
     const HostTensor &h = **out;

@@ -1,4 +1,5 @@
-// What a device backend implements: run one entry of a model on bound inputs.
+// What a device backend implements: run one entry of a model, hand out state buffers (KV
+// caches) that persist across runs, and read tensors of the last run.
 #pragma once
 
 #include "Shapes.h"
@@ -12,11 +13,23 @@ class Executor {
 public:
   virtual ~Executor() = default;
   virtual std::string deviceName() const = 0;
-  // Runs `entry` with `shapes` already bound for `inputs` (entry order); fills `outputs`
-  // (entry order) with host copies of the results.
+
+  // A zero-filled buffer on the executor's device for a state input.
+  virtual StatusOr<void *> allocateState(uint64_t bytes) = 0;
+  virtual void freeState(void *state) = 0;
+  virtual Status zeroState(void *state, uint64_t bytes) = 0;
+  // Copies between a state buffer and host memory.
+  virtual Status readState(const void *state, void *host, uint64_t bytes) = 0;
+  virtual Status writeState(void *state, const void *host, uint64_t bytes) = 0;
+
+  // Runs `entry` with `shapes` bound. inputs[i] holds the host data of entry input i
+  // (nullptr for state inputs); states[i] the buffer of state input i (nullptr otherwise).
   virtual Status run(int entry, const EntryShapes &shapes,
                      const std::vector<const HostTensor *> &inputs,
-                     std::vector<HostTensor> &outputs) = 0;
+                     const std::vector<void *> &states) = 0;
+  // Copies tensor `tensor` as the last run left it (valid until the next run).
+  virtual Status fetch(const EntryShapes &shapes, uint32_t tensor,
+                       const std::vector<void *> &states, HostTensor &out) = 0;
 };
 
 } // namespace chitu::rt

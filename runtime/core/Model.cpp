@@ -2,7 +2,13 @@
 
 #include "support/Expr.h"
 
+#include "support/Json.h"
+
 #include <flatbuffers/flatbuffers.h>
+
+#include <algorithm>
+#include <dirent.h>
+#include <map>
 
 #include <set>
 
@@ -10,6 +16,53 @@ namespace chitu::rt {
 namespace {
 
 std::string str(const flatbuffers::String *s) { return s ? s->str() : std::string(); }
+
+std::string shapeText(const std::vector<int64_t> &dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+// The .safetensors files of a checkpoint directory: those named by
+// model.safetensors.index.json when it exists, else every *.safetensors file.
+StatusOr<std::vector<std::string>> listSafetensors(const std::string &dir) {
+  std::vector<std::string> files;
+  std::string index = joinPath(dir, "model.safetensors.index.json");
+  if (fileExists(index)) {
+    auto text = readFile(index);
+    if (!text.isOk())
+      return text.status();
+    auto json = parseJson(*text);
+    const JsonValue *map = json.isOk() ? json->find("weight_map") : nullptr;
+    if (!map || !map->isObject())
+      return invalidArgument(index + " has no weight_map");
+    std::set<std::string> names;
+    for (const auto &[tensor, file] : map->members())
+      if (file.isString())
+        names.insert(file.asString());
+    for (const std::string &n : names) {
+      if (n.find('/') != std::string::npos)
+        return invalidArgument(index + " names a file outside the directory: " + n);
+      std::string path = joinPath(dir, n);
+      if (!fileExists(path))
+        return Status(StatusCode::NotFound, "shard " + path + " named by " + index + " is missing");
+      files.push_back(path);
+    }
+    return files;
+  }
+  DIR *d = opendir(dir.c_str());
+  if (!d)
+    return ioError("cannot list " + dir);
+  while (dirent *e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() > 12 && n.compare(n.size() - 12, 12, ".safetensors") == 0)
+      files.push_back(joinPath(dir, n));
+  }
+  closedir(d);
+  std::sort(files.begin(), files.end());
+  return files;
+}
 
 // The FlatBuffers verifier checks the alignment of a vector's length, not of its elements:
 // vectors of 8-byte scalars are checked here before anything reads them.
@@ -53,6 +106,8 @@ Status validateTensor(const cbin::Artifact &a, uint32_t index, size_t numSymbols
   switch (t->storage()) {
   case cbin::StorageKind::ARENA:
     return validateExprField(t->arena_offset(), numSymbols, what + " arena offset");
+  case cbin::StorageKind::STATE:
+    return Status::ok();
   case cbin::StorageKind::WEIGHT: {
     if (!a.weights() || t->weight() >= a.weights()->size())
       return invalidArtifact(what + ": weight index out of range");
@@ -99,7 +154,7 @@ Status validateWeights(const cbin::Artifact &a) {
           __builtin_add_overflow(w->offset(), w->byte_size(), &end) || end > a.segment_size())
         return invalidArtifact(what + ": embedded bytes lie outside the weight segment");
     } else {
-      if (w->file() >= numFiles)
+      if (w->file() >= numFiles && w->file() != kUnresolvedWeightFile)
         return invalidArtifact(what + ": weight file index out of range");
       if (!w->tensor_name())
         return invalidArtifact(what + ": missing tensor name");
@@ -167,6 +222,16 @@ Status validateOp(const cbin::Op &op, uint32_t numValuesBefore, size_t numSymbol
     return need(numInts == 1, "concat needs an axis");
   case cbin::OpKind::GATHER:
     return need(numOperands == 2 && numInts == 1, "gather needs 2 operands and an axis");
+  case cbin::OpKind::ROPE:
+  case cbin::OpKind::KV_WRITE:
+    return need(numOperands == 3, "op needs 3 operands");
+  case cbin::OpKind::PAGED_ATTENTION:
+    return need(numOperands == 6 && numFloats == 1 && numInts == 1,
+                "paged_attention needs 6 operands, a scale and a window");
+  case cbin::OpKind::SAMPLING_PROBS:
+    return need(numOperands == 7, "sampling_probs needs 7 operands");
+  case cbin::OpKind::MULTINOMIAL:
+    return need(numOperands == 2, "multinomial needs 2 operands");
   default: // unary ops, cast, reshape
     return need(numOperands == 1, "op needs 1 operand");
   }
@@ -232,8 +297,8 @@ Status validateEntry(const cbin::Artifact &a, uint32_t index, std::set<std::stri
   for (uint32_t t : *e->inputs()) {
     CHITU_RETURN_IF_ERROR(validateTensor(a, t, numSymbols).withContext(what));
     const cbin::Tensor *tensor = a.tensors()->Get(t);
-    if (tensor->storage() != cbin::StorageKind::ARENA)
-      return invalidArtifact(what + ": an input is not an arena tensor");
+    if (tensor->storage() == cbin::StorageKind::WEIGHT)
+      return invalidArtifact(what + ": an input is a weight");
     if (!tensor->name() || !ioNames.insert("in:" + tensor->name()->str()).second)
       return invalidArtifact(what + ": inputs need distinct names");
   }
@@ -277,7 +342,7 @@ Status validateEntry(const cbin::Artifact &a, uint32_t index, std::set<std::stri
       CHITU_RETURN_IF_ERROR(validateTensor(a, t, numSymbols).withContext(swhat));
     for (uint32_t t : *step->outputs()) {
       CHITU_RETURN_IF_ERROR(validateTensor(a, t, numSymbols).withContext(swhat));
-      if (a.tensors()->Get(t)->storage() != cbin::StorageKind::ARENA)
+      if (a.tensors()->Get(t)->storage() == cbin::StorageKind::WEIGHT)
         return invalidArtifact(swhat + ": writes to a weight");
     }
   }
@@ -412,22 +477,63 @@ Status Model::mapExternalWeights(const LoadOptions &options) {
     weightFiles_.push_back(*st);
   }
 
+  // Weights compiled without files are found by tensor name in the weight directory.
+  std::map<std::string, const SafetensorsFile *> byName;
+  bool needByName = false;
+  for (uint32_t i = 0; i < weightData_.size(); ++i)
+    needByName |= !a.weights()->Get(i)->embedded() &&
+                  a.weights()->Get(i)->file() == kUnresolvedWeightFile;
+  if (needByName) {
+    std::string dir = !options.weightsDir.empty() ? options.weightsDir : cbinDir;
+    auto files = listSafetensors(dir);
+    if (!files.isOk())
+      return files.status();
+    if (files->empty())
+      return Status(StatusCode::NotFound,
+                    "the model was compiled without weight files and " + dir +
+                        " holds no .safetensors files (pass the checkpoint directory with "
+                        "--weights DIR)");
+    for (const std::string &path : *files) {
+      auto st = SafetensorsFile::open(path);
+      if (!st.isOk())
+        return st.status();
+      weightFiles_.push_back(*st);
+      for (const auto &[name, t] : (*st)->tensors())
+        byName.emplace(name, weightFiles_.back().get());
+    }
+  }
+
   for (uint32_t i = 0; i < weightData_.size(); ++i) {
     const cbin::Weight *w = a.weights()->Get(i);
     if (w->embedded())
       continue;
-    const SafetensorsFile &f = *weightFiles_[w->file()];
-    const SafetensorsTensor *t = f.find(w->tensor_name()->str());
-    std::string what = "weight '" + str(w->name()) + "' (tensor '" + w->tensor_name()->str() +
-                       "' of " + f.path() + ")";
+    std::string tensorName = w->tensor_name()->str();
+    const SafetensorsFile *file = nullptr;
+    if (w->file() == kUnresolvedWeightFile) {
+      auto it = byName.find(tensorName);
+      if (it == byName.end())
+        return Status(StatusCode::NotFound, "weight '" + tensorName +
+                                                "' is in none of the checkpoint's .safetensors files");
+      file = it->second;
+    } else {
+      file = weightFiles_[w->file()].get();
+    }
+    const SafetensorsFile &f = *file;
+    const SafetensorsTensor *t = f.find(tensorName);
+    std::string what = "weight '" + str(w->name()) + "' (tensor '" + tensorName + "' of " +
+                       f.path() + ")";
     if (!t)
       return Status(StatusCode::NotFound, what + " is missing");
     if (!t->dtype || *t->dtype != toDType(w->dtype()) || t->shape.size() != w->dims()->size() ||
         t->end - t->begin != w->byte_size())
-      return invalidArtifact(what + " has a different dtype or shape than compiled");
+      return invalidArtifact(what + " is " + t->dtypeName + " " + shapeText(t->shape) +
+                             ", the model expects " + dtypeName(toDType(w->dtype())) + " " +
+                             shapeText({w->dims()->begin(), w->dims()->end()}));
     for (size_t d = 0; d < t->shape.size(); ++d)
-      if (t->shape[d] != w->dims()->Get(d))
-        return invalidArtifact(what + " has a different shape than compiled");
+      if (t->shape[d] != w->dims()->Get(uint32_t(d)))
+        return invalidArtifact(what + " has shape " + shapeText(t->shape) +
+                               ", the model expects " +
+                               shapeText({w->dims()->begin(), w->dims()->end()}));
     weightData_[i] = f.data(*t);
   }
   return Status::ok();

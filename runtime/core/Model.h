@@ -19,6 +19,8 @@ namespace chitu::rt {
 constexpr uint32_t kSchemaVersion = 1;
 constexpr size_t kMaxRank = 8;
 constexpr size_t kSegmentAlignment = 64;
+// Weight.file of a weight compiled without weight files (found by name at load time).
+constexpr uint32_t kUnresolvedWeightFile = 0xFFFFFFFFu;
 
 struct LoadOptions {
   std::string weightsDir; // searched first for external weight files

@@ -1,9 +1,10 @@
-// A model prepared on one device with its input bindings and last outputs: what the C API's
-// chitu_session handle wraps.
+// A model prepared on one device: its input bindings, its persistent states (KV caches)
+// and the outputs of the last run. What the C API's chitu_session handle wraps.
 #pragma once
 
 #include "Executor.h"
 
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -15,23 +16,41 @@ class Session {
 public:
   static StatusOr<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
                                                    DeviceKind device, int deviceIndex);
+  ~Session();
 
   const Model &model() const { return *model_; }
   std::string deviceName() const { return executor_->deviceName(); }
 
-  Status setInput(int entry, const std::string &name, DType dtype, const std::vector<int64_t> &dims,
+  Status setInput(int entry, const std::string &name, DType dtype,
+                  const std::vector<int64_t> &dims, const void *data, size_t bytes);
+  // Allocates the state input `name` with these dims (reusing the buffer when it has them)
+  // and fills it with `data` (`bytes`), or zeros when `data` is null. Every entry with a
+  // state input of that name shares the buffer.
+  Status setState(const std::string &name, DType dtype, const std::vector<int64_t> &dims,
                   const void *data, size_t bytes);
+  Status readState(const std::string &name, void *data, size_t bytes) const;
   Status run(int entry);
-  // An output of the last successful run of `entry`.
-  StatusOr<const HostTensor *> output(int entry, const std::string &name) const;
+  // An output of the last run of `entry` (copied from the device on first use).
+  StatusOr<const HostTensor *> output(int entry, const std::string &name);
 
 private:
+  struct State {
+    DType dtype;
+    std::vector<int64_t> dims;
+    uint64_t bytes = 0;
+    void *buffer = nullptr;
+  };
   Status checkEntry(int entry) const;
+  bool isState(int entry, int input) const;
 
   std::shared_ptr<const Model> model_;
   std::unique_ptr<Executor> executor_;
   std::vector<std::vector<std::optional<HostTensor>>> inputs_; // [entry][input]
-  std::vector<std::vector<HostTensor>> outputs_;               // [entry][output]
+  std::map<std::string, State> states_;
+  int lastEntry_ = -1;
+  std::optional<EntryShapes> lastShapes_;
+  std::vector<void *> lastStates_;
+  std::map<int, HostTensor> fetched_; // output index -> host copy, for the last run
 };
 
 } // namespace chitu::rt

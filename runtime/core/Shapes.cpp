@@ -110,6 +110,7 @@ StatusOr<EntryShapes> bindEntryShapes(const Model &model, int entry,
   s.dims.resize(numTensors);
   s.bytes.assign(numTensors, 0);
   s.offsets.assign(numTensors, 0);
+  s.stateOf.assign(numTensors, -1);
   std::vector<bool> done(numTensors, false);
   auto bindTensor = [&](uint32_t index) -> Status {
     if (done[index])
@@ -131,6 +132,14 @@ StatusOr<EntryShapes> bindEntryShapes(const Model &model, int entry,
       if (*off < 0 || __builtin_add_overflow(uint64_t(*off), bytes, &end) || end > s.arenaSize)
         return invalidArtifact("tensor '" + t.name()->str() + "' lies outside the arena");
       s.offsets[index] = uint64_t(*off);
+    } else if (t.storage() == cbin::StorageKind::STATE) {
+      if (t.state_input() >= e.inputs()->size())
+        return invalidArtifact("tensor '" + t.name()->str() + "' names a missing state input");
+      const cbin::Tensor &owner = *a.tensors()->Get(e.inputs()->Get(t.state_input()));
+      if (owner.storage() != cbin::StorageKind::STATE || owner.dtype() != t.dtype() ||
+          owner.dims()->size() != t.dims()->size())
+        return invalidArtifact("tensor '" + t.name()->str() + "' does not match its state input");
+      s.stateOf[index] = int(t.state_input());
     } else {
       const cbin::Weight &w = *a.weights()->Get(t.weight());
       for (uint32_t d = 0; d < w.dims()->size(); ++d)

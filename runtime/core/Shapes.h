@@ -25,6 +25,7 @@ struct EntryShapes {
   std::vector<std::vector<int64_t>> dims;
   std::vector<uint64_t> bytes;
   std::vector<uint64_t> offsets; // arena tensors only
+  std::vector<int> stateOf;      // STATE tensors: the entry input owning the buffer, else -1
   uint64_t arenaSize = 0;
 
   // Evaluates an Expr of this entry with the bound symbols.

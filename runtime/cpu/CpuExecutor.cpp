@@ -2,6 +2,8 @@
 
 #include "CpuOps.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace chitu::rt {
@@ -13,8 +15,35 @@ public:
 
   std::string deviceName() const override { return "cpu"; }
 
+  StatusOr<void *> allocateState(uint64_t bytes) override {
+    if (bytes > cpu::maxAllocBytes())
+      return Status(StatusCode::OutOfMemory, "a state of " + std::to_string(bytes) +
+                                                 " bytes exceeds the CPU executor's limit");
+    void *p = std::calloc(std::max<uint64_t>(bytes, 1), 1);
+    if (!p)
+      return Status(StatusCode::OutOfMemory,
+                    "cannot allocate a state of " + std::to_string(bytes) + " bytes");
+    return p;
+  }
+  void freeState(void *state) override { std::free(state); }
+  Status zeroState(void *state, uint64_t bytes) override {
+    std::memset(state, 0, bytes);
+    return Status::ok();
+  }
+  Status readState(const void *state, void *host, uint64_t bytes) override {
+    if (bytes)
+      std::memcpy(host, state, bytes);
+    return Status::ok();
+  }
+  Status writeState(void *state, const void *host, uint64_t bytes) override {
+    if (bytes)
+      std::memcpy(state, host, bytes);
+    return Status::ok();
+  }
+
   Status run(int entry, const EntryShapes &shapes, const std::vector<const HostTensor *> &inputs,
-             std::vector<HostTensor> &outputs) override {
+             const std::vector<void *> &states) override {
+    states_ = &states;
     const cbin::Artifact &a = model_->artifact();
     const cbin::Entry &e = *a.entries()->Get(entry);
     if (shapes.arenaSize > cpu::maxAllocBytes())
@@ -24,7 +53,7 @@ public:
     arena_.assign(shapes.arenaSize, 0);
     for (uint32_t i = 0; i < e.inputs()->size(); ++i) {
       uint32_t t = e.inputs()->Get(i);
-      if (shapes.bytes[t])
+      if (inputs[i] && shapes.bytes[t])
         std::memcpy(arena_.data() + shapes.offsets[t], inputs[i]->data.data(), shapes.bytes[t]);
     }
     for (uint32_t s = 0; s < e.steps()->size(); ++s) {
@@ -34,25 +63,27 @@ public:
       if (!st.isOk())
         return st.withContext("kernel " + k.name()->str());
     }
-    outputs.clear();
-    for (uint32_t i = 0; i < e.outputs()->size(); ++i) {
-      uint32_t t = e.outputs()->Get(i);
-      const cbin::Tensor &tensor = *a.tensors()->Get(t);
-      HostTensor out;
-      out.dtype = toDType(tensor.dtype());
-      out.dims = shapes.dims[t];
-      const uint8_t *src = storage(t, shapes);
-      out.data.assign(src, src + shapes.bytes[t]);
-      outputs.push_back(std::move(out));
-    }
+    return Status::ok();
+  }
+
+  Status fetch(const EntryShapes &shapes, uint32_t t, const std::vector<void *> &states,
+               HostTensor &out) override {
+    states_ = &states;
+    const cbin::Tensor &tensor = *model_->artifact().tensors()->Get(t);
+    out.dtype = toDType(tensor.dtype());
+    out.dims = shapes.dims[t];
+    const uint8_t *src = storage(t, shapes);
+    out.data.assign(src, src + shapes.bytes[t]);
     return Status::ok();
   }
 
 private:
-  const uint8_t *storage(uint32_t tensor, const EntryShapes &shapes) const {
+  uint8_t *storage(uint32_t tensor, const EntryShapes &shapes) {
     const cbin::Tensor &t = *model_->artifact().tensors()->Get(tensor);
     if (t.storage() == cbin::StorageKind::WEIGHT)
-      return model_->weightData(t.weight());
+      return const_cast<uint8_t *>(model_->weightData(t.weight()));
+    if (t.storage() == cbin::StorageKind::STATE)
+      return static_cast<uint8_t *>((*states_)[size_t(shapes.stateOf[tensor])]);
     return arena_.data() + shapes.offsets[tensor];
   }
 
@@ -62,7 +93,8 @@ private:
     values.reserve(k.num_inputs() + k.ops()->size());
     for (uint32_t t : *step.inputs()) {
       const cbin::Tensor &tensor = *a.tensors()->Get(t);
-      values.push_back(cpu::loadValue(storage(t, shapes), toDType(tensor.dtype()), shapes.dims[t]));
+      values.push_back(
+          cpu::loadValue(storage(t, shapes), toDType(tensor.dtype()), shapes.dims[t]));
     }
     for (uint32_t j = 0; j < k.ops()->size(); ++j) {
       const cbin::Op &op = *k.ops()->Get(j);
@@ -94,13 +126,14 @@ private:
                                dimsToString(v.dims) + ") does not match its tensor '" +
                                tensor.name()->str() + "' (" + dtypeName(toDType(tensor.dtype())) +
                                dimsToString(shapes.dims[t]) + ")");
-      cpu::storeValue(v, arena_.data() + shapes.offsets[t]);
+      cpu::storeValue(v, storage(t, shapes));
     }
     return Status::ok();
   }
 
   std::shared_ptr<const Model> model_;
   std::vector<uint8_t> arena_;
+  const std::vector<void *> *states_ = nullptr;
 };
 
 } // namespace

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <functional>
 #include <numeric>
 
 namespace chitu::rt::cpu {
@@ -679,6 +680,38 @@ Status checkResultShape(const cbin::Op &op, const std::vector<const Value *> &op
   case OpKind::RESHAPE:
     return numElements(in) == numElements(result) ? Status::ok()
                                                   : bad("reshape changes the element count");
+  case OpKind::ROPE:
+    if (in.size() != 3 || in[2] % 2 != 0 || operands[1]->dims != std::vector<int64_t>{in[0]} ||
+        operands[2]->dims != std::vector<int64_t>{in[2] / 2})
+      return bad("rope operand shapes");
+    return expect(in);
+  case OpKind::KV_WRITE: {
+    const std::vector<int64_t> &v = operands[1]->dims;
+    if (in.size() != 4 || v.size() != 3 || v[1] != in[2] || v[2] != in[3] ||
+        operands[2]->dims != std::vector<int64_t>{v[0]})
+      return bad("kv_write operand shapes");
+    return expect(in);
+  }
+  case OpKind::PAGED_ATTENTION: {
+    const std::vector<int64_t> &k = operands[1]->dims;
+    if (in.size() != 3 || k.size() != 4 || operands[2]->dims != k || k[3] != in[2] ||
+        k[2] == 0 || in[1] % k[2] != 0 || operands[3]->dims.size() != 2 ||
+        operands[4]->dims != std::vector<int64_t>{in[0]} ||
+        operands[5]->dims != std::vector<int64_t>{in[0]})
+      return bad("paged_attention operand shapes");
+    return expect(in);
+  }
+  case OpKind::SAMPLING_PROBS:
+    if (in.size() != 2 || operands[6]->dims.size() != 2 || operands[6]->dims[0] != in[0])
+      return bad("sampling_probs operand shapes");
+    for (int i = 1; i <= 5; ++i)
+      if (operands[size_t(i)]->dims != std::vector<int64_t>{in[0]})
+        return bad("sampling_probs parameter shapes");
+    return expect(in);
+  case OpKind::MULTINOMIAL:
+    if (in.size() != 2 || operands[1]->dims != std::vector<int64_t>{in[0]})
+      return bad("multinomial operand shapes");
+    return expect({in[0]});
   case OpKind::SLICE:
     if (result.size() != in.size())
       return bad("slice rank");
@@ -689,6 +722,224 @@ Status checkResultShape(const cbin::Op &op, const std::vector<const Value *> &op
   default: // unary, cast, softmax, norms: the input's shape
     return expect(in);
   }
+}
+
+
+// ---- LLM ops -------------------------------------------------------------------------
+
+int64_t intAt(const Value &v, size_t i) {
+  return v.ctype() == ComputeType::I32 ? int64_t(v.i32[i]) : v.i64[i];
+}
+
+Status ropeOp(const Value &x, const Value &positions, const Value &invFreq, Value &out) {
+  if (x.ctype() != ComputeType::F32 || positions.ctype() == ComputeType::F32 ||
+      invFreq.ctype() != ComputeType::F32)
+    return bad("rope operand types");
+  int64_t T = x.dims[0], H = x.dims[1], D = x.dims[2], half = D / 2;
+  for (int64_t t = 0; t < T; ++t) {
+    float pos = float(intAt(positions, size_t(t)));
+    for (int64_t i = 0; i < half; ++i) {
+      float angle = pos * invFreq.f32[size_t(i)];
+      float c = std::cos(angle), s = std::sin(angle);
+      for (int64_t h = 0; h < H; ++h) {
+        size_t base = size_t((t * H + h) * D);
+        float a = x.f32[base + size_t(i)], b = x.f32[base + size_t(i + half)];
+        out.f32[base + size_t(i)] = a * c - b * s;
+        out.f32[base + size_t(i + half)] = b * c + a * s;
+      }
+    }
+  }
+  return Status::ok();
+}
+
+Status kvWriteOp(const Value &cache, const Value &values, const Value &slots, Value &out) {
+  if (cache.ctype() != ComputeType::F32 || values.ctype() != ComputeType::F32 ||
+      slots.ctype() == ComputeType::F32)
+    return bad("kv_write operand types");
+  out.f32 = cache.f32;
+  int64_t numSlots = cache.dims[0] * cache.dims[1];
+  int64_t row = cache.dims[2] * cache.dims[3];
+  for (int64_t t = 0; t < values.dims[0]; ++t) {
+    int64_t slot = intAt(slots, size_t(t));
+    if (slot < 0)
+      continue;
+    if (slot >= numSlots)
+      return runtimeError("KV slot " + std::to_string(slot) + " is outside the cache (" +
+                          std::to_string(numSlots) + " slots)");
+    std::copy(values.f32.begin() + t * row, values.f32.begin() + (t + 1) * row,
+              out.f32.begin() + slot * row);
+  }
+  return Status::ok();
+}
+
+Status pagedAttentionOp(const std::vector<const Value *> &ops, float scale, int64_t window,
+                        Value &out) {
+  const Value &q = *ops[0], &kc = *ops[1], &vc = *ops[2], &tables = *ops[3], &seq = *ops[4],
+              &pos = *ops[5];
+  if (q.ctype() != ComputeType::F32 || kc.ctype() != ComputeType::F32 ||
+      tables.ctype() == ComputeType::F32 || seq.ctype() == ComputeType::F32 ||
+      pos.ctype() == ComputeType::F32)
+    return bad("paged_attention operand types");
+  int64_t T = q.dims[0], H = q.dims[1], D = q.dims[2];
+  int64_t numBlocks = kc.dims[0], blockSize = kc.dims[1], kvHeads = kc.dims[2];
+  int64_t numSeqs = tables.dims[0], maxBlocks = tables.dims[1];
+  int64_t group = H / kvHeads;
+  std::vector<float> scores;
+  for (int64_t t = 0; t < T; ++t) {
+    int64_t s = intAt(seq, size_t(t)), p = intAt(pos, size_t(t));
+    if (s < 0 || s >= numSeqs)
+      return runtimeError("token " + std::to_string(t) + " names sequence " + std::to_string(s) +
+                          " of " + std::to_string(numSeqs));
+    if (p < 0 || p >= maxBlocks * blockSize)
+      return runtimeError("position " + std::to_string(p) + " is beyond the block table (" +
+                          std::to_string(maxBlocks * blockSize) + " positions)");
+    int64_t lo = window > 0 ? std::max<int64_t>(0, p - window + 1) : 0;
+    std::vector<int64_t> slots;
+    for (int64_t j = lo; j <= p; ++j) {
+      int64_t block = intAt(tables, size_t(s * maxBlocks + j / blockSize));
+      if (block < 0 || block >= numBlocks)
+        return runtimeError("block " + std::to_string(block) + " of sequence " +
+                            std::to_string(s) + " is outside the cache (" +
+                            std::to_string(numBlocks) + " blocks)");
+      slots.push_back(block * blockSize + j % blockSize);
+    }
+    for (int64_t h = 0; h < H; ++h) {
+      int64_t kvh = h / group;
+      const float *qv = q.f32.data() + (t * H + h) * D;
+      scores.assign(slots.size(), 0.0f);
+      float mx = -std::numeric_limits<float>::infinity();
+      for (size_t j = 0; j < slots.size(); ++j) {
+        const float *kv = kc.f32.data() + (slots[j] * kvHeads + kvh) * D;
+        double dot = 0;
+        for (int64_t d = 0; d < D; ++d)
+          dot += double(qv[d]) * kv[d];
+        scores[j] = float(dot) * scale;
+        mx = scalar::maxF(mx, scores[j]);
+      }
+      double sum = 0;
+      for (float &sc : scores) {
+        sc = std::exp(sc - mx);
+        sum += sc;
+      }
+      float *o = out.f32.data() + (t * H + h) * D;
+      for (int64_t d = 0; d < D; ++d) {
+        double acc = 0;
+        for (size_t j = 0; j < slots.size(); ++j)
+          acc += double(scores[j]) * vc.f32[size_t((slots[j] * kvHeads + kvh) * D + d)];
+        o[d] = float(acc / sum);
+      }
+    }
+  }
+  return Status::ok();
+}
+
+Status samplingProbsOp(const std::vector<const Value *> &ops, Value &out) {
+  const Value &logits = *ops[0], &temperature = *ops[1], &topK = *ops[2], &topP = *ops[3],
+              &minP = *ops[4], &penalty = *ops[5], &history = *ops[6];
+  int64_t rows = logits.dims[0], V = logits.dims[1], Hlen = history.dims[1];
+  std::vector<float> x(static_cast<size_t>(V));
+  std::vector<float> sorted;
+  for (int64_t r = 0; r < rows; ++r) {
+    std::copy(logits.f32.begin() + r * V, logits.f32.begin() + (r + 1) * V, x.begin());
+    float rp = penalty.f32[size_t(r)];
+    // The penalty applies once per distinct id.
+    std::vector<int64_t> ids;
+    for (int64_t j = 0; j < Hlen; ++j) {
+      int64_t id = intAt(history, size_t(r * Hlen + j));
+      if (id >= 0 && id < V)
+        ids.push_back(id);
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (int64_t id : ids) {
+      float &l = x[size_t(id)];
+      l = l > 0 ? l / rp : l * rp;
+    }
+    float *p = out.f32.data() + r * V;
+    float temp = temperature.f32[size_t(r)];
+    if (!(temp > 0)) { // greedy: one-hot at the first largest value
+      int64_t best = 0;
+      for (int64_t i = 1; i < V; ++i)
+        if (x[size_t(i)] > x[size_t(best)])
+          best = i;
+      std::fill(p, p + V, 0.0f);
+      if (V)
+        p[best] = 1.0f;
+      continue;
+    }
+    float mx = -std::numeric_limits<float>::infinity();
+    for (float &l : x) {
+      l /= temp;
+      mx = scalar::maxF(mx, l);
+    }
+    for (int64_t i = 0; i < V; ++i)
+      p[i] = std::exp(x[size_t(i)] - mx);
+    float threshold = 0; // keep values >= threshold
+    int64_t k = topK.i32[size_t(r)];
+    if (k > 0 && k < V) {
+      sorted.assign(p, p + V);
+      std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end(), std::greater<>());
+      threshold = sorted[size_t(k - 1)];
+    }
+    float tp = topP.f32[size_t(r)];
+    if (tp < 1.0f) {
+      sorted.clear();
+      double kept = 0;
+      for (int64_t i = 0; i < V; ++i)
+        if (p[i] >= threshold) {
+          sorted.push_back(p[i]);
+          kept += p[i];
+        }
+      std::sort(sorted.begin(), sorted.end(), std::greater<>());
+      // The largest threshold whose kept mass reaches top_p of the remaining mass.
+      double mass = 0;
+      for (float v : sorted) {
+        mass += v;
+        if (mass >= double(tp) * kept) {
+          threshold = std::max(threshold, v);
+          break;
+        }
+      }
+    }
+    float mp = minP.f32[size_t(r)];
+    if (mp > 0)
+      threshold = std::max(threshold, mp); // the largest value is exp(0) = 1
+    double total = 0;
+    for (int64_t i = 0; i < V; ++i) {
+      if (!(p[i] >= threshold))
+        p[i] = 0;
+      total += p[i];
+    }
+    for (int64_t i = 0; i < V; ++i)
+      p[i] = float(p[i] / total);
+  }
+  return Status::ok();
+}
+
+Status multinomialOp(const Value &probs, const Value &seeds, Value &out) {
+  int64_t rows = probs.dims[0], n = probs.dims[1];
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *p = probs.f32.data() + r * n;
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i)
+      total += p[i];
+    if (!(total > 0))
+      return runtimeError("row " + std::to_string(r) +
+                          " has no positive probability mass (NaN logits?)");
+    double target = scalar::uniformFromSeed(uint64_t(seeds.i64[size_t(r)])) * total;
+    double cum = 0;
+    int64_t pick = -1;
+    for (int64_t i = 0; i < n; ++i) {
+      if (!(p[i] > 0))
+        continue;
+      cum += p[i];
+      pick = i;
+      if (cum > target)
+        break;
+    }
+    out.i32[size_t(r)] = int32_t(pick);
+  }
+  return Status::ok();
 }
 
 } // namespace
@@ -795,6 +1046,28 @@ StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &oper
       if (out.ctype() != in.ctype())
         return bad("gather type");
       st = gatherOp(op.ints()->Get(0), *operands[0], *operands[1], out);
+      break;
+    case OpKind::ROPE:
+      st = ropeOp(*operands[0], *operands[1], *operands[2], out);
+      break;
+    case OpKind::KV_WRITE:
+      st = kvWriteOp(*operands[0], *operands[1], *operands[2], out);
+      break;
+    case OpKind::PAGED_ATTENTION:
+      st = pagedAttentionOp(operands, float(op.floats()->Get(0)), op.ints()->Get(0), out);
+      break;
+    case OpKind::SAMPLING_PROBS:
+      for (size_t i = 0; i < operands.size(); ++i)
+        if ((i == 2 || i == 6) != (operands[i]->ctype() == ComputeType::I32) ||
+            (i != 2 && i != 6 && operands[i]->ctype() != ComputeType::F32))
+          return bad("sampling_probs operand types");
+      st = samplingProbsOp(operands, out);
+      break;
+    case OpKind::MULTINOMIAL:
+      if (operands[0]->ctype() != ComputeType::F32 || operands[1]->ctype() != ComputeType::I64 ||
+          out.ctype() != ComputeType::I32)
+        return bad("multinomial operand types");
+      st = multinomialOp(*operands[0], *operands[1], out);
       break;
     default:
       return bad("unknown op kind");

@@ -58,4 +58,14 @@ template <typename I> I floatToInt(float x) {
   return I(x);
 }
 
+// The uniform draw in [0, 1) of chitu.multinomial for a seed (splitmix64 finaliser, 53 bits);
+// kernels/common.cuh has the same function.
+inline double uniformFromSeed(uint64_t seed) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return double(z >> 11) * 0x1.0p-53;
+}
+
 } // namespace chitu::rt::cpu::scalar

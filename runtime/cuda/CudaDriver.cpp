@@ -31,7 +31,8 @@ Status loadDriver(Driver &d) {
       sym(d.cuMemFree, "cuMemFree_v2") && sym(d.cuMemGetInfo, "cuMemGetInfo_v2") &&
       sym(d.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2") &&
       sym(d.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2") &&
-      sym(d.cuMemsetD32Async, "cuMemsetD32Async") && sym(d.cuStreamCreate, "cuStreamCreate") &&
+      sym(d.cuMemsetD32Async, "cuMemsetD32Async") &&
+            sym(d.cuMemsetD8Async, "cuMemsetD8Async") && sym(d.cuStreamCreate, "cuStreamCreate") &&
       sym(d.cuStreamDestroy, "cuStreamDestroy_v2") &&
       sym(d.cuStreamSynchronize, "cuStreamSynchronize") &&
       sym(d.cuLaunchKernel, "cuLaunchKernel") && sym(d.cuGetErrorName, "cuGetErrorName") &&

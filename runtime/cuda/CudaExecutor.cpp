@@ -2,6 +2,7 @@
 
 #include "CudaDriver.h"
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -9,6 +10,8 @@ namespace chitu::rt {
 namespace {
 
 using namespace cuda;
+
+std::string kernelErrorText(uint32_t code);
 
 // sm_XY[a] -> (X, Y, arch-specific)
 bool parseArch(const std::string &arch, int &major, int &minor, bool &specific) {
@@ -83,9 +86,45 @@ public:
 
   std::string deviceName() const override { return name_; }
 
-  Status run(int entry, const EntryShapes &shapes, const std::vector<const HostTensor *> &inputs,
-             std::vector<HostTensor> &outputs) override {
+  StatusOr<void *> allocateState(uint64_t bytes) override {
     CHITU_CU(d_->cuCtxSetCurrent(ctx_));
+    CUdeviceptr p = 0;
+    Status st = check(d_->cuMemAlloc(&p, std::max<uint64_t>(bytes, 4)), "cuMemAlloc");
+    if (!st.isOk())
+      return st.withContext("allocating a state of " + std::to_string(bytes) + " bytes");
+    CHITU_RETURN_IF_ERROR(zeroState(reinterpret_cast<void *>(p), bytes));
+    return reinterpret_cast<void *>(p);
+  }
+  void freeState(void *state) override {
+    d_->cuCtxSetCurrent(ctx_);
+    d_->cuMemFree(reinterpret_cast<CUdeviceptr>(state));
+  }
+  Status zeroState(void *state, uint64_t bytes) override {
+    CHITU_CU(d_->cuCtxSetCurrent(ctx_));
+    CHITU_CU(d_->cuMemsetD8Async(reinterpret_cast<CUdeviceptr>(state), 0, bytes, stream_));
+    CHITU_CU(d_->cuStreamSynchronize(stream_));
+    return Status::ok();
+  }
+  Status readState(const void *state, void *host, uint64_t bytes) override {
+    CHITU_CU(d_->cuCtxSetCurrent(ctx_));
+    if (bytes)
+      CHITU_CU(d_->cuMemcpyDtoHAsync(host, reinterpret_cast<CUdeviceptr>(state), bytes, stream_));
+    CHITU_CU(d_->cuStreamSynchronize(stream_));
+    return Status::ok();
+  }
+
+  Status writeState(void *state, const void *host, uint64_t bytes) override {
+    CHITU_CU(d_->cuCtxSetCurrent(ctx_));
+    if (bytes)
+      CHITU_CU(d_->cuMemcpyHtoDAsync(reinterpret_cast<CUdeviceptr>(state), host, bytes, stream_));
+    CHITU_CU(d_->cuStreamSynchronize(stream_));
+    return Status::ok();
+  }
+
+  Status run(int entry, const EntryShapes &shapes, const std::vector<const HostTensor *> &inputs,
+             const std::vector<void *> &states) override {
+    CHITU_CU(d_->cuCtxSetCurrent(ctx_));
+    states_ = &states;
     const cbin::Artifact &a = model_->artifact();
     const cbin::Entry &e = *a.entries()->Get(entry);
     if (shapes.arenaSize > arenaBytes_) {
@@ -109,7 +148,7 @@ public:
       CHITU_CU(d_->cuMemsetD32Async(status_, 0, numSteps, stream_));
     for (uint32_t i = 0; i < e.inputs()->size(); ++i) {
       uint32_t t = e.inputs()->Get(i);
-      if (shapes.bytes[t])
+      if (inputs[i] && shapes.bytes[t])
         CHITU_CU(d_->cuMemcpyHtoDAsync(arena_ + shapes.offsets[t], inputs[i]->data.data(),
                                        shapes.bytes[t], stream_));
     }
@@ -119,18 +158,6 @@ public:
         return st.withContext("kernel " +
                               a.kernels()->Get(e.steps()->Get(s)->kernel())->name()->str());
     }
-    outputs.clear();
-    outputs.resize(e.outputs()->size());
-    for (uint32_t i = 0; i < e.outputs()->size(); ++i) {
-      uint32_t t = e.outputs()->Get(i);
-      HostTensor &out = outputs[i];
-      out.dtype = toDType(a.tensors()->Get(t)->dtype());
-      out.dims = shapes.dims[t];
-      out.data.resize(shapes.bytes[t]);
-      if (shapes.bytes[t])
-        CHITU_CU(
-            d_->cuMemcpyDtoHAsync(out.data.data(), pointer(t, shapes), shapes.bytes[t], stream_));
-    }
     std::vector<uint32_t> status(numSteps, 0);
     if (numSteps)
       CHITU_CU(d_->cuMemcpyDtoHAsync(status.data(), status_, numSteps * 4, stream_));
@@ -138,10 +165,22 @@ public:
     for (uint32_t s = 0; s < numSteps; ++s)
       if (status[s] != 0) {
         const cbin::Kernel &k = *a.kernels()->Get(e.steps()->Get(s)->kernel());
-        return runtimeError("kernel " + k.name()->str() +
-                            ": an index was out of range (e.g. a gather index outside "
-                            "its table); the outputs are not valid");
+        return runtimeError("kernel " + k.name()->str() + ": " + kernelErrorText(status[s]) +
+                            "; the outputs are not valid");
       }
+    return Status::ok();
+  }
+
+  Status fetch(const EntryShapes &shapes, uint32_t t, const std::vector<void *> &states,
+               HostTensor &out) override {
+    CHITU_CU(d_->cuCtxSetCurrent(ctx_));
+    states_ = &states;
+    out.dtype = toDType(model_->artifact().tensors()->Get(t)->dtype());
+    out.dims = shapes.dims[t];
+    out.data.resize(shapes.bytes[t]);
+    if (shapes.bytes[t])
+      CHITU_CU(d_->cuMemcpyDtoHAsync(out.data.data(), pointer(t, shapes), shapes.bytes[t], stream_));
+    CHITU_CU(d_->cuStreamSynchronize(stream_));
     return Status::ok();
   }
 
@@ -204,6 +243,8 @@ private:
     const cbin::Tensor &t = *model_->artifact().tensors()->Get(tensor);
     if (t.storage() == cbin::StorageKind::WEIGHT)
       return weights_[t.weight()];
+    if (t.storage() == cbin::StorageKind::STATE)
+      return reinterpret_cast<CUdeviceptr>((*states_)[size_t(shapes.stateOf[tensor])]);
     return arena_ + shapes.offsets[tensor];
   }
 
@@ -265,7 +306,17 @@ private:
   uint64_t arenaBytes_ = 0;
   CUdeviceptr status_ = 0;
   size_t statusWords_ = 0;
+  const std::vector<void *> *states_ = nullptr;
 };
+
+// What a kernel's status word means (kernels/common.cuh).
+std::string kernelErrorText(uint32_t code) {
+  switch (code) {
+  case 1: return "an index was out of range (a gather index, KV slot or block outside its table)";
+  case 2: return "sampling from invalid probabilities (NaN, or no positive mass)";
+  default: return "error code " + std::to_string(code);
+  }
+}
 
 } // namespace
 

@@ -169,6 +169,9 @@ void printText(const Model &m) {
     if (t->storage() == cbin::StorageKind::ARENA)
       std::printf("  %s: %s at arena offset %s\n", t->name()->c_str(), tensorType(*t, e).c_str(),
                   exprText(t->arena_offset(), e).c_str());
+    else if (t->storage() == cbin::StorageKind::STATE)
+      std::printf("  %s: %s in state '%s'\n", t->name()->c_str(), tensorType(*t, e).c_str(),
+                  e ? a.tensors()->Get(e->inputs()->Get(t->state_input()))->name()->c_str() : "?");
     else
       std::printf("  %s: %s = weight '%s'\n", t->name()->c_str(), tensorType(*t, e).c_str(),
                   a.weights()->Get(t->weight())->name()->c_str());
@@ -319,6 +322,10 @@ void printJson(const Model &m) {
     if (t->storage() == cbin::StorageKind::ARENA) {
       j.key("storage").value("arena");
       j.key("arena_offset").value(exprText(t->arena_offset(), e));
+    } else if (t->storage() == cbin::StorageKind::STATE) {
+      j.key("storage").value("state");
+      if (e)
+        j.key("state").value(a.tensors()->Get(e->inputs()->Get(t->state_input()))->name()->str());
     } else {
       j.key("storage").value("weight");
       j.key("weight").value(a.weights()->Get(t->weight())->name()->str());

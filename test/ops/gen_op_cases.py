@@ -47,7 +47,8 @@ class Case:
         self.weights = weights or {}  # name -> (dtype, numpy array)
 
     def mlir(self):
-        args = ", ".join(f"%{n}: {ttype(s, d)}" for n, d, s, _ in self.inputs)
+        args = ", ".join(f"%{n}: {ttype(s, d)}" + (" {chitu.state}" if e.get("state") else "")
+                         for n, d, s, e in self.inputs)
         rtypes = ", ".join(t for _, t in self.results)
         rvals = ", ".join(v for v, _ in self.results)
         lines = [f"func.func @main({args}) -> ({rtypes}) {{"]
@@ -202,6 +203,58 @@ def movement_cases():
     return cases
 
 
+def llm_cases():
+    """Rotary embedding, the paged KV cache, attention and sampling."""
+    cases = []
+    for dt in FLOATS:
+        x, pos, f = [-1, 4, 16], [-1], [8]
+        cases.append(Case(f"rope_{dt}", "rope", dt,
+                          [("x", dt, x, {}), ("pos", "i32", pos, {"range": [0, 100]}),
+                           ("inv_freq", "f32", f, {"frange": [0.001, 1.0]})],
+                          [f"%r = chitu.rope %x, %pos, %inv_freq : ({ttype(x, dt)}, {ttype(pos, 'i32')}, {ttype(f, 'f32')}) -> {ttype(x, dt)}"],
+                          [("%r", ttype(x, dt))]))
+        # The cache is a state updated in place: [blocks, block_size, kv_heads, head_dim].
+        cache, vals, slots = [-1, 4, 2, 8], [-1, 2, 8], [-1]
+        cases.append(Case(f"kv_write_{dt}", "kv_write", dt,
+                          [("cache", dt, cache, {"state": True}), ("vals", dt, vals, {}),
+                           ("slots", "i32", slots, {"slots_of": "cache"})],
+                          [f"%r = chitu.kv_write %cache, %vals, %slots : ({ttype(cache, dt)}, {ttype(vals, dt)}, {ttype(slots, 'i32')}) -> {ttype(cache, dt)}"],
+                          [("%r", ttype(cache, dt))]))
+        for window in [0, 5]:
+            q, kc, tables = [-1, 4, 16], [6, 4, 2, 16], [3, 3]
+            w = f" window = {window}" if window else ""
+            cases.append(Case(f"paged_attention_w{window}_{dt}", "paged_attention", dt,
+                              [("q", dt, q, {}), ("kc", dt, kc, {}), ("vc", dt, kc, {}),
+                               ("tables", "i32", tables, {"range": [0, 6]}),
+                               ("seq", "i32", [-1], {"range": [0, 3]}),
+                               ("pos", "i32", [-1], {"range": [0, 12]})],
+                              [f"%r = chitu.paged_attention %q, %kc, %vc, %tables, %seq, %pos scale = 0.25{w} : "
+                               f"({ttype(q, dt)}, {ttype(kc, dt)}, {ttype(kc, dt)}, {ttype(tables, 'i32')}, "
+                               f"{ttype([-1], 'i32')}, {ttype([-1], 'i32')}) -> {ttype(q, dt)}"],
+                              [("%r", ttype(q, dt))], {"scale": 0.25, "window": window}))
+    rows = [-1]
+    for name, temp in [("sample", [0.5, 1.5]), ("greedy", [0.0, 0.0])]:
+        logits, hist = [-1, 50], [-1, 6]
+        cases.append(Case(f"sampling_probs_{name}", "sampling_probs", "f32",
+                          [("logits", "f32", logits, {}), ("temperature", "f32", rows, {"frange": temp}),
+                           ("top_k", "i32", rows, {"range": [0, 51]}),
+                           ("top_p", "f32", rows, {"frange": [0.3, 1.0]}),
+                           ("min_p", "f32", rows, {"frange": [0.0, 0.2]}),
+                           ("penalty", "f32", rows, {"frange": [1.0, 2.0]}),
+                           ("history", "i32", hist, {"range": [-1, 50]})],
+                          [f"%r = chitu.sampling_probs %logits, %temperature, %top_k, %top_p, %min_p, %penalty, %history : "
+                           f"({ttype(logits, 'f32')}, {ttype(rows, 'f32')}, {ttype(rows, 'i32')}, {ttype(rows, 'f32')}, "
+                           f"{ttype(rows, 'f32')}, {ttype(rows, 'f32')}, {ttype(hist, 'i32')}) -> {ttype(logits, 'f32')}"],
+                          [("%r", ttype(logits, "f32"))]))
+    probs = [-1, 30]
+    cases.append(Case("multinomial", "multinomial", "i32",
+                      [("probs", "f32", probs, {"frange": [0.0, 1.0]}),
+                       ("seeds", "i64", rows, {"range": [-1000000000, 1000000000]})],
+                      [f"%r = chitu.multinomial %probs, %seeds : ({ttype(probs, 'f32')}, {ttype(rows, 'i64')}) -> {ttype(rows, 'i32')}"],
+                      [("%r", ttype(rows, "i32"))]))
+    return cases
+
+
 def value_cases():
     """Weights and constants: x * w + c, with w read from a weight file."""
     cases = []
@@ -242,7 +295,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
 
     cases = (binary_cases() + unary_cases() + matmul_cases() + reduce_cases() +
-             movement_cases() + value_cases())
+             movement_cases() + value_cases() + llm_cases())
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "duplicate case names"
     jobs = []

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <limits>
 
 #ifndef CHITU_DEFAULT_OP_CASES
@@ -113,6 +114,15 @@ std::vector<OpCase> loadOpCases(std::string &error) {
       }
       if (const JsonValue *m = in.find("mask"))
         s.causalMask = m->asBool();
+      if (const JsonValue *r = in.find("frange")) {
+        s.hasFRange = true;
+        s.flo = r->items()[0].asDouble();
+        s.fhi = r->items()[1].asDouble();
+      }
+      if (const JsonValue *st = in.find("state"))
+        s.state = st->asBool();
+      if (const JsonValue *so = in.find("slots_of"))
+        s.slotsOf = so->asString();
       oc.inputs.push_back(std::move(s));
     }
     cases.push_back(std::move(oc));
@@ -133,8 +143,22 @@ std::vector<NdArray> makeInputs(const OpCase &c, int64_t n, std::mt19937_64 &rng
       for (size_t i = 0; i < a.values.size(); ++i)
         a.values[i] =
             int64_t(i) % cols > int64_t(i) / cols ? -std::numeric_limits<double>::infinity() : 0.0;
+    } else if (!s.slotsOf.empty()) {
+      // Distinct slots of the cache (duplicates would race), about one in five skipped.
+      const NdArray *cache = nullptr;
+      for (size_t j = 0; j < inputs.size(); ++j)
+        if (c.inputs[j].name == s.slotsOf)
+          cache = &inputs[j];
+      int64_t numSlots = cache->dims[0] * cache->dims[1];
+      std::vector<int64_t> all(static_cast<size_t>(numSlots));
+      for (int64_t k = 0; k < numSlots; ++k)
+        all[size_t(k)] = k;
+      std::shuffle(all.begin(), all.end(), rng);
+      for (size_t k = 0; k < a.values.size(); ++k)
+        a.values[k] = (rng() % 5 == 0 || k >= all.size()) ? -1.0 : double(all[k]);
     } else if (isFloat(s.dtype)) {
-      std::uniform_real_distribution<double> dist(-2.0, 2.0);
+      std::uniform_real_distribution<double> dist(s.hasFRange ? s.flo : -2.0,
+                                                  s.hasFRange ? s.fhi : 2.0);
       for (double &v : a.values) {
         float f = float(dist(rng));
         v = s.dtype == DType::BF16 ? roundToBf16(f) : s.dtype == DType::F16 ? roundToF16(f) : f;
@@ -164,6 +188,14 @@ std::string runCase(const OpCase &c, chitu_device device, const std::vector<NdAr
   }
   for (size_t i = 0; i < inputs.size() && error.empty(); ++i) {
     std::vector<uint8_t> bytes = inputs[i].toBytes();
+    if (c.inputs[i].state) {
+      if (chitu_session_set_state(session, c.inputs[i].name.c_str(),
+                                  chitu_dtype(int(inputs[i].dtype)), inputs[i].dims.data(),
+                                  int(inputs[i].dims.size()), bytes.data(),
+                                  bytes.size()) != CHITU_OK)
+        error = std::string("set_state: ") + chitu_last_error();
+      continue;
+    }
     if (chitu_session_set_input(session, 0, c.inputs[i].name.c_str(),
                                 chitu_dtype(int(inputs[i].dtype)), inputs[i].dims.data(),
                                 int(inputs[i].dims.size()), bytes.data(), bytes.size()) != CHITU_OK)

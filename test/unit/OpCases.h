@@ -34,6 +34,10 @@ struct InputSpec {
   bool hasRange = false;      // integer values drawn from [lo, hi)
   int64_t lo = 0, hi = 0;
   bool causalMask = false;
+  bool hasFRange = false; // float values drawn from [flo, fhi]
+  double flo = 0, fhi = 0;
+  bool state = false;     // a state input (set with chitu_session_set_state)
+  std::string slotsOf;    // distinct KV slots (some -1) of the named cache input
 };
 
 struct OpCase {

@@ -2,6 +2,7 @@
 // the CPU executor: double precision, one output element at a time from its coordinates.
 #include "Reference.h"
 
+#include "cpu/Scalar.h"
 #include "support/Float16.h"
 
 #include <algorithm>
@@ -336,6 +337,138 @@ std::string reference(const OpCase &c, const std::vector<NdArray> &in, NdArray &
       // Each op is its own kernel: the product is rounded before the add.
       return castTo(at(in[0], k) * w[size_t(k[1])], t) + cst[size_t(k[1])];
     });
+  } else if (op == "rope") {
+    const NdArray &x = in[0];
+    int64_t D = x.dims[2], half = D / 2;
+    out = make(t, x.dims);
+    forEach(out, [&](const Dims &k) {
+      int64_t i = k[2] % half;
+      double angle = double(float(in[1].values[size_t(k[0])]) * float(in[2].values[size_t(i)]));
+      double a = at(x, {k[0], k[1], i}), b = at(x, {k[0], k[1], i + half});
+      return k[2] < half ? a * std::cos(angle) - b * std::sin(angle)
+                         : b * std::cos(angle) + a * std::sin(angle);
+    });
+  } else if (op == "kv_write") {
+    out = in[0];
+    int64_t row = in[1].dims[1] * in[1].dims[2];
+    for (int64_t r = 0; r < in[1].dims[0]; ++r) {
+      int64_t slot = int64_t(in[2].values[size_t(r)]);
+      if (slot >= 0)
+        for (int64_t j = 0; j < row; ++j)
+          out.values[size_t(slot * row + j)] = in[1].values[size_t(r * row + j)];
+    }
+  } else if (op == "paged_attention") {
+    const NdArray &q = in[0], &kc = in[1], &vc = in[2], &tables = in[3];
+    double scale = attrs.find("scale")->asDouble();
+    int64_t window = attrs.find("window")->asInt();
+    int64_t H = q.dims[1], D = q.dims[2], BS = kc.dims[1], KVH = kc.dims[2];
+    out = make(t, q.dims);
+    for (int64_t tok = 0; tok < q.dims[0]; ++tok) {
+      int64_t s = int64_t(in[4].values[size_t(tok)]), p = int64_t(in[5].values[size_t(tok)]);
+      int64_t lo = window > 0 ? std::max<int64_t>(0, p - window + 1) : 0;
+      for (int64_t h = 0; h < H; ++h) {
+        int64_t kvh = h / (H / KVH);
+        std::vector<double> w;
+        std::vector<Dims> where;
+        for (int64_t j = lo; j <= p; ++j) {
+          int64_t block = int64_t(at(tables, {s, j / BS}));
+          Dims kcoord = {block, j % BS, kvh, 0};
+          double dot = 0;
+          for (int64_t d = 0; d < D; ++d) {
+            kcoord[3] = d;
+            dot += at(q, {tok, h, d}) * at(kc, kcoord);
+          }
+          w.push_back(dot * scale);
+          where.push_back({block, j % BS, kvh, 0});
+        }
+        double mx = *std::max_element(w.begin(), w.end()), sum = 0;
+        for (double &x : w)
+          sum += (x = std::exp(x - mx));
+        for (int64_t d = 0; d < D; ++d) {
+          double acc = 0;
+          for (size_t j = 0; j < w.size(); ++j) {
+            Dims vcoord = where[j];
+            vcoord[3] = d;
+            acc += w[j] * at(vc, vcoord);
+          }
+          out.values[size_t((tok * H + h) * D + d)] = acc / sum;
+        }
+      }
+    }
+  } else if (op == "sampling_probs") {
+    const NdArray &logits = in[0];
+    int64_t rows = logits.dims[0], V = logits.dims[1], Hl = in[6].dims[1];
+    out = make(t, logits.dims);
+    for (int64_t r = 0; r < rows; ++r) {
+      std::vector<double> x(logits.values.begin() + r * V, logits.values.begin() + (r + 1) * V);
+      double rp = float(in[5].values[size_t(r)]);
+      std::vector<bool> seen(static_cast<size_t>(V), false);
+      for (int64_t j = 0; j < Hl; ++j) {
+        int64_t id = int64_t(in[6].values[size_t(r * Hl + j)]);
+        if (id >= 0 && id < V && !seen[size_t(id)]) {
+          seen[size_t(id)] = true;
+          x[size_t(id)] = x[size_t(id)] > 0 ? x[size_t(id)] / rp : x[size_t(id)] * rp;
+        }
+      }
+      double temp = float(in[1].values[size_t(r)]);
+      double *pr = out.values.data() + r * V;
+      if (!(temp > 0)) {
+        size_t best = size_t(std::max_element(x.begin(), x.end()) - x.begin());
+        pr[best] = 1.0;
+        continue;
+      }
+      double mx = -INFINITY;
+      for (double &v : x)
+        mx = std::max(mx, v /= temp);
+      std::vector<double> e(static_cast<size_t>(V));
+      for (int64_t i = 0; i < V; ++i)
+        e[size_t(i)] = std::exp(x[size_t(i)] - mx);
+      std::vector<double> sorted(e);
+      std::sort(sorted.begin(), sorted.end(), std::greater<>());
+      double threshold = 0;
+      int64_t k = int64_t(in[2].values[size_t(r)]);
+      if (k > 0 && k < V)
+        threshold = sorted[size_t(k - 1)];
+      double tp = float(in[3].values[size_t(r)]);
+      if (tp < 1) {
+        double kept = 0, mass = 0;
+        for (double v : sorted)
+          if (v >= threshold)
+            kept += v;
+        for (double v : sorted)
+          if (v >= threshold && (mass += v) >= tp * kept) {
+            threshold = std::max(threshold, v);
+            break;
+          }
+      }
+      double mp = float(in[4].values[size_t(r)]);
+      if (mp > 0)
+        threshold = std::max(threshold, mp);
+      double total = 0;
+      for (double v : e)
+        total += v >= threshold ? v : 0;
+      for (int64_t i = 0; i < V; ++i)
+        pr[i] = e[size_t(i)] >= threshold ? e[size_t(i)] / total : 0;
+    }
+  } else if (op == "multinomial") {
+    const NdArray &probs = in[0];
+    int64_t rows = probs.dims[0], n = probs.dims[1];
+    out = make(t, {rows});
+    for (int64_t r = 0; r < rows; ++r) {
+      double total = 0;
+      for (int64_t i = 0; i < n; ++i)
+        total += probs.values[size_t(r * n + i)];
+      double target =
+          rt::cpu::scalar::uniformFromSeed(uint64_t(int64_t(in[1].values[size_t(r)]))) * total;
+      double cum = 0;
+      int64_t pick = -1;
+      for (int64_t i = 0; i < n && cum <= target; ++i)
+        if (probs.values[size_t(r * n + i)] > 0) {
+          cum += probs.values[size_t(r * n + i)];
+          pick = i;
+        }
+      out.values[size_t(r)] = double(pick);
+    }
   } else if (op == "fused_chain") {
     out = make(t, in[0].dims);
     for (size_t i = 0; i < out.values.size(); ++i)

@@ -61,6 +61,7 @@ typedef struct chitu_tensor_info {
   chitu_dtype dtype;
   int rank;
   int64_t dims[CHITU_MAX_RANK]; /* -1 for a dynamic dimension (model info only) */
+  int is_state;                 /* a state input (KV cache): set with chitu_session_set_state */
 } chitu_tensor_info;
 
 typedef struct chitu_load_options {
@@ -115,9 +116,20 @@ const char *chitu_session_device_name(const chitu_session *session);
 chitu_status chitu_session_set_input(chitu_session *session, int entry, const char *name,
                                      chitu_dtype dtype, const int64_t *dims, int rank,
                                      const void *data, size_t bytes);
-/* Runs the entry on the bound inputs; blocks until the outputs are ready. */
+/* Allocates the state input `name` (a KV cache) with these dims on the session's device and
+   fills it with `data` (`bytes` of row-major values), or with zeros when `data` is NULL. A
+   state that already has these dims is refilled in place. States persist across runs and are
+   updated in place; every entry with a state of that name shares it. */
+chitu_status chitu_session_set_state(chitu_session *session, const char *name, chitu_dtype dtype,
+                                     const int64_t *dims, int rank, const void *data,
+                                     size_t bytes);
+/* Copies a state's current contents (tests, debugging). */
+chitu_status chitu_session_get_state(const chitu_session *session, const char *name, void *data,
+                                     size_t bytes);
+/* Runs the entry on the bound inputs and states; blocks until it is done. Outputs are copied
+   from the device only when asked for. */
 chitu_status chitu_session_run(chitu_session *session, int entry);
-/* Concrete shape of an output of the last run. */
+/* Concrete shape of an output of the last run of `entry`. */
 chitu_status chitu_session_output_info(const chitu_session *session, int entry, const char *name,
                                        chitu_tensor_info *info);
 /* Copies an output of the last run into `data`, which must hold exactly its bytes. */

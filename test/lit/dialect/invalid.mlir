@@ -396,3 +396,67 @@ func.func @yield_outside(%a: tensor<4xf32>) {
   // expected-error @+1 {{expects parent op 'chitu.kernel'}}
   chitu.yield %a : tensor<4xf32>
 }
+
+// -----
+
+func.func @rope_odd(%x: tensor<2x4x15xf32>, %p: tensor<2xi32>, %f: tensor<7xf32>) {
+  // expected-error @+1 {{head dimension 15 must be even}}
+  %0 = chitu.rope %x, %p, %f : (tensor<2x4x15xf32>, tensor<2xi32>, tensor<7xf32>) -> tensor<2x4x15xf32>
+  return
+}
+
+// -----
+
+func.func @rope_freq(%x: tensor<2x4x16xf32>, %p: tensor<2xi32>, %f: tensor<7xf32>) {
+  // expected-error @+1 {{the size of inv_freq is 7, expected 8}}
+  %0 = chitu.rope %x, %p, %f : (tensor<2x4x16xf32>, tensor<2xi32>, tensor<7xf32>) -> tensor<2x4x16xf32>
+  return
+}
+
+// -----
+
+func.func @kv_write_heads(%c: tensor<4x16x2x8xf32>, %v: tensor<3x4x8xf32>, %s: tensor<3xi32>) {
+  // expected-error @+1 {{the number of KV heads is 4, expected 2}}
+  %0 = chitu.kv_write %c, %v, %s : (tensor<4x16x2x8xf32>, tensor<3x4x8xf32>, tensor<3xi32>) -> tensor<4x16x2x8xf32>
+  return
+}
+
+// -----
+
+func.func @kv_write_result(%c: tensor<4x16x2x8xf32>, %v: tensor<3x2x8xf32>, %s: tensor<3xi32>) {
+  // expected-error @+1 {{result type must be the cache's type}}
+  %0 = chitu.kv_write %c, %v, %s : (tensor<4x16x2x8xf32>, tensor<3x2x8xf32>, tensor<3xi32>) -> tensor<4x16x2x8xf16>
+  return
+}
+
+// -----
+
+func.func @attention_groups(%q: tensor<2x5x8xf32>, %k: tensor<4x16x2x8xf32>, %t: tensor<1x4xi32>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{query heads (5) must be a multiple of the KV heads (2)}}
+  %0 = chitu.paged_attention %q, %k, %k, %t, %s, %s scale = 1.0 : (tensor<2x5x8xf32>, tensor<4x16x2x8xf32>, tensor<4x16x2x8xf32>, tensor<1x4xi32>, tensor<2xi32>, tensor<2xi32>) -> tensor<2x5x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_window(%q: tensor<2x4x8xf32>, %k: tensor<4x16x2x8xf32>, %t: tensor<1x4xi32>, %s: tensor<2xi32>) {
+  // expected-error @+1 {{window must not be negative}}
+  %0 = chitu.paged_attention %q, %k, %k, %t, %s, %s scale = 1.0 window = -1 : (tensor<2x4x8xf32>, tensor<4x16x2x8xf32>, tensor<4x16x2x8xf32>, tensor<1x4xi32>, tensor<2xi32>, tensor<2xi32>) -> tensor<2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @sampling_rows(%l: tensor<3x10xf32>, %t: tensor<2xf32>, %k: tensor<3xi32>, %h: tensor<3x2xi32>) {
+  // expected-error @+1 {{the length of temperature is 2, expected 3}}
+  %0 = chitu.sampling_probs %l, %t, %k, %t, %t, %t, %h : (tensor<3x10xf32>, tensor<2xf32>, tensor<3xi32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<3x2xi32>) -> tensor<3x10xf32>
+  return
+}
+
+// -----
+
+func.func @multinomial_seeds(%p: tensor<3x10xf32>, %s: tensor<2xi64>) {
+  // expected-error @+1 {{the number of seeds is 2, expected 3}}
+  %0 = chitu.multinomial %p, %s : (tensor<3x10xf32>, tensor<2xi64>) -> tensor<3xi32>
+  return
+}

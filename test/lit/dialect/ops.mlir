@@ -123,3 +123,30 @@ func.func @kernel(%a: tensor<?x64xf32>, %b: tensor<64xf32>) -> tensor<?x64xf32> 
   }
   return %0 : tensor<?x64xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @llm
+func.func @llm(%x: tensor<?x4x16xbf16>, %pos: tensor<?xi32>, %f: tensor<8xf32>,
+               %kc: tensor<?x16x2x16xbf16> {chitu.state}, %slots: tensor<?xi32>,
+               %tables: tensor<?x?xi32>, %seq: tensor<?xi32>, %logits: tensor<?x100xf32>,
+               %t: tensor<?xf32>, %k: tensor<?xi32>, %hist: tensor<?x?xi32>, %seeds: tensor<?xi64>) {
+  // CHECK: chitu.rope %{{.*}}, %{{.*}}, %{{.*}} : (tensor<?x4x16xbf16>, tensor<?xi32>, tensor<8xf32>) -> tensor<?x4x16xbf16>
+  %q = chitu.rope %x, %pos, %f : (tensor<?x4x16xbf16>, tensor<?xi32>, tensor<8xf32>) -> tensor<?x4x16xbf16>
+  %n = chitu.dim %x, 0 : tensor<?x4x16xbf16>
+  %kv = chitu.slice %q [0, 0, 0] [%n, 2, 16] [1, 1, 1] : tensor<?x4x16xbf16> -> tensor<?x2x16xbf16>
+  // CHECK: chitu.kv_write %{{.*}}, %{{.*}}, %{{.*}} : (tensor<?x16x2x16xbf16>, tensor<?x2x16xbf16>, tensor<?xi32>) -> tensor<?x16x2x16xbf16>
+  %kc1 = chitu.kv_write %kc, %kv, %slots : (tensor<?x16x2x16xbf16>, tensor<?x2x16xbf16>, tensor<?xi32>) -> tensor<?x16x2x16xbf16>
+  // CHECK: chitu.paged_attention {{.*}} scale = 2.500000e-01 window = 8 :
+  %o = chitu.paged_attention %q, %kc1, %kc1, %tables, %seq, %pos scale = 0.25 window = 8
+      : (tensor<?x4x16xbf16>, tensor<?x16x2x16xbf16>, tensor<?x16x2x16xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32>) -> tensor<?x4x16xbf16>
+  // CHECK: chitu.paged_attention {{.*}} scale = 2.500000e-01 :
+  %o2 = chitu.paged_attention %q, %kc1, %kc1, %tables, %seq, %pos scale = 0.25
+      : (tensor<?x4x16xbf16>, tensor<?x16x2x16xbf16>, tensor<?x16x2x16xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32>) -> tensor<?x4x16xbf16>
+  // CHECK: chitu.sampling_probs
+  %p = chitu.sampling_probs %logits, %t, %k, %t, %t, %t, %hist
+      : (tensor<?x100xf32>, tensor<?xf32>, tensor<?xi32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?x?xi32>) -> tensor<?x100xf32>
+  // CHECK: chitu.multinomial %{{.*}}, %{{.*}} : (tensor<?x100xf32>, tensor<?xi64>) -> tensor<?xi32>
+  %ids = chitu.multinomial %p, %seeds : (tensor<?x100xf32>, tensor<?xi64>) -> tensor<?xi32>
+  return
+}

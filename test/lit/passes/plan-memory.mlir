@@ -56,3 +56,31 @@ func.func @not_formed(%x: tensor<8xf32>) -> tensor<8xf32> {
   %0 = chitu.exp %x : tensor<8xf32>
   return %0 : tensor<8xf32>
 }
+
+// -----
+
+// A KV cache is a state: no arena slot; the kernel that writes it in place has its result
+// tied to the cache input (-2 - input index).
+// CHECK-LABEL: func.func @state
+// CHECK-SAME: chitu.arg_slots = array<i64: -1, 0, 1>
+func.func @state(%c: tensor<4x16x2x8xf32> {chitu.state}, %v: tensor<3x2x8xf32>, %s: tensor<3xi32>) -> tensor<4x16x2x8xf32> {
+  // CHECK: chitu.kernel "w"{{.*}}chitu.slots = array<i64: -2>
+  %0 = chitu.kernel "w" (%c, %v, %s) : (tensor<4x16x2x8xf32>, tensor<3x2x8xf32>, tensor<3xi32>) -> tensor<4x16x2x8xf32> {
+  ^bb0(%cc: tensor<4x16x2x8xf32>, %vv: tensor<3x2x8xf32>, %ss: tensor<3xi32>):
+    %r = chitu.kv_write %cc, %vv, %ss : (tensor<4x16x2x8xf32>, tensor<3x2x8xf32>, tensor<3xi32>) -> tensor<4x16x2x8xf32>
+    chitu.yield %r : tensor<4x16x2x8xf32>
+  }
+  return %0 : tensor<4x16x2x8xf32>
+}
+
+// -----
+
+func.func @not_state(%c: tensor<4x16x2x8xf32>, %v: tensor<3x2x8xf32>, %s: tensor<3xi32>) -> tensor<4x16x2x8xf32> {
+  // expected-error @+1 {{updates a tensor in place that is not a state}}
+  %0 = chitu.kernel "w" (%c, %v, %s) : (tensor<4x16x2x8xf32>, tensor<3x2x8xf32>, tensor<3xi32>) -> tensor<4x16x2x8xf32> {
+  ^bb0(%cc: tensor<4x16x2x8xf32>, %vv: tensor<3x2x8xf32>, %ss: tensor<3xi32>):
+    %r = chitu.kv_write %cc, %vv, %ss : (tensor<4x16x2x8xf32>, tensor<3x2x8xf32>, tensor<3xi32>) -> tensor<4x16x2x8xf32>
+    chitu.yield %r : tensor<4x16x2x8xf32>
+  }
+  return %0 : tensor<4x16x2x8xf32>
+}

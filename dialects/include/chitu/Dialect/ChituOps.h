@@ -13,6 +13,8 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
+#include <optional>
+
 #define GET_OP_CLASSES
 #include "chitu/Dialect/ChituOps.h.inc"
 
@@ -24,6 +26,10 @@ constexpr int64_t kMaxConstantElements = 4096;
 /// True for ops that compute tensors and therefore belong in a kernel region (everything
 /// but weights, constants, dims, kernels and yields).
 bool isComputeOp(Operation *op);
+
+/// The operand whose buffer an op updates in place and returns (kv_write's cache), if any.
+/// Its result must live where that operand lives.
+std::optional<unsigned> tiedOperand(Operation *op);
 
 } // namespace mlir::chitu
 

@@ -362,6 +362,141 @@ def Chitu_GatherOp : Chitu_Op<"gather", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// LLM ops: rotary embedding, paged KV cache, attention, sampling
+//===----------------------------------------------------------------------===//
+
+def Chitu_RopeOp : Chitu_Op<"rope", [Pure]> {
+  let summary = "Rotary position embedding (rotate-half layout)";
+  let description = [{
+    Rotates pairs `(x[i], x[i + d/2])` of each head by the angle
+    `position * inv_freq[i]` (computed in f32), as Llama, Qwen2 and Mistral do:
+    `y[i] = x[i] cos - x[i + d/2] sin`, `y[i + d/2] = x[i + d/2] cos + x[i] sin`.
+    `input` is `[tokens, heads, d]` with `d` even, `positions` `[tokens]`, and `inv_freq`
+    the `d/2` f32 frequencies (the frontend computes them, scaling included).
+
+    ```mlir
+    %q = chitu.rope %x, %pos, %inv_freq
+        : (tensor<?x32x128xbf16>, tensor<?xi32>, tensor<64xf32>) -> tensor<?x32x128xbf16>
+    ```
+  }];
+  let arguments = (ins Chitu_FloatTensor:$input, Chitu_IndexTensor:$positions,
+                   RankedTensorOf<[F32]>:$inv_freq);
+  let results = (outs Chitu_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $positions `,` $inv_freq attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Chitu_KvWriteOp : Chitu_Op<"kv_write", [MemoryEffects<[MemWrite]>]> {
+  let summary = "Writes new keys or values into a paged KV cache, in place";
+  let description = [{
+    The cache is `[blocks, block_size, kv_heads, head_dim]`; row `t` of `values`
+    (`[tokens, kv_heads, head_dim]`) goes to slot `slots[t]` (= block * block_size +
+    offset); a negative slot skips the row, a slot past the cache fails the run. The result
+    *is* the cache, updated in place: it must be an entry argument marked `chitu.state`
+    or another `kv_write`'s result.
+
+    ```mlir
+    %kc1 = chitu.kv_write %kc, %k, %slots
+        : (tensor<?x16x8x128xbf16>, tensor<?x8x128xbf16>, tensor<?xi32>) -> tensor<?x16x8x128xbf16>
+    ```
+  }];
+  let arguments = (ins Chitu_FloatTensor:$cache, Chitu_FloatTensor:$values,
+                   Chitu_IndexTensor:$slots);
+  let results = (outs Chitu_FloatTensor:$result);
+  let assemblyFormat = [{
+    $cache `,` $values `,` $slots attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Chitu_PagedAttentionOp : Chitu_Op<"paged_attention", [Pure]> {
+  let summary = "Causal attention of a ragged batch over a paged KV cache";
+  let description = [{
+    Token `t` (query `[tokens, heads, head_dim]`) belongs to sequence
+    `sequence_ids[t]` at position `positions[t]`; it attends to that sequence's keys at
+    positions `j` in `[max(0, p - window + 1), p]` (`window = 0`: all of `[0, p]`), read
+    from the caches (`[blocks, block_size, kv_heads, head_dim]`) at slot
+    `block_tables[seq, j / block_size] * block_size + j % block_size`. Query head `h` uses
+    KV head `h / (heads / kv_heads)` (grouped-query attention). Scores are scaled by
+    `scale`; the softmax and the weighted sum are computed in f32. The keys of the current
+    tokens must already be in the cache (write them with `chitu.kv_write` first), so one
+    op serves prefill chunks and decode steps alike. A sequence, block or position outside
+    the tables fails the run.
+
+    ```mlir
+    %o = chitu.paged_attention %q, %kc, %vc, %tables, %seq, %pos scale = 0.0883883461 window = 4096
+        : (tensor<?x32x128xbf16>, tensor<?x16x8x128xbf16>, tensor<?x16x8x128xbf16>,
+           tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32>) -> tensor<?x32x128xbf16>
+    ```
+  }];
+  let arguments = (ins Chitu_FloatTensor:$query, Chitu_FloatTensor:$key_cache,
+                   Chitu_FloatTensor:$value_cache, Chitu_IndexTensor:$block_tables,
+                   Chitu_IndexTensor:$sequence_ids, Chitu_IndexTensor:$positions,
+                   F32Attr:$scale, DefaultValuedAttr<I64Attr, "0">:$window);
+  let results = (outs Chitu_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key_cache `,` $value_cache `,` $block_tables `,` $sequence_ids `,` $positions
+    `scale` `=` $scale (`window` `=` $window^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Chitu_SamplingProbsOp : Chitu_Op<"sampling_probs", [Pure]> {
+  let summary = "Next-token probabilities after penalty, temperature and filters";
+  let description = [{
+    Per row `r` of `logits` (`[rows, vocab]`, f32), in this order (as Hugging Face's
+    generate applies them):
+    1. repetition penalty: each distinct id of `history[r]` in `[0, vocab)` (others, e.g.
+       -1 padding, are ignored) has its logit divided by `repetition_penalty[r]` if
+       positive, multiplied if not;
+    2. `temperature[r] <= 0`: greedy, the result is one-hot at the first largest logit;
+       otherwise logits are divided by the temperature and turned into
+       `e = exp(x - max x)`;
+    3. `top_k[r] > 0`: only values `>=` the k-th largest are kept;
+    4. `top_p[r] < 1`: only values `>=` the largest threshold whose kept mass is at least
+       `top_p` of the remaining mass are kept;
+    5. `min_p[r] > 0`: only values `>= min_p * max` are kept;
+    6. the kept values are normalised to sum to 1; the others are 0.
+
+    ```mlir
+    %p = chitu.sampling_probs %logits, %temp, %top_k, %top_p, %min_p, %penalty, %history
+        : (tensor<?x32000xf32>, tensor<?xf32>, tensor<?xi32>, tensor<?xf32>, tensor<?xf32>,
+           tensor<?xf32>, tensor<?x?xi32>) -> tensor<?x32000xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$logits, RankedTensorOf<[F32]>:$temperature,
+                   RankedTensorOf<[I32]>:$top_k, RankedTensorOf<[F32]>:$top_p,
+                   RankedTensorOf<[F32]>:$min_p, RankedTensorOf<[F32]>:$repetition_penalty,
+                   RankedTensorOf<[I32]>:$history);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $logits `,` $temperature `,` $top_k `,` $top_p `,` $min_p `,` $repetition_penalty `,`
+    $history attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Chitu_MultinomialOp : Chitu_Op<"multinomial", [Pure]> {
+  let summary = "Draws one index per row from probabilities";
+  let description = [{
+    For row `r` of `probs` (`[rows, n]`, f32), draws `u` in `[0, 1)` from `seeds[r]`
+    (splitmix64: the same seed gives the same draw on every device) and returns the first
+    index whose running sum of probabilities exceeds `u` times the row's total. A row
+    without a positive total (all zero, NaN) fails the run.
+
+    ```mlir
+    %ids = chitu.multinomial %p, %seeds : (tensor<?x32000xf32>, tensor<?xi64>) -> tensor<?xi32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$probs, RankedTensorOf<[I64]>:$seeds);
+  let results = (outs RankedTensorOf<[I32]>:$result);
+  let assemblyFormat = "$probs `,` $seeds attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Kernel regions
 //===----------------------------------------------------------------------===//
 
@@ -391,6 +526,8 @@ def Chitu_KernelOp : Chitu_Op<"kernel", [IsolatedFromAbove, RecursiveMemoryEffec
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     ::mlir::Block &getBodyBlock() { return getBody().front(); }
+    /// The kernel input that result `index` updates in place (a kv_write's cache), if any.
+    std::optional<unsigned> getTiedInput(unsigned index);
   }];
 }
 

@@ -39,6 +39,9 @@ def PlanMemory : Pass<"chitu-plan-memory", "func::FuncOp"> {
     one. Arguments and returned values live for the whole function. The slot of each
     kernel result is recorded in the kernel's `chitu.slots` attribute, argument slots
     in the function's `chitu.arg_slots`, and the slot count in `chitu.num_slots`.
+    Arguments marked `chitu.state` (KV caches) live outside the arena (slot -1); a kernel
+    result that updates one in place (`chitu.kv_write`) lives in its input's buffer
+    (slot -2 - input index).
     The size of a slot is the largest tensor it holds, a function of the dynamic
     dimensions computed when the artifact is written.
   }];
