@@ -2,7 +2,10 @@
 
 #include "artifact/ArtifactWriter.h"
 
+#include "frontend/HuggingFace.h"
+
 #include "chitu/cbin/cbin_generated.h"
+#include "support/CbinConstants.h"
 #include "support/MappedFile.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -20,9 +23,8 @@ using flatbuffers::Offset;
 
 namespace {
 
-/// The runtime reads schema version 1 (runtime/core/Model.h: kSchemaVersion).
-constexpr uint32_t kSchemaVersion = 1;
-constexpr size_t kSegmentAlignment = 64;
+using ::chitu::kSchemaVersion;
+using ::chitu::kSegmentAlignment;
 constexpr int64_t kArenaAlignment = 256;
 
 cb::DType toCbin(Type t) {
@@ -137,34 +139,53 @@ FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
   if (auto it = weightTensors_.find(name); it != weightTensors_.end())
     return it->second;
   auto type = cast<RankedTensorType>(op.getType());
-  auto source = findWeight(op, in_.weightFiles);
-  if (failed(source))
-    return failure();
-  const ::chitu::SafetensorsFile *file = source->file;
-  const ::chitu::SafetensorsTensor *t = source->tensor;
+  cb::DType dtype = toCbin(type.getElementType());
   std::vector<int64_t> dims(type.getShape().begin(), type.getShape().end());
-  uint64_t bytes = t->end - t->begin;
+  uint64_t bytes = uint64_t(type.getNumElements()) * uint64_t(elementBytes(type.getElementType()));
   Offset<cb::Weight> w;
-  auto wname = fbb_.CreateString(name);
-  auto wdims = fbb_.CreateVector(dims);
-  if (in_.embedWeights) {
-    uint64_t offset = embed(file->data(*t), bytes);
-    w = cb::CreateWeight(fbb_, wname, toCbin(type.getElementType()), wdims, bytes, true, offset, 0,
-                         0);
-    stats_.embeddedBytes += bytes;
-  } else {
-    std::string base = ::chitu::baseName(file->path());
-    auto clash = fileBasenames_.find(base);
-    if (clash != fileBasenames_.end() && clash->second != file->path())
-      return op.emitError("weight files ")
-             << clash->second << " and " << file->path()
-             << " have the same name; rename one or use --embed-weights";
-    fileBasenames_[base] = file->path();
-    uint32_t fi = fileIndex(*file);
+  if (in_.weightFiles.empty() && in_.unresolvedWeightDType) {
+    // Compiled from a configuration alone: the runtime finds the tensor by name.
+    auto wname = fbb_.CreateString(name);
+    auto wdims = fbb_.CreateVector(dims);
     auto tname = fbb_.CreateString(name);
-    w = cb::CreateWeight(fbb_, wname, toCbin(type.getElementType()), wdims, bytes, false, 0, fi,
-                         tname);
+    w = cb::CreateWeight(fbb_, wname, dtype, wdims, bytes, false, 0,
+                         ::chitu::kUnresolvedWeightFile, tname,
+                         cb::DType(int(*in_.unresolvedWeightDType)));
     stats_.externalBytes += bytes;
+  } else {
+    auto source = findWeight(op, in_.weightFiles, in_.allowPrecisionChange);
+    if (failed(source))
+      return failure();
+    const ::chitu::SafetensorsFile *file = source->file;
+    const ::chitu::SafetensorsTensor *t = source->tensor;
+    cb::DType fileDType = cb::DType(int(*t->dtype));
+    auto wname = fbb_.CreateString(name);
+    auto wdims = fbb_.CreateVector(dims);
+    if (in_.embedWeights) {
+      uint64_t offset;
+      if (fileDType == dtype) {
+        offset = embed(file->data(*t), bytes);
+      } else {
+        std::vector<uint8_t> converted(bytes);
+        ::chitu::convertFloats(file->data(*t), *t->dtype, converted.data(),
+                               ::chitu::DType(int(dtype)), size_t(type.getNumElements()));
+        offset = embed(converted.data(), bytes);
+      }
+      w = cb::CreateWeight(fbb_, wname, dtype, wdims, bytes, true, offset, 0, 0, dtype);
+      stats_.embeddedBytes += bytes;
+    } else {
+      std::string base = ::chitu::baseName(file->path());
+      auto clash = fileBasenames_.find(base);
+      if (clash != fileBasenames_.end() && clash->second != file->path())
+        return op.emitError("weight files ")
+               << clash->second << " and " << file->path()
+               << " have the same name; rename one or use --embed-weights";
+      fileBasenames_[base] = file->path();
+      uint32_t fi = fileIndex(*file);
+      auto tname = fbb_.CreateString(name);
+      w = cb::CreateWeight(fbb_, wname, dtype, wdims, bytes, false, 0, fi, tname, fileDType);
+      stats_.externalBytes += bytes;
+    }
   }
   weights_.push_back(w);
   SmallVector<SymExpr> symDims;
@@ -482,10 +503,20 @@ LogicalResult Writer::build(std::vector<uint8_t> &file, ArtifactStats &stats) {
   std::vector<Offset<flatbuffers::String>> targets;
   for (const std::string &t : in_.targets)
     targets.push_back(fbb_.CreateString(t));
+  Offset<cb::Llm> llm;
+  if (const LlmMetadata *m = in_.llm) {
+    std::vector<int32_t> eos(m->eosTokenIds.begin(), m->eosTokenIds.end());
+    llm = cb::CreateLlmDirect(
+        fbb_, m->architecture.c_str(), uint32_t(m->vocabSize), uint32_t(m->numLayers),
+        uint32_t(m->numKvHeads), uint32_t(m->headDim), uint32_t(m->kvBlockSize),
+        uint32_t(m->maxContext), uint32_t(m->slidingWindow), cb::DType(int(m->cacheDType)),
+        int32_t(m->bosTokenId), &eos, m->tokenizerJson.empty() ? nullptr : m->tokenizerJson.c_str(),
+        m->temperature, int32_t(m->topK), m->topP, m->doSample, m->repetitionPenalty);
+  }
   auto root = cb::CreateArtifact(
       fbb_, kSchemaVersion, fbb_.CreateString(in_.producer), fbb_.CreateVector(targets),
       fbb_.CreateVector(tensors_), fbb_.CreateVector(weightFiles_), fbb_.CreateVector(weights_),
-      fbb_.CreateVector(kernels_), fbb_.CreateVector(entries_), 0, segment_.size());
+      fbb_.CreateVector(kernels_), fbb_.CreateVector(entries_), 0, segment_.size(), llm);
   fbb_.FinishSizePrefixed(root, cb::ArtifactIdentifier());
 
   // The flatbuffer's size is known only now: patch where the weight segment starts.
@@ -505,7 +536,8 @@ LogicalResult Writer::build(std::vector<uint8_t> &file, ArtifactStats &stats) {
 
 FailureOr<WeightSource>
 mlir::chitu::findWeight(WeightOp op,
-                        const std::vector<std::shared_ptr<::chitu::SafetensorsFile>> &files) {
+                        const std::vector<std::shared_ptr<::chitu::SafetensorsFile>> &files,
+                        bool allowPrecisionChange) {
   std::string name = op.getName().str();
   auto type = cast<RankedTensorType>(op.getType());
   if (files.empty())
@@ -521,7 +553,9 @@ mlir::chitu::findWeight(WeightOp op,
     std::string declared;
     llvm::raw_string_ostream os(declared);
     os << type.getElementType();
-    if (t->dtypeName != want)
+    bool convertible = allowPrecisionChange && t->dtype && ::chitu::isFloat(*t->dtype) &&
+                       isa<FloatType>(type.getElementType());
+    if (t->dtypeName != want && !convertible)
       return op.emitError("weight '") << name << "' is " << t->dtypeName << " in " << f->path()
                                       << " but the IR declares " << declared << " (" << want << ")";
     if (t->shape != std::vector<int64_t>(type.getShape().begin(), type.getShape().end())) {
@@ -546,9 +580,10 @@ mlir::chitu::findWeight(WeightOp op,
 
 LogicalResult
 mlir::chitu::checkWeights(ModuleOp module,
-                          const std::vector<std::shared_ptr<::chitu::SafetensorsFile>> &files) {
+                          const std::vector<std::shared_ptr<::chitu::SafetensorsFile>> &files,
+                          bool allowPrecisionChange) {
   bool ok = true;
-  module.walk([&](WeightOp op) { ok &= succeeded(findWeight(op, files)); });
+  module.walk([&](WeightOp op) { ok &= succeeded(findWeight(op, files, allowPrecisionChange)); });
   return success(ok);
 }
 

@@ -16,6 +16,7 @@
 #include "llvm/ADT/DenseMap.h"
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,14 @@ struct ArtifactInput {
   /// Files the weights are looked up in, in order.
   std::vector<std::shared_ptr<::chitu::SafetensorsFile>> weightFiles;
   bool embedWeights = false;
+  /// A float weight may be stored in another float precision than the IR declares; the
+  /// compiler (embedded) or the runtime (external) converts it.
+  bool allowPrecisionChange = false;
+  /// With no weight files: record every weight as "find by name at load time" in files of
+  /// this dtype (a Hugging Face directory compiled from its config alone).
+  std::optional<::chitu::DType> unresolvedWeightDType;
+  /// LLM metadata (Artifact.llm) for compiled decoders.
+  const struct LlmMetadata *llm = nullptr;
   std::string producer;
 };
 
@@ -57,12 +66,14 @@ struct WeightSource {
 /// Finds the tensor a chitu.weight names in `files` (first match) and checks its dtype
 /// and shape against the IR; emits a diagnostic at the op and fails otherwise.
 FailureOr<WeightSource>
-findWeight(WeightOp op, const std::vector<std::shared_ptr<::chitu::SafetensorsFile>> &files);
+findWeight(WeightOp op, const std::vector<std::shared_ptr<::chitu::SafetensorsFile>> &files,
+           bool allowPrecisionChange = false);
 
 /// findWeight for every weight of `module`, so that bad weights fail before any kernel
 /// is compiled.
 LogicalResult checkWeights(ModuleOp module,
-                           const std::vector<std::shared_ptr<::chitu::SafetensorsFile>> &files);
+                           const std::vector<std::shared_ptr<::chitu::SafetensorsFile>> &files,
+                           bool allowPrecisionChange = false);
 
 /// Writes the artifact to `path`. Emits diagnostics (missing or mismatched weights) and
 /// fails without writing anything on error.

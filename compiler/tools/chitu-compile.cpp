@@ -12,6 +12,7 @@
 #include "chitu/Analysis/ShapeAnalysis.h"
 #include "chitu/Passes/Passes.h"
 #include "codegen/CudaCodegen.h"
+#include "frontend/HuggingFace.h"
 #include "frontend/MlirFrontend.h"
 #include "nvrtc/NvrtcCompiler.h"
 #include "support/Format.h"
@@ -77,6 +78,15 @@ cl::opt<bool> noCache("no-cache", cl::desc("Do not read or write the NVRTC cache
 cl::opt<unsigned> jobs("j", cl::desc("Parallel NVRTC compilations (default: all cores)"),
                        cl::init(0), cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("Print only errors"), cl::cat(category));
+cl::opt<std::string> precision("precision",
+                               cl::desc("Hugging Face models: float type of weights and "
+                                        "activations, fp32|fp16|bf16 (default: the "
+                                        "checkpoint's)"),
+                               cl::value_desc("type"), cl::cat(category));
+cl::opt<unsigned> kvBlockSize("kv-block-size",
+                              cl::desc("Hugging Face models: tokens per KV cache block "
+                                       "(default 16)"),
+                              cl::init(16), cl::cat(category));
 
 const char *kTool = "chitu-compile";
 
@@ -158,15 +168,18 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "chitu-compile: compiles a model into a .cbin for the chitu runtime\n\n"
-      "  chitu-compile model.mlir -o model.cbin [--target sm_80,sm_90]\n\n"
-      "The input is chitu dialect IR (.mlir). Weights named by chitu.weight ops are read\n"
-      "from <input>.safetensors next to it or from --weights files.\n");
+      "  chitu-compile model.mlir -o model.cbin [--target sm_80,sm_90]\n"
+      "  chitu-compile HF_CHECKPOINT_DIR -o model.cbin [--precision bf16]\n\n"
+      "The input is chitu dialect IR (.mlir), whose chitu.weight ops are read from\n"
+      "<input>.safetensors next to it or from --weights files, or a Hugging Face\n"
+      "checkpoint directory of a Llama, Qwen2 or Mistral causal LM.\n");
 
   if (inputPath.empty())
     fatal("no input given (run 'chitu-compile --help' for usage)");
-  if (llvm::sys::fs::is_directory(inputPath))
-    fatal(inputPath + " is a directory: Hugging Face checkpoint directories are not "
-                      "supported yet; give a chitu dialect .mlir file");
+  bool huggingFace = llvm::sys::fs::is_directory(inputPath);
+  if (huggingFace && !isHuggingFaceDirectory(inputPath))
+    fatal(inputPath + " is a directory without a config.json: give a Hugging Face checkpoint "
+                      "directory or a chitu dialect .mlir file");
   if (!llvm::sys::fs::exists(inputPath))
     fatal("cannot open " + inputPath + ": no such file");
   llvm::StringRef ext = llvm::sys::path::extension(inputPath);
@@ -184,8 +197,12 @@ int main(int argc, char **argv) {
       fatal(st.message());
   }
   std::string output = outputPath;
-  if (output.empty())
-    output = llvm::sys::path::stem(inputPath).str() + ".cbin";
+  if (output.empty()) {
+    std::string in = inputPath;
+    while (in.size() > 1 && in.back() == '/')
+      in.pop_back();
+    output = llvm::sys::path::stem(in).str() + ".cbin";
+  }
 
   DialectRegistry registry;
   registry.insert<ChituDialect, arith::ArithDialect, func::FuncDialect>();
@@ -196,9 +213,40 @@ int main(int argc, char **argv) {
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
 
-  auto parsed = parseMlirFile(context, sourceMgr, inputPath);
-  if (failed(parsed))
-    return 1;
+  FailureOr<ParsedModule> parsed = ParsedModule();
+  std::optional<HfModel> hf;
+  if (huggingFace) {
+    HfImportOptions hfOptions;
+    if (!precision.empty()) {
+      static const std::map<std::string, ::chitu::DType> kPrecisions = {
+          {"fp32", ::chitu::DType::F32}, {"fp16", ::chitu::DType::F16},
+          {"bf16", ::chitu::DType::BF16}};
+      auto it = kPrecisions.find(precision);
+      if (it == kPrecisions.end())
+        fatal("--precision must be fp32, fp16 or bf16, got '" + precision + "'");
+      hfOptions.precision = it->second;
+    }
+    if (kvBlockSize < 1 || kvBlockSize > 4096)
+      fatal("--kv-block-size must be between 1 and 4096");
+    hfOptions.kvBlockSize = kvBlockSize;
+    std::string error;
+    auto imported = importHuggingFace(context, inputPath, hfOptions, error);
+    if (failed(imported))
+      fatal(error);
+    hf = std::move(*imported);
+    progress("imported " + hf->meta.architecture + " from " + inputPath + ": " +
+             std::to_string(hf->meta.numLayers) + " layers, vocabulary " +
+             std::to_string(hf->meta.vocabSize) +
+             (hf->weightFiles.empty() ? " (no weight files: they are looked up at load time)"
+                                      : ""));
+    parsed->module = std::move(hf->module);
+  } else {
+    if (!precision.empty())
+      fatal("--precision applies to Hugging Face checkpoints; a .mlir declares its types");
+    parsed = parseMlirFile(context, sourceMgr, inputPath);
+    if (failed(parsed))
+      return 1;
+  }
   ModuleOp module = *parsed->module;
 
   PassManager pm(&context);
@@ -246,7 +294,11 @@ int main(int argc, char **argv) {
 
   // Weight files: --weights, else <input>.safetensors when it exists.
   std::vector<std::string> weightPaths(weightFiles.begin(), weightFiles.end());
-  if (weightPaths.empty()) {
+  if (hf) {
+    if (!weightPaths.empty())
+      fatal("--weights applies to .mlir inputs; a Hugging Face directory holds its weights");
+    weightPaths = hf->weightFiles;
+  } else if (weightPaths.empty()) {
     llvm::SmallString<256> beside(inputPath);
     llvm::sys::path::replace_extension(beside, ".safetensors");
     if (llvm::sys::fs::exists(beside))
@@ -260,7 +312,17 @@ int main(int argc, char **argv) {
     input.weightFiles.push_back(*file);
   }
 
-  if (failed(checkWeights(module, input.weightFiles)))
+  if (hf) {
+    input.allowPrecisionChange = true;
+    input.llm = &hf->meta;
+    if (input.weightFiles.empty()) {
+      if (embedWeights)
+        fatal("--embed-weights needs the checkpoint's weight files");
+      input.unresolvedWeightDType = hf->checkpointDType;
+    }
+  }
+  if (!input.unresolvedWeightDType &&
+      failed(checkWeights(module, input.weightFiles, input.allowPrecisionChange)))
     return 1;
   compileKernels(kernels, archs);
 

@@ -3,6 +3,7 @@
 #include "chitu/chitu.h"
 
 #include "core/Session.h"
+#include "llm/Generator.h"
 #include "cuda/CudaExecutor.h"
 
 #include <cstring>
@@ -18,6 +19,10 @@ struct chitu_model {
 struct chitu_session {
   std::unique_ptr<Session> session;
   std::string deviceName;
+};
+
+struct chitu_llm {
+  std::unique_ptr<Generator> generator;
 };
 
 namespace {
@@ -325,6 +330,136 @@ chitu_status chitu_session_get_output(const chitu_session *s, int entry, const c
       std::memcpy(data, h.data.data(), bytes);
     return CHITU_OK;
   });
+}
+
+chitu_status chitu_model_llm_info(const chitu_model *m, chitu_llm_info *info) {
+  return guarded([&] {
+    if (!m || !info)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
+    const cbin::Llm *llm = m->model->artifact().llm();
+    if (!llm)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT,
+                  "the model is not a compiled LLM (compile a Hugging Face checkpoint directory)");
+    std::memset(info, 0, sizeof *info);
+    info->architecture = llm->architecture() ? llm->architecture()->c_str() : "";
+    info->vocab_size = llm->vocab_size();
+    info->num_layers = llm->num_layers();
+    info->kv_block_size = llm->kv_block_size();
+    info->max_context = llm->max_context();
+    info->bos_token_id = llm->bos_token_id();
+    if (llm->eos_token_ids())
+      for (int32_t id : *llm->eos_token_ids())
+        if (info->num_eos_token_ids < 8)
+          info->eos_token_ids[info->num_eos_token_ids++] = id;
+    info->has_tokenizer = llm->tokenizer_json() && llm->tokenizer_json()->size() > 0;
+    info->temperature = llm->temperature();
+    info->top_p = llm->top_p();
+    info->top_k = llm->top_k();
+    info->repetition_penalty = llm->repetition_penalty();
+    info->do_sample = llm->do_sample();
+    return CHITU_OK;
+  });
+}
+
+chitu_status chitu_llm_create(chitu_session *s, const chitu_llm_options *options,
+                              chitu_llm **llm) {
+  return guarded([&] {
+    if (!s || !llm)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
+    *llm = nullptr;
+    GeneratorOptions opts;
+    if (options) {
+      if (options->max_sequences > 0)
+        opts.maxSequences = options->max_sequences;
+      opts.maxContext = options->max_context;
+      opts.kvBlocks = options->kv_blocks;
+      opts.prefillChunk = options->prefill_chunk;
+    }
+    auto g = Generator::create(*s->session, opts);
+    if (!g.isOk())
+      return fail(g.status());
+    *llm = new chitu_llm{std::move(*g)};
+    return CHITU_OK;
+  });
+}
+
+void chitu_llm_free(chitu_llm *llm) { delete llm; }
+
+chitu_status chitu_llm_add_sequence(chitu_llm *llm, const int32_t *prompt, size_t length,
+                                    const chitu_sampling *sampling, int64_t max_new_tokens,
+                                    const int32_t *stop_tokens, size_t num_stop_tokens,
+                                    int32_t *sequence) {
+  return guarded([&] {
+    if (!llm || (length && !prompt) || (num_stop_tokens && !stop_tokens))
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
+    SamplingParams p;
+    if (sampling) {
+      p.temperature = sampling->temperature;
+      p.topK = sampling->top_k;
+      p.topP = sampling->top_p;
+      p.minP = sampling->min_p;
+      p.repetitionPenalty = sampling->repetition_penalty;
+      p.seed = sampling->seed;
+    }
+    auto id = llm->generator->addSequence(std::vector<int32_t>(prompt, prompt + length), p,
+                                          max_new_tokens,
+                                          std::vector<int32_t>(stop_tokens, stop_tokens + num_stop_tokens));
+    if (!id.isOk())
+      return fail(id.status());
+    if (sequence)
+      *sequence = *id;
+    return CHITU_OK;
+  });
+}
+
+chitu_status chitu_llm_step(chitu_llm *llm, chitu_token_callback callback, void *user,
+                            size_t *active) {
+  return guarded([&] {
+    if (!llm)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
+    auto events = llm->generator->step();
+    if (!events.isOk())
+      return fail(events.status());
+    if (callback)
+      for (const TokenEvent &e : *events)
+        callback(user, e.sequence, e.token, e.finished ? 1 : 0);
+    if (active)
+      *active = llm->generator->activeSequences();
+    return CHITU_OK;
+  });
+}
+
+chitu_status chitu_llm_remove_sequence(chitu_llm *llm, int32_t sequence) {
+  return guarded([&] {
+    if (!llm)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
+    Status st = llm->generator->removeSequence(sequence);
+    return st.isOk() ? CHITU_OK : fail(st);
+  });
+}
+
+chitu_status chitu_llm_prompt_logits(chitu_llm *llm, const int32_t *tokens, size_t length,
+                                     float *logits, size_t capacity) {
+  return guarded([&] {
+    if (!llm || (length && !tokens) || !logits)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
+    auto out = llm->generator->promptLogits(std::vector<int32_t>(tokens, tokens + length));
+    if (!out.isOk())
+      return fail(out.status());
+    if (out->data.size() != capacity * sizeof(float))
+      return fail(CHITU_ERROR_INVALID_ARGUMENT,
+                  "the logits need " + std::to_string(out->data.size() / 4) + " floats, the buffer holds " +
+                      std::to_string(capacity));
+    std::memcpy(logits, out->data.data(), out->data.size());
+    return CHITU_OK;
+  });
+}
+
+void chitu_llm_token_counts(const chitu_llm *llm, int64_t *prompt_tokens, int64_t *decode_tokens) {
+  if (prompt_tokens)
+    *prompt_tokens = llm ? llm->generator->promptTokensProcessed() : 0;
+  if (decode_tokens)
+    *decode_tokens = llm ? llm->generator->decodeTokensProcessed() : 0;
 }
 
 } // extern "C"

@@ -524,17 +524,30 @@ Status Model::mapExternalWeights(const LoadOptions &options) {
                        f.path() + ")";
     if (!t)
       return Status(StatusCode::NotFound, what + " is missing");
-    if (!t->dtype || *t->dtype != toDType(w->dtype()) || t->shape.size() != w->dims()->size() ||
-        t->end - t->begin != w->byte_size())
+    DType source = isValidDType(int(w->source_dtype())) ? toDType(w->source_dtype())
+                                                        : toDType(w->dtype());
+    uint64_t sourceBytes = w->byte_size() / dtypeSize(toDType(w->dtype())) * dtypeSize(source);
+    if (!t->dtype || *t->dtype != source || t->shape.size() != w->dims()->size() ||
+        t->end - t->begin != sourceBytes)
       return invalidArtifact(what + " is " + t->dtypeName + " " + shapeText(t->shape) +
-                             ", the model expects " + dtypeName(toDType(w->dtype())) + " " +
+                             ", the model expects " + safetensorsDTypeName(source) + " " +
                              shapeText({w->dims()->begin(), w->dims()->end()}));
     for (size_t d = 0; d < t->shape.size(); ++d)
       if (t->shape[d] != w->dims()->Get(uint32_t(d)))
         return invalidArtifact(what + " has shape " + shapeText(t->shape) +
                                ", the model expects " +
                                shapeText({w->dims()->begin(), w->dims()->end()}));
-    weightData_[i] = f.data(*t);
+    if (source == toDType(w->dtype())) {
+      weightData_[i] = f.data(*t);
+      continue;
+    }
+    // Compiled for another precision than the checkpoint's: convert once, here.
+    if (!isFloat(source) || !isFloat(toDType(w->dtype())))
+      return invalidArtifact(what + ": only float weights can change precision");
+    converted_.emplace_back(w->byte_size());
+    convertFloats(f.data(*t), source, converted_.back().data(), toDType(w->dtype()),
+                  w->byte_size() / dtypeSize(toDType(w->dtype())));
+    weightData_[i] = converted_.back().data();
   }
   return Status::ok();
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "chitu/cbin/cbin_generated.h"
+#include "support/CbinConstants.h"
 #include "support/DType.h"
 #include "support/MappedFile.h"
 #include "support/Safetensors.h"
@@ -15,12 +16,10 @@
 
 namespace chitu::rt {
 
-// The schema version this runtime reads; chitu-compile writes the same.
-constexpr uint32_t kSchemaVersion = 1;
+using ::chitu::kSchemaVersion;
+using ::chitu::kSegmentAlignment;
+using ::chitu::kUnresolvedWeightFile;
 constexpr size_t kMaxRank = 8;
-constexpr size_t kSegmentAlignment = 64;
-// Weight.file of a weight compiled without weight files (found by name at load time).
-constexpr uint32_t kUnresolvedWeightFile = 0xFFFFFFFFu;
 
 struct LoadOptions {
   std::string weightsDir; // searched first for external weight files
@@ -63,6 +62,7 @@ private:
   const cbin::Artifact *artifact_ = nullptr;
   std::vector<std::shared_ptr<SafetensorsFile>> weightFiles_;
   std::vector<const uint8_t *> weightData_;
+  std::vector<std::vector<uint8_t>> converted_; // weights converted to another precision
 };
 
 // Structural validation of a verified flatbuffer: every index in range, every Expr well

@@ -34,4 +34,28 @@ double elementAsDouble(DType t, const void *data, size_t i) {
   return 0;
 }
 
+void convertFloats(const void *src, DType from, void *dst, DType to, size_t count) {
+  auto *out = static_cast<uint8_t *>(dst);
+  for (size_t i = 0; i < count; ++i) {
+    float v = float(elementAsDouble(from, src, i));
+    switch (to) {
+    case DType::F32:
+      std::memcpy(out + 4 * i, &v, 4);
+      break;
+    case DType::F16: {
+      uint16_t h = floatToF16(v);
+      std::memcpy(out + 2 * i, &h, 2);
+      break;
+    }
+    case DType::BF16: {
+      uint16_t h = floatToBf16(v);
+      std::memcpy(out + 2 * i, &h, 2);
+      break;
+    }
+    default:
+      break;
+    }
+  }
+}
+
 } // namespace chitu

@@ -53,6 +53,9 @@ inline const char *dtypeName(DType t) {
 // values except i64 beyond 2^53).
 double elementAsDouble(DType t, const void *data, size_t i);
 
+// Converts `count` float values between f32, f16 and bf16 (rounding to nearest even).
+void convertFloats(const void *src, DType from, void *dst, DType to, size_t count);
+
 inline std::optional<DType> parseDTypeName(std::string_view s) {
   for (int i = 0; i < kNumDTypes; ++i)
     if (s == dtypeName(DType(i)))

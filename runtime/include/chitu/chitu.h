@@ -136,6 +136,76 @@ chitu_status chitu_session_output_info(const chitu_session *session, int entry, 
 chitu_status chitu_session_get_output(const chitu_session *session, int entry, const char *name,
                                       void *data, size_t bytes);
 
+/* ---- LLM generation ---------------------------------------------------------------------
+ * For models compiled from a Hugging Face checkpoint. A generator owns the session's KV
+ * cache and runs sequences (prompt chunks and decode tokens) together, one `forward` per
+ * step. See docs/llm.md.
+ *
+ *   chitu_llm *llm;
+ *   chitu_llm_create(session, NULL, &llm);
+ *   chitu_sampling greedy = {0};                  // temperature 0: greedy
+ *   greedy.top_p = 1; greedy.repetition_penalty = 1;
+ *   int32_t seq;
+ *   chitu_llm_add_sequence(llm, prompt, n, &greedy, 32, eos, num_eos, &seq);
+ *   size_t active = 1;
+ *   while (active) chitu_llm_step(llm, on_token, user, &active);
+ *   chitu_llm_free(llm);
+ */
+typedef struct chitu_llm chitu_llm;
+
+typedef struct chitu_llm_info {
+  const char *architecture;
+  uint32_t vocab_size, num_layers, kv_block_size, max_context;
+  int32_t bos_token_id; /* -1: none */
+  int32_t eos_token_ids[8];
+  int num_eos_token_ids;
+  int has_tokenizer;    /* the .cbin embeds the checkpoint's tokenizer.json */
+  /* generation_config.json defaults */
+  float temperature, top_p, repetition_penalty;
+  int32_t top_k;
+  int do_sample;
+} chitu_llm_info;
+
+typedef struct chitu_sampling {
+  float temperature;        /* <= 0: greedy */
+  int32_t top_k;            /* 0: off */
+  float top_p;              /* 1: off */
+  float min_p;              /* 0: off */
+  float repetition_penalty; /* 1: off */
+  uint64_t seed;
+} chitu_sampling;
+
+typedef struct chitu_llm_options {
+  int32_t max_sequences; /* 0: 8 */
+  int64_t max_context;   /* 0: the model's maximum */
+  int64_t kv_blocks;     /* 0: enough for max_sequences full contexts */
+  int64_t prefill_chunk; /* 0: a whole prompt in one step */
+} chitu_llm_options;
+
+typedef void (*chitu_token_callback)(void *user, int32_t sequence, int32_t token, int finished);
+
+chitu_status chitu_model_llm_info(const chitu_model *model, chitu_llm_info *info);
+chitu_status chitu_llm_create(chitu_session *session, const chitu_llm_options *options,
+                              chitu_llm **llm);
+void chitu_llm_free(chitu_llm *llm);
+/* Queues a prompt; generation stops at any of `stop_tokens`, after `max_new_tokens` (<= 0: up
+   to the context) or when the context is full. */
+chitu_status chitu_llm_add_sequence(chitu_llm *llm, const int32_t *prompt, size_t length,
+                                    const chitu_sampling *sampling, int64_t max_new_tokens,
+                                    const int32_t *stop_tokens, size_t num_stop_tokens,
+                                    int32_t *sequence);
+/* Runs one step over all active sequences; calls `callback` for every token produced and
+   sets *active to the number of sequences still generating. */
+chitu_status chitu_llm_step(chitu_llm *llm, chitu_token_callback callback, void *user,
+                            size_t *active);
+chitu_status chitu_llm_remove_sequence(chitu_llm *llm, int32_t sequence);
+/* fp32 logits of every position of `tokens` ([length, vocab_size] into `logits`, which holds
+   `capacity` floats), without generating. */
+chitu_status chitu_llm_prompt_logits(chitu_llm *llm, const int32_t *tokens, size_t length,
+                                     float *logits, size_t capacity);
+/* Tokens processed so far: prompt tokens (prefill) and generated tokens (decode). */
+void chitu_llm_token_counts(const chitu_llm *llm, int64_t *prompt_tokens, int64_t *decode_tokens);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

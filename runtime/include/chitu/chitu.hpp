@@ -80,6 +80,7 @@ private:
 
 class Session {
 public:
+  chitu_session *get() const { return session_.get(); }
   Session(const Model &model, chitu_device device, int deviceIndex = 0) {
     chitu_session *s = nullptr;
     check(chitu_session_create(model.get(), device, deviceIndex, &s));
@@ -117,6 +118,49 @@ private:
     void operator()(chitu_session *s) const { chitu_session_free(s); }
   };
   std::unique_ptr<chitu_session, Deleter> session_;
+};
+
+// A generator over a compiled LLM (see chitu_llm_* in chitu.h).
+class Llm {
+public:
+  Llm(Session &session, const chitu_llm_options *options = nullptr) {
+    chitu_llm *l = nullptr;
+    check(chitu_llm_create(session.get(), options, &l));
+    llm_.reset(l);
+  }
+  int32_t addSequence(const std::vector<int32_t> &prompt, const chitu_sampling &sampling,
+                      int64_t maxNewTokens, const std::vector<int32_t> &stop = {}) {
+    int32_t id = -1;
+    check(chitu_llm_add_sequence(llm_.get(), prompt.data(), prompt.size(), &sampling,
+                                 maxNewTokens, stop.data(), stop.size(), &id));
+    return id;
+  }
+  // Runs one step; `onToken(sequence, token, finished)` for every token produced.
+  template <typename F> size_t step(F &&onToken) {
+    size_t active = 0;
+    check(chitu_llm_step(
+        llm_.get(),
+        [](void *user, int32_t seq, int32_t token, int finished) {
+          (*static_cast<F *>(user))(seq, token, finished != 0);
+        },
+        &onToken, &active));
+    return active;
+  }
+  std::vector<float> promptLogits(const std::vector<int32_t> &tokens, size_t vocab) {
+    std::vector<float> logits(tokens.size() * vocab);
+    check(chitu_llm_prompt_logits(llm_.get(), tokens.data(), tokens.size(), logits.data(),
+                                  logits.size()));
+    return logits;
+  }
+  void tokenCounts(int64_t &prompt, int64_t &decode) const {
+    chitu_llm_token_counts(llm_.get(), &prompt, &decode);
+  }
+
+private:
+  struct Deleter {
+    void operator()(chitu_llm *l) const { chitu_llm_free(l); }
+  };
+  std::unique_ptr<chitu_llm, Deleter> llm_;
 };
 
 } // namespace chitu
