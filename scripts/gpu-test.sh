@@ -2,15 +2,20 @@
 # Runs chitu's GPU tests on a machine with an NVIDIA GPU, from a build made elsewhere.
 #
 # On the build machine (needs MLIR; no GPU):
-#   cmake -S . -B build -G Ninja && cmake --build build && (cd build && ctest -R ops.compile)
-# then copy build/bin, build/lib and build/test/ops to the GPU machine (same paths under
-# the checkout) and run there:
+#   cmake -S . -B build -G Ninja && cmake --build build && (cd build && ctest -R 'ops.compile|llm.prepare')
+# then copy build/bin, build/lib, build/test/ops and build/test/llm to the GPU machine (same
+# paths under the checkout) and run there:
 #   bash scripts/gpu-test.sh [LOG_DIR]
+# With PyTorch and transformers installed it also checks the bf16 artifacts against
+# transformers (test/llm/check_against_transformers.py), including build/test/llm-big/* when
+# present (configs compiled without weights, e.g. test/llm/configs/llama-3.2-1b).
 # The runtime binaries need only libstdc++ and the NVIDIA driver (libcuda is dlopen'ed).
 set -uo pipefail
 log=${1:-gpu-test-logs}
 mkdir -p "$log"
 export CHITU_OP_CASES=${CHITU_OP_CASES:-$PWD/build/test/ops}
+export CHITU_LLM_MODELS=${CHITU_LLM_MODELS:-$PWD/build/test/llm}
+export CHITU_LLM_TEST_DIR=$PWD/test/llm
 status=0
 step() { echo "== $*"; }
 
@@ -37,11 +42,26 @@ for dev in cpu cuda; do
     --input x="$CHITU_OP_CASES/x.npy" --input mask="$CHITU_OP_CASES/mask.npy" || status=1
 done
 
+step "LLM tests: tiny checkpoints vs transformers' golden logits and greedy ids, CPU and GPU"
+build/bin/chitu-llm-tests --gtest_brief=1 2>&1 | tee "$log/llm-tests.log" | tail -n 8 || status=1
+
+if python3 -c 'import torch, transformers' 2>/dev/null; then
+  step "bf16 artifacts vs transformers bf16 on this GPU (cosine >= 0.9995, greedy 32 identical)"
+  big=()
+  for d in build/test/llm-big/*/; do [ -f "$d/config.json" ] && big+=(--big "$d"); done
+  python3 test/llm/check_against_transformers.py --bin build/bin --models "$CHITU_LLM_MODELS" \
+    "${big[@]}" --json "$log/transformers.json" 2>&1 | tee "$log/transformers.log" | tail -n 30 \
+    || status=1
+fi
+
 if command -v compute-sanitizer >/dev/null; then
   step "compute-sanitizer memcheck over a kernel of each family"
   compute-sanitizer --tool memcheck --error-exitcode 3 build/bin/chitu-op-tests --gtest_brief=1 \
     --gtest_filter='*GpuMatchesCpu/*matmul_broadcast_bf16:*GpuMatchesCpu/gather_axis1_f16:*GpuMatchesCpu/softmax1_f32:*GpuMatchesCpu/layer_norm_bf16:*GpuMatchesCpu/reduce_max1_i64:*GpuMatchesCpu/concat_rows_i32:*GpuMatchesCpu/slice_bf16:*GpuMatchesCpu/example_attention:GatherErrors.*' \
     2>&1 | tee "$log/memcheck.log" | tail -n 8 || status=1
+  compute-sanitizer --tool memcheck --error-exitcode 3 build/bin/chitu-llm-tests --gtest_brief=1 \
+    --gtest_filter='*GpuMatchesTransformers/1:*GpuMatchesTransformers/4' \
+    2>&1 | tee "$log/memcheck-llm.log" | tail -n 8 || status=1
 fi
 echo "== gpu-test.sh: $([ $status -eq 0 ] && echo PASSED || echo FAILED)"
 exit $status

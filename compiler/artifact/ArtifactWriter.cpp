@@ -14,6 +14,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <set>
 
 using namespace mlir;
@@ -81,7 +82,8 @@ private:
     auto d = exprs(dims);
     auto off = storage == cb::StorageKind::ARENA ? expr(offset) : Offset<cb::Expr>();
     tensors_.push_back(cb::CreateTensor(fbb_, n, toCbin(et), d, storage, off, weight, stateInput));
-    tensorInfo_.push_back({name, et, SmallVector<SymExpr>(dims), storage, offset, weight, stateInput});
+    tensorInfo_.push_back(
+        {name, et, SmallVector<SymExpr>(dims), storage, offset, weight, stateInput});
     return uint32_t(tensors_.size() - 1);
   }
   uint32_t aliasTensor(uint32_t of, const std::string &name) {
@@ -112,6 +114,7 @@ private:
   std::vector<Offset<cb::Weight>> weights_;
   std::vector<Offset<cb::WeightFile>> weightFiles_;
   std::vector<Offset<cb::Kernel>> kernels_;
+  std::map<std::pair<std::string, std::string>, Offset<cb::Binary>> binaryCache_;
   std::vector<Offset<cb::Entry>> entries_;
   std::vector<uint8_t> segment_;
   std::map<std::string, uint32_t> weightTensors_; // weight name -> tensor
@@ -148,9 +151,8 @@ FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
     auto wname = fbb_.CreateString(name);
     auto wdims = fbb_.CreateVector(dims);
     auto tname = fbb_.CreateString(name);
-    w = cb::CreateWeight(fbb_, wname, dtype, wdims, bytes, false, 0,
-                         ::chitu::kUnresolvedWeightFile, tname,
-                         cb::DType(int(*in_.unresolvedWeightDType)));
+    w = cb::CreateWeight(fbb_, wname, dtype, wdims, bytes, false, 0, ::chitu::kUnresolvedWeightFile,
+                         tname, cb::DType(int(*in_.unresolvedWeightDType)));
     stats_.externalBytes += bytes;
   } else {
     auto source = findWeight(op, in_.weightFiles, in_.allowPrecisionChange);
@@ -362,14 +364,21 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
   auto launch =
       cb::CreateLaunch(fbb_, gridVec, blockVec, rule.sharedBytes, scalarVec, rule.usesStatus);
   std::vector<Offset<cb::Binary>> binaries;
-  for (const auto &[arch, cubin] : ck.binaries)
-    binaries.push_back(cb::CreateBinaryDirect(fbb_, arch.c_str(), &cubin));
+  for (const auto &[arch, cubin] : ck.binaries) {
+    // Kernels with the same code (one per layer) point at one stored cubin.
+    auto key = std::make_pair(arch, ck.source.symbol);
+    auto it = binaryCache_.find(key);
+    if (it == binaryCache_.end())
+      it = binaryCache_.emplace(key, cb::CreateBinaryDirect(fbb_, arch.c_str(), &cubin)).first;
+    binaries.push_back(it->second);
+  }
   auto name = fbb_.CreateString(k.getName().str());
+  auto symbol = fbb_.CreateString(ck.source.symbol);
   auto opsVec = fbb_.CreateVector(ops);
   auto resultsVec = fbb_.CreateVector(results);
   auto binVec = fbb_.CreateVector(binaries);
   ++stats_.kernels;
-  return cb::CreateKernel(fbb_, name, entry, numInputs, opsVec, resultsVec, launch, binVec);
+  return cb::CreateKernel(fbb_, name, entry, numInputs, opsVec, resultsVec, launch, binVec, symbol);
 }
 
 LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {

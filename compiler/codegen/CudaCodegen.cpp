@@ -1,6 +1,7 @@
 //===- CudaCodegen.cpp - CUDA C++ for kernel regions ----------------------===//
 
 #include "codegen/CudaCodegen.h"
+#include "support/Hash.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -400,10 +401,12 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
       })
       .Case([&](RopeOp o) -> FailureOr<std::string> {
         // Element (t, h, i) pairs i with i +- d/2; both halves read the same angle.
-        std::string half = sizeVar(SymExpr::floorDiv(shapes_.dims(result)[2], SymExpr::constant(2)), "half");
+        std::string half =
+            sizeVar(SymExpr::floorDiv(shapes_.dims(result)[2], SymExpr::constant(2)), "half");
         std::string first = fresh("lo"), ii = fresh("ii");
         line("const bool " + first + " = " + idx[2] + " < " + half + ";");
-        line("const long long " + ii + " = " + first + " ? " + idx[2] + " : " + idx[2] + " - " + half + ";");
+        line("const long long " + ii + " = " + first + " ? " + idx[2] + " : " + idx[2] + " - " +
+             half + ";");
         auto pos = value(o.getPositions(), {idx[0]});
         auto freq = value(o.getInvFreq(), {ii});
         if (failed(pos) || failed(freq))
@@ -724,7 +727,6 @@ LogicalResult KernelEmitter::emitMatmul(MatmulOp op) {
   return success();
 }
 
-
 LogicalResult KernelEmitter::emitKvWrite(KvWriteOp op) {
   // The output is the cache itself (updated in place): write only the new rows.
   ArrayRef<SymExpr> cache = shapes_.dims(op.getCache());
@@ -750,8 +752,8 @@ LogicalResult KernelEmitter::emitKvWrite(KvWriteOp op) {
   auto v = value(op.getValues(), idx);
   if (failed(v))
     return failure();
-  line(outputs_[0] + "[slot * " + row + " + i % " + row + "] = " +
-       storeExpr(elementType(op.getResult()), *v) + ";");
+  line(outputs_[0] + "[slot * " + row + " + i % " + row +
+       "] = " + storeExpr(elementType(op.getResult()), *v) + ";");
   popScope();
   --indent_;
   line("}");
@@ -787,11 +789,11 @@ LogicalResult KernelEmitter::emitPagedAttention(PagedAttentionOp op) {
   line(gridStride(pairs, "pair", true));
   ++indent_;
   line("chitu::paged_attention_one<" + std::to_string(headDim) + ", " + std::to_string(kWarps) +
-       ">(" + ptrs[0] + ", " + ptrs[1] + ", " + ptrs[2] + ", " + ptrs[3] + ", " + ptrs[4] +
-       ", " + ptrs[5] + ", " + outputs_[0] + ", pair / " + heads + ", pair % " + heads + ", " +
-       heads + ", " + sizeVar(kc[2], "kvh") + ", " + sizeVar(kc[1], "bs") + ", " +
-       sizeVar(kc[0], "nb") + ", " + sizeVar(tables[0], "ns") + ", " + sizeVar(tables[1], "mb") +
-       ", " + scale + ", " + std::to_string(int64_t(op.getWindow())) + "LL, status, scratch);");
+       ">(" + ptrs[0] + ", " + ptrs[1] + ", " + ptrs[2] + ", " + ptrs[3] + ", " + ptrs[4] + ", " +
+       ptrs[5] + ", " + outputs_[0] + ", pair / " + heads + ", pair % " + heads + ", " + heads +
+       ", " + sizeVar(kc[2], "kvh") + ", " + sizeVar(kc[1], "bs") + ", " + sizeVar(kc[0], "nb") +
+       ", " + sizeVar(tables[0], "ns") + ", " + sizeVar(tables[1], "mb") + ", " + scale + ", " +
+       std::to_string(int64_t(op.getWindow())) + "LL, status, scratch);");
   --indent_;
   line("}");
   (void)tokens;
@@ -817,9 +819,9 @@ LogicalResult KernelEmitter::emitSamplingProbs(SamplingProbsOp op) {
   line("__shared__ float scratch[32];");
   line(gridStride(rows, "r", true));
   ++indent_;
-  line("chitu::sampling_probs_row(" + ptrs[0] + " + r * " + vocab + ", " + outputs_[0] +
-       " + r * " + vocab + ", " + vocab + ", " + ptrs[1] + "[r], " + ptrs[2] + "[r], " + ptrs[3] +
-       "[r], " + ptrs[4] + "[r], " + ptrs[5] + "[r], " + ptrs[6] + " + r * " + hist + ", " + hist +
+  line("chitu::sampling_probs_row(" + ptrs[0] + " + r * " + vocab + ", " + outputs_[0] + " + r * " +
+       vocab + ", " + vocab + ", " + ptrs[1] + "[r], " + ptrs[2] + "[r], " + ptrs[3] + "[r], " +
+       ptrs[4] + "[r], " + ptrs[5] + "[r], " + ptrs[6] + " + r * " + hist + ", " + hist +
        ", scratch);");
   --indent_;
   line("}");
@@ -926,17 +928,22 @@ FailureOr<KernelSource> KernelEmitter::run() {
     params.push_back("const long long s" + std::to_string(s));
     launch_.scalarSymbols.push_back(s);
   }
-  std::string src = "// chitu kernel " + out.name + ":";
+  std::string src = "// chitu kernel:";
   for (Operation &op : block.without_terminator())
     src += " " + op.getName().getStringRef().str();
   src += "\n";
   for (const std::string &inc : includes_)
     src += "#include \"" + inc + "\"\n";
-  src += "\nextern \"C\" __global__ void __launch_bounds__(" + std::to_string(kBlockThreads) +
-         ")\n" + out.name + "(";
+  std::string signature = "(";
   for (size_t i = 0; i < params.size(); ++i)
-    src += (i ? ",\n    " : "") + params[i];
-  src += ") {\n" + body_ + "}\n";
+    signature += (i ? ",\n    " : "") + params[i];
+  signature += ") {\n" + body_ + "}\n";
+  char symbol[32];
+  std::snprintf(symbol, sizeof symbol, "chitu_%016llx",
+                (unsigned long long)::chitu::fnv1a64(src + signature));
+  out.symbol = symbol;
+  src += "\nextern \"C\" __global__ void __launch_bounds__(" + std::to_string(kBlockThreads) +
+         ")\n" + out.symbol + signature;
   out.source = std::move(src);
   out.launch = launch_;
   return out;

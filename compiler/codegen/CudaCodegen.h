@@ -33,7 +33,10 @@ struct LaunchRule {
 };
 
 struct KernelSource {
-  std::string name;   // the CUDA function name (the region's name)
+  std::string name;   // the kernel region's name (messages, chitu-inspect)
+  // The CUDA function's name: derived from the code, so that the same computation (the
+  // same op of every layer) has one source, one NVRTC compile and one cubin.
+  std::string symbol;
   std::string source; // CUDA C++; includes the embedded headers of kernels/
   LaunchRule launch;
 };

@@ -3,8 +3,9 @@
 #include "chitu/chitu.h"
 
 #include "core/Session.h"
-#include "llm/Generator.h"
 #include "cuda/CudaExecutor.h"
+#include "llm/Generator.h"
+#include "llm/Tokenizer.h"
 
 #include <cstring>
 #include <new>
@@ -23,6 +24,15 @@ struct chitu_session {
 
 struct chitu_llm {
   std::unique_ptr<Generator> generator;
+};
+
+struct chitu_tokenizer {
+  std::unique_ptr<tok::Tokenizer> tokenizer;
+};
+
+struct chitu_text_stream {
+  tok::StreamDecoder decoder;
+  std::string last;
 };
 
 namespace {
@@ -361,8 +371,7 @@ chitu_status chitu_model_llm_info(const chitu_model *m, chitu_llm_info *info) {
   });
 }
 
-chitu_status chitu_llm_create(chitu_session *s, const chitu_llm_options *options,
-                              chitu_llm **llm) {
+chitu_status chitu_llm_create(chitu_session *s, const chitu_llm_options *options, chitu_llm **llm) {
   return guarded([&] {
     if (!s || !llm)
       return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
@@ -401,9 +410,9 @@ chitu_status chitu_llm_add_sequence(chitu_llm *llm, const int32_t *prompt, size_
       p.repetitionPenalty = sampling->repetition_penalty;
       p.seed = sampling->seed;
     }
-    auto id = llm->generator->addSequence(std::vector<int32_t>(prompt, prompt + length), p,
-                                          max_new_tokens,
-                                          std::vector<int32_t>(stop_tokens, stop_tokens + num_stop_tokens));
+    auto id = llm->generator->addSequence(
+        std::vector<int32_t>(prompt, prompt + length), p, max_new_tokens,
+        std::vector<int32_t>(stop_tokens, stop_tokens + num_stop_tokens));
     if (!id.isOk())
       return fail(id.status());
     if (sequence)
@@ -448,8 +457,8 @@ chitu_status chitu_llm_prompt_logits(chitu_llm *llm, const int32_t *tokens, size
       return fail(out.status());
     if (out->data.size() != capacity * sizeof(float))
       return fail(CHITU_ERROR_INVALID_ARGUMENT,
-                  "the logits need " + std::to_string(out->data.size() / 4) + " floats, the buffer holds " +
-                      std::to_string(capacity));
+                  "the logits need " + std::to_string(out->data.size() / 4) +
+                      " floats, the buffer holds " + std::to_string(capacity));
     std::memcpy(logits, out->data.data(), out->data.size());
     return CHITU_OK;
   });
@@ -461,5 +470,109 @@ void chitu_llm_token_counts(const chitu_llm *llm, int64_t *prompt_tokens, int64_
   if (decode_tokens)
     *decode_tokens = llm ? llm->generator->decodeTokensProcessed() : 0;
 }
+
+chitu_status chitu_tokenizer_load(const char *path, chitu_tokenizer **tokenizer) {
+  return guarded([&] {
+    if (!path || !tokenizer)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
+    *tokenizer = nullptr;
+    auto t = tok::Tokenizer::fromFile(path);
+    if (!t.isOk())
+      return fail(t.status());
+    *tokenizer = new chitu_tokenizer{std::move(*t)};
+    return CHITU_OK;
+  });
+}
+
+chitu_status chitu_model_tokenizer(const chitu_model *m, chitu_tokenizer **tokenizer) {
+  return guarded([&] {
+    if (!m || !tokenizer)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
+    *tokenizer = nullptr;
+    const cbin::Llm *llm = m->model->artifact().llm();
+    if (!llm || !llm->tokenizer_json() || llm->tokenizer_json()->size() == 0)
+      return fail(CHITU_ERROR_NOT_FOUND,
+                  "the model has no tokenizer (its checkpoint directory had no tokenizer.json)");
+    auto t = tok::Tokenizer::fromJson(
+        std::string_view(llm->tokenizer_json()->c_str(), llm->tokenizer_json()->size()));
+    if (!t.isOk())
+      return fail(t.status().withContext("the model's tokenizer"));
+    *tokenizer = new chitu_tokenizer{std::move(*t)};
+    return CHITU_OK;
+  });
+}
+
+void chitu_tokenizer_free(chitu_tokenizer *tokenizer) { delete tokenizer; }
+
+size_t chitu_tokenizer_vocab_size(const chitu_tokenizer *tokenizer) {
+  return tokenizer ? tokenizer->tokenizer->vocabSize() : 0;
+}
+
+chitu_status chitu_tokenizer_encode(const chitu_tokenizer *tokenizer, const char *text,
+                                    size_t length, int add_special, int32_t *ids, size_t capacity,
+                                    size_t *count) {
+  return guarded([&] {
+    if (!tokenizer || (length && !text) || !count)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
+    auto out =
+        tokenizer->tokenizer->encode(std::string_view(text ? text : "", length), add_special != 0);
+    if (!out.isOk())
+      return fail(out.status());
+    *count = out->size();
+    if (!ids)
+      return CHITU_OK;
+    if (capacity < out->size())
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "the text has " + std::to_string(out->size()) +
+                                                    " tokens, the buffer holds " +
+                                                    std::to_string(capacity));
+    std::copy(out->begin(), out->end(), ids);
+    return CHITU_OK;
+  });
+}
+
+chitu_status chitu_tokenizer_decode(const chitu_tokenizer *tokenizer, const int32_t *ids,
+                                    size_t count, int skip_special, char *text, size_t capacity,
+                                    size_t *length) {
+  return guarded([&] {
+    if (!tokenizer || (count && !ids) || !length)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
+    std::string out =
+        tokenizer->tokenizer->decode(std::vector<int32_t>(ids, ids + count), skip_special != 0);
+    *length = out.size();
+    if (!text)
+      return CHITU_OK;
+    if (capacity <= out.size())
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "the text needs " + std::to_string(out.size() + 1) +
+                                                    " bytes with its NUL, the buffer holds " +
+                                                    std::to_string(capacity));
+    std::memcpy(text, out.c_str(), out.size() + 1);
+    return CHITU_OK;
+  });
+}
+
+chitu_status chitu_text_stream_create(const chitu_tokenizer *tokenizer, const int32_t *context,
+                                      size_t count, chitu_text_stream **stream) {
+  return guarded([&] {
+    if (!tokenizer || (count && !context) || !stream)
+      return fail(CHITU_ERROR_INVALID_ARGUMENT, "NULL argument");
+    *stream = new chitu_text_stream{
+        tok::StreamDecoder(*tokenizer->tokenizer, std::vector<int32_t>(context, context + count)),
+        std::string()};
+    return CHITU_OK;
+  });
+}
+
+const char *chitu_text_stream_push(chitu_text_stream *stream, int32_t token) {
+  if (!stream)
+    return "";
+  try {
+    stream->last = stream->decoder.push(token);
+  } catch (...) {
+    stream->last.clear();
+  }
+  return stream->last.c_str();
+}
+
+void chitu_text_stream_free(chitu_text_stream *stream) { delete stream; }
 
 } // extern "C"

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <set>
 
 namespace chitu::rt {
@@ -179,7 +180,8 @@ public:
     out.dims = shapes.dims[t];
     out.data.resize(shapes.bytes[t]);
     if (shapes.bytes[t])
-      CHITU_CU(d_->cuMemcpyDtoHAsync(out.data.data(), pointer(t, shapes), shapes.bytes[t], stream_));
+      CHITU_CU(
+          d_->cuMemcpyDtoHAsync(out.data.data(), pointer(t, shapes), shapes.bytes[t], stream_));
     CHITU_CU(d_->cuStreamSynchronize(stream_));
     return Status::ok();
   }
@@ -188,8 +190,9 @@ private:
   Status loadKernels() {
     const cbin::Artifact &a = model_->artifact();
     size_t n = a.kernels() ? a.kernels()->size() : 0;
-    modules_.assign(n, nullptr);
     functions_.assign(n, nullptr);
+    // Kernels with the same code share one stored cubin: load each cubin once.
+    std::map<const uint8_t *, CUmodule> loaded;
     for (uint32_t i = 0; i < n; ++i) {
       const cbin::Kernel &k = *a.kernels()->Get(i);
       int b = selectBinary(k, major_, minor_);
@@ -206,13 +209,21 @@ private:
                           (list.empty() ? "no GPU" : list) + "; recompile with --target " + arch_);
       }
       const cbin::Binary &bin = *k.binaries()->Get(uint32_t(b));
-      // The driver needs the image in aligned memory that outlives the call.
-      std::vector<uint64_t> image((bin.cubin()->size() + 7) / 8);
-      std::memcpy(image.data(), bin.cubin()->data(), bin.cubin()->size());
-      Status st = check(d_->cuModuleLoadData(&modules_[i], image.data()), "cuModuleLoadData");
+      CUmodule &module = loaded[bin.cubin()->data()];
+      if (!module) {
+        // The driver needs the image in aligned memory that outlives the call.
+        std::vector<uint64_t> image((bin.cubin()->size() + 7) / 8);
+        std::memcpy(image.data(), bin.cubin()->data(), bin.cubin()->size());
+        Status st = check(d_->cuModuleLoadData(&module, image.data()), "cuModuleLoadData");
+        if (!st.isOk())
+          return st.withContext("kernel " + k.name()->str() + " (" + bin.arch()->str() + ")");
+        modules_.push_back(module);
+      }
+      const char *symbol = k.symbol() ? k.symbol()->c_str() : k.name()->c_str();
+      Status st =
+          check(d_->cuModuleGetFunction(&functions_[i], module, symbol), "cuModuleGetFunction");
       if (!st.isOk())
-        return st.withContext("kernel " + k.name()->str() + " (" + bin.arch()->str() + ")");
-      CHITU_CU(d_->cuModuleGetFunction(&functions_[i], modules_[i], k.name()->c_str()));
+        return st.withContext("kernel " + k.name()->str() + " (function " + symbol + ")");
       uint32_t smem = k.launch()->shared_bytes();
       if (smem > 48 * 1024)
         CHITU_CU(d_->cuFuncSetAttribute(
@@ -312,9 +323,12 @@ private:
 // What a kernel's status word means (kernels/common.cuh).
 std::string kernelErrorText(uint32_t code) {
   switch (code) {
-  case 1: return "an index was out of range (a gather index, KV slot or block outside its table)";
-  case 2: return "sampling from invalid probabilities (NaN, or no positive mass)";
-  default: return "error code " + std::to_string(code);
+  case 1:
+    return "an index was out of range (a gather index, KV slot or block outside its table)";
+  case 2:
+    return "sampling from invalid probabilities (NaN, or no positive mass)";
+  default:
+    return "error code " + std::to_string(code);
   }
 }
 

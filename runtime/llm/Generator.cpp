@@ -230,17 +230,38 @@ StatusOr<std::vector<TokenEvent>> Generator::step() {
 }
 
 StatusOr<HostTensor> Generator::promptLogits(const std::vector<int32_t> &tokens) {
-  auto id = addSequence(tokens, SamplingParams(), 1, {});
-  if (!id.isOk())
-    return id.status();
-  Sequence *s = &sequences_.back();
-  s->wantAllLogits = true;
-  HostTensor all;
-  all.dtype = DType::F32;
-  int64_t V = info_->vocab_size();
-  all.dims = {0, V};
+  auto all = promptLogits(std::vector<std::vector<int32_t>>{tokens});
+  if (!all.isOk())
+    return all.status();
+  return std::move(all->front());
+}
+
+StatusOr<std::vector<HostTensor>>
+Generator::promptLogits(const std::vector<std::vector<int32_t>> &prompts) {
+  std::vector<int32_t> ids;
   Status st;
-  while (st.isOk() && s->processed < s->tokens.size()) {
+  for (const auto &tokens : prompts) {
+    auto id = addSequence(tokens, SamplingParams(), 1, {});
+    if (!id.isOk()) {
+      st = id.status();
+      break;
+    }
+    sequences_.back().wantAllLogits = true;
+    ids.push_back(*id);
+  }
+  int64_t V = info_->vocab_size();
+  std::vector<HostTensor> out(ids.size());
+  for (HostTensor &t : out) {
+    t.dtype = DType::F32;
+    t.dims = {0, V};
+  }
+  auto pending = [&] {
+    for (const Sequence &s : sequences_)
+      if (std::find(ids.begin(), ids.end(), s.id) != ids.end() && s.processed < s.tokens.size())
+        return true;
+    return false;
+  };
+  while (st.isOk() && pending()) {
     auto events = step();
     if (!events.isOk()) {
       st = events.status();
@@ -252,20 +273,23 @@ StatusOr<HostTensor> Generator::promptLogits(const std::vector<int32_t> &tokens)
       break;
     }
     const HostTensor &l = **logits;
-    for (size_t r = 0; r < lastRowOwners_.size(); ++r)
-      if (lastRowOwners_[r] == *id) {
-        all.data.insert(all.data.end(), l.data.begin() + long(r * V * 4),
-                        l.data.begin() + long((r + 1) * V * 4));
-        ++all.dims[0];
-      }
-    s = nullptr;
-    for (Sequence &q : sequences_)
-      if (q.id == *id)
-        s = &q;
+    for (size_t r = 0; r < lastRowOwners_.size(); ++r) {
+      auto it = std::find(ids.begin(), ids.end(), lastRowOwners_[r]);
+      if (it == ids.end())
+        continue;
+      HostTensor &t = out[size_t(it - ids.begin())];
+      t.data.insert(t.data.end(), l.data.begin() + long(r * V * 4),
+                    l.data.begin() + long((r + 1) * V * 4));
+      ++t.dims[0];
+    }
   }
-  CHITU_RETURN_IF_ERROR(removeSequence(*id));
+  for (int32_t id : ids) {
+    Status removed = removeSequence(id);
+    if (st.isOk())
+      st = removed;
+  }
   CHITU_RETURN_IF_ERROR(st);
-  return all;
+  return out;
 }
 
 } // namespace chitu::rt

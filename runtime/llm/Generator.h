@@ -55,6 +55,8 @@ public:
   // fp32 logits of every position of `tokens` as one fresh sequence ([T, vocab]), without
   // generating; the sequence is removed afterwards.
   StatusOr<HostTensor> promptLogits(const std::vector<int32_t> &tokens);
+  // The same for several prompts run together as one ragged batch.
+  StatusOr<std::vector<HostTensor>> promptLogits(const std::vector<std::vector<int32_t>> &prompts);
 
   // Tokens processed so far by steps: prompt tokens and decode tokens.
   int64_t promptTokensProcessed() const { return promptTokens_; }

@@ -1,4 +1,5 @@
 // chitu-run: run an entry function of a compiled model on .npy inputs.
+#include "LlmRun.h"
 #include "Npy.h"
 #include "ToolArgs.h"
 #include "chitu/chitu.hpp"
@@ -9,9 +10,29 @@
 
 using namespace chitu;
 
-static const char *kUsage = R"(usage: chitu-run MODEL.cbin [options]
+static const char *kUsage = R"(usage: chitu-run MODEL.cbin --prompt TEXT [generation options]
+       chitu-run MODEL.cbin --input NAME=FILE.npy ... [options]
 
-Runs an entry function of a compiled chitu model on inputs read from .npy files.
+Generates text with a compiled LLM (streamed to stdout; speed on stderr), or runs an entry
+function of any compiled model on inputs read from .npy files.
+
+generation (models compiled from a Hugging Face checkpoint):
+  --prompt TEXT           the prompt (the model's tokenizer adds BOS unless --no-special)
+  --prompt-file FILE      the prompt, read from a UTF-8 file
+  --tokens IDS            the prompt as comma-separated token ids
+  --max-tokens N          generate at most N tokens (default: 128)
+  --temperature T         0: greedy; default: generation_config.json's when it samples
+  --top-k K, --top-p P, --min-p P, --repetition-penalty R, --seed S
+                          sampling controls (defaults from generation_config.json)
+  --stop TEXT             stop when TEXT is generated (repeatable; TEXT is not printed)
+  --stop-id ID            stop at this token id (repeatable), besides the model's EOS ids
+  --ignore-eos            do not stop at the model's EOS ids
+  --no-special            do not add BOS (or other template tokens) to --prompt
+  --tokenizer FILE        use this tokenizer.json instead of the model's
+  --max-context N         limit the context (and the KV cache) to N tokens
+  --prefill-chunk N       process prompts in chunks of at most N tokens
+  --greedy N              print the N greedy next ids on one line (ignores EOS)
+  --dump-logits FILE.npy  write float32 logits of every prompt position, shape [T, vocab]
 
 options:
   --device cpu|cuda       where to run (default: cpu)
@@ -20,7 +41,7 @@ options:
   --input NAME=FILE.npy   bind an input (repeat for each input)
   --output NAME=FILE.npy  write an output to a .npy file (repeat as needed)
   --weights DIR           directory holding the model's external weight files
-  --quiet                 print nothing but errors
+  --quiet                 print nothing but results and errors
   --help                  show this help
 
 bf16 tensors: inputs accept float32 (rounded to nearest even) or ml_dtypes.bfloat16 .npy
@@ -76,11 +97,13 @@ int main(int argc, char **argv) {
   std::string modelPath, device = "cpu", deviceIndex = "0", entryName, weightsDir;
   std::vector<std::pair<std::string, std::string>> inputs, outputs;
   bool quiet = false;
+  tools::LlmRunOptions llmOptions;
   while (!args.done()) {
     std::string v;
     if (args.flag("--help") || args.flag("-h")) {
       std::fputs(kUsage, stdout);
       return 0;
+    } else if (tools::parseLlmOption(args, llmOptions)) {
     } else if (args.option("--device", device) || args.option("--device-index", deviceIndex) ||
                args.option("--entry", entryName) || args.option("--weights", weightsDir)) {
     } else if (args.option("--input", v)) {
@@ -112,6 +135,14 @@ int main(int argc, char **argv) {
     auto outputInfos = model.outputs(entry);
     Session session(model, device == "cpu" ? CHITU_DEVICE_CPU : CHITU_DEVICE_CUDA,
                     std::stoi(deviceIndex));
+    if (tools::llmModeRequested(llmOptions)) {
+      if (!inputs.empty() || !outputs.empty())
+        args.usageError("--input/--output do not combine with generation options");
+      llmOptions.quiet = quiet;
+      return tools::runLlm(args.tool(), model, session, llmOptions);
+    }
+    if (model.isLlm() && inputs.empty())
+      tools::fatal(args.tool(), "this is an LLM: give --prompt TEXT (or --tokens IDS) to generate");
 
     std::map<std::string, bool> bound;
     for (const auto &[name, file] : inputs) {

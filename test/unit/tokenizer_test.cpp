@@ -7,12 +7,19 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 
 using namespace chitu;
 
 namespace {
+
+// Overridable for runs from a copied build (scripts/gpu-test.sh).
+std::string llmTestDir() {
+  const char *v = std::getenv("CHITU_LLM_TEST_DIR");
+  return v && *v ? v : CHITU_LLM_TEST_DIR;
+}
 
 std::string readFile(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
@@ -28,8 +35,7 @@ std::vector<int32_t> idsOf(const JsonValue &array) {
 
 const JsonValue &golden() {
   static const JsonValue doc = [] {
-    auto parsed =
-        parseJson(readFile(std::string(CHITU_LLM_TEST_DIR) + "/golden/tokenizer_cases.json"));
+    auto parsed = parseJson(readFile(llmTestDir() + "/golden/tokenizer_cases.json"));
     if (!parsed.isOk()) {
       ADD_FAILURE() << parsed.status().message();
       return JsonValue();
@@ -42,8 +48,8 @@ const JsonValue &golden() {
 class GoldenTokenizer : public ::testing::TestWithParam<std::string> {
 protected:
   void SetUp() override {
-    auto t = tok::Tokenizer::fromFile(std::string(CHITU_LLM_TEST_DIR) + "/tokenizers/" +
-                                      GetParam() + "/tokenizer.json");
+    auto t =
+        tok::Tokenizer::fromFile(llmTestDir() + "/tokenizers/" + GetParam() + "/tokenizer.json");
     ASSERT_TRUE(t.isOk()) << t.status().message();
     tokenizer = std::move(*t);
     const JsonValue *all = golden().find("tokenizers");

@@ -206,6 +206,39 @@ chitu_status chitu_llm_prompt_logits(chitu_llm *llm, const int32_t *tokens, size
 /* Tokens processed so far: prompt tokens (prefill) and generated tokens (decode). */
 void chitu_llm_token_counts(const chitu_llm *llm, int64_t *prompt_tokens, int64_t *decode_tokens);
 
+/* ---- tokenizer -------------------------------------------------------------------------
+ * Hugging Face tokenizer.json (BPE: byte-level as in Llama 3, Qwen2, GPT-2, and
+ * SentencePiece-style with byte fallback as in Llama 2, Mistral); ids equal the Python
+ * `tokenizers` library's. A tokenizer is immutable and may be shared across threads.
+ */
+typedef struct chitu_tokenizer chitu_tokenizer;
+typedef struct chitu_text_stream chitu_text_stream;
+
+chitu_status chitu_tokenizer_load(const char *path, chitu_tokenizer **tokenizer);
+/* The tokenizer.json embedded in an LLM .cbin (CHITU_ERROR_NOT_FOUND if it has none). */
+chitu_status chitu_model_tokenizer(const chitu_model *model, chitu_tokenizer **tokenizer);
+void chitu_tokenizer_free(chitu_tokenizer *tokenizer);
+/* One more than the largest token id. */
+size_t chitu_tokenizer_vocab_size(const chitu_tokenizer *tokenizer);
+/* Encodes `length` bytes of UTF-8 text. Special tokens written in the text are recognised;
+   `add_special` adds the template's tokens (e.g. BOS). Sets *count to the number of ids; with
+   `ids` NULL only counts, otherwise `capacity` must be at least that. */
+chitu_status chitu_tokenizer_encode(const chitu_tokenizer *tokenizer, const char *text,
+                                    size_t length, int add_special, int32_t *ids,
+                                    size_t capacity, size_t *count);
+/* Decodes ids to UTF-8. Sets *length to the text's length in bytes; with `text` NULL only
+   measures, otherwise `capacity` must exceed it (the text is NUL-terminated). */
+chitu_status chitu_tokenizer_decode(const chitu_tokenizer *tokenizer, const int32_t *ids,
+                                    size_t count, int skip_special, char *text, size_t capacity,
+                                    size_t *length);
+/* Incremental decoding of generated tokens: `context` (e.g. the prompt's last ids) gives the
+   first token its spacing; push returns the text a token completes ("" while a character is
+   incomplete), valid until the next call on the stream. Special tokens are left out. */
+chitu_status chitu_text_stream_create(const chitu_tokenizer *tokenizer, const int32_t *context,
+                                      size_t count, chitu_text_stream **stream);
+const char *chitu_text_stream_push(chitu_text_stream *stream, int32_t token);
+void chitu_text_stream_free(chitu_text_stream *stream);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -62,6 +62,16 @@ public:
   std::vector<TensorInfo> outputs(int entry) const {
     return infos(entry, chitu_model_num_outputs(get(), entry), chitu_model_output_info);
   }
+  bool isLlm() const {
+    chitu_llm_info info;
+    return chitu_model_llm_info(get(), &info) == CHITU_OK;
+  }
+  // LLM metadata; throws if the model is not a compiled LLM.
+  chitu_llm_info llmInfo() const {
+    chitu_llm_info info;
+    check(chitu_model_llm_info(get(), &info));
+    return info;
+  }
 
 private:
   explicit Model(chitu_model *m) : model_(m, chitu_model_free) {}
@@ -131,8 +141,8 @@ public:
   int32_t addSequence(const std::vector<int32_t> &prompt, const chitu_sampling &sampling,
                       int64_t maxNewTokens, const std::vector<int32_t> &stop = {}) {
     int32_t id = -1;
-    check(chitu_llm_add_sequence(llm_.get(), prompt.data(), prompt.size(), &sampling,
-                                 maxNewTokens, stop.data(), stop.size(), &id));
+    check(chitu_llm_add_sequence(llm_.get(), prompt.data(), prompt.size(), &sampling, maxNewTokens,
+                                 stop.data(), stop.size(), &id));
     return id;
   }
   // Runs one step; `onToken(sequence, token, finished)` for every token produced.
@@ -146,6 +156,7 @@ public:
         &onToken, &active));
     return active;
   }
+  void removeSequence(int32_t sequence) { check(chitu_llm_remove_sequence(llm_.get(), sequence)); }
   std::vector<float> promptLogits(const std::vector<int32_t> &tokens, size_t vocab) {
     std::vector<float> logits(tokens.size() * vocab);
     check(chitu_llm_prompt_logits(llm_.get(), tokens.data(), tokens.size(), logits.data(),
@@ -161,6 +172,59 @@ private:
     void operator()(chitu_llm *l) const { chitu_llm_free(l); }
   };
   std::unique_ptr<chitu_llm, Deleter> llm_;
+};
+
+// A tokenizer.json, from a file or embedded in an LLM .cbin (see chitu_tokenizer_* in chitu.h).
+class Tokenizer {
+public:
+  static Tokenizer load(const std::string &path) {
+    chitu_tokenizer *t = nullptr;
+    check(chitu_tokenizer_load(path.c_str(), &t));
+    return Tokenizer(t);
+  }
+  static Tokenizer fromModel(const Model &model) {
+    chitu_tokenizer *t = nullptr;
+    check(chitu_model_tokenizer(model.get(), &t));
+    return Tokenizer(t);
+  }
+  chitu_tokenizer *get() const { return tokenizer_.get(); }
+  size_t vocabSize() const { return chitu_tokenizer_vocab_size(get()); }
+  std::vector<int32_t> encode(const std::string &text, bool addSpecial) const {
+    size_t n = 0;
+    check(chitu_tokenizer_encode(get(), text.data(), text.size(), addSpecial, nullptr, 0, &n));
+    std::vector<int32_t> ids(n);
+    check(chitu_tokenizer_encode(get(), text.data(), text.size(), addSpecial, ids.data(), n, &n));
+    return ids;
+  }
+  std::string decode(const std::vector<int32_t> &ids, bool skipSpecial = false) const {
+    size_t n = 0;
+    check(chitu_tokenizer_decode(get(), ids.data(), ids.size(), skipSpecial, nullptr, 0, &n));
+    std::string text(n + 1, '\0');
+    check(chitu_tokenizer_decode(get(), ids.data(), ids.size(), skipSpecial, &text[0], n + 1, &n));
+    text.resize(n);
+    return text;
+  }
+
+private:
+  explicit Tokenizer(chitu_tokenizer *t) : tokenizer_(t, chitu_tokenizer_free) {}
+  std::shared_ptr<chitu_tokenizer> tokenizer_;
+};
+
+// Streams generated tokens as text (see chitu_text_stream_* in chitu.h).
+class TextStream {
+public:
+  TextStream(const Tokenizer &tokenizer, const std::vector<int32_t> &context) {
+    chitu_text_stream *s = nullptr;
+    check(chitu_text_stream_create(tokenizer.get(), context.data(), context.size(), &s));
+    stream_.reset(s);
+  }
+  std::string push(int32_t token) { return chitu_text_stream_push(stream_.get(), token); }
+
+private:
+  struct Deleter {
+    void operator()(chitu_text_stream *s) const { chitu_text_stream_free(s); }
+  };
+  std::unique_ptr<chitu_text_stream, Deleter> stream_;
 };
 
 } // namespace chitu

@@ -15,8 +15,10 @@
 // MLIR: chitu.kernel "k3_matmul"{{.*}}chitu.slots
 
 // A region of several ops becomes one loop computing each element through the chain.
-// CUDA-LABEL: // chitu kernel fused: chitu.exp chitu.neg chitu.cast
-// CUDA: fused(chitu::bf16 *__restrict__ out0,
+// Each kernel's function is named after its code (identical kernels share a cubin).
+// CUDA-LABEL: // ---- main / fused
+// CUDA-NEXT: // chitu kernel: chitu.exp chitu.neg chitu.cast
+// CUDA: chitu_{{[0-9a-f]+}}(chitu::bf16 *__restrict__ out0,
 // CUDA-NEXT: const float *__restrict__ in0,
 // CUDA-NEXT: const long long s0) {
 // CUDA: const float [[X:v[0-9]+]] = chitu::to_float(in0[
@@ -26,15 +28,18 @@
 // CUDA-NEXT: out0[i] = chitu::from_float<chitu::bf16>([[C]]);
 
 // Gathers check their indices and report through the status word.
-// CUDA-LABEL: // chitu kernel k1_gather: chitu.gather
+// CUDA-LABEL: // ---- main / k1_gather
+// CUDA-NEXT: // chitu kernel: chitu.gather
 // CUDA: unsigned *__restrict__ status,
 // CUDA: if (!ok{{[0-9]+}}) chitu::report_error(status, chitu::kErrorIndexOutOfRange);
 
-// CUDA-LABEL: // chitu kernel k2_reduce_sum: chitu.reduce_sum
+// CUDA-LABEL: // ---- main / k2_reduce_sum
+// CUDA-NEXT: // chitu kernel: chitu.reduce_sum
 // CUDA: #include "reduce.cuh"
 // CUDA: acc = chitu::block_reduce(acc, chitu::SumOp(), scratch);
 
-// CUDA-LABEL: // chitu kernel k3_matmul: chitu.matmul
+// CUDA-LABEL: // ---- main / k3_matmul
+// CUDA-NEXT: // chitu kernel: chitu.matmul
 // CUDA: #include "matmul.cuh"
 // CUDA: chitu::gemm_tile_64x64(
 

@@ -1,0 +1,344 @@
+// LLM generation end to end: the tiny checkpoints of test/llm (compiled by prepare_models.py)
+// against transformers' fp32 logits and greedy ids (test/llm/golden, made by make_golden.py),
+// on the CPU executor and, when there is one, the GPU. Also: chunked prefill equals whole,
+// batches equal sequences alone, sampling is reproducible, and bad requests are clear errors.
+#include "chitu/chitu.h"
+#include "core/Session.h"
+#include "llm/Generator.h"
+#include "support/Json.h"
+#include "tools/Npy.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+using namespace chitu;
+using namespace chitu::rt;
+
+namespace {
+
+// Overridable for runs from a copied build (scripts/gpu-test.sh).
+std::string fromEnv(const char *name, const std::string &fallback) {
+  const char *v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+const std::string kModels = fromEnv("CHITU_LLM_MODELS", CHITU_LLM_MODELS);
+const std::string kGolden = fromEnv("CHITU_LLM_TEST_DIR", CHITU_LLM_TEST_DIR) + "/golden";
+const char *const kModelNames[] = {"llama", "llama3", "llama_linear", "qwen2", "mistral"};
+
+const JsonValue &cases() {
+  static const JsonValue doc = [] {
+    std::ifstream in(kGolden + "/llm_cases.json");
+    auto parsed = parseJson(std::string(std::istreambuf_iterator<char>(in), {}));
+    return parsed.isOk() ? *parsed : JsonValue();
+  }();
+  return doc;
+}
+
+std::vector<int32_t> ids(const JsonValue *v) {
+  std::vector<int32_t> out;
+  if (v)
+    for (const JsonValue &x : v->items())
+      out.push_back(int32_t(x.asInt()));
+  return out;
+}
+
+struct Golden {
+  std::vector<int32_t> prompt, greedy;
+  std::vector<float> logits; // [prompt, vocab]
+};
+
+Golden golden(const std::string &name) {
+  Golden g;
+  const JsonValue *models = cases().find("models");
+  const JsonValue *m = models ? models->find(name) : nullptr;
+  if (!m) {
+    ADD_FAILURE() << "no golden case for " << name << " in " << kGolden
+                  << "/llm_cases.json (test/llm/make_golden.py makes it)";
+    return g;
+  }
+  g.prompt = ids(m->find("prompt"));
+  g.greedy = ids(m->find("greedy"));
+  auto npy = readNpy(kGolden + "/" + name + ".logits.npy");
+  if (!npy.isOk()) {
+    ADD_FAILURE() << npy.status().message();
+    return g;
+  }
+  g.logits.resize(npy->data.size() / 4);
+  std::memcpy(g.logits.data(), npy->data.data(), npy->data.size());
+  return g;
+}
+
+struct Engine {
+  std::unique_ptr<Session> session;
+  std::unique_ptr<Generator> generator;
+};
+
+Engine open(const std::string &name, const std::string &variant, DeviceKind device,
+            GeneratorOptions options = {}) {
+  Engine e;
+  auto model = Model::load(kModels + "/" + name + "/" + variant + ".cbin", {});
+  if (!model.isOk()) {
+    ADD_FAILURE() << model.status().message() << " (ctest's llm.prepare fixture makes it)";
+    return e;
+  }
+  auto session = Session::create(*model, device, 0);
+  if (!session.isOk()) {
+    ADD_FAILURE() << session.status().message();
+    return e;
+  }
+  e.session = std::move(*session);
+  auto g = Generator::create(*e.session, options);
+  if (!g.isOk()) {
+    ADD_FAILURE() << g.status().message();
+    return e;
+  }
+  e.generator = std::move(*g);
+  return e;
+}
+
+std::vector<float> floats(const HostTensor &t) {
+  std::vector<float> v(t.data.size() / 4);
+  std::memcpy(v.data(), t.data.data(), t.data.size());
+  return v;
+}
+
+// max |a - b| / max |b|
+double relativeError(const std::vector<float> &a, const std::vector<float> &b) {
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    diff = std::max(diff, double(std::fabs(a[i] - b[i])));
+    scale = std::max(scale, double(std::fabs(b[i])));
+  }
+  return a.size() == b.size() ? diff / std::max(scale, 1e-30) : INFINITY;
+}
+
+// The smallest cosine similarity of corresponding rows.
+double minRowCosine(const std::vector<float> &a, const std::vector<float> &b, size_t cols) {
+  double worst = 1;
+  for (size_t r = 0; r * cols < a.size(); ++r) {
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t c = 0; c < cols; ++c) {
+      double x = a[r * cols + c], y = b[r * cols + c];
+      ab += x * y;
+      aa += x * x;
+      bb += y * y;
+    }
+    worst = std::min(worst, ab / std::sqrt(aa * bb));
+  }
+  return worst;
+}
+
+// Generates until every sequence finishes; the tokens of each, by sequence id.
+std::map<int32_t, std::vector<int32_t>> runToEnd(Generator &g) {
+  std::map<int32_t, std::vector<int32_t>> out;
+  while (g.activeSequences() > 0) {
+    auto events = g.step();
+    if (!events.isOk()) {
+      ADD_FAILURE() << events.status().message();
+      break;
+    }
+    for (const TokenEvent &e : *events)
+      out[e.sequence].push_back(e.token);
+  }
+  return out;
+}
+
+std::vector<int32_t> greedy(Generator &g, const std::vector<int32_t> &prompt, int64_t n) {
+  auto id = g.addSequence(prompt, SamplingParams(), n, {});
+  if (!id.isOk()) {
+    ADD_FAILURE() << id.status().message();
+    return {};
+  }
+  auto out = runToEnd(g)[*id];
+  (void)g.removeSequence(*id);
+  return out;
+}
+
+bool haveGpu() { return chitu_cuda_device_count() > 0; }
+
+class TinyModel : public ::testing::TestWithParam<const char *> {};
+
+// fp32 artifacts on the CPU reproduce transformers' fp32 logits and greedy ids.
+TEST_P(TinyModel, CpuMatchesTransformers) {
+  Golden g = golden(GetParam());
+  ASSERT_FALSE(g.prompt.empty());
+  Engine e = open(GetParam(), "fp32.b16", DeviceKind::Cpu);
+  ASSERT_TRUE(e.generator);
+  auto logits = e.generator->promptLogits(g.prompt);
+  ASSERT_TRUE(logits.isOk()) << logits.status().message();
+  EXPECT_EQ(logits->dims[0], int64_t(g.prompt.size()));
+  EXPECT_LE(relativeError(floats(*logits), g.logits), 1e-4);
+  EXPECT_EQ(greedy(*e.generator, g.prompt, int64_t(g.greedy.size())), g.greedy);
+}
+
+// The GPU: fp32 as tight as the CPU; bf16 (blocks of 16 and of 1 token) close to fp32.
+TEST_P(TinyModel, GpuMatchesTransformers) {
+  if (!haveGpu())
+    GTEST_SKIP() << "no CUDA GPU: " << chitu_last_error();
+  Golden g = golden(GetParam());
+  ASSERT_FALSE(g.prompt.empty());
+  Engine e = open(GetParam(), "fp32.b16", DeviceKind::Cuda);
+  ASSERT_TRUE(e.generator);
+  auto logits = e.generator->promptLogits(g.prompt);
+  ASSERT_TRUE(logits.isOk()) << logits.status().message();
+  EXPECT_LE(relativeError(floats(*logits), g.logits), 1e-4);
+  EXPECT_EQ(greedy(*e.generator, g.prompt, int64_t(g.greedy.size())), g.greedy);
+  size_t vocab = g.logits.size() / g.prompt.size();
+  for (const char *variant : {"bf16.b16", "bf16.b1"}) {
+    SCOPED_TRACE(variant);
+    Engine b = open(GetParam(), variant, DeviceKind::Cuda);
+    ASSERT_TRUE(b.generator);
+    auto l = b.generator->promptLogits(g.prompt);
+    ASSERT_TRUE(l.isOk()) << l.status().message();
+    EXPECT_GE(minRowCosine(floats(*l), g.logits, vocab), 0.999);
+  }
+}
+
+// A prompt processed in chunks (over several steps) gives the logits of one whole step.
+TEST_P(TinyModel, ChunkedPrefillEqualsWhole) {
+  Golden g = golden(GetParam());
+  ASSERT_FALSE(g.prompt.empty());
+  Engine whole = open(GetParam(), "fp32.b16", DeviceKind::Cpu);
+  ASSERT_TRUE(whole.generator);
+  auto reference = whole.generator->promptLogits(g.prompt);
+  ASSERT_TRUE(reference.isOk()) << reference.status().message();
+  for (int64_t chunk : {1, 3, 5}) {
+    SCOPED_TRACE("chunk " + std::to_string(chunk));
+    GeneratorOptions options;
+    options.prefillChunk = chunk;
+    Engine chunked = open(GetParam(), "fp32.b16", DeviceKind::Cpu, options);
+    ASSERT_TRUE(chunked.generator);
+    auto logits = chunked.generator->promptLogits(g.prompt);
+    ASSERT_TRUE(logits.isOk()) << logits.status().message();
+    EXPECT_LE(relativeError(floats(*logits), floats(*reference)), 1e-5);
+    EXPECT_EQ(greedy(*chunked.generator, g.prompt, 8),
+              std::vector<int32_t>(g.greedy.begin(), g.greedy.begin() + 8));
+  }
+}
+
+// Sequences of different lengths in one ragged batch give what each gives alone, for prompt
+// logits and for greedy decoding side by side.
+TEST_P(TinyModel, BatchEqualsAlone) {
+  Golden g = golden(GetParam());
+  ASSERT_GE(g.prompt.size(), 10u);
+  std::vector<std::vector<int32_t>> prompts = {
+      g.prompt,
+      std::vector<int32_t>(g.prompt.begin() + 3, g.prompt.end()),
+      std::vector<int32_t>(g.prompt.begin(), g.prompt.begin() + 2),
+      {g.prompt[5]}};
+  Engine e = open(GetParam(), "fp32.b16", DeviceKind::Cpu);
+  ASSERT_TRUE(e.generator);
+  auto batched = e.generator->promptLogits(prompts);
+  ASSERT_TRUE(batched.isOk()) << batched.status().message();
+  std::vector<std::vector<int32_t>> alone;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    auto single = e.generator->promptLogits(prompts[i]);
+    ASSERT_TRUE(single.isOk()) << single.status().message();
+    EXPECT_LE(relativeError(floats((*batched)[i]), floats(*single)), 1e-5) << "prompt " << i;
+    alone.push_back(greedy(*e.generator, prompts[i], 6));
+  }
+  std::vector<int32_t> seqs;
+  for (const auto &p : prompts)
+    seqs.push_back(*e.generator->addSequence(p, SamplingParams(), 6, {}));
+  auto together = runToEnd(*e.generator);
+  for (size_t i = 0; i < prompts.size(); ++i)
+    EXPECT_EQ(together[seqs[i]], alone[i]) << "prompt " << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, TinyModel, ::testing::ValuesIn(kModelNames));
+
+// KV blocks of 1 and of 5 tokens (a prompt not aligned to blocks) change nothing.
+TEST(Llm, BlockSizesAgree) {
+  Golden g = golden("llama");
+  ASSERT_FALSE(g.prompt.empty());
+  for (const char *variant : {"fp32.b1", "fp32.b5"}) {
+    SCOPED_TRACE(variant);
+    Engine e = open("llama", variant, DeviceKind::Cpu);
+    ASSERT_TRUE(e.generator);
+    auto logits = e.generator->promptLogits(g.prompt);
+    ASSERT_TRUE(logits.isOk()) << logits.status().message();
+    EXPECT_LE(relativeError(floats(*logits), g.logits), 1e-4);
+    EXPECT_EQ(greedy(*e.generator, g.prompt, int64_t(g.greedy.size())), g.greedy);
+  }
+}
+
+TEST(Llm, SamplingIsReproducibleAndTopK1IsGreedy) {
+  Golden g = golden("qwen2");
+  ASSERT_FALSE(g.prompt.empty());
+  Engine e = open("qwen2", "fp32.b16", DeviceKind::Cpu);
+  ASSERT_TRUE(e.generator);
+  auto sample = [&](SamplingParams p) {
+    int32_t id = *e.generator->addSequence(g.prompt, p, 12, {});
+    auto out = runToEnd(*e.generator)[id];
+    (void)e.generator->removeSequence(id);
+    return out;
+  };
+  SamplingParams hot;
+  hot.temperature = 1.5f;
+  hot.seed = 7;
+  auto a = sample(hot), b = sample(hot);
+  EXPECT_EQ(a, b);
+  hot.seed = 8;
+  EXPECT_NE(sample(hot), a); // 12 draws at temperature 1.5 agreeing by chance: negligible
+  SamplingParams topK1 = hot;
+  topK1.topK = 1;
+  EXPECT_EQ(sample(topK1), std::vector<int32_t>(g.greedy.begin(), g.greedy.begin() + 12));
+  SamplingParams nucleus = hot;
+  nucleus.topP = 1e-6f; // only the most likely token survives
+  EXPECT_EQ(sample(nucleus), std::vector<int32_t>(g.greedy.begin(), g.greedy.begin() + 12));
+}
+
+TEST(Llm, StopsAtStopTokens) {
+  Golden g = golden("llama");
+  ASSERT_GE(g.greedy.size(), 4u);
+  Engine e = open("llama", "fp32.b16", DeviceKind::Cpu);
+  ASSERT_TRUE(e.generator);
+  int32_t id = *e.generator->addSequence(g.prompt, SamplingParams(), 100, {g.greedy[3]});
+  auto out = runToEnd(*e.generator)[id];
+  // Stops at the first occurrence of the stop token (which is produced, then ends).
+  size_t first =
+      size_t(std::find(g.greedy.begin(), g.greedy.end(), g.greedy[3]) - g.greedy.begin());
+  EXPECT_EQ(out, std::vector<int32_t>(g.greedy.begin(), g.greedy.begin() + long(first) + 1));
+}
+
+TEST(Llm, BadRequestsAreClearErrors) {
+  Golden g = golden("llama_linear"); // max_position_embeddings 128
+  ASSERT_FALSE(g.prompt.empty());
+  GeneratorOptions small;
+  small.maxContext = 8;
+  Engine e = open("llama_linear", "fp32.b16", DeviceKind::Cpu, small);
+  ASSERT_TRUE(e.generator);
+  auto tooLong = e.generator->addSequence(g.prompt, SamplingParams(), 1, {});
+  ASSERT_FALSE(tooLong.isOk());
+  EXPECT_NE(tooLong.status().message().find("more than the context of 8"), std::string::npos)
+      << tooLong.status().message();
+  auto outOfRange = e.generator->addSequence({1, 2, 301}, SamplingParams(), 1, {});
+  ASSERT_FALSE(outOfRange.isOk());
+  EXPECT_NE(outOfRange.status().message().find("token id 301 is outside the vocabulary"),
+            std::string::npos)
+      << outOfRange.status().message();
+  EXPECT_FALSE(e.generator->addSequence({}, SamplingParams(), 1, {}).isOk());
+  SamplingParams bad;
+  bad.topP = 0;
+  EXPECT_FALSE(e.generator->addSequence({1, 2}, bad, 1, {}).isOk());
+
+  // A KV cache too small for the request: a clear out-of-memory error, not a crash.
+  GeneratorOptions tiny;
+  tiny.kvBlocks = 1;
+  Engine f = open("llama_linear", "fp32.b16", DeviceKind::Cpu, tiny);
+  ASSERT_TRUE(f.generator);
+  ASSERT_TRUE(f.generator->addSequence(g.prompt, SamplingParams(), 40, {}).isOk());
+  Status st;
+  while (st.isOk() && f.generator->activeSequences() > 0) {
+    auto events = f.generator->step();
+    st = events.status();
+  }
+  EXPECT_EQ(st.code(), StatusCode::OutOfMemory) << st.message();
+  EXPECT_NE(st.message().find("the KV cache is full"), std::string::npos) << st.message();
+}
+
+} // namespace
