@@ -28,6 +28,8 @@ build/bin/chitu-op-tests --gtest_brief=1 2>&1 | tee "$log/op-tests.log" | tail -
 step "unit tests (loader, support, C API)"
 build/bin/chitu-unit-tests --gtest_brief=1 2>&1 | tee "$log/unit-tests.log" | tail -n 5 || status=1
 LD_LIBRARY_PATH=build/lib build/bin/capi_example "$CHITU_OP_CASES/add_f32.cbin" || status=1
+LD_LIBRARY_PATH=build/lib python3 test/llm/test_capi_llm.py --example build/bin/capi_llm_example \
+  --models "$CHITU_LLM_MODELS" --device cuda || status=1
 
 step "examples on the GPU"
 python3 - "$CHITU_OP_CASES" <<'PY' || status=1

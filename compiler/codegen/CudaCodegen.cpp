@@ -204,8 +204,13 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
   bool i32 = et.isInteger(32);
   std::string ct = computeType(et);
   std::string out = fresh("v");
+  // Every op's f16/bf16 result is rounded to its type, inside a fused kernel too, so that
+  // fusion never changes results (and the CPU executor, op by op, agrees).
   auto declare = [&](const std::string &expr) {
-    line("const " + ct + " " + out + " = " + expr + ";");
+    std::string e = et.isBF16() ? "chitu::round_bf16(" + expr + ")"
+                    : et.isF16() ? "chitu::round_f16(" + expr + ")"
+                                 : expr;
+    line("const " + ct + " " + out + " = " + e + ";");
     return out;
   };
   // Coordinates of an operand broadcast to the result (static size-1 dims read index 0).
@@ -284,21 +289,14 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
           return failure();
         Type from = elementType(o.getInput());
         std::string e;
+        // (declare rounds to f16/bf16 results.)
         if (isa<FloatType>(from)) {
-          if (et.isBF16())
-            e = "chitu::round_bf16(" + *a + ")";
-          else if (et.isF16())
-            e = "chitu::round_f16(" + *a + ")";
-          else if (et.isF32())
+          if (isF)
             e = *a;
           else
             e = (i32 ? "chitu::f32_to_i32(" : "chitu::f32_to_i64(") + *a + ")";
         } else if (isF) {
           e = "(float)" + *a;
-          if (et.isBF16())
-            e = "chitu::round_bf16(" + e + ")";
-          else if (et.isF16())
-            e = "chitu::round_f16(" + e + ")";
         } else {
           e = i32 ? "(int)(unsigned)(unsigned long long)" + *a : "(long long)" + *a;
         }
@@ -415,10 +413,16 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
         auto b = value(o.getInput(), {idx[0], idx[1], "(" + ii + " + " + half + ")"});
         if (failed(a) || failed(b))
           return failure();
-        std::string angle = fresh("ang");
+        std::string angle = fresh("ang"), c = fresh("cos"), sn = fresh("sin");
         line("const float " + angle + " = (float)" + *pos + " * " + *freq + ";");
-        return declare(first + " ? " + *a + " * cosf(" + angle + ") - " + *b + " * sinf(" + angle +
-                       ") : " + *b + " * cosf(" + angle + ") + " + *a + " * sinf(" + angle + ")");
+        // bf16/f16: cos, sin and each product are rounded to the type, as transformers (and
+        // vLLM) compute `x * cos + rotate_half(x) * sin` in it.
+        std::string round = et.isBF16() ? "chitu::round_bf16" : et.isF16() ? "chitu::round_f16" : "";
+        auto r = [&](const std::string &e) { return round.empty() ? e : round + "(" + e + ")"; };
+        line("const float " + c + " = " + r("cosf(" + angle + ")") + ";");
+        line("const float " + sn + " = " + r("sinf(" + angle + ")") + ";");
+        return declare(first + " ? " + r(*a + " * " + c) + " - " + r(*b + " * " + sn) + " : " +
+                       r(*b + " * " + c) + " + " + r(*a + " * " + sn));
       })
       .Default([&](Operation *other) -> FailureOr<std::string> {
         return other->emitOpError("has no elemental code generation");
@@ -630,6 +634,17 @@ LogicalResult KernelEmitter::emitNorm(Operation *op) {
     if (failed(w))
       return failure();
     std::string y = "(" + x + ") * " + scale + " * " + *w;
+    if (isRms) {
+      // The normalized value is rounded to the result's type before the weight multiply,
+      // as transformers and vLLM compute it in bf16/f16.
+      Type et = elementType(op->getResult(0));
+      std::string normalized = "(" + x + ") * " + scale;
+      if (et.isBF16())
+        normalized = "chitu::round_bf16(" + normalized + ")";
+      else if (et.isF16())
+        normalized = "chitu::round_f16(" + normalized + ")";
+      y = normalized + " * " + *w;
+    }
     if (bias) {
       auto b = value(bias, {"k"});
       if (failed(b))

@@ -439,8 +439,10 @@ Status normOp(OpKind kind, const std::vector<const Value *> &ops, Value &out, fl
       for (int64_t i = 0; i < D; ++i)
         ss += double(px[i]) * px[i];
       float inv = scalar::rsqrt(float(ss / double(D)) + eps);
+      // bf16/f16 results: the normalized value is rounded before the weight multiply (as
+      // transformers and vLLM do).
       for (int64_t i = 0; i < D; ++i)
-        py[i] = px[i] * inv * w.f32[size_t(i)];
+        py[i] = roundTo(out.dtype, px[i] * inv) * w.f32[size_t(i)];
     } else {
       double sum = 0;
       for (int64_t i = 0; i < D; ++i)
@@ -740,12 +742,14 @@ Status ropeOp(const Value &x, const Value &positions, const Value &invFreq, Valu
     float pos = float(intAt(positions, size_t(t)));
     for (int64_t i = 0; i < half; ++i) {
       float angle = pos * invFreq.f32[size_t(i)];
-      float c = std::cos(angle), s = std::sin(angle);
+      // bf16/f16: cos, sin and each product rounded to the type, as transformers computes.
+      const DType dt = out.dtype;
+      float c = roundTo(dt, std::cos(angle)), s = roundTo(dt, std::sin(angle));
       for (int64_t h = 0; h < H; ++h) {
         size_t base = size_t((t * H + h) * D);
         float a = x.f32[base + size_t(i)], b = x.f32[base + size_t(i + half)];
-        out.f32[base + size_t(i)] = a * c - b * s;
-        out.f32[base + size_t(i + half)] = b * c + a * s;
+        out.f32[base + size_t(i)] = roundTo(dt, a * c) - roundTo(dt, b * s);
+        out.f32[base + size_t(i + half)] = roundTo(dt, b * c) + roundTo(dt, a * s);
       }
     }
   }
@@ -1075,6 +1079,10 @@ StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &oper
   }
   if (!st.isOk())
     return st;
+  // Every op's f16/bf16 result is rounded to its type (docs/dialect.md, Numerics).
+  if (out.dtype == DType::BF16 || out.dtype == DType::F16)
+    for (float &v : out.f32)
+      v = roundTo(out.dtype, v);
   return out;
 }
 

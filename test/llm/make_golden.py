@@ -46,7 +46,7 @@ def main():
         d = os.path.join(args.models, name)
         if not os.path.exists(os.path.join(d, "config.json")):
             continue
-        model = AutoModelForCausalLM.from_pretrained(d, torch_dtype=torch.float32,
+        model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32,
                                                      attn_implementation="eager").eval()
         cfg = model.config
         prompt = test_prompt(name, cfg.vocab_size, cfg.bos_token_id)

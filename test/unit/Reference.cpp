@@ -254,9 +254,13 @@ std::string reference(const OpCase &c, const std::vector<NdArray> &in, NdArray &
       for (int64_t i = 0; i < D; ++i)
         ss += (row[i] - mean) * (row[i] - mean);
       double scale = 1.0 / std::sqrt(ss / double(D) + eps);
-      for (int64_t i = 0; i < D; ++i)
-        out.values[size_t(r * D + i)] = (row[i] - mean) * scale * in[1].values[size_t(i)] +
+      for (int64_t i = 0; i < D; ++i) {
+        double normalized = (row[i] - mean) * scale;
+        if (op == "rms_norm" && t != DType::F32) // rounded before the weight, as transformers
+          normalized = castTo(normalized, t);
+        out.values[size_t(r * D + i)] = normalized * in[1].values[size_t(i)] +
                                         (in.size() > 2 ? in[2].values[size_t(i)] : 0.0);
+      }
     }
   } else if (op == "reshape") {
     Dims shape = ints(*attrs.find("shape"));
@@ -345,8 +349,10 @@ std::string reference(const OpCase &c, const std::vector<NdArray> &in, NdArray &
       int64_t i = k[2] % half;
       double angle = double(float(in[1].values[size_t(k[0])]) * float(in[2].values[size_t(i)]));
       double a = at(x, {k[0], k[1], i}), b = at(x, {k[0], k[1], i + half});
-      return k[2] < half ? a * std::cos(angle) - b * std::sin(angle)
-                         : b * std::cos(angle) + a * std::sin(angle);
+      // bf16/f16: cos, sin and each product rounded to the type (as transformers computes).
+      auto r = [&](double v) { return t == DType::F32 ? v : castTo(v, t); };
+      double c = r(std::cos(angle)), s = r(std::sin(angle));
+      return k[2] < half ? r(a * c) - r(b * s) : r(b * c) + r(a * s);
     });
   } else if (op == "kv_write") {
     out = in[0];

@@ -224,7 +224,8 @@ def Chitu_RmsNormOp : Chitu_Op<"rms_norm", [Pure, SameOperandsAndResultElementTy
   let summary = "RMS normalisation over the last axis";
   let description = [{
     `y = x / sqrt(mean(x^2, last axis) + eps) * weight`, computed in f32; `weight` has
-    the size of the last axis.
+    the size of the last axis. For f16/bf16 the normalised value is rounded to the type
+    before the weight multiply, as PyTorch models (and vLLM) compute it.
 
     ```mlir
     %y = chitu.rms_norm %x, %w eps = 1.0e-05
@@ -372,7 +373,8 @@ def Chitu_RopeOp : Chitu_Op<"rope", [Pure]> {
     `position * inv_freq[i]` (computed in f32), as Llama, Qwen2 and Mistral do:
     `y[i] = x[i] cos - x[i + d/2] sin`, `y[i + d/2] = x[i + d/2] cos + x[i] sin`.
     `input` is `[tokens, heads, d]` with `d` even, `positions` `[tokens]`, and `inv_freq`
-    the `d/2` f32 frequencies (the frontend computes them, scaling included).
+    the `d/2` f32 frequencies (the frontend computes them, scaling included). For f16/bf16,
+    `cos`, `sin` and each product are rounded to the type, as PyTorch models compute it.
 
     ```mlir
     %q = chitu.rope %x, %pos, %inv_freq
