@@ -44,6 +44,14 @@ for dev in cpu cuda; do
     --input x="$CHITU_OP_CASES/x.npy" --input mask="$CHITU_OP_CASES/mask.npy" || status=1
 done
 
+step "chitu-run generation on the GPU (bundled model, compiled by the build machine's ctest)"
+if [ -f build/test/cli/tiny-llama.cbin ]; then
+  build/bin/chitu-run build/test/cli/tiny-llama.cbin --device cuda --weights models/tiny-llama \
+    --prompt "The compiler" --max-tokens 32 --seed 1 || status=1
+  python3 test/llm/test_cli.py --bin build/bin --work "$log/cli" --device cuda \
+    --cbin build/test/cli/tiny-llama.cbin || status=1
+fi
+
 step "LLM tests: tiny checkpoints vs transformers' golden logits and greedy ids, CPU and GPU"
 build/bin/chitu-llm-tests --gtest_brief=1 2>&1 | tee "$log/llm-tests.log" | tail -n 8 || status=1
 

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: set up, build, compile the bundled MLP example into a
-# .cbin, run it on random input and print the result (on the GPU too when there is one).
+# The main job on a fresh machine: set up, build, compile the bundled tiny Llama checkpoint
+# (models/tiny-llama: tokenizer.json, config, bf16 safetensors) into a .cbin and generate
+# text from a prompt on the CPU, and on the GPU too when there is one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake -S . -B build -G Ninja
 cmake --build build -j "${CHITU_JOBS:-$(nproc)}"
-build/bin/chitu-compile examples/mlp.mlir -o build/mlp.cbin --target sm_80,sm_90
-python3 -c 'import numpy as np; np.save("build/x.npy", np.random.default_rng(0).standard_normal((4, 64)).astype(np.float32))'
-build/bin/chitu-run build/mlp.cbin --input x=build/x.npy --output y=build/y.npy
+build/bin/chitu-compile models/tiny-llama -o build/tiny-llama.cbin --target sm_80,sm_90
+prompt=${CHITU_PROMPT:-"The compiler"}
+build/bin/chitu-run build/tiny-llama.cbin --prompt "$prompt" --max-tokens 48 --seed 1
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-  build/bin/chitu-run build/mlp.cbin --device cuda --input x=build/x.npy
+  build/bin/chitu-run build/tiny-llama.cbin --device cuda --prompt "$prompt" --max-tokens 48 --seed 1
 fi

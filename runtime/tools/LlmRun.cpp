@@ -239,8 +239,11 @@ int runLlm(const std::string &tool, Model &model, Session &session, const LlmRun
       llm.addSequence(prompt, sampling, maxNew, greedyIds ? std::vector<int32_t>{} : stop);
 
   std::optional<TextStream> stream;
-  if (tokenizer && !greedyIds)
+  if (tokenizer && !greedyIds) {
     stream.emplace(*tokenizer, prompt);
+    if (o.prompt)
+      writeOut(*o.prompt); // the continuation follows the prompt, as it reads
+  }
   StopFilter stopFilter(o.stopTexts);
   std::vector<int32_t> generated;
   bool finished = false, stoppedByText = false;

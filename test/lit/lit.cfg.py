@@ -16,3 +16,6 @@ config.environment["PATH"] = os.pathsep.join(
 config.environment["CHITU_CACHE_DIR"] = os.path.join(config.chitu_binary_dir, "nvrtc-cache")
 config.substitutions.append(("%examples", os.path.join(config.chitu_source_dir, "examples")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+config.substitutions.append(("%llm", os.path.join(config.chitu_source_dir, "test", "llm")))
+config.substitutions.append(("%models", os.path.join(config.chitu_source_dir, "models")))
+config.substitutions.append(("%python", config.python_executable))

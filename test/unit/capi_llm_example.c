@@ -15,7 +15,7 @@
 #define CHECK(call)                                                                                \
   do {                                                                                             \
     if ((call) != CHITU_OK) {                                                                      \
-      fprintf(stderr, "%s: %s\n", #call, chitu_last_error());                                     \
+      fprintf(stderr, "%s: %s\n", #call, chitu_last_error());                                      \
       exit(1);                                                                                     \
     }                                                                                              \
   } while (0)
@@ -46,9 +46,8 @@ int main(int argc, char **argv) {
   chitu_llm_info info;
   CHECK(chitu_model_llm_info(model, &info));
   chitu_session *session;
-  CHECK(chitu_session_create(model, strcmp(argv[2], "cuda") == 0 ? CHITU_DEVICE_CUDA
-                                                                 : CHITU_DEVICE_CPU,
-                             0, &session));
+  CHECK(chitu_session_create(
+      model, strcmp(argv[2], "cuda") == 0 ? CHITU_DEVICE_CUDA : CHITU_DEVICE_CPU, 0, &session));
 
   /* The prompt: token ids when it looks like "1,2,3", else text for the model's tokenizer. */
   int32_t prompt[4096];
