@@ -23,9 +23,11 @@ def to_bf16_bits(a):
     return u.astype(np.uint16)
 
 
-def save_safetensors(path, tensors):
-    """tensors: name -> (safetensors dtype, numpy array of the stored bytes)."""
-    header, blobs, offset = {}, [], 0
+def save_safetensors(path, tensors, metadata=None):
+    """tensors: name -> (safetensors dtype, numpy array of the stored bytes), written in
+    this order; metadata: the optional __metadata__ strings (transformers wants
+    {"format": "pt"})."""
+    header, blobs, offset = ({"__metadata__": metadata} if metadata else {}), [], 0
     for name, (dtype, array) in tensors.items():
         raw = np.ascontiguousarray(array).tobytes()
         header[name] = {"dtype": dtype, "shape": list(array.shape),

@@ -2,28 +2,31 @@
 """Makes models/tiny-llama: the small Llama checkpoint (with tokenizer.json) that the README's
 main command compiles and runs.
 
-    pip install tokenizers numpy && python3 models/make_tiny_llama.py
+    pip install tokenizers numpy && python3 models/make_tiny_llama.py [--refresh-corpus]
 
-It is not trained. Its tokenizer is a Llama 3 style byte-level BPE trained on the text of
-docs/ and README.md (with `tokenizers`); its weights are set from the same text, with numpy:
-the embeddings and LM head are a low-rank factorisation of the token bigram log-probabilities,
-so the model continues text with locally plausible token pairs (it babbles in the docs'
-vocabulary); the attention and MLP weights are small random values that only perturb that.
-It exists to show the whole path (tokenizer, compiler, paged KV cache, sampling, streaming)
-on any machine in seconds, not to say anything sensible. Rerun after changing the docs only
-if you want it to babble about the new text; commit the outputs.
+It is not trained. Its tokenizer is a Llama 3 style byte-level BPE trained (with
+`tokenizers`) on models/tiny-llama/corpus.txt, prose taken from docs/ and README.md; its
+weights are set from the same text with numpy: the embeddings and LM head are a low-rank
+factorisation of the token bigram log-probabilities, so the model continues text with
+locally plausible token pairs (it babbles in the docs' vocabulary); the attention and MLP
+weights are small random values that only perturb that. It exists to show the whole path
+(tokenizer, compiler, paged KV cache, sampling, streaming) on any machine in seconds, not to
+say anything sensible. The same corpus gives the same files; --refresh-corpus first
+rewrites corpus.txt from the current docs.
 """
 import glob
 import json
 import os
 import re
-import struct
+import sys
 
 import numpy as np
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "examples"))
+from make_weights import save_safetensors, to_bf16_bits  # noqa: E402
 OUT = os.path.join(HERE, "tiny-llama")
 
 VOCAB = 1024
@@ -37,7 +40,7 @@ LLAMA3_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,
 SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>"]
 
 
-def corpus():
+def docs_prose():
     files = sorted(glob.glob(os.path.join(ROOT, "docs", "*.md"))) + [os.path.join(ROOT, "README.md")]
     texts = []
     for path in files:
@@ -55,6 +58,18 @@ def corpus():
             prose = re.sub(r"[#*>]+ ?", "", prose)                   # headings, emphasis, quotes
             texts.append(re.sub(r"[ \t]+", " ", prose))
     return texts
+
+
+def corpus(refresh):
+    """The training text as paragraphs."""
+    path = os.path.join(OUT, "corpus.txt")
+    if refresh or not os.path.exists(path):
+        os.makedirs(OUT, exist_ok=True)
+        paragraphs = [p.strip() for t in docs_prose() for p in t.split("\n\n") if p.strip()]
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n\n".join(paragraphs) + "\n")
+    with open(path, encoding="utf-8") as f:
+        return [p for p in f.read().split("\n\n") if p.strip()]
 
 
 def train_tokenizer(texts):
@@ -77,11 +92,10 @@ def bigram_weights(tok, texts, rng):
     vocab = tok.get_vocab_size()
     bos, eos = tok.token_to_id(SPECIALS[0]), tok.token_to_id(SPECIALS[1])
     counts = np.full((vocab, vocab), 0.05)  # add-k smoothing
-    for text in texts:
-        for para in text.split("\n\n"):
-            ids = tok.encode(para.strip(), add_special_tokens=True).ids + [eos]
-            for a, b in zip(ids, ids[1:]):
-                counts[a, b] += 1
+    for para in texts:
+        ids = tok.encode(para.strip(), add_special_tokens=True).ids + [eos]
+        for a, b in zip(ids, ids[1:]):
+            counts[a, b] += 1
     logp = np.log(counts / counts.sum(1, keepdims=True))
     logp -= logp.mean(1, keepdims=True)
     u, s, vt = np.linalg.svd(logp)
@@ -95,32 +109,10 @@ def bigram_weights(tok, texts, rng):
     return embed.astype(np.float32), b.astype(np.float32), bos, eos
 
 
-def to_bf16_bytes(x):
-    bits = x.astype(np.float32).view(np.uint32)
-    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
-    return rounded.tobytes()
-
-
-def save_safetensors(path, tensors):
-    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
-    for name in sorted(tensors):
-        raw = to_bf16_bytes(tensors[name])
-        header[name] = {"dtype": "BF16", "shape": list(tensors[name].shape),
-                        "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
-
-
 def main():
+    refresh = "--refresh-corpus" in sys.argv[1:]
     rng = np.random.RandomState(20261122)
-    texts = corpus()
+    texts = corpus(refresh)
     tok = train_tokenizer(texts)
     embed, head, bos, eos = bigram_weights(tok, texts, rng)
     vocab = tok.get_vocab_size()
@@ -160,7 +152,9 @@ def main():
                    "temperature": 0.7, "top_p": 0.9}, f, indent=2)
         f.write("\n")
     tok.save(os.path.join(OUT, "tokenizer.json"))
-    save_safetensors(os.path.join(OUT, "model.safetensors"), w)
+    save_safetensors(os.path.join(OUT, "model.safetensors"),
+                     {name: ("BF16", to_bf16_bits(w[name])) for name in sorted(w)},
+                     metadata={"format": "pt"})
     print(f"wrote {OUT}: vocabulary {vocab}, {sum(v.size for v in w.values())} parameters")
 
 

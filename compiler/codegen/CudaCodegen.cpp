@@ -135,6 +135,17 @@ private:
       return op->emitOpError("operands must be kernel inputs (no fused prologue yet)");
     return it->second;
   }
+  /// Every operand of `op` as a pointer (see pointerOf).
+  FailureOr<std::vector<std::string>> operandPointers(Operation *op) {
+    std::vector<std::string> ptrs;
+    for (Value v : op->getOperands()) {
+      auto p = pointerOf(op, v);
+      if (failed(p))
+        return failure();
+      ptrs.push_back(*p);
+    }
+    return ptrs;
+  }
   void emitStore(unsigned output, const std::string &index, const std::string &value) {
     line(outputs_[output] + "[" + index + "] = " + storeExpr(elementType(results_[output]), value) +
          ";");
@@ -207,7 +218,7 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
   // Every op's f16/bf16 result is rounded to its type, inside a fused kernel too, so that
   // fusion never changes results (and the CPU executor, op by op, agrees).
   auto declare = [&](const std::string &expr) {
-    std::string e = et.isBF16() ? "chitu::round_bf16(" + expr + ")"
+    std::string e = et.isBF16()  ? "chitu::round_bf16(" + expr + ")"
                     : et.isF16() ? "chitu::round_f16(" + expr + ")"
                                  : expr;
     line("const " + ct + " " + out + " = " + e + ";");
@@ -417,7 +428,9 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
         line("const float " + angle + " = (float)" + *pos + " * " + *freq + ";");
         // bf16/f16: cos, sin and each product are rounded to the type, as transformers (and
         // vLLM) compute `x * cos + rotate_half(x) * sin` in it.
-        std::string round = et.isBF16() ? "chitu::round_bf16" : et.isF16() ? "chitu::round_f16" : "";
+        std::string round = et.isBF16()  ? "chitu::round_bf16"
+                            : et.isF16() ? "chitu::round_f16"
+                                         : "";
         auto r = [&](const std::string &e) { return round.empty() ? e : round + "(" + e + ")"; };
         line("const float " + c + " = " + r("cosf(" + angle + ")") + ";");
         line("const float " + sn + " = " + r("sinf(" + angle + ")") + ";");
@@ -789,13 +802,10 @@ LogicalResult KernelEmitter::emitPagedAttention(PagedAttentionOp op) {
     return op.emitOpError("needs a static head dimension of at most 256");
   int64_t headDim = q[2].getConstant();
   constexpr int kWarps = 4;
-  std::vector<std::string> ptrs;
-  for (Value v : op->getOperands()) {
-    auto p = pointerOf(op, v);
-    if (failed(p))
-      return failure();
-    ptrs.push_back(*p);
-  }
+  auto operandPtrs = operandPointers(op);
+  if (failed(operandPtrs))
+    return failure();
+  const std::vector<std::string> &ptrs = *operandPtrs;
   std::string tokens = sizeVar(q[0], "T"), heads = sizeVar(q[1], "H");
   std::string pairs = sizeVar(q[0] * q[1], "pairs");
   char scale[32];
@@ -821,13 +831,10 @@ LogicalResult KernelEmitter::emitPagedAttention(PagedAttentionOp op) {
 
 LogicalResult KernelEmitter::emitSamplingProbs(SamplingProbsOp op) {
   includes_.insert("llm.cuh");
-  std::vector<std::string> ptrs;
-  for (Value v : op->getOperands()) {
-    auto p = pointerOf(op, v);
-    if (failed(p))
-      return failure();
-    ptrs.push_back(*p);
-  }
+  auto operandPtrs = operandPointers(op);
+  if (failed(operandPtrs))
+    return failure();
+  const std::vector<std::string> &ptrs = *operandPtrs;
   ArrayRef<SymExpr> logits = shapes_.dims(op.getLogits());
   std::string rows = sizeVar(logits[0], "rows"), vocab = sizeVar(logits[1], "V");
   std::string hist = sizeVar(shapes_.dims(op.getHistory())[1], "H");

@@ -40,6 +40,22 @@ char32_t charField(const JsonValue &v, std::string_view key, char32_t fallback) 
   return s.size() == 1 ? s[0] : fallback;
 }
 
+// Parses the list `key` of a Sequence component with `make`.
+template <typename T, typename Make>
+Status parseSequence(const JsonValue &v, const char *key, const char *kind, Make make,
+                     std::vector<std::unique_ptr<T>> &steps) {
+  const JsonValue *list = v.find(key);
+  if (!list || !list->isArray())
+    return bad(std::string("Sequence ") + kind + " without '" + key + "'");
+  for (const JsonValue &item : list->items()) {
+    auto step = make(item);
+    if (!step.isOk())
+      return step.status();
+    steps.push_back(std::move(*step));
+  }
+  return Status::ok();
+}
+
 // ---- Patterns and splitting (the library's Pattern and SplitDelimiterBehavior) ----
 
 // Where a pattern matches: a partition of the text into (begin, end, isMatch) spans.
@@ -266,15 +282,8 @@ StatusOr<std::unique_ptr<Normalizer>> makeNormalizer(const JsonValue &v) {
   std::string type = stringField(v, "type");
   if (type == "Sequence") {
     auto seq = std::make_unique<SequenceNormalizer>();
-    const JsonValue *list = v.find("normalizers");
-    if (!list || !list->isArray())
-      return bad("Sequence normalizer without 'normalizers'");
-    for (const JsonValue &item : list->items()) {
-      auto n = makeNormalizer(item);
-      if (!n.isOk())
-        return n.status();
-      seq->steps.push_back(std::move(*n));
-    }
+    CHITU_RETURN_IF_ERROR(
+        parseSequence(v, "normalizers", "normalizer", makeNormalizer, seq->steps));
     return std::unique_ptr<Normalizer>(std::move(seq));
   }
   if (type == "NFC")
@@ -395,15 +404,8 @@ StatusOr<std::unique_ptr<PreTokenizer>> makePreTokenizer(const JsonValue &v) {
   std::string type = stringField(v, "type");
   if (type == "Sequence") {
     auto seq = std::make_unique<SequencePreTokenizer>();
-    const JsonValue *list = v.find("pretokenizers");
-    if (!list || !list->isArray())
-      return bad("Sequence pre-tokenizer without 'pretokenizers'");
-    for (const JsonValue &item : list->items()) {
-      auto p = makePreTokenizer(item);
-      if (!p.isOk())
-        return p.status();
-      seq->steps.push_back(std::move(*p));
-    }
+    CHITU_RETURN_IF_ERROR(
+        parseSequence(v, "pretokenizers", "pre-tokenizer", makePreTokenizer, seq->steps));
     return std::unique_ptr<PreTokenizer>(std::move(seq));
   }
   if (type == "Split") {
@@ -468,15 +470,8 @@ StatusOr<std::unique_ptr<PostProcessor>> makePostProcessor(const JsonValue &v) {
   std::string type = stringField(v, "type");
   if (type == "Sequence") {
     auto seq = std::make_unique<SequencePostProcessor>();
-    const JsonValue *list = v.find("processors");
-    if (!list || !list->isArray())
-      return bad("Sequence post-processor without 'processors'");
-    for (const JsonValue &item : list->items()) {
-      auto p = makePostProcessor(item);
-      if (!p.isOk())
-        return p.status();
-      seq->steps.push_back(std::move(*p));
-    }
+    CHITU_RETURN_IF_ERROR(
+        parseSequence(v, "processors", "post-processor", makePostProcessor, seq->steps));
     return std::unique_ptr<PostProcessor>(std::move(seq));
   }
   if (type == "ByteLevel")
@@ -639,15 +634,7 @@ StatusOr<std::unique_ptr<Decoder>> makeDecoder(const JsonValue &v) {
   std::string type = stringField(v, "type");
   if (type == "Sequence") {
     auto seq = std::make_unique<SequenceDecoder>();
-    const JsonValue *list = v.find("decoders");
-    if (!list || !list->isArray())
-      return bad("Sequence decoder without 'decoders'");
-    for (const JsonValue &item : list->items()) {
-      auto d = makeDecoder(item);
-      if (!d.isOk())
-        return d.status();
-      seq->steps.push_back(std::move(*d));
-    }
+    CHITU_RETURN_IF_ERROR(parseSequence(v, "decoders", "decoder", makeDecoder, seq->steps));
     return std::unique_ptr<Decoder>(std::move(seq));
   }
   if (type == "ByteLevel")

@@ -3,6 +3,8 @@
 // (gen_unicode_tables.py).
 #pragma once
 
+#include "support/Utf8.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -12,7 +14,7 @@ namespace chitu::unicode {
 
 // Decodes UTF-8; each invalid byte becomes U+FFFD (as a lossy decoder does).
 std::u32string decodeUtf8(std::string_view s);
-void appendUtf8(std::string &out, char32_t cp);
+using ::chitu::appendUtf8;
 std::string encodeUtf8(std::u32string_view s);
 // True if `s` is valid UTF-8.
 bool isValidUtf8(std::string_view s);

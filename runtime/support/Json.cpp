@@ -1,5 +1,7 @@
 #include "Json.h"
 
+#include "Utf8.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -182,24 +184,6 @@ private:
     return Status::ok();
   }
 
-  static void appendUtf8(std::string &out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += char(cp);
-    } else if (cp < 0x800) {
-      out += char(0xc0 | (cp >> 6));
-      out += char(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-      out += char(0xe0 | (cp >> 12));
-      out += char(0x80 | ((cp >> 6) & 0x3f));
-      out += char(0x80 | (cp & 0x3f));
-    } else {
-      out += char(0xf0 | (cp >> 18));
-      out += char(0x80 | ((cp >> 12) & 0x3f));
-      out += char(0x80 | ((cp >> 6) & 0x3f));
-      out += char(0x80 | (cp & 0x3f));
-    }
-  }
-
   Status parseHex4(uint32_t &cp) {
     if (pos_ + 4 > s_.size())
       return error("truncated \\u escape");
@@ -276,7 +260,7 @@ private:
         } else if (cp >= 0xdc00 && cp < 0xe000) {
           cp = 0xfffd;
         }
-        appendUtf8(out, cp);
+        appendUtf8(out, char32_t(cp));
         break;
       }
       default:

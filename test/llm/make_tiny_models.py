@@ -14,14 +14,13 @@ checkpoints. The weights are random: the models mean nothing.
 import argparse
 import json
 import os
-import struct
 import sys
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "examples"))
-from make_weights import to_bf16_bits  # noqa: E402
+from make_weights import save_safetensors, to_bf16_bits  # noqa: E402
 
 BASE = {
     "hidden_act": "silu",
@@ -111,29 +110,18 @@ def weights(cfg, rng):
     return w
 
 
-def encode(array, dtype):
+def stored(array, dtype):
+    """(safetensors dtype, array of the stored values) of `array` saved as `dtype`."""
     if dtype == "bfloat16":
-        return "BF16", to_bf16_bits(array).tobytes()
+        return "BF16", to_bf16_bits(array)
     if dtype == "float16":
-        return "F16", array.astype(np.float16).tobytes()
-    return "F32", array.astype(np.float32).tobytes()
+        return "F16", array.astype(np.float16)
+    return "F32", array.astype(np.float32)
 
 
 def save(path, tensors, dtype):
-    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
-    for name in sorted(tensors):
-        tag, raw = encode(tensors[name], dtype)
-        header[name] = {"dtype": tag, "shape": list(tensors[name].shape),
-                        "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
+    save_safetensors(path, {name: stored(tensors[name], dtype) for name in sorted(tensors)},
+                     metadata={"format": "pt"})
 
 
 def write_model(name, out_dir):

@@ -8,7 +8,9 @@ Writes OUT/tokenizers/NAME/tokenizer.json for each style below and
 OUT/golden/tokenizer_cases.json: for every tokenizer and test string, the ids with and
 without special tokens and the decoded text, plus decodes of arbitrary id lists (partial
 UTF-8, byte tokens, specials). test/unit/tokenizer_test.cpp checks chitu against it exactly.
-Rerun after changing the corpus, the styles or the strings, and commit the result.
+Rerun after changing the corpus, the styles or the strings, and commit the result. The
+SentencePiece-style vocabularies differ from run to run (the trainer's alphabet limit breaks
+ties arbitrarily); the goldens are always made from the files written alongside them.
 
 Styles (each built the way the real family's tokenizer.json is):
   llama3   byte-level BPE, Llama 3 split regex, ignore_merges, BOS template, many specials
@@ -201,6 +203,17 @@ def sentencepiece_style(vocab_size, specials):
     return d
 
 
+def bos_template(bos_before_pair):
+    """The TemplateProcessing of SentencePiece-style tokenizers: "<s> $A" (id 1)."""
+    bos = {"SpecialToken": {"id": "<s>", "type_id": 0}}
+    pair = [bos, {"Sequence": {"id": "A", "type_id": 0}}]
+    if bos_before_pair:
+        pair.append({"SpecialToken": {"id": "<s>", "type_id": 1}})
+    pair.append({"Sequence": {"id": "B", "type_id": 1}})
+    return {"type": "TemplateProcessing", "single": [bos, {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": pair, "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}}
+
+
 def make_llama2():
     d = sentencepiece_style(700, ["<unk>", "<s>", "</s>"])
     d["normalizer"] = {"type": "Sequence", "normalizers": [
@@ -211,15 +224,7 @@ def make_llama2():
         {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
         {"type": "ByteFallback"}, {"type": "Fuse"},
         {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}
-    d["post_processor"] = {
-        "type": "TemplateProcessing",
-        "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
-                   {"Sequence": {"id": "A", "type_id": 0}}],
-        "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
-                 {"Sequence": {"id": "A", "type_id": 0}},
-                 {"SpecialToken": {"id": "<s>", "type_id": 1}},
-                 {"Sequence": {"id": "B", "type_id": 1}}],
-        "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}}
+    d["post_processor"] = bos_template(bos_before_pair=True)
     return d
 
 
@@ -231,14 +236,7 @@ def make_mistral():
     d["decoder"] = {"type": "Sequence", "decoders": [
         {"type": "ByteFallback"},
         {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": False}]}
-    d["post_processor"] = {
-        "type": "TemplateProcessing",
-        "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
-                   {"Sequence": {"id": "A", "type_id": 0}}],
-        "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
-                 {"Sequence": {"id": "A", "type_id": 0}},
-                 {"Sequence": {"id": "B", "type_id": 1}}],
-        "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}}
+    d["post_processor"] = bos_template(bos_before_pair=False)
     # [INST] takes the spaces around it; <mask> (not special) the spaces on its left.
     for a in d["added_tokens"]:
         if a["content"] in ("[INST]", "[/INST]"):
