@@ -213,8 +213,8 @@ __device__ __forceinline__ double uniform_from_seed(unsigned long long seed) {
 
 // The first index whose running sum exceeds u * total (and has a positive probability).
 // The block scans the row in chunks of blockDim values; `scratch` holds 32 floats.
-__device__ int multinomial_row(const float *__restrict__ p, i64 n, long long seed,
-                               unsigned *status, float *scratch) {
+__device__ int multinomial_row(const float *__restrict__ p, i64 n, long long seed, unsigned *status,
+                               float *scratch) {
   __shared__ float warpSums[32];
   __shared__ unsigned long long found;
   __shared__ long long scratch64[32];

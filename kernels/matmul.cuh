@@ -1,6 +1,12 @@
-// matmul.cuh: a tiled matrix product with f32 accumulation for any operand layout
-// (strides carry the transposes). One 256-thread block computes a BM x BN tile of C,
-// each thread a 4x4 sub-tile; K advances BK at a time through shared memory.
+// matmul.cuh: a tiled matrix product with f32 accumulation. One 256-thread block computes a
+// BM x BN tile of C, each thread a 4x4 sub-tile; K advances BK at a time through shared
+// memory.
+//
+// gemm_tile_fused is the one implementation: it reads A through `load_a(m, k)` (a fused
+// prologue: a norm, a reshape, ... or a plain load), computes NB products with the same A
+// at once (`load_b(j, k, n)`, e.g. gate and up), and hands each element's NB accumulators
+// to `epilogue(m, n, acc)` (bias, activation, residual, cast, the store). Unfused and fused
+// kernels therefore accumulate in the same order and give the same bits.
 //
 // This is the portable baseline every target runs; tensor-core (wgmma/mma) kernels come
 // with the performance work and must match it.
@@ -10,50 +16,65 @@
 
 namespace chitu {
 
-template <typename TA, typename TB, typename TC>
-__device__ __forceinline__ void gemm_tile_64x64(const TA *__restrict__ A, const TB *__restrict__ B,
-                                                TC *__restrict__ C, i64 M, i64 N, i64 K, i64 sam,
-                                                i64 sak, i64 sbk, i64 sbn) {
-  constexpr int BM = 64, BN = 64, BK = 16;
-  __shared__ float As[BK][BM + 4];
-  __shared__ float Bs[BK][BN + 4];
+constexpr int kGemmBM = 64, kGemmBN = 64, kGemmBK = 16;
+
+// Floats of shared memory gemm_tile_fused<NB> needs.
+__host__ __device__ constexpr int gemm_smem_floats(int nb) {
+  return (1 + nb) * kGemmBK * (kGemmBN + 4);
+}
+
+template <int NB, typename LoadA, typename LoadB, typename Epilogue>
+__device__ __forceinline__ void gemm_tile_fused(i64 row0, i64 col0, i64 M, i64 N, i64 K,
+                                                float *smem, LoadA load_a, LoadB load_b,
+                                                Epilogue epilogue) {
+  constexpr int BM = kGemmBM, BN = kGemmBN, BK = kGemmBK;
+  static_assert(BM == BN, "one shared-memory row length serves A and B");
+  float(*As)[BM + 4] = reinterpret_cast<float(*)[BM + 4]>(smem);
+  float(*Bs)[BK][BN + 4] = reinterpret_cast<float(*)[BK][BN + 4]>(smem + BK * (BM + 4));
   const int tid = threadIdx.x;
   const int tx = tid % 16, ty = tid / 16; // 16 x 16 threads, 4 x 4 outputs each
-  const i64 row0 = (i64)blockIdx.y * BM, col0 = (i64)blockIdx.x * BN;
-  float acc[4][4];
+  float acc[NB][4][4];
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int j = 0; j < NB; ++j)
 #pragma unroll
-    for (int j = 0; j < 4; ++j)
-      acc[i][j] = 0.0f;
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+      for (int c = 0; c < 4; ++c)
+        acc[j][i][c] = 0.0f;
 
   for (i64 k0 = 0; k0 < K; k0 += BK) {
-    // 64*16 = 1024 elements per tile: 4 per thread for A and for B.
+    // 64*16 = 1024 elements per tile: 4 per thread for A and for each B.
 #pragma unroll
     for (int l = 0; l < 4; ++l) {
       int e = tid + l * 256;
       int kk = e % BK, mm = e / BK;
       i64 m = row0 + mm, k = k0 + kk;
-      As[kk][mm] = (m < M && k < K) ? to_float(A[m * sam + k * sak]) : 0.0f;
+      As[kk][mm] = (m < M && k < K) ? load_a(m, k) : 0.0f;
       int nn = e % BN, kb = e / BN;
       i64 n = col0 + nn, kg = k0 + kb;
-      Bs[kb][nn] = (n < N && kg < K) ? to_float(B[kg * sbk + n * sbn]) : 0.0f;
+#pragma unroll
+      for (int j = 0; j < NB; ++j)
+        Bs[j][kb][nn] = (n < N && kg < K) ? load_b(j, kg, n) : 0.0f;
     }
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < BK; ++kk) {
-      float a[4], b[4];
+      float a[4];
 #pragma unroll
       for (int i = 0; i < 4; ++i)
         a[i] = As[kk][ty * 4 + i];
 #pragma unroll
-      for (int j = 0; j < 4; ++j)
-        b[j] = Bs[kk][tx * 4 + j];
+      for (int j = 0; j < NB; ++j) {
+        float b[4];
 #pragma unroll
-      for (int i = 0; i < 4; ++i)
+        for (int c = 0; c < 4; ++c)
+          b[c] = Bs[j][kk][tx * 4 + c];
 #pragma unroll
-        for (int j = 0; j < 4; ++j)
-          acc[i][j] += a[i] * b[j];
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+          for (int c = 0; c < 4; ++c)
+            acc[j][i][c] += a[i] * b[c];
+      }
     }
     __syncthreads();
   }
@@ -63,12 +84,31 @@ __device__ __forceinline__ void gemm_tile_64x64(const TA *__restrict__ A, const 
     if (m >= M)
       continue;
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      i64 n = col0 + tx * 4 + j;
-      if (n < N)
-        C[m * N + n] = from_float<TC>(acc[i][j]);
+    for (int c = 0; c < 4; ++c) {
+      i64 n = col0 + tx * 4 + c;
+      if (n < N) {
+        float out[NB];
+#pragma unroll
+        for (int j = 0; j < NB; ++j)
+          out[j] = acc[j][i][c];
+        epilogue(m, n, out);
+      }
     }
   }
+}
+
+// C[m, n] = sum_k A[m * sam + k * sak] * B[k * sbk + n * sbn] for the block's tile
+// (blockIdx.y: rows, blockIdx.x: columns); the strides carry the transposes.
+template <typename TA, typename TB, typename TC>
+__device__ __forceinline__ void gemm_tile_64x64(const TA *__restrict__ A, const TB *__restrict__ B,
+                                                TC *__restrict__ C, i64 M, i64 N, i64 K, i64 sam,
+                                                i64 sak, i64 sbk, i64 sbn) {
+  __shared__ float smem[gemm_smem_floats(1)];
+  gemm_tile_fused<1>(
+      (i64)blockIdx.y * kGemmBM, (i64)blockIdx.x * kGemmBN, M, N, K, smem,
+      [&](i64 m, i64 k) { return to_float(A[m * sam + k * sak]); },
+      [&](int, i64 k, i64 n) { return to_float(B[k * sbk + n * sbn]); },
+      [&](i64 m, i64 n, const float *acc) { C[m * N + n] = from_float<TC>(acc[0]); });
 }
 
 } // namespace chitu

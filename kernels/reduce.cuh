@@ -26,6 +26,19 @@ template <typename T, typename Op> __device__ __forceinline__ T warp_reduce(T v,
   return v;
 }
 
+// Sum of `element(k)` over k in [0, n) by one warp, in a fixed order (lane l adds k = l,
+// l + 32, ... in turn, then a butterfly over the lanes), broadcast from lane 0: every kernel
+// that reduces a row this way gets the same bits (the rms_norm kernel and the norm fused
+// into a product's prologue).
+template <typename F> __device__ __forceinline__ float warp_row_sum(i64 n, F element) {
+  const int lane = threadIdx.x & 31;
+  float s = 0.0f;
+  for (i64 k = lane; k < n; k += 32)
+    s += element(k);
+  s = warp_reduce(s, SumOp());
+  return __shfl_sync(0xffffffffu, s, 0);
+}
+
 // Reduces one value per thread over the whole block; every thread gets the result.
 // `scratch` holds 32 values of T in shared memory; it may be reused after the call.
 template <typename T, typename Op>

@@ -31,7 +31,7 @@ struct FormKernelsPass : mlir::chitu::impl::FormKernelsBase<FormKernelsPass> {
     func.walk([&](KernelOp) { ++counter; });
     SmallVector<Operation *> toWrap;
     for (Operation &op : func.getBody().front())
-      if (isComputeOp(&op))
+      if (isComputeOp(&op) && !isView(&op))
         toWrap.push_back(&op);
     for (Operation *op : toWrap)
       wrap(op, counter++);

@@ -12,13 +12,13 @@ using namespace mlir::chitu;
 
 LogicalResult mlir::chitu::buildCompilePipeline(OpPassManager &pm, const PipelineOptions &options,
                                                 std::string &error) {
-  static const char *kPasses[] = {"canonicalize", "chitu-check-shapes", "chitu-form-kernels",
-                                  "chitu-plan-memory"};
+  static const char *kPasses[] = {"canonicalize", "chitu-check-shapes", "chitu-fuse",
+                                  "chitu-form-kernels", "chitu-plan-memory"};
   std::set<std::string> disabled(options.disabledPasses.begin(), options.disabledPasses.end());
   for (const std::string &name : disabled)
     if (std::find(std::begin(kPasses), std::end(kPasses), name) == std::end(kPasses)) {
       error = "unknown pass '" + name +
-              "' (passes: canonicalize, chitu-check-shapes, chitu-form-kernels, "
+              "' (passes: canonicalize, chitu-check-shapes, chitu-fuse, chitu-form-kernels, "
               "chitu-plan-memory)";
       return failure();
     }
@@ -28,6 +28,8 @@ LogicalResult mlir::chitu::buildCompilePipeline(OpPassManager &pm, const Pipelin
   OpPassManager &fpm = pm.nest<func::FuncOp>();
   if (enabled("chitu-check-shapes"))
     fpm.addPass(createCheckShapes());
+  if (enabled("chitu-fuse"))
+    fpm.addPass(createFuse());
   if (enabled("chitu-form-kernels"))
     fpm.addPass(createFormKernels());
   if (enabled("chitu-plan-memory"))

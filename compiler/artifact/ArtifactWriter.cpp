@@ -409,17 +409,51 @@ LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {
     if (failed(assign(arg, slot)))
       return failure();
   for (Operation &op : func.getBody().front())
-    if (auto k = dyn_cast<KernelOp>(op)) {
-      auto slots = k->getAttrOfType<DenseI64ArrayAttr>("chitu.slots");
-      if (!slots || slots.size() != int64_t(k.getNumResults()))
-        return k.emitOpError("has no memory plan (chitu-plan-memory must run)");
-      for (auto [r, slot] : llvm::zip(k.getResults(), slots.asArrayRef()))
+    if (isa<KernelOp>(op) || isView(&op)) {
+      auto slots = op.getAttrOfType<DenseI64ArrayAttr>("chitu.slots");
+      if (!slots || slots.size() != int64_t(op.getNumResults()))
+        return op.emitOpError("has no memory plan (chitu-plan-memory must run)");
+      for (auto [r, slot] : llvm::zip(op.getResults(), slots.asArrayRef()))
         if (failed(assign(r, slot)))
           return failure();
     }
+  // Slots laid out one after the other; then, per symbol s, the region chitu-plan-memory
+  // packed at offsets proportional to s (chitu.slot_offsets[i] = k: base_s + k * s).
+  auto packed = func->getAttrOfType<DenseI64ArrayAttr>("chitu.slot_offsets");
+  auto units = func->getAttrOfType<DenseI64ArrayAttr>("chitu.slot_units");
+  if (packed && (packed.size() != numSlots || !units || units.size() != numSlots))
+    return func.emitOpError("memory plan has a malformed packed region");
+  auto isPacked = [&](size_t s) { return packed && packed[s] >= 0; };
   std::vector<SymExpr> slotOffset(size_t(numSlots) + 1, SymExpr::constant(0));
+  SymExpr base = SymExpr::constant(0);
   for (size_t s = 0; s < size_t(numSlots); ++s)
-    slotOffset[s + 1] = slotOffset[s] + slotSize[s].value_or(SymExpr::constant(0));
+    if (!isPacked(s)) {
+      slotOffset[s] = base;
+      base = base + slotSize[s].value_or(SymExpr::constant(0));
+    }
+  std::map<int64_t, int64_t> regionEnd; // symbol -> end of its region, in units of it
+  for (size_t s = 0; packed && s < size_t(numSlots); ++s)
+    if (isPacked(s)) {
+      int64_t unit = units[s];
+      SymExpr coeff = slotSize[s].value_or(SymExpr::constant(0)).substitute([&](int64_t id) {
+        return id == unit ? SymExpr::constant(1) : SymExpr::symbol(id);
+      });
+      if (!coeff.isConstant())
+        return func.emitOpError("packed slot ") << s << " is not proportional to its symbol";
+      int64_t &end = regionEnd[unit];
+      end = std::max(end, packed[s] + coeff.getConstant());
+    }
+  std::map<int64_t, SymExpr> regionBase;
+  for (auto [unit, end] : regionEnd) {
+    regionBase[unit] = base;
+    base = base + SymExpr::constant(end) * SymExpr::symbol(unit);
+  }
+  for (size_t s = 0; packed && s < size_t(numSlots); ++s)
+    if (isPacked(s))
+      slotOffset[s] =
+          regionBase[units[s]] + SymExpr::constant(packed[s]) * SymExpr::symbol(units[s]);
+  SymExpr arenaSize = base;
+  slotOffset[size_t(numSlots)] = arenaSize;
 
   llvm::DenseMap<Value, uint32_t> tensorOf;
   auto arenaTensor = [&](Value v, const std::string &name) {
@@ -473,6 +507,9 @@ LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {
                                           (k.getNumResults() > 1 ? ":" + std::to_string(j) : "")));
       }
       steps.push_back(cb::CreateStepDirect(fbb_, uint32_t(kernels_.size() - 1), &ins, &outs));
+    } else if (isView(&op)) {
+      // A view: the input's memory seen with the result's dimensions; no kernel runs.
+      arenaTensor(op.getResult(0), "view:" + std::to_string(tensorOf.size()));
     } else if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (auto [i, v] : llvm::enumerate(ret.getOperands()))
         outputs.push_back(aliasTensor(tensorOf[v], outputName(func, unsigned(i))));

@@ -1,6 +1,7 @@
 //===- CudaCodegen.cpp - CUDA C++ for kernel regions ----------------------===//
 
 #include "codegen/CudaCodegen.h"
+#include "chitu/Analysis/KernelShape.h"
 #include "support/Hash.h"
 
 #include "mlir/IR/BuiltinTypes.h"
@@ -38,13 +39,6 @@ std::string computeType(Type t) {
 }
 
 Type elementType(Value v) { return cast<RankedTensorType>(v.getType()).getElementType(); }
-
-/// Ops a kernel computes element by element (any of them may feed another).
-bool isElemental(Operation *op) {
-  return isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, NegOp, ReluOp, ExpOp, LogOp, SqrtOp, RsqrtOp,
-             TanhOp, SigmoidOp, SiluOp, GeluOp, GeluTanhOp, CastOp, ReshapeOp, TransposeOp, SliceOp,
-             ConcatOp, GatherOp, RopeOp>(op);
-}
 
 class KernelEmitter {
 public:
@@ -118,13 +112,31 @@ private:
   void pushScope() { cache_.emplace_back(); }
   void popScope() { cache_.pop_back(); }
 
+  /// Stores every kernel result at `coords` (each result has the shape `coords` index),
+  /// at linear position `linear` of its output.
+  LogicalResult storeResults(const std::vector<std::string> &coords, const std::string &linear);
+  /// Makes `var` the value of `v` at `coords` (an anchor's result computed by its emitter).
+  void define(Value v, const std::vector<std::string> &coords, const std::string &var) {
+    cache_.back()[cacheKey(v, coords)] = var;
+  }
+  std::string roundTo(Type t, const std::string &e) {
+    return t.isBF16()  ? "chitu::round_bf16(" + e + ")"
+           : t.isF16() ? "chitu::round_f16(" + e + ")"
+                       : e;
+  }
+  /// Emits `[&](long long a, long long b) -> float { ...; return value; }` computing `v` at
+  /// (a, b) (a rank-2 value) into `name`.
+  LogicalResult emitValueLambda(const std::string &name, Value v);
+
   // ---- kernel shapes -------------------------------------------------------------------
   LogicalResult emitElementalKernel();
+  LogicalResult emitFusedMatmul(const KernelShape &shape);
   LogicalResult emitReduction(Operation *op, Value input, ArrayRef<int64_t> axes, bool keepDims);
   LogicalResult emitSoftmax(SoftmaxOp op);
   LogicalResult emitNorm(Operation *op);
   LogicalResult emitMatmul(MatmulOp op);
-  LogicalResult emitKvWrite(KvWriteOp op);
+  LogicalResult emitKvWriteStore(KvWriteOp op, unsigned output, const std::vector<std::string> &idx,
+                                 const std::vector<std::string> &dims);
   LogicalResult emitPagedAttention(PagedAttentionOp op);
   LogicalResult emitSamplingProbs(SamplingProbsOp op);
   LogicalResult emitMultinomial(MultinomialOp op);
@@ -173,6 +185,10 @@ private:
   std::vector<std::string> outputs_;                          // output pointer names
   std::vector<Value> results_;                                // yielded values
   std::vector<std::map<std::string, std::string>> cache_;
+  /// A product prologue's rms_norm: the shared array of its rows' scales, and the first
+  /// row of the tile.
+  std::map<Operation *, std::string> rowScale_;
+  std::string rowBase_;
   LaunchRule launch_;
 };
 
@@ -194,6 +210,22 @@ FailureOr<std::string> KernelEmitter::value(Value v, const std::vector<std::stri
     line("const " + computeType(elementType(v)) + " " + var + " = " + load + ";");
   } else {
     Operation *def = v.getDefiningOp();
+    if (auto norm = dyn_cast_or_null<RmsNormOp>(def); norm && rowScale_.count(def)) {
+      // A norm in a product's prologue: its rows' scales were computed before the tile.
+      auto x = value(norm.getInput(), idx);
+      auto w = value(norm.getWeight(), {idx[1]});
+      if (failed(x) || failed(w))
+        return failure();
+      Type et = elementType(v);
+      var = fresh("v");
+      line("const float " + var + " = " +
+           roundTo(et, roundTo(et, *x + " * " + rowScale_[def] + "[" + idx[0] + " - " + rowBase_ +
+                                       "]") +
+                           " * " + *w) +
+           ";");
+      cache_.back()[key] = var;
+      return var;
+    }
     if (!def || !isElemental(def))
       return kernel_.emitOpError("code generation cannot compute ")
              << (def ? def->getName().getStringRef() : StringRef("this value"))
@@ -443,35 +475,67 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
 }
 
 LogicalResult KernelEmitter::emitElementalKernel() {
-  // One loop over the elements of the (common) output shape.
-  ArrayRef<SymExpr> shape = shapes_.dims(results_[0]);
-  for (Value r : results_)
-    if (shapes_.dims(r) != shape)
-      return kernel_.emitOpError("results of one elemental kernel must have the same shape");
-  SymExpr n = SymExpr::constant(1);
-  for (const SymExpr &d : shape)
-    n = n * d;
-  std::vector<std::string> dims;
-  for (const SymExpr &d : shape)
-    dims.push_back(sizeVar(d, "d"));
-  std::string count = sizeVar(n, "n");
-  line(gridStride(count, "i", false));
-  ++indent_;
-  pushScope();
-  std::vector<std::string> idx = delinearize("i", dims);
-  for (size_t o = 0; o < results_.size(); ++o) {
-    auto v = value(results_[o], idx);
-    if (failed(v))
-      return failure();
-    emitStore(unsigned(o), "i", *v);
+  // One grid-stride loop per iteration space: a result's shape, or the rows a kv_write
+  // appends. Results with the same space share the loop (and what they compute in common).
+  struct Loop {
+    ArrayRef<SymExpr> shape;
+    std::vector<unsigned> results;
+  };
+  std::vector<Loop> loops;
+  for (unsigned i = 0; i < results_.size(); ++i) {
+    auto write = dyn_cast_or_null<KvWriteOp>(results_[i].getDefiningOp());
+    ArrayRef<SymExpr> shape = shapes_.dims(write ? write.getValues() : results_[i]);
+    auto it = llvm::find_if(loops, [&](const Loop &l) { return l.shape == shape; });
+    if (it == loops.end()) {
+      loops.push_back({shape, {}});
+      it = std::prev(loops.end());
+    }
+    it->results.push_back(i);
   }
-  popScope();
-  --indent_;
-  line("}");
+  std::optional<SymExpr> most;
+  for (const Loop &loop : loops) {
+    SymExpr n = SymExpr::constant(1);
+    for (const SymExpr &d : loop.shape)
+      n = n * d;
+    std::vector<std::string> dims;
+    for (const SymExpr &d : loop.shape)
+      dims.push_back(sizeVar(d, "d"));
+    std::string count = sizeVar(n, "n");
+    line(gridStride(count, "i", false));
+    ++indent_;
+    pushScope();
+    std::vector<std::string> idx = delinearize("i", dims);
+    for (unsigned o : loop.results) {
+      if (auto write = dyn_cast_or_null<KvWriteOp>(results_[o].getDefiningOp())) {
+        if (failed(emitKvWriteStore(write, o, idx, dims)))
+          return failure();
+        continue;
+      }
+      auto v = value(results_[o], idx);
+      if (failed(v))
+        return failure();
+      emitStore(o, "i", *v);
+    }
+    popScope();
+    --indent_;
+    line("}");
+    most = most ? SymExpr::max(*most, n) : n;
+  }
   launch_.block[0] = kBlockThreads;
-  launch_.grid[0] = SymExpr::min(SymExpr::ceilDiv(n, SymExpr::constant(kBlockThreads)),
+  launch_.grid[0] = SymExpr::min(SymExpr::ceilDiv(*most, SymExpr::constant(kBlockThreads)),
                                  SymExpr::constant(kMaxGridX));
   launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
+  return success();
+}
+
+LogicalResult KernelEmitter::storeResults(const std::vector<std::string> &coords,
+                                          const std::string &linear) {
+  for (unsigned o = 0; o < results_.size(); ++o) {
+    auto v = value(results_[o], coords);
+    if (failed(v))
+      return failure();
+    emitStore(o, linear, *v);
+  }
   return success();
 }
 
@@ -525,8 +589,22 @@ LogicalResult KernelEmitter::emitReduction(Operation *op, Value input, ArrayRef<
   line("}");
   line("acc = chitu::block_reduce(acc, " + combine + ", scratch);");
   std::string result = isa<ReduceMeanOp>(op) ? "acc / (float)" + numRed : "acc";
-  line("if (threadIdx.x == 0) " + outputs_[0] +
-       "[o] = " + storeExpr(elementType(results_[0]), result) + ";");
+  line("if (threadIdx.x == 0) {");
+  ++indent_;
+  pushScope();
+  Value reducedValue = op->getResult(0);
+  std::vector<std::string> outDims;
+  for (const SymExpr &d : shapes_.dims(reducedValue))
+    outDims.push_back(sizeVar(d, "d"));
+  std::vector<std::string> outCoords = delinearize("o", outDims);
+  std::string var = fresh("v");
+  line("const " + ct + " " + var + " = " + roundTo(elementType(reducedValue), result) + ";");
+  define(reducedValue, outCoords, var);
+  if (failed(storeResults(outCoords, "o")))
+    return failure();
+  popScope();
+  --indent_;
+  line("}");
   --indent_;
   line("}");
   (void)keepDims; // keep_dims only changes the output's shape, not its layout
@@ -573,10 +651,15 @@ LogicalResult KernelEmitter::emitSoftmax(SoftmaxOp op) {
     std::string s = stmt;
     for (size_t p = s.find("$"); p != std::string::npos; p = s.find("$"))
       s.replace(p, 1, *v);
-    if (store)
-      emitStore(0, linearize(coordsAt("k"), dims), s);
-    else
+    if (store) {
+      std::string var = fresh("v");
+      line("const float " + var + " = " + roundTo(elementType(op.getResult()), s) + ";");
+      define(op.getResult(), coordsAt("k"), var);
+      if (failed(storeResults(coordsAt("k"), linearize(coordsAt("k"), dims))))
+        return failure();
+    } else {
       line(s);
+    }
     popScope();
     --indent_;
     line("}");
@@ -604,10 +687,11 @@ LogicalResult KernelEmitter::emitSoftmax(SoftmaxOp op) {
 LogicalResult KernelEmitter::emitNorm(Operation *op) {
   includes_.insert("reduce.cuh");
   bool isRms = isa<RmsNormOp>(op);
-  Value input = op->getOperand(0), weight = op->getOperand(1);
+  Value input = op->getOperand(0), weight = op->getOperand(1), result = op->getResult(0);
   Value bias = isRms ? Value() : cast<LayerNormOp>(op).getBias();
   float eps = isRms ? cast<RmsNormOp>(op).getEps().convertToFloat()
                     : cast<LayerNormOp>(op).getEps().convertToFloat();
+  Type et = elementType(result);
   ArrayRef<SymExpr> in = shapes_.dims(input);
   SymExpr rows = SymExpr::constant(1);
   std::vector<std::string> dims, rowDims;
@@ -621,8 +705,17 @@ LogicalResult KernelEmitter::emitNorm(Operation *op) {
   std::string numRows = sizeVar(rows, "n"), len = dims.back();
   char epsText[32];
   std::snprintf(epsText, sizeof epsText, "%.9ef", double(eps));
-  line("__shared__ float scratch[32];");
-  line(gridStride(numRows, "row", true));
+  // RMS norm: one warp per row, summing in warp_row_sum's order (a product's fused norm
+  // prologue sums the same way and so gets the same bits). Layer norm: one block per row.
+  const int rowsPerBlock = isRms ? int(kBlockThreads / 32) : 1;
+  std::string step = isRms ? "32" : "blockDim.x";
+  std::string first = isRms ? "(threadIdx.x & 31)" : "threadIdx.x";
+  if (isRms)
+    line("for (long long row = (long long)blockIdx.x * " + std::to_string(rowsPerBlock) +
+         " + (threadIdx.x >> 5); row < " + numRows + "; row += (long long)gridDim.x * " +
+         std::to_string(rowsPerBlock) + ") {");
+  else
+    line(gridStride(numRows, "row", true));
   ++indent_;
   std::vector<std::string> rowCoords = delinearize("row", rowDims);
   auto coordsAt = [&](const std::string &k) {
@@ -631,7 +724,7 @@ LogicalResult KernelEmitter::emitNorm(Operation *op) {
     return c;
   };
   auto forEach = [&](const std::function<LogicalResult(const std::string &)> &fn) {
-    line("for (long long k = threadIdx.x; k < " + len + "; k += blockDim.x) {");
+    line("for (long long k = " + first + "; k < " + len + "; k += " + step + ") {");
     ++indent_;
     pushScope();
     auto v = value(input, coordsAt("k"));
@@ -647,38 +740,35 @@ LogicalResult KernelEmitter::emitNorm(Operation *op) {
     if (failed(w))
       return failure();
     std::string y = "(" + x + ") * " + scale + " * " + *w;
-    if (isRms) {
-      // The normalized value is rounded to the result's type before the weight multiply,
-      // as transformers and vLLM compute it in bf16/f16.
-      Type et = elementType(op->getResult(0));
-      std::string normalized = "(" + x + ") * " + scale;
-      if (et.isBF16())
-        normalized = "chitu::round_bf16(" + normalized + ")";
-      else if (et.isF16())
-        normalized = "chitu::round_f16(" + normalized + ")";
-      y = normalized + " * " + *w;
-    }
+    if (isRms) // the normalised value is rounded before the weight multiply (PyTorch's order)
+      y = roundTo(et, "(" + x + ") * " + scale) + " * " + *w;
     if (bias) {
       auto b = value(bias, {"k"});
       if (failed(b))
         return failure();
       y += " + " + *b;
     }
-    emitStore(0, linearize(coordsAt("k"), dims), y);
-    return success();
+    std::string var = fresh("v");
+    line("const float " + var + " = " + roundTo(et, y) + ";");
+    define(result, coordsAt("k"), var);
+    return storeResults(coordsAt("k"), linearize(coordsAt("k"), dims));
   };
   if (isRms) {
-    line("float ss = 0.0f;");
-    if (failed(forEach([&](const std::string &x) {
-          line("ss += " + x + " * " + x + ";");
-          return success();
-        })))
+    pushScope();
+    line("const float ss = chitu::warp_row_sum(" + len + ", [&](long long k) {");
+    ++indent_;
+    auto x = value(input, coordsAt("k"));
+    if (failed(x))
       return failure();
-    line("ss = chitu::block_reduce(ss, chitu::SumOp(), scratch);");
+    line("return " + *x + " * " + *x + ";");
+    --indent_;
+    line("});");
+    popScope();
     line("const float scale = chitu::rsqrt_f32(ss / (float)" + len + " + " + epsText + ");");
     if (failed(forEach([&](const std::string &x) { return store(x, "scale"); })))
       return failure();
   } else {
+    line("__shared__ float scratch[32];");
     line("float sum = 0.0f;");
     if (failed(forEach([&](const std::string &x) {
           line("sum += " + x + ";");
@@ -701,8 +791,153 @@ LogicalResult KernelEmitter::emitNorm(Operation *op) {
   --indent_;
   line("}");
   launch_.block[0] = kBlockThreads;
-  launch_.grid[0] = SymExpr::min(rows, SymExpr::constant(kMaxGridX));
+  launch_.grid[0] =
+      SymExpr::min(isRms ? SymExpr::ceilDiv(rows, SymExpr::constant(rowsPerBlock)) : rows,
+                   SymExpr::constant(kMaxGridX));
   launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
+  return success();
+}
+
+LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
+  includes_.insert("matmul.cuh");
+  ArrayRef<SymExpr> a = shapes_.dims(shape.lhs);
+  SymExpr M = a[0], K = a[1];
+  std::string m = sizeVar(M, "M"), k = sizeVar(K, "K");
+  unsigned numGroups = 0;
+  for (unsigned g : shape.tileGroup)
+    numGroups = std::max(numGroups, g + 1);
+  std::vector<std::vector<unsigned>> groupProducts(numGroups), groupResults(numGroups);
+  for (unsigned i = 0; i < shape.matmuls.size(); ++i)
+    groupProducts[shape.tileGroup[i]].push_back(i);
+  // Each result belongs to the tile group of a product it is computed from.
+  for (unsigned o = 0; o < results_.size(); ++o) {
+    std::optional<unsigned> group;
+    SmallVector<Value> work{results_[o]};
+    while (!work.empty() && !group) {
+      Value v = work.pop_back_val();
+      Operation *def = v.getDefiningOp();
+      if (!def)
+        continue;
+      if (auto mm = dyn_cast<MatmulOp>(def)) {
+        group = shape.tileGroup[llvm::find(shape.matmuls, mm) - shape.matmuls.begin()];
+        break;
+      }
+      llvm::append_range(work, def->getOperands());
+    }
+    if (!group)
+      return kernel_.emitOpError("a result is computed from no product");
+    groupResults[*group].push_back(o);
+  }
+  size_t widest = 1;
+  for (const auto &g : groupProducts)
+    widest = std::max(widest, g.size());
+
+  line("__shared__ float smem[chitu::gemm_smem_floats(" + std::to_string(widest) + ")];");
+  line("const long long row0 = (long long)blockIdx.y * chitu::kGemmBM;");
+  rowBase_ = "row0";
+  if (RmsNormOp norm = shape.prologueNorm) {
+    // The norm's row scales for the tile's rows, summed as the rms_norm kernel sums them.
+    includes_.insert("reduce.cuh");
+    char epsText[32];
+    std::snprintf(epsText, sizeof epsText, "%.9ef", double(norm.getEps().convertToFloat()));
+    std::string len = sizeVar(shapes_.dims(norm.getInput()).back(), "d");
+    line("__shared__ float row_scale[chitu::kGemmBM];");
+    line("for (int r = threadIdx.x >> 5; r < chitu::kGemmBM; r += " +
+         std::to_string(kBlockThreads / 32) + ") {");
+    ++indent_;
+    line("const long long m = row0 + r;");
+    line("if (m >= " + m + ") break;");
+    pushScope();
+    line("const float ss = chitu::warp_row_sum(" + len + ", [&](long long k) {");
+    ++indent_;
+    auto x = value(norm.getInput(), {"m", "k"});
+    if (failed(x))
+      return failure();
+    line("return " + *x + " * " + *x + ";");
+    --indent_;
+    line("});");
+    popScope();
+    line("if ((threadIdx.x & 31) == 0) row_scale[r] = chitu::rsqrt_f32(ss / (float)" + len + " + " +
+         epsText + ");");
+    --indent_;
+    line("}");
+    line("__syncthreads();");
+    rowScale_[norm.getOperation()] = "row_scale";
+  }
+  if (failed(emitValueLambda("load_a", shape.lhs)))
+    return failure();
+
+  line("long long tile = blockIdx.x;");
+  SymExpr totalTiles = SymExpr::constant(0);
+  for (unsigned g = 0; g < numGroups; ++g) {
+    MatmulOp lead = shape.matmuls[groupProducts[g].front()];
+    SymExpr N = shapes_.dims(lead.getResult())[1];
+    std::string n = sizeVar(N, "N");
+    SymExpr tiles = SymExpr::ceilDiv(N, SymExpr::constant(64));
+    totalTiles = totalTiles + tiles;
+    line("if (tile < " + sizeVar(tiles, "tiles") + ") {");
+    ++indent_;
+    // B of each product of the group: rhs is [N, K] with transpose_rhs, else [K, N].
+    line("auto load_b = [&](int j, long long bk, long long bn) -> float {");
+    ++indent_;
+    std::string expr;
+    for (size_t j = groupProducts[g].size(); j-- > 0;) {
+      MatmulOp mm = shape.matmuls[groupProducts[g][j]];
+      auto ptr = pointerOf(mm, mm.getRhs());
+      if (failed(ptr))
+        return failure();
+      std::string index = mm.getTransposeRhs() ? "bn * " + k + " + bk" : "bk * " + n + " + bn";
+      std::string load = "chitu::to_float(" + *ptr + "[" + index + "])";
+      expr = expr.empty() ? load : "j == " + std::to_string(j) + " ? " + load + " : " + expr;
+    }
+    line("return " + expr + ";");
+    --indent_;
+    line("};");
+    line("auto epilogue = [&](long long em, long long en, const float *acc) {");
+    ++indent_;
+    pushScope();
+    for (size_t j = 0; j < groupProducts[g].size(); ++j) {
+      MatmulOp mm = shape.matmuls[groupProducts[g][j]];
+      std::string var = fresh("v");
+      line("const float " + var + " = " +
+           roundTo(elementType(mm.getResult()), "acc[" + std::to_string(j) + "]") + ";");
+      define(mm.getResult(), {"em", "en"}, var);
+    }
+    for (unsigned o : groupResults[g]) {
+      auto v = value(results_[o], {"em", "en"});
+      if (failed(v))
+        return failure();
+      emitStore(o, "em * " + n + " + en", *v);
+    }
+    popScope();
+    --indent_;
+    line("};");
+    line("chitu::gemm_tile_fused<" + std::to_string(groupProducts[g].size()) +
+         ">(row0, tile * chitu::kGemmBN, " + m + ", " + n + ", " + k +
+         ", smem, load_a, load_b, epilogue);");
+    line("return;");
+    --indent_;
+    line("}");
+    line("tile -= " + sizeVar(tiles, "tiles") + ";");
+  }
+  launch_.block[0] = kBlockThreads;
+  launch_.grid[0] = totalTiles;
+  launch_.grid[1] = SymExpr::ceilDiv(M, SymExpr::constant(64));
+  launch_.grid[2] = SymExpr::constant(1);
+  return success();
+}
+
+LogicalResult KernelEmitter::emitValueLambda(const std::string &name, Value v) {
+  line("auto " + name + " = [&](long long am, long long ak) -> float {");
+  ++indent_;
+  pushScope();
+  auto x = value(v, {"am", "ak"});
+  if (failed(x))
+    return failure();
+  line("return " + *x + ";");
+  popScope();
+  --indent_;
+  line("};");
   return success();
 }
 
@@ -755,41 +990,26 @@ LogicalResult KernelEmitter::emitMatmul(MatmulOp op) {
   return success();
 }
 
-LogicalResult KernelEmitter::emitKvWrite(KvWriteOp op) {
+LogicalResult KernelEmitter::emitKvWriteStore(KvWriteOp op, unsigned output,
+                                              const std::vector<std::string> &idx,
+                                              const std::vector<std::string> &dims) {
   // The output is the cache itself (updated in place): write only the new rows.
   ArrayRef<SymExpr> cache = shapes_.dims(op.getCache());
-  ArrayRef<SymExpr> vals = shapes_.dims(op.getValues());
-  SymExpr rowSize = vals[1] * vals[2];
-  SymExpr n = vals[0] * rowSize;
-  std::string row = sizeVar(rowSize, "row"), count = sizeVar(n, "n");
+  std::string row = "(" + dims[1] + " * " + dims[2] + ")";
   std::string slotsTotal = sizeVar(cache[0] * cache[1], "nslots");
-  std::vector<std::string> vdims;
-  for (const SymExpr &d : vals)
-    vdims.push_back(sizeVar(d, "d"));
-  line(gridStride(count, "i", false));
-  ++indent_;
-  pushScope();
-  std::vector<std::string> idx = delinearize("i", vdims);
   auto slot = value(op.getSlots(), {idx[0]});
-  if (failed(slot))
-    return failure();
-  line("const long long slot = (long long)" + *slot + ";");
-  line("if (slot < 0) continue;");
-  line("if (slot >= " + slotsTotal +
-       ") { chitu::report_error(status, chitu::kErrorIndexOutOfRange); continue; }");
   auto v = value(op.getValues(), idx);
-  if (failed(v))
+  if (failed(slot) || failed(v))
     return failure();
-  line(outputs_[0] + "[slot * " + row + " + i % " + row +
-       "] = " + storeExpr(elementType(op.getResult()), *v) + ";");
-  popScope();
-  --indent_;
-  line("}");
+  std::string s = fresh("slot");
+  line("const long long " + s + " = (long long)" + *slot + ";");
+  line("if (" + s + " >= " + slotsTotal +
+       ") chitu::report_error(status, "
+       "chitu::kErrorIndexOutOfRange);");
+  line("else if (" + s + " >= 0) " + outputs_[output] + "[" + s + " * " + row + " + (" + idx[1] +
+       ") * " + dims[2] + " + " + idx[2] + "] = " + storeExpr(elementType(op.getResult()), *v) +
+       ";");
   launch_.usesStatus = true;
-  launch_.block[0] = kBlockThreads;
-  launch_.grid[0] = SymExpr::min(SymExpr::ceilDiv(n, SymExpr::constant(kBlockThreads)),
-                                 SymExpr::constant(kMaxGridX));
-  launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
   return success();
 }
 
@@ -886,7 +1106,7 @@ FailureOr<KernelSource> KernelEmitter::run() {
 
   // Parameters: outputs, then tensor inputs. A result updated in place aliases an input,
   // so such kernels promise no `__restrict__`.
-  bool inPlace = false;
+  bool inPlace = kernel_->hasAttr("chitu.in_place"); // planned by chitu-plan-memory
   for (unsigned i = 0; i < results_.size(); ++i)
     inPlace |= kernel_.getTiedInput(i).has_value();
   const std::string restrict = inPlace ? " *" : " *__restrict__ ";
@@ -909,35 +1129,31 @@ FailureOr<KernelSource> KernelEmitter::run() {
     if (isa<RankedTensorType>(arg.getType()))
       inputDims_[arg] = dimVars(arg);
 
-  // A single non-elemental op is the kernel's anchor; everything else is elemental.
-  Operation *anchor = nullptr;
-  for (Operation &op : block.without_terminator()) {
-    if (isElemental(&op))
-      continue;
-    if (anchor)
-      return kernel_.emitOpError("holds more than one reduction/contraction; code "
-                                 "generation supports one per kernel");
-    anchor = &op;
-  }
+  KernelShape shape = classifyKernel(kernel_);
   LogicalResult ok = success();
-  if (!anchor) {
+  switch (shape.kind) {
+  case KernelKind::Unsupported:
+    return kernel_.emitOpError("is not a kernel code generation supports: ") << shape.reason;
+  case KernelKind::Elemental:
     ok = emitElementalKernel();
-  } else {
-    if (results_.size() != 1 || results_[0] != anchor->getResult(0))
-      return anchor->emitOpError("must produce the kernel's only result (no fused "
-                                 "epilogue yet)");
-    ok = llvm::TypeSwitch<Operation *, LogicalResult>(anchor)
+    break;
+  case KernelKind::Matmul:
+    ok = emitFusedMatmul(shape);
+    break;
+  case KernelKind::Reduction:
+  case KernelKind::Single:
+    ok = llvm::TypeSwitch<Operation *, LogicalResult>(shape.anchor)
              .Case<ReduceSumOp, ReduceMaxOp, ReduceMeanOp>([&](auto o) {
                return emitReduction(o, o.getInput(), o.getAxes(), o.getKeepDims());
              })
              .Case([&](SoftmaxOp o) { return emitSoftmax(o); })
              .Case<RmsNormOp, LayerNormOp>([&](auto o) { return emitNorm(o); })
              .Case([&](MatmulOp o) { return emitMatmul(o); })
-             .Case([&](KvWriteOp o) { return emitKvWrite(o); })
              .Case([&](PagedAttentionOp o) { return emitPagedAttention(o); })
              .Case([&](SamplingProbsOp o) { return emitSamplingProbs(o); })
              .Case([&](MultinomialOp o) { return emitMultinomial(o); })
              .Default([&](Operation *o) { return o->emitOpError("has no CUDA code generation"); });
+    break;
   }
   if (failed(ok))
     return failure();

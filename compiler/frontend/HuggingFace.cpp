@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/ScopeExit.h"
 
 #include <cmath>
 #include <dirent.h>
@@ -494,6 +495,12 @@ FailureOr<HfModel> mlir::chitu::importHuggingFace(MLIRContext &context, const st
     Value h = GatherOp::create(b, g.loc(), g.tensor({kDyn, hidden}, dt), embed, tokens,
                                b.getI64IntegerAttr(0));
     for (int64_t l = 0; l < layers; ++l) {
+      // Every op of the layer gets `chitu.layer` (kernel statistics per decoder layer).
+      Operation *beforeLayer = &body->back();
+      auto tagLayer = llvm::make_scope_exit([&, l] {
+        for (Operation *op = beforeLayer->getNextNode(); op; op = op->getNextNode())
+          op->setAttr("chitu.layer", b.getI64IntegerAttr(l));
+      });
       std::string p = "model.layers." + std::to_string(l) + ".";
       auto w = [&](const std::string &name, std::vector<int64_t> shape) {
         expect(p + name, shape);

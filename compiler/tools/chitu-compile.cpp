@@ -66,6 +66,9 @@ cl::opt<bool> embedWeights("embed-weights",
                            cl::desc("Pack the weights into the .cbin instead of referencing "
                                     "the safetensors files"),
                            cl::cat(category));
+cl::opt<bool> noFusion("no-fusion",
+                       cl::desc("Leave out chitu-fuse: one kernel per op (debugging, comparisons)"),
+                       cl::cat(category));
 cl::list<std::string> disabledPasses("disable-pass", cl::CommaSeparated,
                                      cl::desc("Leave a pass out of the pipeline (debugging)"),
                                      cl::value_desc("name"), cl::cat(category));
@@ -219,7 +222,8 @@ int main(int argc, char **argv) {
     HfImportOptions hfOptions;
     if (!precision.empty()) {
       static const std::map<std::string, ::chitu::DType> kPrecisions = {
-          {"fp32", ::chitu::DType::F32}, {"fp16", ::chitu::DType::F16},
+          {"fp32", ::chitu::DType::F32},
+          {"fp16", ::chitu::DType::F16},
           {"bf16", ::chitu::DType::BF16}};
       auto it = kPrecisions.find(precision);
       if (it == kPrecisions.end())
@@ -234,11 +238,11 @@ int main(int argc, char **argv) {
     if (failed(imported))
       fatal(error);
     hf = std::move(*imported);
-    progress("imported " + hf->meta.architecture + " from " + inputPath + ": " +
-             std::to_string(hf->meta.numLayers) + " layers, vocabulary " +
-             std::to_string(hf->meta.vocabSize) +
-             (hf->weightFiles.empty() ? " (no weight files: they are looked up at load time)"
-                                      : ""));
+    progress(
+        "imported " + hf->meta.architecture + " from " + inputPath + ": " +
+        std::to_string(hf->meta.numLayers) + " layers, vocabulary " +
+        std::to_string(hf->meta.vocabSize) +
+        (hf->weightFiles.empty() ? " (no weight files: they are looked up at load time)" : ""));
     parsed->module = std::move(hf->module);
   } else {
     if (!precision.empty())
@@ -257,6 +261,8 @@ int main(int argc, char **argv) {
   }
   PipelineOptions pipelineOptions;
   pipelineOptions.disabledPasses.assign(disabledPasses.begin(), disabledPasses.end());
+  if (noFusion)
+    pipelineOptions.disabledPasses.push_back("chitu-fuse");
   std::string error;
   if (failed(buildCompilePipeline(pm, pipelineOptions, error)))
     fatal(error);

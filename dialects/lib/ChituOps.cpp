@@ -54,6 +54,29 @@ std::optional<unsigned> mlir::chitu::tiedOperand(Operation *op) {
   return std::nullopt;
 }
 
+bool mlir::chitu::isView(Operation *op) {
+  auto reshape = dyn_cast<ReshapeOp>(op);
+  if (!reshape || isa<KernelOp>(op->getParentOp()))
+    return false;
+  Value in = reshape.getInput();
+  if (auto arg = dyn_cast<BlockArgument>(in)) {
+    Operation *parent = arg.getOwner()->getParentOp();
+    auto attrs = parent->getAttrOfType<ArrayAttr>("arg_attrs");
+    if (!attrs || arg.getArgNumber() >= attrs.size())
+      return true;
+    auto dict = dyn_cast<DictionaryAttr>(attrs[arg.getArgNumber()]);
+    return !dict || !dict.get("chitu.state");
+  }
+  Operation *def = in.getDefiningOp();
+  if (isa<WeightOp, ConstantOp, KvWriteOp>(def))
+    return false;
+  if (auto kernel = dyn_cast<KernelOp>(def))
+    return !kernel.getTiedInput(cast<OpResult>(in).getResultNumber());
+  if (isa<ReshapeOp>(def))
+    return isView(def);
+  return true;
+}
+
 //===----------------------------------------------------------------------===//
 // Shape helpers
 //===----------------------------------------------------------------------===//
@@ -503,8 +526,8 @@ LogicalResult KvWriteOp::verify() {
     return failure();
   if (values.getElementType() != cache.getElementType())
     return emitOpError("values and cache differ in element type");
-  if (failed(expectDim(*this, "the number of KV heads", values.getDimSize(1),
-                       cache.getDimSize(2))) ||
+  if (failed(
+          expectDim(*this, "the number of KV heads", values.getDimSize(1), cache.getDimSize(2))) ||
       failed(expectDim(*this, "the head dimension", values.getDimSize(2), cache.getDimSize(3))) ||
       failed(expectDim(*this, "the number of slots", getSlots().getType().getDimSize(0),
                        values.getDimSize(0))))
@@ -535,8 +558,8 @@ LogicalResult PagedAttentionOp::verify() {
   int64_t heads = q.getDimSize(1), kvHeads = kc.getDimSize(2);
   if (!ShapedType::isDynamic(heads) && !ShapedType::isDynamic(kvHeads) &&
       (kvHeads == 0 || heads % kvHeads != 0))
-    return emitOpError("query heads (") << heads << ") must be a multiple of the KV heads ("
-                                        << kvHeads << ")";
+    return emitOpError("query heads (")
+           << heads << ") must be a multiple of the KV heads (" << kvHeads << ")";
   if (int64_t(getWindow()) < 0)
     return emitOpError("window must not be negative");
   return verifyResultShape(*this, q.getShape(), getResult().getType().getShape());

@@ -5,22 +5,29 @@
 #include "support/Format.h"
 #include "support/Json.h"
 
+#include <algorithm>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 
 using namespace chitu;
 using namespace chitu::rt;
 
-static const char *kUsage = R"(usage: chitu-inspect MODEL.cbin [--json] [--weights DIR]
+static const char *kUsage =
+    R"(usage: chitu-inspect MODEL.cbin [--json] [--weights DIR] [--symbols s0=N,...]
 
 Describes a compiled chitu model: targets, entry functions (inputs, outputs, symbols,
 checks, steps), kernels (ops, launch rule, binaries per architecture), tensors (dtype,
-symbolic shape, arena offset), weights (embedded or external) and sizes.
+symbolic shape, arena offset), weights (embedded or external) and sizes; and, for given
+values of the symbols, each entry's memory: the planned arena against the peak of the
+activations live at once and the sum of all intermediates.
 
 options:
-  --json          print one JSON object instead of text
-  --weights DIR   also check external weight files, looking in DIR first
-  --help          show this help
+  --json              print one JSON object instead of text
+  --weights DIR       also check external weight files, looking in DIR first
+  --symbols s0=N,...  symbol values for the memory figures (others: 1)
+  --help              show this help
 )";
 
 namespace {
@@ -72,6 +79,101 @@ const cbin::Entry *entryOfTensor(const cbin::Artifact &a, uint32_t tensor) {
   return nullptr;
 }
 
+// Memory of an entry for given symbol values: the planned arena; the most bytes live at
+// once (tensors sharing memory, views and in-place results, counted once), the lower bound
+// any plan needs; and the sum of every intermediate (what no reuse at all would need).
+struct Memory {
+  uint64_t arena = 0, peakLive = 0, intermediates = 0;
+  std::string error;
+};
+
+using SymbolValues = std::map<std::string, int64_t>;
+
+Memory memoryOf(const cbin::Artifact &a, const cbin::Entry &e, const SymbolValues &given) {
+  Memory mem;
+  std::vector<int64_t> sym;
+  if (e.symbols())
+    for (const cbin::Symbol *s : *e.symbols()) {
+      auto it = given.find(s->name()->str());
+      sym.push_back(it == given.end() ? 1 : it->second);
+    }
+  auto eval = [&](const cbin::Expr *x) -> int64_t {
+    auto v = evalExpr(x->code()->data(), x->code()->size(), sym.data(), sym.size());
+    if (!v.isOk()) {
+      mem.error = v.status().message();
+      return 0;
+    }
+    return *v;
+  };
+  mem.arena = uint64_t(eval(e.arena_size()));
+  struct Life {
+    int64_t offset = 0, bytes = 0;
+    int64_t first = 0, last = 0;
+  };
+  std::map<uint32_t, Life> lives;
+  const int64_t end = int64_t(e.steps()->size());
+  auto note = [&](uint32_t t, int64_t at, bool defines) {
+    const cbin::Tensor *tensor = a.tensors()->Get(t);
+    if (tensor->storage() != cbin::StorageKind::ARENA)
+      return;
+    auto [it, inserted] = lives.try_emplace(t);
+    Life &l = it->second;
+    if (inserted) {
+      int64_t n = 1;
+      for (const cbin::Expr *d : *tensor->dims())
+        n *= eval(d);
+      l.bytes = n * int64_t(dtypeSize(toDType(tensor->dtype())));
+      l.offset = eval(tensor->arena_offset());
+      l.first = l.last = at;
+    }
+    if (defines)
+      l.first = std::min(l.first, at);
+    l.last = std::max(l.last, at);
+  };
+  for (uint32_t t : *e.inputs())
+    note(t, -1, true);
+  for (int64_t s = 0; s < end; ++s) {
+    const cbin::Step *step = e.steps()->Get(uint32_t(s));
+    for (uint32_t t : *step->inputs())
+      note(t, s, false);
+    for (uint32_t t : *step->outputs())
+      note(t, s, true);
+  }
+  for (uint32_t t : *e.outputs())
+    note(t, end, false);
+  for (const auto &[t, l] : lives)
+    if (a.tensors()->Get(t)->name()->str().rfind("view:", 0) != 0)
+      mem.intermediates += uint64_t(l.bytes);
+  for (int64_t s = -1; s <= end; ++s) {
+    std::vector<std::pair<int64_t, int64_t>> spans;
+    for (const auto &[t, l] : lives)
+      if (l.first <= s && s <= l.last && l.bytes > 0)
+        spans.push_back({l.offset, l.offset + l.bytes});
+    std::sort(spans.begin(), spans.end());
+    int64_t covered = 0, reach = INT64_MIN;
+    for (auto [b, e2] : spans) {
+      if (b > reach)
+        reach = b;
+      if (e2 > reach) {
+        covered += e2 - reach;
+        reach = e2;
+      }
+    }
+    mem.peakLive = std::max(mem.peakLive, uint64_t(covered));
+  }
+  return mem;
+}
+
+std::string symbolText(const cbin::Entry &e, const SymbolValues &given) {
+  std::vector<std::string> parts;
+  if (e.symbols())
+    for (const cbin::Symbol *s : *e.symbols()) {
+      auto it = given.find(s->name()->str());
+      parts.push_back(s->name()->str() + "=" + std::to_string(it == given.end() ? 1 : it->second));
+    }
+  return parts.empty() ? "no symbols" : joined(parts);
+}
+
 struct Totals {
   uint64_t embedded = 0, external = 0, binaries = 0;
 };
@@ -89,7 +191,7 @@ Totals totals(const cbin::Artifact &a) {
   return t;
 }
 
-void printText(const Model &m) {
+void printText(const Model &m, const SymbolValues &symbols) {
   const cbin::Artifact &a = m.artifact();
   Totals tot = totals(a);
   std::printf("%s: %s, schema %u, produced by %s\n", m.path().c_str(),
@@ -107,6 +209,16 @@ void printText(const Model &m) {
   for (const cbin::Entry *e : *a.entries()) {
     std::printf("\nentry '%s': %u steps, arena %s bytes\n", e->name()->c_str(), e->steps()->size(),
                 exprText(e->arena_size(), e).c_str());
+    Memory mem = memoryOf(a, *e, symbols);
+    if (mem.error.empty())
+      std::printf("  memory at %s: arena %s, peak live activations %s (arena/peak %.2f), "
+                  "all intermediates %s\n",
+                  symbolText(*e, symbols).c_str(), humanBytes(mem.arena).c_str(),
+                  humanBytes(mem.peakLive).c_str(),
+                  mem.peakLive ? double(mem.arena) / double(mem.peakLive) : 1.0,
+                  humanBytes(mem.intermediates).c_str());
+    else
+      std::printf("  memory at %s: %s\n", symbolText(*e, symbols).c_str(), mem.error.c_str());
     if (e->symbols() && e->symbols()->size()) {
       std::printf("  symbols:\n");
       for (const cbin::Symbol *s : *e->symbols())
@@ -192,7 +304,7 @@ void printText(const Model &m) {
     }
 }
 
-void printJson(const Model &m) {
+void printJson(const Model &m, const SymbolValues &symbols) {
   const cbin::Artifact &a = m.artifact();
   Totals tot = totals(a);
   JsonWriter j;
@@ -218,6 +330,17 @@ void printJson(const Model &m) {
     j.beginObject();
     j.key("name").value(e->name()->str());
     j.key("arena_bytes").value(exprText(e->arena_size(), e));
+    Memory mem = memoryOf(a, *e, symbols);
+    j.key("memory").beginObject();
+    j.key("symbols").value(symbolText(*e, symbols));
+    if (mem.error.empty()) {
+      j.key("arena_bytes").value(mem.arena);
+      j.key("peak_live_bytes").value(mem.peakLive);
+      j.key("intermediate_bytes").value(mem.intermediates);
+    } else {
+      j.key("error").value(mem.error);
+    }
+    j.endObject();
     j.key("symbols").beginArray();
     if (e->symbols())
       for (const cbin::Symbol *s : *e->symbols()) {
@@ -361,7 +484,8 @@ void printJson(const Model &m) {
 
 int main(int argc, char **argv) {
   tools::Args args(argc, argv);
-  std::string path, weightsDir;
+  std::string path, weightsDir, symbolList;
+  SymbolValues symbols;
   bool json = false, checkWeights = false;
   while (!args.done()) {
     if (args.flag("--help") || args.flag("-h")) {
@@ -371,6 +495,21 @@ int main(int argc, char **argv) {
       json = true;
     } else if (args.option("--weights", weightsDir)) {
       checkWeights = true;
+    } else if (args.option("--symbols", symbolList)) {
+      for (size_t pos = 0; pos < symbolList.size();) {
+        size_t comma = symbolList.find(',', pos);
+        std::string item =
+            symbolList.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        size_t eq = item.find('=');
+        char *endp = nullptr;
+        long long v = eq == std::string::npos ? -1 : std::strtoll(item.c_str() + eq + 1, &endp, 10);
+        if (eq == std::string::npos || eq == 0 || !endp || *endp || v < 0)
+          args.usageError("--symbols takes NAME=N pairs separated by commas, got '" + item + "'");
+        symbols[item.substr(0, eq)] = v;
+        if (comma == std::string::npos)
+          break;
+        pos = comma + 1;
+      }
     } else if (args.peek().rfind("-", 0) == 0) {
       args.usageError("unknown option '" + args.peek() + "'");
     } else if (path.empty()) {
@@ -388,8 +527,8 @@ int main(int argc, char **argv) {
   if (!model.isOk())
     tools::fatal(args.tool(), model.status().message());
   if (json)
-    printJson(**model);
+    printJson(**model, symbols);
   else
-    printText(**model);
+    printText(**model, symbols);
   return 0;
 }

@@ -119,7 +119,7 @@ def main():
                   if os.path.exists(os.path.join(d, "config.json"))) + args.big
     report, failures = [], 0
     for d in dirs:
-        cbins = sorted(glob.glob(os.path.join(d, "bf16.*.cbin")))
+        cbins = sorted(c for c in glob.glob(os.path.join(d, "bf16.*.cbin")) if "nofuse" not in c)
         if not cbins:
             continue
         name = os.path.basename(d.rstrip("/"))

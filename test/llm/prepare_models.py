@@ -19,7 +19,8 @@ import make_tiny_models  # noqa: E402
 
 # fp32 artifacts are checked against transformers' fp32 logits (CPU and GPU); bf16 ones on the
 # GPU against transformers in bf16, with paged KV blocks of 16 and of 1 token.
-VARIANTS = [("fp32", 16), ("bf16", 16), ("bf16", 1)]
+# VARIANT.nofuse artifacts are compiled with --no-fusion, to check that fusion changes no bits.
+VARIANTS = [("fp32", 16), ("bf16", 16), ("bf16", 1), ("fp32", 16, "nofuse"), ("bf16", 16, "nofuse")]
 EXTRA = {"llama": [("fp32", 1), ("fp32", 5)]}
 
 
@@ -32,10 +33,11 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     for name in args.only or make_tiny_models.MODELS:
         d = make_tiny_models.write_model(name, args.out)
-        for precision, block in VARIANTS + EXTRA.get(name, []):
-            cbin = os.path.join(d, f"{precision}.b{block}.cbin")
+        for precision, block, *flags in VARIANTS + EXTRA.get(name, []):
+            suffix = "".join("." + f for f in flags)
+            cbin = os.path.join(d, f"{precision}.b{block}{suffix}.cbin")
             cmd = [args.compiler, d, "-o", cbin, "--precision", precision,
-                   "--kv-block-size", str(block)]
+                   "--kv-block-size", str(block)] + ["--no-fusion"] * ("nofuse" in flags)
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode:
                 sys.exit(f"{' '.join(cmd)} failed:\n{r.stdout}{r.stderr}")

@@ -57,9 +57,11 @@ class Case:
         lines.append("}")
         return "\n".join(lines) + "\n"
 
+    kind = "op"
+
     def manifest(self):
         return {
-            "name": self.name, "kind": "op", "op": self.op, "dtype": self.dtype,
+            "name": self.name, "kind": self.kind, "op": self.op, "dtype": self.dtype,
             "cbin": self.name + ".cbin", "attrs": self.attrs,
             "inputs": [dict({"name": n, "dtype": d, "shape": s}, **e)
                        for n, d, s, e in self.inputs],
@@ -285,6 +287,95 @@ def value_cases():
     return cases
 
 
+def fusion_cases():
+    """Graphs that chitu-fuse turns into one kernel each of every fused shape (a product
+    with a norm prologue and several outputs, two products combined in the epilogue, a
+    residual epilogue, rotary embedding with KV appends, a norm with a side result, softmax
+    and reduction epilogues, a gather-norm-product-cast head). They run as models: the GPU
+    against the CPU executor (which runs op by op, so it is also the unfused reference)."""
+    cases = []
+
+    def mm(a, b, ta, tb, out):
+        return f"chitu.matmul {a}, {b} transpose_rhs : ({ta}, {tb}) -> {out}"
+
+    for dt in ["f32", "bf16"]:
+        t = lambda shape: ttype(shape, dt)  # noqa: E731
+        x, w = [-1, 48], [48]
+        body = [f"%n = chitu.rms_norm %x, %w eps = 1.0e-05 : ({t(x)}, {t(w)}) -> {t(x)}",
+                f"%q0 = {mm('%n', '%wq', t(x), t([40, 48]), t([-1, 40]))}",
+                f"%q = chitu.add %q0, %bq : ({t([-1, 40])}, {t([40])}) -> {t([-1, 40])}",
+                f"%k = {mm('%n', '%wk', t(x), t([24, 48]), t([-1, 24]))}",
+                f"%v = {mm('%n', '%wv', t(x), t([24, 48]), t([-1, 24]))}"]
+        c = Case(f"fuse_norm_qkv_{dt}", "fuse_norm_qkv", dt,
+                 [("x", dt, x, {}), ("w", dt, w, {}), ("wq", dt, [40, 48], {}),
+                  ("bq", dt, [40], {}), ("wk", dt, [24, 48], {}), ("wv", dt, [24, 48], {})],
+                 body, [("%q", t([-1, 40])), ("%k", t([-1, 24])), ("%v", t([-1, 24]))])
+        cases.append(c)
+
+        h = [-1, 32]
+        body = [f"%n = chitu.rms_norm %h, %w eps = 1.0e-06 : ({t(h)}, {t([32])}) -> {t(h)}",
+                f"%g = {mm('%n', '%wg', t(h), t([72, 32]), t([-1, 72]))}",
+                f"%u = {mm('%n', '%wu', t(h), t([72, 32]), t([-1, 72]))}",
+                f"%s = chitu.silu %g : {t([-1, 72])}",
+                f"%a = chitu.mul %s, %u : ({t([-1, 72])}, {t([-1, 72])}) -> {t([-1, 72])}",
+                f"%d = {mm('%a', '%wd', t([-1, 72]), t([32, 72]), t(h))}",
+                f"%r = chitu.add %h, %d : ({t(h)}, {t(h)}) -> {t(h)}"]
+        cases.append(Case(f"fuse_swiglu_residual_{dt}", "fuse_swiglu_residual", dt,
+                          [("h", dt, h, {}), ("w", dt, [32], {}), ("wg", dt, [72, 32], {}),
+                           ("wu", dt, [72, 32], {}), ("wd", dt, [32, 72], {})],
+                          body, [("%r", t(h))]))
+
+        cache = [-1, 4, 2, 8]
+        body = ["%t = chitu.dim %pos, 0 : " + ttype([-1], "i32"),
+                f"%q3 = chitu.reshape %q [%t, 4, 8] : {t([-1, 32])} -> {t([-1, 4, 8])}",
+                f"%k3 = chitu.reshape %k [%t, 2, 8] : {t([-1, 16])} -> {t([-1, 2, 8])}",
+                f"%v3 = chitu.reshape %v [%t, 2, 8] : {t([-1, 16])} -> {t([-1, 2, 8])}",
+                f"%rq = chitu.rope %q3, %pos, %f : ({t([-1, 4, 8])}, {ttype([-1], 'i32')}, {ttype([4], 'f32')}) -> {t([-1, 4, 8])}",
+                f"%rk = chitu.rope %k3, %pos, %f : ({t([-1, 2, 8])}, {ttype([-1], 'i32')}, {ttype([4], 'f32')}) -> {t([-1, 2, 8])}",
+                f"%kc2 = chitu.kv_write %kc, %rk, %slots : ({t(cache)}, {t([-1, 2, 8])}, {ttype([-1], 'i32')}) -> {t(cache)}",
+                f"%vc2 = chitu.kv_write %vc, %v3, %slots : ({t(cache)}, {t([-1, 2, 8])}, {ttype([-1], 'i32')}) -> {t(cache)}"]
+        cases.append(Case(f"fuse_rope_kv_{dt}", "fuse_rope_kv", dt,
+                          [("q", dt, [-1, 32], {}), ("k", dt, [-1, 16], {}), ("v", dt, [-1, 16], {}),
+                           ("pos", "i32", [-1], {"range": [0, 100]}),
+                           ("f", "f32", [4], {"frange": [0.001, 1.0]}),
+                           ("kc", dt, cache, {"state": True}), ("vc", dt, cache, {"state": True}),
+                           ("slots", "i32", [-1], {"slots_of": "kc"})],
+                          body, [("%rq", t([-1, 4, 8])), ("%kc2", t(cache)), ("%vc2", t(cache))]))
+
+        a = [-1, 40]
+        body = [f"%s = chitu.add %a, %b : ({t(a)}, {t(a)}) -> {t(a)}",
+                f"%y = chitu.rms_norm %s, %w eps = 1.0e-05 : ({t(a)}, {t([40])}) -> {t(a)}",
+                f"%z = chitu.mul %y, %y : ({t(a)}, {t(a)}) -> {t(a)}"]
+        cases.append(Case(f"fuse_add_norm_side_{dt}", "fuse_add_norm_side", dt,
+                          [("a", dt, a, {}), ("b", dt, a, {}), ("w", dt, [40], {})],
+                          body, [("%s", t(a)), ("%z", t(a))]))
+
+        x = [-1, 30]
+        body = [f"%m = chitu.mul %x, %c : ({t(x)}, {t([1])}) -> {t(x)}",
+                f"%p = chitu.softmax %m axis = 1 : {t(x)}",
+                f"%e = chitu.mul %p, %p : ({t(x)}, {t(x)}) -> {t(x)}",
+                f"%r = chitu.reduce_sum %x axes = [1] : {t(x)} -> {t([-1])}",
+                f"%g = chitu.neg %r : {t([-1])}"]
+        cases.append(Case(f"fuse_softmax_reduce_epilogues_{dt}", "fuse_softmax_reduce", dt,
+                          [("x", dt, x, {}), ("c", dt, [1], {"frange": [0.2, 0.6]})],
+                          body, [("%e", t(x)), ("%g", t([-1]))]))
+
+        body = [f"%g = chitu.gather %table, %idx axis = 0 : ({t([10, 32])}, {ttype([-1], 'i32')}) -> {t([-1, 32])}",
+                f"%n = chitu.rms_norm %g, %w eps = 1.0e-05 : ({t([-1, 32])}, {t([32])}) -> {t([-1, 32])}",
+                f"%l = {mm('%n', '%head', t([-1, 32]), t([50, 32]), t([-1, 50]))}"]
+        results = [("%l", t([-1, 50]))]
+        if dt != "f32":
+            body.append(f"%c = chitu.cast %l : {t([-1, 50])} -> {ttype([-1, 50], 'f32')}")
+            results = [("%c", ttype([-1, 50], "f32"))]
+        cases.append(Case(f"fuse_head_{dt}", "fuse_head", dt,
+                          [("table", dt, [10, 32], {}), ("idx", "i32", [-1], {"range": [0, 10]}),
+                           ("w", dt, [32], {}), ("head", dt, [50, 32], {})],
+                          body, results))
+    for c in cases:
+        c.kind = "model"
+    return cases
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--compiler", required=True, help="path to chitu-compile")
@@ -295,7 +386,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
 
     cases = (binary_cases() + unary_cases() + matmul_cases() + reduce_cases() +
-             movement_cases() + value_cases() + llm_cases())
+             movement_cases() + value_cases() + llm_cases() + fusion_cases())
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "duplicate case names"
     jobs = []

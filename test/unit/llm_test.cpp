@@ -249,6 +249,33 @@ TEST_P(TinyModel, BatchEqualsAlone) {
     EXPECT_EQ(together[seqs[i]], alone[i]) << "prompt " << i;
 }
 
+// Fusion changes how ops are grouped into kernels, never a bit of the result: the same
+// prompt through the fused and the unfused artifact (fp32 and bf16) gives identical logits
+// and greedy ids, on the CPU and on the GPU.
+void expectFusionTransparent(const char *model, DeviceKind device) {
+  Golden g = golden(model);
+  ASSERT_FALSE(g.prompt.empty());
+  for (const char *precision : {"fp32", "bf16"}) {
+    SCOPED_TRACE(precision);
+    Engine fused = open(model, std::string(precision) + ".b16", device);
+    Engine unfused = open(model, std::string(precision) + ".b16.nofuse", device);
+    ASSERT_TRUE(fused.generator && unfused.generator);
+    auto a = fused.generator->promptLogits(g.prompt);
+    auto b = unfused.generator->promptLogits(g.prompt);
+    ASSERT_TRUE(a.isOk() && b.isOk());
+    EXPECT_EQ(a->data, b->data) << "max difference " << relativeError(floats(*a), floats(*b));
+    EXPECT_EQ(greedy(*fused.generator, g.prompt, 8), greedy(*unfused.generator, g.prompt, 8));
+  }
+}
+
+TEST_P(TinyModel, CpuFusionChangesNoBits) { expectFusionTransparent(GetParam(), DeviceKind::Cpu); }
+
+TEST_P(TinyModel, GpuFusionChangesNoBits) {
+  if (!haveGpu())
+    GTEST_SKIP() << "no CUDA GPU: " << chitu_last_error();
+  expectFusionTransparent(GetParam(), DeviceKind::Cuda);
+}
+
 INSTANTIATE_TEST_SUITE_P(Golden, TinyModel, ::testing::ValuesIn(kModelNames));
 
 // KV blocks of 1 and of 5 tokens (a prompt not aligned to blocks) change nothing.

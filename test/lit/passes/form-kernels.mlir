@@ -2,7 +2,7 @@
 // RUN: chitu-opt %s --split-input-file --chitu-form-kernels --verify-diagnostics | FileCheck %s
 
 // CHECK-LABEL: func.func @wrap
-func.func @wrap(%x: tensor<?x64xf32>) -> tensor<?x32xf32> {
+func.func @wrap(%x: tensor<?x64xf32>) -> tensor<?x4x4xf32> {
   // Weights, constants and sizes stay outside kernels.
   // CHECK: %[[W:.*]] = chitu.weight "w"
   // CHECK: %[[N:.*]] = chitu.dim
@@ -19,10 +19,14 @@ func.func @wrap(%x: tensor<?x64xf32>) -> tensor<?x32xf32> {
   // CHECK-NEXT: chitu.mul %[[V]], %[[V]]
   %1 = chitu.mul %0, %0 : (tensor<?x32xf32>, tensor<?x32xf32>) -> tensor<?x32xf32>
   // Sizes are kernel inputs too.
-  // CHECK: chitu.kernel "k2_reshape"(%{{.*}}, %[[N]]) : (tensor<?x32xf32>, index) -> tensor<?x32xf32>
-  %2 = chitu.reshape %1 [%n, 32] : tensor<?x32xf32> -> tensor<?x32xf32>
+  // CHECK: chitu.kernel "k2_slice"(%{{.*}}, %[[N]]) : (tensor<?x32xf32>, index) -> tensor<?x16xf32>
+  %2 = chitu.slice %1 [0, 0] [%n, 16] [1, 2] : tensor<?x32xf32> -> tensor<?x16xf32>
+  // A reshape of an arena tensor is a view: no kernel.
+  // CHECK: chitu.reshape %{{.*}} [%[[N]], 4, 4]
+  // CHECK-NOT: chitu.kernel
   // CHECK: return
-  return %2 : tensor<?x32xf32>
+  %3 = chitu.reshape %2 [%n, 4, 4] : tensor<?x16xf32> -> tensor<?x4x4xf32>
+  return %3 : tensor<?x4x4xf32>
 }
 
 // -----

@@ -41,7 +41,7 @@
 // CUDA-LABEL: // ---- main / k3_matmul
 // CUDA-NEXT: // chitu kernel: chitu.matmul
 // CUDA: #include "matmul.cuh"
-// CUDA: chitu::gemm_tile_64x64(
+// CUDA: chitu::gemm_tile_fused<1>(
 
 // STAGES: IR Dump After Canonicalizer
 // STAGES: IR Dump After CheckShapes

@@ -31,6 +31,11 @@ bool isComputeOp(Operation *op);
 /// Its result must live where that operand lives.
 std::optional<unsigned> tiedOperand(Operation *op);
 
+/// True for a reshape at the top level of a function whose input lives in the activation
+/// arena (an argument that is not a state, or a kernel result that is not one): it needs no
+/// kernel, its result is the input's memory seen with other dimensions.
+bool isView(Operation *op);
+
 } // namespace mlir::chitu
 
 #endif // CHITU_DIALECT_CHITUOPS_H

@@ -22,8 +22,8 @@ struct PipelineOptions {
   std::vector<std::string> disabledPasses;
 };
 
-/// The passes chitu-compile runs, in order: canonicalize, chitu-check-shapes,
-/// chitu-form-kernels, canonicalize, chitu-plan-memory. Fails if a disabled pass name
+/// The passes chitu-compile runs, in order: canonicalize, chitu-check-shapes, chitu-fuse,
+/// chitu-form-kernels, chitu-plan-memory. Fails if a disabled pass name
 /// is unknown or required.
 LogicalResult buildCompilePipeline(OpPassManager &pm, const PipelineOptions &options,
                                    std::string &error);

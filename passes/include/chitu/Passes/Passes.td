@@ -20,6 +20,34 @@ def CheckShapes : Pass<"chitu-check-shapes", "func::FuncOp"> {
   let dependentDialects = ["::mlir::chitu::ChituDialect"];
 }
 
+def Fuse : Pass<"chitu-fuse", "func::FuncOp"> {
+  let summary = "Fuses compute ops into the kernel regions code generation supports";
+  let description = [{
+    Groups ops greedily into `chitu.kernel` regions, rule by rule: products sharing a left
+    operand (Q/K/V, gate/up) become one kernel; pointwise consumers of a product, a
+    reduction or an elemental group join it as its epilogue (bias, residual add,
+    `silu(gate) * up`, casts); elemental ops and `rms_norm`s whose users all sit in one
+    kernel join it as its prologue (a norm computed inside the product's kernel, reshapes
+    and rotary embedding read through); independent elemental kernels reading a common
+    input merge (rotary embedding of q with the KV-cache appends). A merge is refused when
+    the group is not a supported kernel shape or would create a cycle between kernels.
+    Ops are reordered so that each kernel follows what it reads. Single ops are left to
+    `chitu-form-kernels`.
+
+    ```mlir
+    // before: rms_norm, then three matmuls reading it
+    %n = chitu.rms_norm %x, %w eps = 1.0e-05 : ...
+    %q = chitu.matmul %n, %wq transpose_rhs : ...
+    %k = chitu.matmul %n, %wk transpose_rhs : ...
+    // after: one kernel computes the norm in its prologue and both products
+    %q, %k = chitu.kernel "k0_rms_norm_matmul" (%x, %w, %wq, %wk) : ... {
+      ...
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::chitu::ChituDialect"];
+}
+
 def FormKernels : Pass<"chitu-form-kernels", "func::FuncOp"> {
   let summary = "Groups compute ops into chitu.kernel regions";
   let description = [{
