@@ -51,6 +51,8 @@ struct FormKernelsPass : mlir::chitu::impl::FormKernelsBase<FormKernelsPass> {
     b.setInsertionPointToStart(body);
     Operation *clone = b.clone(*op, mapping);
     YieldOp::create(b, op->getLoc(), clone->getResults());
+    if (Attribute layer = op->getAttr("chitu.layer"))
+      kernel->setAttr("chitu.layer", layer);
     op->replaceAllUsesWith(kernel.getResults());
     op->erase();
   }

@@ -59,6 +59,20 @@ public:
   }
 
   void run() {
+    // What launching one kernel per op would cost, for --stats.
+    int64_t total = 0, firstLayer = 0;
+    for (Operation *op : compute_)
+      if (!isView(op)) {
+        ++total;
+        if (auto layer = op->getAttrOfType<IntegerAttr>("chitu.layer");
+            layer && layer.getInt() == 0)
+          ++firstLayer;
+      }
+    Builder b(func_.getContext());
+    func_->setAttr("chitu.unfused_kernels", b.getI64IntegerAttr(total));
+    if (firstLayer)
+      func_->setAttr("chitu.unfused_kernels_per_layer", b.getI64IntegerAttr(firstLayer));
+
     fuseProductsSharingOperands();
     bool changed = true;
     while (changed) {

@@ -93,6 +93,7 @@ int64_t elementBytes(Type t) {
 
 struct Buffer {
   SymExpr bytes;        // aligned to kAlign
+  SymExpr rawBytes;     // not aligned
   unsigned first, last; // positions; last == kForever: to the end
   int64_t slot = -1;
   std::optional<int64_t> coeff; // proportional: bytes = coeff * symbol `unit`
@@ -134,11 +135,12 @@ struct PlanMemoryPass : mlir::chitu::impl::PlanMemoryBase<PlanMemoryPass> {
     // 1. Buffers.
     std::vector<Buffer> buffers;
     llvm::DenseMap<Value, unsigned> bufferOf;
+    auto rawBytesOf = [&](Value v) {
+      return shapes->numElements(v) *
+             SymExpr::constant(elementBytes(cast<RankedTensorType>(v.getType()).getElementType()));
+    };
     auto bytesOf = [&](Value v) {
-      SymExpr n =
-          shapes->numElements(v) *
-          SymExpr::constant(elementBytes(cast<RankedTensorType>(v.getType()).getElementType()));
-      return SymExpr::constant(kAlign) * SymExpr::ceilDiv(n, SymExpr::constant(kAlign));
+      return SymExpr::constant(kAlign) * SymExpr::ceilDiv(rawBytesOf(v), SymExpr::constant(kAlign));
     };
     auto extend = [&](unsigned b, Value v, unsigned definedAt) {
       auto it = lastUse.find(v);
@@ -148,7 +150,7 @@ struct PlanMemoryPass : mlir::chitu::impl::PlanMemoryBase<PlanMemoryPass> {
                             : std::max(buffers[b].last, end);
     };
     auto newBuffer = [&](Value v, unsigned at) {
-      buffers.push_back({bytesOf(v), at, at});
+      buffers.push_back({bytesOf(v), rawBytesOf(v), at, at});
       bufferOf[v] = unsigned(buffers.size() - 1);
       extend(unsigned(buffers.size() - 1), v, at);
       return unsigned(buffers.size() - 1);
@@ -214,22 +216,29 @@ struct PlanMemoryPass : mlir::chitu::impl::PlanMemoryBase<PlanMemoryPass> {
       if (b.last == kForever)
         b.last = numOps;
 
-    // 2. Proportional buffers: sizes c * s for one symbol s (each symbol gets a region).
+    // 2. Proportional buffers: raw sizes c * s for one symbol s (each symbol gets a region).
+    // Such a buffer takes k * s bytes with k = c rounded up to the alignment: its aligned size
+    // 256 * ceildiv(c * s, 256) never exceeds that, and every offset stays aligned (when the
+    // rounding wastes at most an eighth).
     auto linearIn = [&](const SymExpr &e, int64_t s) -> std::optional<int64_t> {
       SymExpr c = e.substitute(
           [&](int64_t id) { return id == s ? SymExpr::constant(1) : SymExpr::symbol(id); });
-      if (!c.isConstant() || c.getConstant() <= 0 || c.getConstant() % kAlign)
+      if (!c.isConstant() || c.getConstant() <= 0)
         return std::nullopt;
       if (e != SymExpr::constant(c.getConstant()) * SymExpr::symbol(s))
         return std::nullopt;
-      return c.getConstant();
+      int64_t k = (c.getConstant() + kAlign - 1) / kAlign * kAlign;
+      // Small rows (token ids: 4 bytes) would waste most of k: they get slots instead.
+      if ((k - c.getConstant()) * 8 > c.getConstant())
+        return std::nullopt;
+      return k;
     };
     std::vector<unsigned> proportional, others;
     for (unsigned i = 0; i < buffers.size(); ++i) {
       std::set<int64_t> syms;
-      buffers[i].bytes.collectSymbols(syms);
+      buffers[i].rawBytes.collectSymbols(syms);
       if (syms.size() == 1)
-        if ((buffers[i].coeff = linearIn(buffers[i].bytes, *syms.begin())))
+        if ((buffers[i].coeff = linearIn(buffers[i].rawBytes, *syms.begin())))
           buffers[i].unit = *syms.begin();
       (buffers[i].coeff ? proportional : others).push_back(i);
     }

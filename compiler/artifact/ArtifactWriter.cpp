@@ -530,6 +530,7 @@ LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {
         cb::CreateCheck(fbb_, c.isEquality ? cb::CheckKind::EQ : cb::CheckKind::LE, l, r, msg));
   }
   auto arena = expr(slotOffset.back());
+  stats_.arenas.push_back({func.getSymName().str(), slotOffset.back().str()});
   entries_.push_back(cb::CreateEntryDirect(fbb_, func.getSymName().str().c_str(), &symbols, &checks,
                                            &inputs, &outputs, &steps, arena));
   return success();

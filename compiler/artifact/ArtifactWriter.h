@@ -50,6 +50,8 @@ struct ArtifactInput {
 };
 
 struct ArtifactStats {
+  /// Per entry: its name and planned arena size (an expression of the symbols).
+  std::vector<std::pair<std::string, std::string>> arenas;
   size_t fileBytes = 0;
   size_t kernels = 0;
   size_t weights = 0;

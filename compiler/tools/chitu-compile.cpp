@@ -16,6 +16,7 @@
 #include "frontend/MlirFrontend.h"
 #include "nvrtc/NvrtcCompiler.h"
 #include "support/Format.h"
+#include "support/Json.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -66,6 +67,20 @@ cl::opt<bool> embedWeights("embed-weights",
                            cl::desc("Pack the weights into the .cbin instead of referencing "
                                     "the safetensors files"),
                            cl::cat(category));
+enum class StatsFormat { None, Text, Json };
+/// --stats is created in main, after LLVM's own -stats (pass statistics) is unregistered.
+cl::opt<StatsFormat> &statsOption() {
+  static cl::opt<StatsFormat> option(
+      "stats",
+      cl::desc("Print per entry the kernel launches before and after fusion, per decoder "
+               "layer, and the planned arena (stdout)"),
+      cl::ValueOptional, cl::init(StatsFormat::None),
+      cl::values(clEnumValN(StatsFormat::Text, "", "as text (--stats)"),
+                 clEnumValN(StatsFormat::Text, "text", "as text"),
+                 clEnumValN(StatsFormat::Json, "json", "one JSON object")),
+      cl::cat(category));
+  return option;
+}
 cl::opt<bool> noFusion("no-fusion",
                        cl::desc("Leave out chitu-fuse: one kernel per op (debugging, comparisons)"),
                        cl::cat(category));
@@ -101,6 +116,60 @@ const char *kTool = "chitu-compile";
 void progress(const std::string &message) {
   if (!quiet)
     llvm::errs() << kTool << ": " << message << "\n";
+}
+
+/// --stats: per entry, kernel launches before fusion (one per op) and after, the same for
+/// the first decoder layer (ops tagged chitu.layer = 0), and the planned arena.
+void printStats(ModuleOp module, const ArtifactStats &stats, bool json) {
+  ::chitu::JsonWriter j(/*pretty=*/false);
+  j.beginObject().key("entries").beginArray();
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isDeclaration())
+      continue;
+    int64_t after = 0, afterLayer = 0;
+    for (auto kernel : func.getOps<KernelOp>()) {
+      ++after;
+      if (auto l = kernel->getAttrOfType<IntegerAttr>("chitu.layer"); l && l.getInt() == 0)
+        ++afterLayer;
+    }
+    auto attr = [&](const char *name, int64_t fallback) {
+      auto a = func->getAttrOfType<IntegerAttr>(name);
+      return a ? a.getInt() : fallback;
+    };
+    int64_t before = attr("chitu.unfused_kernels", after);
+    int64_t beforeLayer = attr("chitu.unfused_kernels_per_layer", afterLayer);
+    std::string arena;
+    for (const auto &[name, expr] : stats.arenas)
+      if (name == func.getSymName())
+        arena = expr;
+    if (json) {
+      j.beginObject();
+      j.key("name").value(func.getSymName().str());
+      j.key("kernels_before").value(before);
+      j.key("kernels_after").value(after);
+      j.key("kernels_per_layer");
+      if (afterLayer)
+        j.value(afterLayer);
+      else
+        j.null();
+      j.key("kernels_per_layer_before");
+      if (beforeLayer)
+        j.value(beforeLayer);
+      else
+        j.null();
+      j.key("arena_bytes").value(arena);
+      j.endObject();
+      continue;
+    }
+    llvm::outs() << "entry '" << func.getSymName() << "': " << after << " kernel launches ("
+                 << before << " unfused)";
+    if (afterLayer)
+      llvm::outs() << ", " << afterLayer << " per decoder layer (" << beforeLayer << " unfused)";
+    llvm::outs() << ", arena " << arena << " bytes\n";
+  }
+  j.endArray().endObject();
+  if (json)
+    llvm::outs() << j.str() << "\n";
 }
 
 /// Compiles every distinct kernel source for every target on a pool of threads.
@@ -166,6 +235,10 @@ void compileKernels(llvm::DenseMap<Operation *, CompiledKernel> &kernels,
 } // namespace
 
 int main(int argc, char **argv) {
+  if (auto it = cl::getRegisteredOptions().find("stats"); it != cl::getRegisteredOptions().end())
+    it->second->removeArgument();
+  StatsFormat statsFormat = StatsFormat::None;
+  (void)statsOption();
   cl::HideUnrelatedOptions(category);
   cl::SetVersionPrinter([](llvm::raw_ostream &os) { os << "chitu-compile 0.1.0\n"; });
   cl::ParseCommandLineOptions(
@@ -176,6 +249,7 @@ int main(int argc, char **argv) {
       "The input is chitu dialect IR (.mlir), whose chitu.weight ops are read from\n"
       "<input>.safetensors next to it or from --weights files, or a Hugging Face\n"
       "checkpoint directory of a Llama, Qwen2 or Mistral causal LM.\n");
+  statsFormat = statsOption().getValue();
 
   if (inputPath.empty())
     fatal("no input given (run 'chitu-compile --help' for usage)");
@@ -347,5 +421,7 @@ int main(int argc, char **argv) {
            std::to_string(stats.kernels) + " kernels, " + std::to_string(stats.weights) +
            " weights (" + ::chitu::humanBytes(stats.embeddedBytes) + " embedded, " +
            ::chitu::humanBytes(stats.externalBytes) + " external)");
+  if (statsFormat != StatsFormat::None)
+    printStats(module, stats, statsFormat == StatsFormat::Json);
   return 0;
 }

@@ -419,6 +419,15 @@ def main():
                          "cbin": name + ".cbin", "attrs": {},
                          "inputs": [dict({"name": n, "dtype": d, "shape": s}, **e)
                                     for n, d, s, e in inputs]})
+    # Every model case once more without fusion: the suite checks that fusion changes no bit.
+    for entry in [m for m in manifest if m["kind"] == "model"]:
+        name = entry["name"] + "_nofuse"
+        source = (os.path.join(SRC, "examples", examples[entry["name"]][0])
+                  if entry["name"] in examples else os.path.join(args.out, entry["name"] + ".mlir"))
+        jobs.append((name, [args.compiler, source, "-o", os.path.join(args.out, name + ".cbin"),
+                            "--target", args.targets, "--embed-weights", "--quiet", "-j", "1",
+                            "--no-fusion"]))
+        manifest.append(dict(entry, name=name, kind="unfused", cbin=name + ".cbin"))
 
     # The add case once more, for an architecture no Ampere or Hopper GPU runs: the GPU
     # suite checks that such a model is refused with a message.

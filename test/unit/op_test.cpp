@@ -100,6 +100,43 @@ INSTANTIATE_TEST_SUITE_P(Cases, OpCaseTest, ::testing::ValuesIn(cases()),
                            return info.param.name;
                          });
 
+// Fusion groups ops into kernels without changing a bit: every model case (the examples and
+// the fused-shape graphs) against its --no-fusion build, on the same inputs.
+void expectFusedEqualsUnfused(chitu_device device) {
+  size_t pairs = 0;
+  for (const OpCase &unfused : cases()) {
+    if (unfused.kind != "unfused")
+      continue;
+    const std::string name = unfused.name.substr(0, unfused.name.size() - 7); // "_nofuse"
+    const OpCase *fused = nullptr;
+    for (const OpCase &c : cases())
+      if (c.name == name)
+        fused = &c;
+    ASSERT_NE(fused, nullptr) << name;
+    SCOPED_TRACE(name + " CHITU_TEST_SEED=" + std::to_string(testSeed()));
+    std::mt19937_64 rng(testSeed() ^ std::hash<std::string>()(name));
+    for (int64_t n : {int64_t(1), int64_t(37)}) {
+      std::vector<NdArray> inputs = makeInputs(*fused, n, rng);
+      std::vector<NdArray> a, b;
+      ASSERT_EQ(runCase(*fused, device, inputs, a), "");
+      ASSERT_EQ(runCase(unfused, device, inputs, b), "");
+      ASSERT_EQ(a.size(), b.size());
+      for (size_t o = 0; o < a.size(); ++o)
+        EXPECT_EQ(a[o].toBytes(), b[o].toBytes()) << "output " << o << ", size " << n;
+    }
+    ++pairs;
+  }
+  EXPECT_GE(pairs, 15u) << manifestError();
+}
+
+TEST(Fusion, CpuFusedEqualsUnfused) { expectFusedEqualsUnfused(CHITU_DEVICE_CPU); }
+
+TEST(Fusion, GpuFusedEqualsUnfused) {
+  if (chitu_cuda_device_count() == 0)
+    GTEST_SKIP() << "no CUDA GPU: " << chitu_last_error();
+  expectFusedEqualsUnfused(CHITU_DEVICE_CUDA);
+}
+
 // A gather index outside its table fails the run on either device, with a message.
 TEST(GatherErrors, OutOfRangeIndexIsAnError) {
   const OpCase *gather = nullptr;
