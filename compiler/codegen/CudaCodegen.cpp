@@ -296,13 +296,15 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
 
   return llvm::TypeSwitch<Operation *, FailureOr<std::string>>(op)
       .Case([&](AddOp o) {
-        return binary(o.getLhs(), o.getRhs(), "+", "chitu::add_i32", "chitu::add_i64");
+        // Float add/sub/mul round on their own (__f*_rn): never contracted into an FMA with
+        // a neighbouring op, so fusing ops into one kernel changes no bits.
+        return binary(o.getLhs(), o.getRhs(), "__fadd_rn", "chitu::add_i32", "chitu::add_i64");
       })
       .Case([&](SubOp o) {
-        return binary(o.getLhs(), o.getRhs(), "-", "chitu::sub_i32", "chitu::sub_i64");
+        return binary(o.getLhs(), o.getRhs(), "__fsub_rn", "chitu::sub_i32", "chitu::sub_i64");
       })
       .Case([&](MulOp o) {
-        return binary(o.getLhs(), o.getRhs(), "*", "chitu::mul_i32", "chitu::mul_i64");
+        return binary(o.getLhs(), o.getRhs(), "__fmul_rn", "chitu::mul_i32", "chitu::mul_i64");
       })
       .Case([&](DivOp o) {
         return binary(o.getLhs(), o.getRhs(), "/", "chitu::div_i32", "chitu::div_i64");

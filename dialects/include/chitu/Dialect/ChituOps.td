@@ -508,8 +508,8 @@ def Chitu_KernelOp : Chitu_Op<"kernel", [IsolatedFromAbove, RecursiveMemoryEffec
   let description = [{
     The unit of code generation: its region's ops become one kernel named `name`. The
     region sees only its operands (tensors, and `index` values for sizes) as block
-    arguments and yields the kernel's results. Kernel formation creates these regions
-    (one op each for now); fusion changes only how ops are grouped.
+    arguments and yields the kernel's results. `chitu-fuse` creates regions of several ops,
+    `chitu-form-kernels` one per remaining op.
 
     ```mlir
     %y = chitu.kernel "k0_add" (%a, %b) : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32> {

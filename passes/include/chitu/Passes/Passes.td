@@ -49,29 +49,30 @@ def Fuse : Pass<"chitu-fuse", "func::FuncOp"> {
 }
 
 def FormKernels : Pass<"chitu-form-kernels", "func::FuncOp"> {
-  let summary = "Groups compute ops into chitu.kernel regions";
+  let summary = "Wraps each remaining compute op into a chitu.kernel region";
   let description = [{
-    Wraps each compute op that is not yet inside a `chitu.kernel` into a kernel region
-    of its own, named `k<N>_<op>`, whose operands are the tensors and sizes it uses.
-    Weights, constants and size computations stay outside. Code generation turns each
-    region into one CUDA kernel; the fusion pass (later) changes only the grouping.
+    Wraps each compute op that is not yet inside a `chitu.kernel` (what `chitu-fuse` left
+    alone) into a kernel region of its own, named `k<N>_<op>`, whose operands are the
+    tensors and sizes it uses. Weights, constants and size computations stay outside, and
+    so do views: reshapes of arena tensors, which need no kernel (their result is the
+    input's memory).
   }];
   let dependentDialects = ["::mlir::chitu::ChituDialect"];
 }
 
 def PlanMemory : Pass<"chitu-plan-memory", "func::FuncOp"> {
-  let summary = "Assigns every intermediate tensor an arena slot, reusing dead ones";
+  let summary = "Plans the activation arena: buffers, in-place results, packing by lifetime";
   let description = [{
-    Liveness over the (single-block) entry function: each function argument and kernel
-    result gets a slot of the arena; a slot whose tensor is dead is reused by a later
-    one. Arguments and returned values live for the whole function. The slot of each
-    kernel result is recorded in the kernel's `chitu.slots` attribute, argument slots
-    in the function's `chitu.arg_slots`, and the slot count in `chitu.num_slots`.
-    Arguments marked `chitu.state` (KV caches) live outside the arena (slot -1); a kernel
-    result that updates one in place (`chitu.kv_write`) lives in its input's buffer
-    (slot -2 - input index).
-    The size of a slot is the largest tensor it holds, a function of the dynamic
-    dimensions computed when the artifact is written.
+    Every function argument and kernel result gets a buffer, except that views share their
+    input's, a kernel result that reads a dying input only at the element it writes
+    (pointwise ops at full shape) is written over it (`chitu.in_place` on the kernel), and
+    `kv_write` results live in their state (slot -2 - input index; state arguments have
+    slot -1). Buffers proportional to one symbol (activations of `s0` tokens) are packed
+    per symbol at offsets `k * symbol` by lifetime, largest first (`chitu.slot_offsets`,
+    `chitu.slot_units`: -1 for other slots); the others take slots reused by liveness,
+    each as large as the largest buffer it holds. Each kernel gets `chitu.slots`, views
+    `chitu.slots` too, the function `chitu.arg_slots` and `chitu.num_slots`; the
+    artifact writer turns slots into arena offsets (expressions of the symbols).
   }];
   let dependentDialects = ["::mlir::chitu::ChituDialect"];
 }
