@@ -134,6 +134,10 @@ private:
   LogicalResult emitReduction(Operation *op, Value input, ArrayRef<int64_t> axes, bool keepDims);
   LogicalResult emitSoftmax(SoftmaxOp op);
   LogicalResult emitNorm(Operation *op);
+  /// Emits the sum of squares of one row of `input` (by one warp) and returns the rms_norm
+  /// scale expression.
+  FailureOr<std::string> emitRmsScale(Value input, const std::vector<std::string> &rowCoords,
+                                      const std::string &len, const std::string &eps);
   LogicalResult emitMatmul(MatmulOp op);
   LogicalResult emitKvWriteStore(KvWriteOp op, unsigned output, const std::vector<std::string> &idx,
                                  const std::vector<std::string> &dims);
@@ -686,6 +690,26 @@ LogicalResult KernelEmitter::emitSoftmax(SoftmaxOp op) {
   return success();
 }
 
+FailureOr<std::string> KernelEmitter::emitRmsScale(Value input,
+                                                   const std::vector<std::string> &rowCoords,
+                                                   const std::string &len, const std::string &eps) {
+  // One warp sums the row's squares in warp_row_sum's fixed order: the rms_norm kernel and a
+  // product's fused norm prologue both come here, so their scales have the same bits.
+  pushScope();
+  line("const float ss = chitu::warp_row_sum(" + len + ", [&](long long k) {");
+  ++indent_;
+  std::vector<std::string> coords(rowCoords);
+  coords.push_back("k");
+  auto x = value(input, coords);
+  if (failed(x))
+    return failure();
+  line("return " + *x + " * " + *x + ";");
+  --indent_;
+  line("});");
+  popScope();
+  return "chitu::rsqrt_f32(ss / (float)" + len + " + " + eps + ")";
+}
+
 LogicalResult KernelEmitter::emitNorm(Operation *op) {
   includes_.insert("reduce.cuh");
   bool isRms = isa<RmsNormOp>(op);
@@ -756,17 +780,10 @@ LogicalResult KernelEmitter::emitNorm(Operation *op) {
     return storeResults(coordsAt("k"), linearize(coordsAt("k"), dims));
   };
   if (isRms) {
-    pushScope();
-    line("const float ss = chitu::warp_row_sum(" + len + ", [&](long long k) {");
-    ++indent_;
-    auto x = value(input, coordsAt("k"));
-    if (failed(x))
+    auto scale = emitRmsScale(input, rowCoords, len, epsText);
+    if (failed(scale))
       return failure();
-    line("return " + *x + " * " + *x + ";");
-    --indent_;
-    line("});");
-    popScope();
-    line("const float scale = chitu::rsqrt_f32(ss / (float)" + len + " + " + epsText + ");");
+    line("const float scale = " + *scale + ";");
     if (failed(forEach([&](const std::string &x) { return store(x, "scale"); })))
       return failure();
   } else {
@@ -849,18 +866,10 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     ++indent_;
     line("const long long m = row0 + r;");
     line("if (m >= " + m + ") break;");
-    pushScope();
-    line("const float ss = chitu::warp_row_sum(" + len + ", [&](long long k) {");
-    ++indent_;
-    auto x = value(norm.getInput(), {"m", "k"});
-    if (failed(x))
+    auto scale = emitRmsScale(norm.getInput(), {"m"}, len, epsText);
+    if (failed(scale))
       return failure();
-    line("return " + *x + " * " + *x + ";");
-    --indent_;
-    line("});");
-    popScope();
-    line("if ((threadIdx.x & 31) == 0) row_scale[r] = chitu::rsqrt_f32(ss / (float)" + len + " + " +
-         epsText + ");");
+    line("if ((threadIdx.x & 31) == 0) row_scale[r] = " + *scale + ";");
     --indent_;
     line("}");
     line("__syncthreads();");
