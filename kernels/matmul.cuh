@@ -97,6 +97,114 @@ __device__ __forceinline__ void gemm_tile_fused(i64 row0, i64 col0, i64 M, i64 N
   }
 }
 
+// ---- few rows (decode) ----------------------------------------------------------------
+//
+// With at most kGemvMaxRows rows of A the product is a matrix-vector product bound by
+// reading B once. Each warp computes one output column: B is [N, K] (a product with
+// transpose_rhs), so the column's weights are a contiguous row, read with 16-byte loads, four
+// in flight per lane. A's rows go through `load_a` into shared memory a chunk of K at a time
+// (so a fused prologue runs once per element per block). The lanes' partial sums are combined
+// by a butterfly and lane 0 hands the column's NB accumulators to `epilogue(m, n, acc)`, for
+// each row m.
+constexpr int kGemvMaxRows = 8;
+constexpr int kGemvCols = 8;     // columns per block: one per warp of 256 threads
+constexpr int kGemvChunk = 512;  // K elements of A staged at a time
+__host__ __device__ constexpr int gemv_smem_floats() { return kGemvMaxRows * kGemvChunk; }
+
+template <typename T> struct Vec16 {
+  static constexpr int n = 16 / sizeof(T);
+};
+
+template <typename T>
+__device__ __forceinline__ void load16(const T *p, float (&out)[Vec16<T>::n]) {
+  const uint4 v = *reinterpret_cast<const uint4 *>(p);
+  const unsigned w[4] = {v.x, v.y, v.z, v.w};
+  if constexpr (sizeof(T) == 4) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+      out[i] = __uint_as_float(w[i]);
+  } else {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      T t;
+      t.bits = (unsigned short)(w[i / 2] >> (16 * (i % 2)));
+      out[i] = to_float(t);
+    }
+  }
+}
+
+template <int NB, typename TB, typename LoadA, typename Epilogue>
+__device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, float *smem,
+                                                LoadA load_a, const TB *const *B,
+                                                Epilogue epilogue) {
+  constexpr int V = Vec16<TB>::n;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const i64 n = col0 + warp;
+  const bool vec = (K % V) == 0;
+  float acc[NB][kGemvMaxRows];
+#pragma unroll
+  for (int j = 0; j < NB; ++j)
+#pragma unroll
+    for (int m = 0; m < kGemvMaxRows; ++m)
+      acc[j][m] = 0.0f;
+  for (i64 k0 = 0; k0 < K; k0 += kGemvChunk) {
+    const int kc = (int)(K - k0 < kGemvChunk ? K - k0 : kGemvChunk);
+    __syncthreads(); // the previous chunk is consumed
+    for (int e = threadIdx.x; e < M * kc; e += blockDim.x)
+      smem[(e / kc) * kGemvChunk + e % kc] = load_a(e / kc, k0 + e % kc);
+    __syncthreads();
+    if (n >= N)
+      continue;
+    if (vec) {
+#pragma unroll 4
+      for (int kk = lane * V; kk < kc; kk += 32 * V) {
+#pragma unroll
+        for (int j = 0; j < NB; ++j) {
+          float w[V];
+          load16(B[j] + n * K + k0 + kk, w);
+#pragma unroll
+          for (int m = 0; m < kGemvMaxRows; ++m)
+            if (m < M) {
+              const float *a = smem + m * kGemvChunk + kk;
+#pragma unroll
+              for (int i = 0; i < V; ++i)
+                acc[j][m] += a[i] * w[i];
+            }
+        }
+      }
+    } else {
+      for (int kk = lane; kk < kc; kk += 32) {
+#pragma unroll
+        for (int j = 0; j < NB; ++j) {
+          const float w = to_float(B[j][n * K + k0 + kk]);
+#pragma unroll
+          for (int m = 0; m < kGemvMaxRows; ++m)
+            if (m < M)
+              acc[j][m] += smem[m * kGemvChunk + kk] * w;
+        }
+      }
+    }
+  }
+  if (n >= N)
+    return;
+#pragma unroll
+  for (int m = 0; m < kGemvMaxRows; ++m) {
+    if (m >= M)
+      break;
+    float out[NB];
+#pragma unroll
+    for (int j = 0; j < NB; ++j) {
+      float v = acc[j][m];
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, off);
+      out[j] = __shfl_sync(0xffffffffu, v, 0);
+    }
+    if (lane == 0)
+      epilogue(m, n, out);
+  }
+}
+
 // C[m, n] = sum_k A[m * sam + k * sak] * B[k * sbk + n * sbn] for the block's tile
 // (blockIdx.y: rows, blockIdx.x: columns); the strides carry the transposes.
 template <typename TA, typename TB, typename TC>

@@ -17,6 +17,8 @@ using namespace mlir::chitu;
 namespace {
 
 constexpr unsigned kBlockThreads = 256;
+// The matrix-vector routine of kernels/matmul.cuh: rows it takes, columns per block.
+constexpr int64_t kGemvMaxRows = 8, kGemvCols = 8;
 constexpr int64_t kMaxGridX = int64_t(1) << 20; // kernels loop when there is more work
 constexpr int64_t kMaxGridZ = 65535;
 
@@ -851,7 +853,18 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   for (const auto &g : groupProducts)
     widest = std::max(widest, g.size());
 
-  line("__shared__ float smem[chitu::gemm_smem_floats(" + std::to_string(widest) + ")];");
+  // Few rows (decode): every product reads its weights as rows ([N, K], transpose_rhs) of one
+  // type, so the matrix-vector routine applies; the launch grid then counts its column blocks.
+  bool gemv = true;
+  Type rhsType = elementType(MatmulOp(shape.matmuls.front()).getRhs());
+  for (MatmulOp mm : shape.matmuls)
+    gemv &= mm.getTransposeRhs() && elementType(mm.getRhs()) == rhsType &&
+            isa<FloatType>(rhsType);
+  line("__shared__ float smem[chitu::gemm_smem_floats(" + std::to_string(widest) +
+       ") > chitu::gemv_smem_floats() ? chitu::gemm_smem_floats(" + std::to_string(widest) +
+       ") : chitu::gemv_smem_floats()];");
+  line(std::string("const bool few_rows = ") +
+       (gemv ? m + " <= chitu::kGemvMaxRows" : std::string("false")) + ";");
   line("const long long row0 = (long long)blockIdx.y * chitu::kGemmBM;");
   rowBase_ = "row0";
   if (RmsNormOp norm = shape.prologueNorm) {
@@ -879,14 +892,19 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     return failure();
 
   line("long long tile = blockIdx.x;");
-  SymExpr totalTiles = SymExpr::constant(0);
+  SymExpr totalTiles = SymExpr::constant(0), totalGemv = SymExpr::constant(0);
   for (unsigned g = 0; g < numGroups; ++g) {
     MatmulOp lead = shape.matmuls[groupProducts[g].front()];
     SymExpr N = shapes_.dims(lead.getResult())[1];
     std::string n = sizeVar(N, "N");
     SymExpr tiles = SymExpr::ceilDiv(N, SymExpr::constant(64));
+    SymExpr columnBlocks = SymExpr::ceilDiv(N, SymExpr::constant(kGemvCols));
     totalTiles = totalTiles + tiles;
-    line("if (tile < " + sizeVar(tiles, "tiles") + ") {");
+    totalGemv = totalGemv + columnBlocks;
+    std::string count = fresh("blocks");
+    line("const long long " + count + " = few_rows ? " + sizeVar(columnBlocks, "cols") + " : " +
+         sizeVar(tiles, "tiles") + ";");
+    line("if (tile < " + count + ") {");
     ++indent_;
     // B of each product of the group: rhs is [N, K] with transpose_rhs, else [K, N].
     line("auto load_b = [&](int j, long long bk, long long bn) -> float {");
@@ -923,16 +941,41 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     popScope();
     --indent_;
     line("};");
+    if (gemv) {
+      std::string pointers;
+      for (unsigned j : groupProducts[g]) {
+        MatmulOp mm = shape.matmuls[j];
+        auto ptr = pointerOf(mm, mm.getRhs());
+        if (failed(ptr))
+          return failure();
+        pointers += (pointers.empty() ? "" : ", ") + *ptr;
+      }
+      line("if (few_rows) {");
+      ++indent_;
+      line("const " + storageType(rhsType) + " *const weights[] = {" + pointers + "};");
+      line("chitu::gemv_tile_fused<" + std::to_string(groupProducts[g].size()) +
+           ">(tile * chitu::kGemvCols, " + m + ", " + n + ", " + k +
+           ", smem, load_a, weights, epilogue);");
+      line("return;");
+      --indent_;
+      line("}");
+    }
     line("chitu::gemm_tile_fused<" + std::to_string(groupProducts[g].size()) +
          ">(row0, tile * chitu::kGemmBN, " + m + ", " + n + ", " + k +
          ", smem, load_a, load_b, epilogue);");
     line("return;");
     --indent_;
     line("}");
-    line("tile -= " + sizeVar(tiles, "tiles") + ";");
+    line("tile -= " + count + ";");
   }
   launch_.block[0] = kBlockThreads;
-  launch_.grid[0] = totalTiles;
+  // Column blocks of the matrix-vector routine when M <= kGemvMaxRows, tiles otherwise:
+  // tiles + (blocks - tiles) * [M <= kGemvMaxRows], the indicator being
+  // 1 - min(1, M floordiv (kGemvMaxRows + 1)).
+  SymExpr fewRows =
+      SymExpr::constant(1) -
+      SymExpr::min(SymExpr::constant(1), SymExpr::floorDiv(M, SymExpr::constant(kGemvMaxRows + 1)));
+  launch_.grid[0] = gemv ? totalTiles + (totalGemv - totalTiles) * fewRows : totalTiles;
   launch_.grid[1] = SymExpr::ceilDiv(M, SymExpr::constant(64));
   launch_.grid[2] = SymExpr::constant(1);
   return success();
