@@ -27,9 +27,19 @@ public:
   virtual Status run(int entry, const EntryShapes &shapes,
                      const std::vector<const HostTensor *> &inputs,
                      const std::vector<void *> &states) = 0;
+  // Profiling: with it on, each run records the time of every step (kernel), in
+  // milliseconds, read back with stepTimes() after the run (CUDA events on a GPU, wall time
+  // on the CPU). Off by default: it adds a synchronisation per run on the GPU.
+  virtual void setProfiling(bool on) { profiling_ = on; }
+  virtual std::vector<double> stepTimes() const { return stepTimes_; }
+
   // Copies tensor `tensor` as the last run left it (valid until the next run).
   virtual Status fetch(const EntryShapes &shapes, uint32_t tensor,
                        const std::vector<void *> &states, HostTensor &out) = 0;
+
+protected:
+  bool profiling_ = false;
+  std::vector<double> stepTimes_;
 };
 
 } // namespace chitu::rt

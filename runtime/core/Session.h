@@ -21,8 +21,8 @@ public:
   const Model &model() const { return *model_; }
   std::string deviceName() const { return executor_->deviceName(); }
 
-  Status setInput(int entry, const std::string &name, DType dtype,
-                  const std::vector<int64_t> &dims, const void *data, size_t bytes);
+  Status setInput(int entry, const std::string &name, DType dtype, const std::vector<int64_t> &dims,
+                  const void *data, size_t bytes);
   // Allocates the state input `name` with these dims (reusing the buffer when it has them)
   // and fills it with `data` (`bytes`), or zeros when `data` is null. Every entry with a
   // state input of that name shares the buffer.
@@ -30,6 +30,11 @@ public:
                   const void *data, size_t bytes);
   Status readState(const std::string &name, void *data, size_t bytes) const;
   Status run(int entry);
+  // Per-step (kernel) timing of the following runs; see Executor::setProfiling.
+  void setProfiling(bool on) { executor_->setProfiling(on); }
+  std::vector<double> stepTimes() const { return executor_->stepTimes(); }
+  // The shapes bound by the last run (null before any).
+  const EntryShapes *lastShapes() const { return lastShapes_ ? &*lastShapes_ : nullptr; }
   // An output of the last run of `entry` (copied from the device on first use).
   StatusOr<const HostTensor *> output(int entry, const std::string &name);
 

@@ -3,6 +3,7 @@
 #include "CpuOps.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -56,12 +57,18 @@ public:
       if (inputs[i] && shapes.bytes[t])
         std::memcpy(arena_.data() + shapes.offsets[t], inputs[i]->data.data(), shapes.bytes[t]);
     }
+    stepTimes_.clear();
     for (uint32_t s = 0; s < e.steps()->size(); ++s) {
       const cbin::Step &step = *e.steps()->Get(s);
       const cbin::Kernel &k = *a.kernels()->Get(step.kernel());
+      auto start = std::chrono::steady_clock::now();
       Status st = runKernel(k, step, shapes);
       if (!st.isOk())
         return st.withContext("kernel " + k.name()->str());
+      if (profiling_)
+        stepTimes_.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count());
     }
     return Status::ok();
   }
@@ -93,8 +100,7 @@ private:
     values.reserve(k.num_inputs() + k.ops()->size());
     for (uint32_t t : *step.inputs()) {
       const cbin::Tensor &tensor = *a.tensors()->Get(t);
-      values.push_back(
-          cpu::loadValue(storage(t, shapes), toDType(tensor.dtype()), shapes.dims[t]));
+      values.push_back(cpu::loadValue(storage(t, shapes), toDType(tensor.dtype()), shapes.dims[t]));
     }
     for (uint32_t j = 0; j < k.ops()->size(); ++j) {
       const cbin::Op &op = *k.ops()->Get(j);

@@ -31,15 +31,22 @@ Status loadDriver(Driver &d) {
       sym(d.cuMemFree, "cuMemFree_v2") && sym(d.cuMemGetInfo, "cuMemGetInfo_v2") &&
       sym(d.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2") &&
       sym(d.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2") &&
-      sym(d.cuMemsetD32Async, "cuMemsetD32Async") &&
-            sym(d.cuMemsetD8Async, "cuMemsetD8Async") && sym(d.cuStreamCreate, "cuStreamCreate") &&
-      sym(d.cuStreamDestroy, "cuStreamDestroy_v2") &&
+      sym(d.cuMemsetD32Async, "cuMemsetD32Async") && sym(d.cuMemsetD8Async, "cuMemsetD8Async") &&
+      sym(d.cuStreamCreate, "cuStreamCreate") && sym(d.cuStreamDestroy, "cuStreamDestroy_v2") &&
       sym(d.cuStreamSynchronize, "cuStreamSynchronize") &&
       sym(d.cuLaunchKernel, "cuLaunchKernel") && sym(d.cuGetErrorName, "cuGetErrorName") &&
       sym(d.cuGetErrorString, "cuGetErrorString");
   if (!ok)
     return Status(StatusCode::DeviceError,
                   "the CUDA driver is too old: a required entry point is missing");
+  // Profiling entry points, by their current names first.
+  if (!sym(d.cuEventElapsedTime, "cuEventElapsedTime_v2"))
+    sym(d.cuEventElapsedTime, "cuEventElapsedTime");
+  if (!sym(d.cuEventDestroy, "cuEventDestroy_v2"))
+    sym(d.cuEventDestroy, "cuEventDestroy");
+  if (!sym(d.cuEventCreate, "cuEventCreate") || !sym(d.cuEventRecord, "cuEventRecord") ||
+      !d.cuEventElapsedTime || !d.cuEventDestroy)
+    d.cuEventCreate = nullptr;
   CUresult r = d.cuInit(0);
   if (r != CUDA_SUCCESS) {
     const char *name = nullptr;

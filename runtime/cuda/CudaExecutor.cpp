@@ -50,6 +50,8 @@ public:
     for (CUmodule m : modules_)
       if (m)
         d_->cuModuleUnload(m);
+    for (CUevent ev : events_)
+      d_->cuEventDestroy(ev);
     if (stream_)
       d_->cuStreamDestroy(stream_);
   }
@@ -153,16 +155,33 @@ public:
         CHITU_CU(d_->cuMemcpyHtoDAsync(arena_ + shapes.offsets[t], inputs[i]->data.data(),
                                        shapes.bytes[t], stream_));
     }
+    bool timed = profiling_ && d_->cuEventCreate;
+    if (timed)
+      while (events_.size() < numSteps + 1) {
+        CUevent ev = nullptr;
+        CHITU_CU(d_->cuEventCreate(&ev, 0));
+        events_.push_back(ev);
+      }
     for (uint32_t s = 0; s < numSteps; ++s) {
+      if (timed)
+        CHITU_CU(d_->cuEventRecord(events_[s], stream_));
       Status st = launch(*e.steps()->Get(s), s, shapes);
       if (!st.isOk())
         return st.withContext("kernel " +
                               a.kernels()->Get(e.steps()->Get(s)->kernel())->name()->str());
     }
+    if (timed)
+      CHITU_CU(d_->cuEventRecord(events_[numSteps], stream_));
     std::vector<uint32_t> status(numSteps, 0);
     if (numSteps)
       CHITU_CU(d_->cuMemcpyDtoHAsync(status.data(), status_, numSteps * 4, stream_));
     CHITU_CU(d_->cuStreamSynchronize(stream_));
+    stepTimes_.clear();
+    for (uint32_t s = 0; timed && s < numSteps; ++s) {
+      float ms = 0;
+      CHITU_CU(d_->cuEventElapsedTime(&ms, events_[s], events_[s + 1]));
+      stepTimes_.push_back(ms);
+    }
     for (uint32_t s = 0; s < numSteps; ++s)
       if (status[s] != 0) {
         const cbin::Kernel &k = *a.kernels()->Get(e.steps()->Get(s)->kernel());
@@ -312,6 +331,7 @@ private:
   std::string arch_, name_;
   std::vector<CUmodule> modules_;
   std::vector<CUfunction> functions_;
+  std::vector<CUevent> events_; // profiling: one before each step and one after the last
   std::vector<CUdeviceptr> weights_;
   CUdeviceptr arena_ = 0;
   uint64_t arenaBytes_ = 0;
