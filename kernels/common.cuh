@@ -41,6 +41,32 @@ template <> __device__ __forceinline__ f16 from_float<f16>(float x) {
   return r;
 }
 
+// Loads N consecutive values of T at p as floats: one 16-byte load when N values fill 16
+// bytes (p must then be 16-byte aligned), scalar loads otherwise.
+template <int N, typename T>
+__device__ __forceinline__ void load_floats(const T *__restrict__ p, float (&out)[N]) {
+  if constexpr (N * sizeof(T) == 16) {
+    const uint4 v = *reinterpret_cast<const uint4 *>(p);
+    const unsigned w[4] = {v.x, v.y, v.z, v.w};
+    if constexpr (sizeof(T) == 4) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+        out[i] = __uint_as_float(w[i]);
+    } else {
+#pragma unroll
+      for (int i = 0; i < N; ++i) {
+        T t;
+        t.bits = (unsigned short)(w[i / 2] >> (16 * (i % 2)));
+        out[i] = to_float(t);
+      }
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < N; ++i)
+      out[i] = to_float(p[i]);
+  }
+}
+
 // Rounds an f32 value to the precision of a storage type (casts inside a kernel).
 __device__ __forceinline__ float round_bf16(float x) { return to_float(from_float<bf16>(x)); }
 __device__ __forceinline__ float round_f16(float x) { return to_float(from_float<f16>(x)); }

@@ -101,75 +101,106 @@ __device__ __forceinline__ void gemm_tile_fused(i64 row0, i64 col0, i64 M, i64 N
 //
 // With at most kGemvMaxRows rows of A the product is a matrix-vector product bound by
 // reading B once. Each warp computes one output column: B is [N, K] (a product with
-// transpose_rhs), so the column's weights are a contiguous row, read with 16-byte loads, four
-// in flight per lane. A's rows go through `load_a` into shared memory a chunk of K at a time
-// (so a fused prologue runs once per element per block). The lanes' partial sums are combined
-// by a butterfly and lane 0 hands the column's NB accumulators to `epilogue(m, n, acc)`, for
+// transpose_rhs), so the column's weights are a contiguous row, read with 16-byte loads,
+// kGemvLoadsInFlight per lane (over the NB products) issued before any is used. A's rows go through
+// `load_a` into shared memory, as much of K at a time as kGemvSmemFloats holds for M rows
+// (all of it for one row up to K = 8192), so a fused prologue runs once per element per
+// block and few barriers interrupt the stream of weights. MaxRows (1, 4 or kGemvMaxRows,
+// picked at run time from M) sizes the accumulators. The lanes' partial sums are combined by
+// a butterfly and lane 0 hands the column's NB accumulators to `epilogue(m, n, acc)`, for
 // each row m.
-constexpr int kGemvMaxRows = 8;
-constexpr int kGemvCols = 8;     // columns per block: one per warp of 256 threads
-constexpr int kGemvChunk = 512;  // K elements of A staged at a time
-__host__ __device__ constexpr int gemv_smem_floats() { return kGemvMaxRows * kGemvChunk; }
+constexpr int kGemvMaxRows = 16;
+constexpr int kGemvCols = 8;           // columns per block: one per warp of 256 threads
+constexpr int kGemvSmemFloats = 8192;  // A staged at a time: M rows of kGemvSmemFloats / M
+constexpr int kGemvLoadsInFlight = 8; // 16-byte weight loads per lane, over the NB products
+__host__ __device__ constexpr int gemv_smem_floats() { return kGemvSmemFloats; }
 
-template <typename T> struct Vec16 {
-  static constexpr int n = 16 / sizeof(T);
-};
-
-template <typename T>
-__device__ __forceinline__ void load16(const T *p, float (&out)[Vec16<T>::n]) {
-  const uint4 v = *reinterpret_cast<const uint4 *>(p);
-  const unsigned w[4] = {v.x, v.y, v.z, v.w};
-  if constexpr (sizeof(T) == 4) {
+// smem[m * stride + kk] = load_a(m, k0 + kk) for m < M, kk < kc, by the whole block; each
+// thread evaluates kStageBatch elements before storing any, so their loads overlap.
+constexpr int kStageBatch = 8;
+template <typename LoadA>
+__device__ __forceinline__ void stage_rows(i64 M, int kc, int stride, i64 k0, float *smem,
+                                           LoadA load_a) {
+  for (i64 m = 0; m < M; ++m)
+    for (int kk0 = threadIdx.x; kk0 < kc; kk0 += blockDim.x * kStageBatch) {
+      float v[kStageBatch];
 #pragma unroll
-    for (int i = 0; i < 4; ++i)
-      out[i] = __uint_as_float(w[i]);
-  } else {
+      for (int u = 0; u < kStageBatch; ++u) {
+        const int kk = kk0 + u * blockDim.x;
+        v[u] = kk < kc ? load_a(m, k0 + kk) : 0.0f;
+      }
 #pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      T t;
-      t.bits = (unsigned short)(w[i / 2] >> (16 * (i % 2)));
-      out[i] = to_float(t);
+      for (int u = 0; u < kStageBatch; ++u) {
+        const int kk = kk0 + u * blockDim.x;
+        if (kk < kc)
+          smem[m * stride + kk] = v[u];
+      }
     }
-  }
 }
 
-template <int NB, typename TB, typename LoadA, typename Epilogue>
+template <int NB, int MaxRows, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, float *smem,
                                                 LoadA load_a, const TB *const *B,
                                                 Epilogue epilogue) {
-  constexpr int V = Vec16<TB>::n;
+  // Loads in flight per lane: kGemvLoadsInFlight over the products, a quarter of that with
+  // the 16-row accumulators (registers).
+  constexpr int kLoads = MaxRows > 4 ? kGemvLoadsInFlight / 4 : kGemvLoadsInFlight;
+  constexpr int V = 16 / sizeof(TB), U = kLoads / NB > 0 ? kLoads / NB : 1;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const i64 n = col0 + warp;
   const bool vec = (K % V) == 0;
-  float acc[NB][kGemvMaxRows];
+  // Chunk of K staged per round: a multiple of 32 lanes * V, rows kept apart by `chunk`.
+  const int chunk = (int)(kGemvSmemFloats / M) / (32 * V) * (32 * V);
+  float acc[NB][MaxRows];
 #pragma unroll
   for (int j = 0; j < NB; ++j)
 #pragma unroll
-    for (int m = 0; m < kGemvMaxRows; ++m)
+    for (int m = 0; m < MaxRows; ++m)
       acc[j][m] = 0.0f;
-  for (i64 k0 = 0; k0 < K; k0 += kGemvChunk) {
-    const int kc = (int)(K - k0 < kGemvChunk ? K - k0 : kGemvChunk);
+  for (i64 k0 = 0; k0 < K; k0 += chunk) {
+    const int kc = (int)(K - k0 < chunk ? K - k0 : chunk);
     __syncthreads(); // the previous chunk is consumed
-    for (int e = threadIdx.x; e < M * kc; e += blockDim.x)
-      smem[(e / kc) * kGemvChunk + e % kc] = load_a(e / kc, k0 + e % kc);
+    stage_rows(M, kc, chunk, k0, smem, load_a);
     __syncthreads();
     if (n >= N)
       continue;
     if (vec) {
-#pragma unroll 4
-      for (int kk = lane * V; kk < kc; kk += 32 * V) {
+      for (int kk0 = lane * V; kk0 < kc; kk0 += 32 * V * U) {
+        float w[U][NB][V];
 #pragma unroll
-        for (int j = 0; j < NB; ++j) {
-          float w[V];
-          load16(B[j] + n * K + k0 + kk, w);
+        for (int u = 0; u < U; ++u) {
+          const int kk = kk0 + u * 32 * V;
 #pragma unroll
-          for (int m = 0; m < kGemvMaxRows; ++m)
-            if (m < M) {
-              const float *a = smem + m * kGemvChunk + kk;
+          for (int j = 0; j < NB; ++j) {
+            if (kk < kc)
+              load_floats<V>(B[j] + n * K + k0 + kk, w[u][j]);
+            else
 #pragma unroll
               for (int i = 0; i < V; ++i)
-                acc[j][m] += a[i] * w[i];
+                w[u][j][i] = 0.0f;
+          }
+        }
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+          const int kk = kk0 + u * 32 * V;
+          if (kk >= kc)
+            break;
+#pragma unroll
+          for (int m = 0; m < MaxRows; ++m) {
+            if (m >= M)
+              break;
+            float a[V];
+#pragma unroll
+            for (int i = 0; i < V; i += 4) {
+              const float4 a4 = *reinterpret_cast<const float4 *>(smem + m * chunk + kk + i);
+              a[i] = a4.x, a[i + 1] = a4.y, a[i + 2] = a4.z, a[i + 3] = a4.w;
             }
+#pragma unroll
+            for (int j = 0; j < NB; ++j)
+#pragma unroll
+              for (int i = 0; i < V; ++i)
+                acc[j][m] += a[i] * w[u][j][i];
+          }
         }
       }
     } else {
@@ -178,9 +209,9 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
         for (int j = 0; j < NB; ++j) {
           const float w = to_float(B[j][n * K + k0 + kk]);
 #pragma unroll
-          for (int m = 0; m < kGemvMaxRows; ++m)
+          for (int m = 0; m < MaxRows; ++m)
             if (m < M)
-              acc[j][m] += smem[m * kGemvChunk + kk] * w;
+              acc[j][m] += smem[m * chunk + kk] * w;
         }
       }
     }
@@ -188,7 +219,7 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
   if (n >= N)
     return;
 #pragma unroll
-  for (int m = 0; m < kGemvMaxRows; ++m) {
+  for (int m = 0; m < MaxRows; ++m) {
     if (m >= M)
       break;
     float out[NB];
@@ -203,6 +234,18 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
     if (lane == 0)
       epilogue(m, n, out);
   }
+}
+
+// The matrix-vector routine with accumulators for the fewest row counts that hold M.
+template <int NB, typename TB, typename LoadA, typename Epilogue>
+__device__ __forceinline__ void gemv_fused(i64 col0, i64 M, i64 N, i64 K, float *smem,
+                                           LoadA load_a, const TB *const *B, Epilogue epilogue) {
+  if (M == 1)
+    gemv_tile_fused<NB, 1>(col0, M, N, K, smem, load_a, B, epilogue);
+  else if (M <= 4)
+    gemv_tile_fused<NB, 4>(col0, M, N, K, smem, load_a, B, epilogue);
+  else
+    gemv_tile_fused<NB, kGemvMaxRows>(col0, M, N, K, smem, load_a, B, epilogue);
 }
 
 // C[m, n] = sum_k A[m * sam + k * sak] * B[k * sbk + n * sbn] for the block's tile

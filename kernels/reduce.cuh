@@ -30,11 +30,24 @@ template <typename T, typename Op> __device__ __forceinline__ T warp_reduce(T v,
 // l + 32, ... in turn, then a butterfly over the lanes), broadcast from lane 0: every kernel
 // that reduces a row this way gets the same bits (the rms_norm kernel and the norm fused
 // into a product's prologue).
+//
+// The elements of kRowSumBatch strides are evaluated before any is added, so their loads are
+// in flight together (a row sum is otherwise one load latency per stride); the additions
+// keep the order above.
+constexpr int kRowSumBatch = 8;
 template <typename F> __device__ __forceinline__ float warp_row_sum(i64 n, F element) {
   const int lane = threadIdx.x & 31;
   float s = 0.0f;
-  for (i64 k = lane; k < n; k += 32)
-    s += element(k);
+  for (i64 k0 = lane; k0 < n; k0 += 32 * kRowSumBatch) {
+    float e[kRowSumBatch];
+#pragma unroll
+    for (int u = 0; u < kRowSumBatch; ++u)
+      e[u] = k0 + 32 * u < n ? element(k0 + 32 * u) : 0.0f;
+#pragma unroll
+    for (int u = 0; u < kRowSumBatch; ++u)
+      if (k0 + 32 * u < n)
+        s += e[u];
+  }
   s = warp_reduce(s, SumOp());
   return __shfl_sync(0xffffffffu, s, 0);
 }

@@ -17,8 +17,12 @@ using namespace mlir::chitu;
 namespace {
 
 constexpr unsigned kBlockThreads = 256;
+// A whole vocabulary row is one block's work in the sampling kernels: the widest block.
+constexpr unsigned kRowBlockThreads = 1024;
+// Warps per (token, head) in paged attention.
+constexpr int kAttentionWarps = 16;
 // The matrix-vector routine of kernels/matmul.cuh: rows it takes, columns per block.
-constexpr int64_t kGemvMaxRows = 8, kGemvCols = 8;
+constexpr int64_t kGemvMaxRows = 16, kGemvCols = 8;
 constexpr int64_t kMaxGridX = int64_t(1) << 20; // kernels loop when there is more work
 constexpr int64_t kMaxGridZ = 65535;
 
@@ -860,7 +864,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   for (MatmulOp mm : shape.matmuls)
     gemv &= mm.getTransposeRhs() && elementType(mm.getRhs()) == rhsType &&
             isa<FloatType>(rhsType);
-  line("__shared__ float smem[chitu::gemm_smem_floats(" + std::to_string(widest) +
+  line("__shared__ __align__(16) float smem[chitu::gemm_smem_floats(" + std::to_string(widest) +
        ") > chitu::gemv_smem_floats() ? chitu::gemm_smem_floats(" + std::to_string(widest) +
        ") : chitu::gemv_smem_floats()];");
   line(std::string("const bool few_rows = ") +
@@ -953,7 +957,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
       line("if (few_rows) {");
       ++indent_;
       line("const " + storageType(rhsType) + " *const weights[] = {" + pointers + "};");
-      line("chitu::gemv_tile_fused<" + std::to_string(groupProducts[g].size()) +
+      line("chitu::gemv_fused<" + std::to_string(groupProducts[g].size()) +
            ">(tile * chitu::kGemvCols, " + m + ", " + n + ", " + k +
            ", smem, load_a, weights, epilogue);");
       line("return;");
@@ -1001,7 +1005,7 @@ LogicalResult KernelEmitter::emitMatmul(MatmulOp op) {
   if (!inputPtr_.count(lhs) || !inputPtr_.count(rhs))
     return op.emitOpError("operands must be kernel inputs (no fused prologue yet)");
   ArrayRef<SymExpr> a = shapes_.dims(lhs), b = shapes_.dims(rhs), c = shapes_.dims(op.getResult());
-  size_t ra = a.size(), rb = b.size(), rc = c.size();
+  size_t ra = a.size(), rc = c.size();
   bool ta = op.getTransposeLhs(), tb = op.getTransposeRhs();
   SymExpr M = c[rc - 2], N = c[rc - 1], K = ta ? a[ra - 2] : a[ra - 1];
   std::string m = sizeVar(M, "M"), n = sizeVar(N, "N"), k = sizeVar(K, "K");
@@ -1075,7 +1079,7 @@ LogicalResult KernelEmitter::emitPagedAttention(PagedAttentionOp op) {
   if (!q[2].isConstant() || q[2].getConstant() > 256 || q[2].getConstant() < 1)
     return op.emitOpError("needs a static head dimension of at most 256");
   int64_t headDim = q[2].getConstant();
-  constexpr int kWarps = 4;
+  constexpr int kWarps = kAttentionWarps;
   auto operandPtrs = operandPointers(op);
   if (failed(operandPtrs))
     return failure();
@@ -1121,7 +1125,7 @@ LogicalResult KernelEmitter::emitSamplingProbs(SamplingProbsOp op) {
        ", scratch);");
   --indent_;
   line("}");
-  launch_.block[0] = kBlockThreads;
+  launch_.block[0] = kRowBlockThreads;
   launch_.grid[0] = SymExpr::min(logits[0], SymExpr::constant(kMaxGridX));
   launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
   return success();
@@ -1145,7 +1149,7 @@ LogicalResult KernelEmitter::emitMultinomial(MultinomialOp op) {
   --indent_;
   line("}");
   launch_.usesStatus = true;
-  launch_.block[0] = kBlockThreads;
+  launch_.block[0] = kRowBlockThreads;
   launch_.grid[0] = SymExpr::min(dims[0], SymExpr::constant(kMaxGridX));
   launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
   return success();
@@ -1234,7 +1238,7 @@ FailureOr<KernelSource> KernelEmitter::run() {
   std::snprintf(symbol, sizeof symbol, "chitu_%016llx",
                 (unsigned long long)::chitu::fnv1a64(src + signature));
   out.symbol = symbol;
-  src += "\nextern \"C\" __global__ void __launch_bounds__(" + std::to_string(kBlockThreads) +
+  src += "\nextern \"C\" __global__ void __launch_bounds__(" + std::to_string(launch_.block[0]) +
          ")\n" + out.symbol + signature;
   out.source = std::move(src);
   out.launch = launch_;

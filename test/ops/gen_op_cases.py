@@ -111,6 +111,8 @@ def matmul_cases():
         # name, lhs, rhs, result, transpose_lhs, transpose_rhs
         ("plain", [-1, 70], [70, 65], [-1, 65], False, False),
         ("trhs", [-1, 70], [65, 70], [-1, 65], False, True),
+        # K beyond what the matrix-vector routine stages at once for more than 4 rows
+        ("trhs_longk", [-1, 1040], [24, 1040], [-1, 24], False, True),
         ("tlhs", [70, -1], [70, 65], [-1, 65], True, False),
         ("batched", [3, -1, 40], [40, 24], [3, -1, 24], False, False),
         ("broadcast", [2, 1, -1, 16], [3, 20, 16], [2, 3, -1, 20], False, True),
@@ -234,6 +236,20 @@ def llm_cases():
                                f"({ttype(q, dt)}, {ttype(kc, dt)}, {ttype(kc, dt)}, {ttype(tables, 'i32')}, "
                                f"{ttype([-1], 'i32')}, {ttype([-1], 'i32')}) -> {ttype(q, dt)}"],
                               [("%r", ttype(q, dt))], {"scale": 0.25, "window": window}))
+        # Long sequences (several rounds of the kernel's key loop) with a head dimension the
+        # 16-byte loads cover with idle lanes, and an odd one read by scalar loads (GQA 2:1).
+        for name, q, kc, tables, positions in [
+                ("long", [-1, 4, 80], [40, 16, 2, 80], [3, 14], 224),
+                ("d12", [-1, 2, 12], [8, 4, 1, 12], [2, 4], 16)]:
+            cases.append(Case(f"paged_attention_{name}_{dt}", "paged_attention", dt,
+                              [("q", dt, q, {}), ("kc", dt, kc, {}), ("vc", dt, kc, {}),
+                               ("tables", "i32", tables, {"range": [0, kc[0]]}),
+                               ("seq", "i32", [-1], {"range": [0, tables[0]]}),
+                               ("pos", "i32", [-1], {"range": [0, positions]})],
+                              [f"%r = chitu.paged_attention %q, %kc, %vc, %tables, %seq, %pos scale = 0.25 : "
+                               f"({ttype(q, dt)}, {ttype(kc, dt)}, {ttype(kc, dt)}, {ttype(tables, 'i32')}, "
+                               f"{ttype([-1], 'i32')}, {ttype([-1], 'i32')}) -> {ttype(q, dt)}"],
+                              [("%r", ttype(q, dt))], {"scale": 0.25, "window": 0}))
     rows = [-1]
     for name, temp in [("sample", [0.5, 1.5]), ("greedy", [0.0, 0.0])]:
         logits, hist = [-1, 50], [-1, 6]
