@@ -102,10 +102,11 @@ __device__ __forceinline__ void gemm_tile_fused(i64 row0, i64 col0, i64 M, i64 N
 // With at most kGemvMaxRows rows of A the product is a matrix-vector product bound by
 // reading B once. Each warp computes one output column: B is [N, K] (a product with
 // transpose_rhs), so the column's weights are a contiguous row, read with 16-byte loads,
-// kGemvLoadsInFlight per lane (over the NB products) issued before any is used. A's rows go through
-// `load_a` into shared memory, as much of K at a time as kGemvSmemFloats holds for M rows
-// (all of it for one row up to K = 8192), so a fused prologue runs once per element per
-// block and few barriers interrupt the stream of weights. MaxRows (1, 4 or kGemvMaxRows,
+// kGemvLoadsInFlight per lane (over the NB products) issued before any is used. A's rows go
+// through `load_a` into shared memory: all of A once per block when it fits (aResident: the
+// caller staged it with stage_rows and the block then loops over column blocks), else as much
+// of K at a time as kGemvSmemFloats holds for M rows. A fused prologue thus runs once per
+// element per block and few barriers interrupt the stream of weights. MaxRows (1, 4 or kGemvMaxRows,
 // picked at run time from M) sizes the accumulators. The lanes' partial sums are combined by
 // a butterfly and lane 0 hands the column's NB accumulators to `epilogue(m, n, acc)`, for
 // each row m.
@@ -117,7 +118,7 @@ __host__ __device__ constexpr int gemv_smem_floats() { return kGemvSmemFloats; }
 
 // smem[m * stride + kk] = load_a(m, k0 + kk) for m < M, kk < kc, by the whole block; each
 // thread evaluates kStageBatch elements before storing any, so their loads overlap.
-constexpr int kStageBatch = 8;
+constexpr int kStageBatch = 16;
 template <typename LoadA>
 __device__ __forceinline__ void stage_rows(i64 M, int kc, int stride, i64 k0, float *smem,
                                            LoadA load_a) {
@@ -140,7 +141,7 @@ __device__ __forceinline__ void stage_rows(i64 M, int kc, int stride, i64 k0, fl
 
 template <int NB, int MaxRows, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, float *smem,
-                                                LoadA load_a, const TB *const *B,
+                                                bool aResident, LoadA load_a, const TB *const *B,
                                                 Epilogue epilogue) {
   // Loads in flight per lane: kGemvLoadsInFlight over the products, a quarter of that with
   // the 16-row accumulators (registers).
@@ -149,8 +150,9 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const i64 n = col0 + warp;
   const bool vec = (K % V) == 0;
-  // Chunk of K staged per round: a multiple of 32 lanes * V, rows kept apart by `chunk`.
-  const int chunk = (int)(kGemvSmemFloats / M) / (32 * V) * (32 * V);
+  // Chunk of K staged per round: a multiple of 32 lanes * V, rows kept apart by `chunk`; all
+  // of K when the caller staged A already (aResident: M * K <= kGemvSmemFloats).
+  const int chunk = aResident ? (int)K : (int)(kGemvSmemFloats / M) / (32 * V) * (32 * V);
   float acc[NB][MaxRows];
 #pragma unroll
   for (int j = 0; j < NB; ++j)
@@ -159,9 +161,11 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
       acc[j][m] = 0.0f;
   for (i64 k0 = 0; k0 < K; k0 += chunk) {
     const int kc = (int)(K - k0 < chunk ? K - k0 : chunk);
-    __syncthreads(); // the previous chunk is consumed
-    stage_rows(M, kc, chunk, k0, smem, load_a);
-    __syncthreads();
+    if (!aResident) {
+      __syncthreads(); // the previous chunk is consumed
+      stage_rows(M, kc, chunk, k0, smem, load_a);
+      __syncthreads();
+    }
     if (n >= N)
       continue;
     if (vec) {
@@ -239,13 +243,14 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
 // The matrix-vector routine with accumulators for the fewest row counts that hold M.
 template <int NB, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_fused(i64 col0, i64 M, i64 N, i64 K, float *smem,
-                                           LoadA load_a, const TB *const *B, Epilogue epilogue) {
+                                           bool aResident, LoadA load_a, const TB *const *B,
+                                           Epilogue epilogue) {
   if (M == 1)
-    gemv_tile_fused<NB, 1>(col0, M, N, K, smem, load_a, B, epilogue);
+    gemv_tile_fused<NB, 1>(col0, M, N, K, smem, aResident, load_a, B, epilogue);
   else if (M <= 4)
-    gemv_tile_fused<NB, 4>(col0, M, N, K, smem, load_a, B, epilogue);
+    gemv_tile_fused<NB, 4>(col0, M, N, K, smem, aResident, load_a, B, epilogue);
   else
-    gemv_tile_fused<NB, kGemvMaxRows>(col0, M, N, K, smem, load_a, B, epilogue);
+    gemv_tile_fused<NB, kGemvMaxRows>(col0, M, N, K, smem, aResident, load_a, B, epilogue);
 }
 
 // C[m, n] = sum_k A[m * sam + k * sak] * B[k * sbk + n * sbn] for the block's tile

@@ -34,7 +34,7 @@ template <typename T, typename Op> __device__ __forceinline__ T warp_reduce(T v,
 // The elements of kRowSumBatch strides are evaluated before any is added, so their loads are
 // in flight together (a row sum is otherwise one load latency per stride); the additions
 // keep the order above.
-constexpr int kRowSumBatch = 8;
+constexpr int kRowSumBatch = 32;
 template <typename F> __device__ __forceinline__ float warp_row_sum(i64 n, F element) {
   const int lane = threadIdx.x & 31;
   float s = 0.0f;

@@ -23,6 +23,9 @@ constexpr unsigned kRowBlockThreads = 1024;
 constexpr int kAttentionWarps = 16;
 // The matrix-vector routine of kernels/matmul.cuh: rows it takes, columns per block.
 constexpr int64_t kGemvMaxRows = 16, kGemvCols = 8;
+// Blocks the matrix-vector routine launches (each loops over column blocks): two resident
+// per SM of a 132-SM Hopper GPU (registers allow two), so A is staged once per block.
+constexpr int64_t kGemvGridBlocks = 264;
 constexpr int64_t kMaxGridX = int64_t(1) << 20; // kernels loop when there is more work
 constexpr int64_t kMaxGridZ = 65535;
 
@@ -895,16 +898,36 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   if (failed(emitValueLambda("load_a", shape.lhs)))
     return failure();
 
-  line("long long tile = blockIdx.x;");
+  // The matrix-vector routine's blocks loop over column blocks (gridDim.x of them at a time)
+  // so that A, staged once in shared memory when it fits, serves all of them; the tiled
+  // routine runs one tile per block.
   SymExpr totalTiles = SymExpr::constant(0), totalGemv = SymExpr::constant(0);
+  for (unsigned g = 0; g < numGroups; ++g) {
+    MatmulOp lead = shape.matmuls[groupProducts[g].front()];
+    SymExpr N = shapes_.dims(lead.getResult())[1];
+    totalTiles = totalTiles + SymExpr::ceilDiv(N, SymExpr::constant(64));
+    totalGemv = totalGemv + SymExpr::ceilDiv(N, SymExpr::constant(kGemvCols));
+  }
+  if (gemv) {
+    line("const bool a_resident = few_rows && " + m + " * " + k + " <= chitu::kGemvSmemFloats;");
+    line("if (a_resident) {");
+    ++indent_;
+    line("chitu::stage_rows(" + m + ", " + k + ", " + k + ", 0, smem, load_a);");
+    line("__syncthreads();");
+    --indent_;
+    line("}");
+  }
+  line("const long long tile_end = few_rows ? " + sizeVar(totalGemv, "cols") +
+       " : (long long)blockIdx.x + 1;");
+  line("for (long long t = blockIdx.x; t < tile_end; t += gridDim.x) {");
+  ++indent_;
+  line("long long tile = t;");
   for (unsigned g = 0; g < numGroups; ++g) {
     MatmulOp lead = shape.matmuls[groupProducts[g].front()];
     SymExpr N = shapes_.dims(lead.getResult())[1];
     std::string n = sizeVar(N, "N");
     SymExpr tiles = SymExpr::ceilDiv(N, SymExpr::constant(64));
     SymExpr columnBlocks = SymExpr::ceilDiv(N, SymExpr::constant(kGemvCols));
-    totalTiles = totalTiles + tiles;
-    totalGemv = totalGemv + columnBlocks;
     std::string count = fresh("blocks");
     line("const long long " + count + " = few_rows ? " + sizeVar(columnBlocks, "cols") + " : " +
          sizeVar(tiles, "tiles") + ";");
@@ -959,27 +982,30 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
       line("const " + storageType(rhsType) + " *const weights[] = {" + pointers + "};");
       line("chitu::gemv_fused<" + std::to_string(groupProducts[g].size()) +
            ">(tile * chitu::kGemvCols, " + m + ", " + n + ", " + k +
-           ", smem, load_a, weights, epilogue);");
-      line("return;");
+           ", smem, a_resident, load_a, weights, epilogue);");
+      line("continue;");
       --indent_;
       line("}");
     }
     line("chitu::gemm_tile_fused<" + std::to_string(groupProducts[g].size()) +
          ">(row0, tile * chitu::kGemmBN, " + m + ", " + n + ", " + k +
          ", smem, load_a, load_b, epilogue);");
-    line("return;");
+    line("continue;");
     --indent_;
     line("}");
     line("tile -= " + count + ";");
   }
+  --indent_;
+  line("}");
   launch_.block[0] = kBlockThreads;
-  // Column blocks of the matrix-vector routine when M <= kGemvMaxRows, tiles otherwise:
-  // tiles + (blocks - tiles) * [M <= kGemvMaxRows], the indicator being
+  // Blocks of the matrix-vector routine (at most kGemvGridBlocks) when M <= kGemvMaxRows,
+  // tiles otherwise: tiles + (blocks - tiles) * [M <= kGemvMaxRows], the indicator being
   // 1 - min(1, M floordiv (kGemvMaxRows + 1)).
   SymExpr fewRows =
       SymExpr::constant(1) -
       SymExpr::min(SymExpr::constant(1), SymExpr::floorDiv(M, SymExpr::constant(kGemvMaxRows + 1)));
-  launch_.grid[0] = gemv ? totalTiles + (totalGemv - totalTiles) * fewRows : totalTiles;
+  SymExpr gemvBlocks = SymExpr::min(totalGemv, SymExpr::constant(kGemvGridBlocks));
+  launch_.grid[0] = gemv ? totalTiles + (gemvBlocks - totalTiles) * fewRows : totalTiles;
   launch_.grid[1] = SymExpr::ceilDiv(M, SymExpr::constant(64));
   launch_.grid[2] = SymExpr::constant(1);
   return success();
