@@ -116,11 +116,12 @@ constexpr int kGemvSmemFloats = 8192;  // A staged at a time: M rows of kGemvSme
 constexpr int kGemvLoadsInFlight = 8; // 16-byte weight loads per lane, over the NB products
 __host__ __device__ constexpr int gemv_smem_floats() { return kGemvSmemFloats; }
 
-// smem[m * stride + kk] = load_a(m, k0 + kk) for m < M, kk < kc, by the whole block; each
-// thread evaluates kStageBatch elements before storing any, so their loads overlap.
+// smem[m * stride + kk] = load_a(m, k0 + kk) for m < M, kk < kc, by the whole block, stored
+// as S (float, or the 16-bit type of the tensor-core routine); each thread evaluates
+// kStageBatch elements before storing any, so their loads overlap.
 constexpr int kStageBatch = 16;
-template <typename LoadA>
-__device__ __forceinline__ void stage_rows(i64 M, int kc, int stride, i64 k0, float *smem,
+template <typename S, typename LoadA>
+__device__ __forceinline__ void stage_rows(i64 M, int kc, int stride, i64 k0, S *smem,
                                            LoadA load_a) {
   for (i64 m = 0; m < M; ++m)
     for (int kk0 = threadIdx.x; kk0 < kc; kk0 += blockDim.x * kStageBatch) {
@@ -134,9 +135,159 @@ __device__ __forceinline__ void stage_rows(i64 M, int kc, int stride, i64 k0, fl
       for (int u = 0; u < kStageBatch; ++u) {
         const int kk = kk0 + u * blockDim.x;
         if (kk < kc)
-          smem[m * stride + kk] = v[u];
+          smem[m * stride + kk] = from_float<S>(v[u]);
       }
     }
+}
+
+// ---- 5 to 16 rows of 16-bit operands: tensor cores ---------------------------------------
+//
+// With more than 4 rows the CUDA-core routine above is bound by shared-memory reads of A (each
+// weight meets every row). When A and B are both bf16 (or both f16) and K % 8 == 0, mma.sync
+// m16n8k16 (sm_80+) computes 16 rows x the block's 8 columns instead, accumulating in f32.
+// A is used as 16-bit values (exact: they are values of a 16-bit tensor): staged once per
+// block when 16 rows of K fit in shared memory (the caller sizes it so for K up to ~3000),
+// else read through load_a by the warp that needs them (staging them in rounds per 8-column
+// block costs barriers and shared-memory traffic for the same loads). Warps take 32-wide
+// slices of K in turn; in a slice, lane (g, t) loads the 8 consecutive weights k = 8t..8t+7 of
+// column g with one 16-byte load, and the fragments pair A's and B's k indices by the same
+// permutation (the sum does not see it), so no shuffles are needed. The 8 warps' 16 x 8
+// partial tiles are summed in shared memory. Rows of A are kept apart by a stride = 32 mod 64
+// elements, so the 16-byte fragment loads of neighbouring rows fall in different banks.
+constexpr int kMmaRows = 16;
+__host__ __device__ constexpr int mma_row_stride(i64 kc) { return (int)((kc + 63) / 64 * 64 + 32); }
+
+// Whether the tensor-core routine takes a product of M rows (mmaOk: A's type is B's 16-bit type).
+template <typename TB> __device__ __forceinline__ bool gemv_uses_mma(i64 M, i64 K, bool mmaOk) {
+#if __CUDA_ARCH__ >= 800
+  return mmaOk && sizeof(TB) == 2 && M > 4 && M <= kMmaRows && K % 8 == 0;
+#else
+  return false;
+#endif
+}
+
+// Whether all of A fits in the smemFloats floats of shared memory, in the routine's layout.
+template <typename TB>
+__device__ __forceinline__ bool gemv_a_resident(i64 M, i64 K, bool mmaOk, int smemFloats) {
+  if (gemv_uses_mma<TB>(M, K, mmaOk))
+    return M * mma_row_stride(K) * (i64)sizeof(TB) <= (i64)smemFloats * 4;
+  return M * K <= kGemvSmemFloats;
+}
+
+// Stages all of A for the routine that takes the product (when gemv_a_resident).
+template <typename TB, typename LoadA>
+__device__ __forceinline__ void gemv_stage_a(i64 M, i64 K, bool mmaOk, float *smem, LoadA load_a) {
+  if (gemv_uses_mma<TB>(M, K, mmaOk))
+    stage_rows(M, (int)K, mma_row_stride(K), 0, reinterpret_cast<TB *>(smem), load_a);
+  else
+    stage_rows(M, (int)K, (int)K, 0, smem, load_a);
+}
+
+// c += a * b for one m16n8k16 tile with f32 accumulators; the pointer picks the input type.
+__device__ __forceinline__ void mma_16816(float (&c)[4], const unsigned (&a)[4], unsigned b0,
+                                          unsigned b1, const bf16 *) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, "
+               "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ void mma_16816(float (&c)[4], const unsigned (&a)[4], unsigned b0,
+                                          unsigned b1, const f16 *) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, "
+               "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+template <int NB, typename TB, typename LoadA, typename Epilogue>
+__device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, float *smem,
+                                              bool aResident, LoadA load_a,
+                                              const TB *const *B, Epilogue epilogue) {
+#if __CUDA_ARCH__ >= 800
+  static_assert(kGemvCols == 8, "one n8 tile per block; one warp per 32-wide slice of K");
+  constexpr int kWarps = 8, U = kGemvLoadsInFlight / NB > 0 ? kGemvLoadsInFlight / NB : 1;
+  __shared__ float partial[NB][kWarps][kMmaRows * kGemvCols];
+  TB *as = reinterpret_cast<TB *>(smem);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const i64 n = col0 + g;
+  // 8 values of row `row` of A from k0 + kk: from shared memory when A is resident, else
+  // straight from load_a (no rounds of staging and barriers: each element is loaded once per
+  // block either way, and the loads overlap the weight stream).
+  auto a_fragment = [&](int row, int kk, int kc, int stride) -> uint4 {
+    if (row >= M || kk >= kc)
+      return make_uint4(0, 0, 0, 0);
+    if (aResident)
+      return *reinterpret_cast<const uint4 *>(as + row * stride + kk);
+    unsigned short h[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+      h[i] = from_float<TB>(load_a(row, kk + i)).bits;
+    return make_uint4(h[0] | (unsigned)h[1] << 16, h[2] | (unsigned)h[3] << 16,
+                      h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
+  };
+  const int stride = mma_row_stride(K);
+  float acc[NB][4];
+#pragma unroll
+  for (int j = 0; j < NB; ++j)
+    acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+  {
+    const i64 k0 = 0;
+    const int kc = (int)K;
+    for (int s0 = warp * 32; s0 < kc; s0 += kWarps * 32 * U) {
+      uint4 w[U][NB];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int kk = s0 + u * kWarps * 32 + 8 * t; // kc % 8 == 0: all 8 in or all out
+#pragma unroll
+        for (int j = 0; j < NB; ++j)
+          w[u][j] = (n < N && kk < kc)
+                        ? *reinterpret_cast<const uint4 *>(B[j] + n * K + k0 + kk)
+                        : make_uint4(0, 0, 0, 0);
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int kk = s0 + u * kWarps * 32 + 8 * t;
+        if (s0 + u * kWarps * 32 >= kc)
+          break;
+        const uint4 p = a_fragment(g, kk, kc, stride);
+        const uint4 q = a_fragment(g + 8, kk, kc, stride);
+        const unsigned a0[4] = {p.x, q.x, p.y, q.y}, a1[4] = {p.z, q.z, p.w, q.w};
+#pragma unroll
+        for (int j = 0; j < NB; ++j) {
+          mma_16816(acc[j], a0, w[u][j].x, w[u][j].y, B[j]);
+          mma_16816(acc[j], a1, w[u][j].z, w[u][j].w, B[j]);
+        }
+      }
+    }
+  }
+  // C fragment: (row g, columns 2t, 2t+1) and (row g + 8, the same columns).
+#pragma unroll
+  for (int j = 0; j < NB; ++j) {
+    partial[j][warp][g * 8 + 2 * t] = acc[j][0];
+    partial[j][warp][g * 8 + 2 * t + 1] = acc[j][1];
+    partial[j][warp][(g + 8) * 8 + 2 * t] = acc[j][2];
+    partial[j][warp][(g + 8) * 8 + 2 * t + 1] = acc[j][3];
+  }
+  __syncthreads();
+  if (threadIdx.x < kMmaRows * kGemvCols) {
+    const int e = threadIdx.x;
+    const i64 m = e / kGemvCols, nn = col0 + e % kGemvCols;
+    if (m < M && nn < N) {
+      float out[NB];
+#pragma unroll
+      for (int j = 0; j < NB; ++j) {
+        float s = 0.0f;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w)
+          s += partial[j][w][e];
+        out[j] = s;
+      }
+      epilogue(m, nn, out);
+    }
+  }
+  __syncthreads(); // partial is reused by the block's next column block
+#endif
 }
 
 template <int NB, int MaxRows, typename TB, typename LoadA, typename Epilogue>
@@ -240,11 +391,133 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
   }
 }
 
-// The matrix-vector routine with accumulators for the fewest row counts that hold M.
+// ---- many rows of 16-bit operands: tensor cores ---------------------------------------
+//
+// gemm_tile_mma computes the same 64 x 64 tile as gemm_tile_fused with mma.sync m16n8k16
+// (sm_80+) when A and B are both bf16 (or both f16), B is [N, K] (transpose_rhs, one
+// pointer per product) and K % 8 == 0. A goes through `load_a` (the prologue) and is stored
+// as 16-bit values (exact: they are values of a 16-bit tensor); B rows are copied with 16-byte
+// loads. The next K step's loads are issued before the current step's products, so they
+// overlap. 8 warps as 2 x 4, each 32 x 16 of the tile; f32 accumulators.
+constexpr int kMmaBK = 32, kMmaBKPad = kMmaBK + 8; // row pitch 80 bytes: fragment loads hit 32 banks
+
+// Floats of shared memory gemm_tile_mma<NB> needs.
+__host__ __device__ constexpr int gemm_mma_smem_floats(int nb) {
+  return (1 + nb) * kGemmBM * kMmaBKPad / 2;
+}
+
+template <typename TB> __device__ __forceinline__ bool gemm_uses_mma(i64 K, bool mmaOk) {
+#if __CUDA_ARCH__ >= 800
+  return mmaOk && sizeof(TB) == 2 && K % 8 == 0;
+#else
+  return false;
+#endif
+}
+
+template <int NB, typename TB, typename LoadA, typename Epilogue>
+__device__ __forceinline__ void gemm_tile_mma(i64 row0, i64 col0, i64 M, i64 N, i64 K,
+                                              float *smem, LoadA load_a, const TB *const *B,
+                                              Epilogue epilogue) {
+#if __CUDA_ARCH__ >= 800
+  static_assert(kGemmBM == 64 && kGemmBN == 64, "8 warps of 32 x 16");
+  TB *as = reinterpret_cast<TB *>(smem);          // [64][kMmaBKPad]
+  TB *bs = as + kGemmBM * kMmaBKPad;              // [NB][64][kMmaBKPad]
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, t = lane & 3, wm = warp >> 2, wn = warp & 3;
+  // This thread's share of a K step: 8 consecutive k of one row of A and of each B.
+  const int lr = tid >> 2, lc = (tid & 3) * 8;
+  const i64 am = row0 + lr, bn = col0 + lr;
+  uint4 ra, rb[NB];
+  auto load_step = [&](i64 k0) {
+    unsigned short h[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+      h[i] = (am < M && k0 + lc + i < K) ? from_float<TB>(load_a(am, k0 + lc + i)).bits : 0;
+    ra = make_uint4(h[0] | (unsigned)h[1] << 16, h[2] | (unsigned)h[3] << 16,
+                    h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
+#pragma unroll
+    for (int j = 0; j < NB; ++j)
+      rb[j] = (bn < N && k0 + lc < K) ? *reinterpret_cast<const uint4 *>(B[j] + bn * K + k0 + lc)
+                                      : make_uint4(0, 0, 0, 0);
+  };
+  float acc[NB][2][2][4];
+#pragma unroll
+  for (int j = 0; j < NB; ++j)
+#pragma unroll
+    for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int c = 0; c < 4; ++c)
+          acc[j][mt][nt][c] = 0.0f;
+  load_step(0);
+  for (i64 k0 = 0; k0 < K; k0 += kMmaBK) {
+    __syncthreads(); // the previous step's fragments are read
+    *reinterpret_cast<uint4 *>(as + lr * kMmaBKPad + lc) = ra;
+#pragma unroll
+    for (int j = 0; j < NB; ++j)
+      *reinterpret_cast<uint4 *>(bs + (j * kGemmBN + lr) * kMmaBKPad + lc) = rb[j];
+    __syncthreads();
+    if (k0 + kMmaBK < K)
+      load_step(k0 + kMmaBK);
+    const unsigned *a32 = reinterpret_cast<const unsigned *>(as);
+    const unsigned *b32 = reinterpret_cast<const unsigned *>(bs);
+    constexpr int P = kMmaBKPad / 2; // row pitch in 32-bit words
+#pragma unroll
+    for (int kk = 0; kk < kMmaBK / 2; kk += 8) { // 16 k per step, in words
+      unsigned a[2][4];
+#pragma unroll
+      for (int mt = 0; mt < 2; ++mt) {
+        const int r = wm * 32 + mt * 16 + g;
+        a[mt][0] = a32[r * P + kk + t];
+        a[mt][1] = a32[(r + 8) * P + kk + t];
+        a[mt][2] = a32[r * P + kk + t + 4];
+        a[mt][3] = a32[(r + 8) * P + kk + t + 4];
+      }
+#pragma unroll
+      for (int j = 0; j < NB; ++j)
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt) {
+          const int n = j * kGemmBN + wn * 16 + nt * 8 + g;
+          const unsigned b0 = b32[n * P + kk + t], b1 = b32[n * P + kk + t + 4];
+#pragma unroll
+          for (int mt = 0; mt < 2; ++mt)
+            mma_16816(acc[j][mt][nt], a[mt], b0, b1, B[j]);
+        }
+    }
+  }
+  // C fragment: (row g, columns 2t, 2t+1) and (row g + 8, the same columns).
+#pragma unroll
+  for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) {
+        const i64 m = row0 + wm * 32 + mt * 16 + g + (c >= 2 ? 8 : 0);
+        const i64 n = col0 + wn * 16 + nt * 8 + 2 * t + (c & 1);
+        if (m < M && n < N) {
+          float out[NB];
+#pragma unroll
+          for (int j = 0; j < NB; ++j)
+            out[j] = acc[j][mt][nt][c];
+          epilogue(m, n, out);
+        }
+      }
+#endif
+}
+
+// The matrix-vector routine for M rows: tensor cores for 5..16 rows of 16-bit operands (see
+// gemv_uses_mma), else CUDA cores with accumulators for the fewest rows that hold M.
 template <int NB, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_fused(i64 col0, i64 M, i64 N, i64 K, float *smem,
-                                           bool aResident, LoadA load_a, const TB *const *B,
-                                           Epilogue epilogue) {
+                                           bool aResident, bool mmaOk,
+                                           LoadA load_a, const TB *const *B, Epilogue epilogue) {
+  if constexpr (sizeof(TB) == 2) {
+    if (gemv_uses_mma<TB>(M, K, mmaOk)) {
+      gemv_tile_mma<NB>(col0, M, N, K, smem, aResident, load_a, B, epilogue);
+      return;
+    }
+  }
   if (M == 1)
     gemv_tile_fused<NB, 1>(col0, M, N, K, smem, aResident, load_a, B, epilogue);
   else if (M <= 4)

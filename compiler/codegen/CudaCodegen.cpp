@@ -26,6 +26,11 @@ constexpr int64_t kGemvMaxRows = 16, kGemvCols = 8;
 // Blocks the matrix-vector routine launches (each loops over column blocks): two resident
 // per SM of a 132-SM Hopper GPU (registers allow two), so A is staged once per block.
 constexpr int64_t kGemvGridBlocks = 264;
+// Floats of A the CUDA-core matrix-vector routine stages at a time (kernels/matmul.cuh).
+constexpr int64_t kGemvSmemFloats = 8192;
+// Most dynamic shared memory of a product that may run on tensor cores: 16 rows of A resident
+// for K up to ~3000, and still two blocks (plus their static arrays) per SM's 228 KiB.
+constexpr int64_t kMmaSmemBytes = 96 * 1024;
 constexpr int64_t kMaxGridX = int64_t(1) << 20; // kernels loop when there is more work
 constexpr int64_t kMaxGridZ = 65535;
 
@@ -867,9 +872,31 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   for (MatmulOp mm : shape.matmuls)
     gemv &= mm.getTransposeRhs() && elementType(mm.getRhs()) == rhsType &&
             isa<FloatType>(rhsType);
-  line("__shared__ __align__(16) float smem[chitu::gemm_smem_floats(" + std::to_string(widest) +
-       ") > chitu::gemv_smem_floats() ? chitu::gemm_smem_floats(" + std::to_string(widest) +
-       ") : chitu::gemv_smem_floats()];");
+  // 5..16 rows of 16-bit A and B go to tensor cores (gemv_tile_mma), which keeps A resident in
+  // dynamic shared memory sized for 16 rows of K (at most kMmaSmemBytes, two blocks per SM).
+  Type lhsType = elementType(shape.lhs);
+  bool mmaOk = gemv && lhsType == rhsType && (rhsType.isBF16() || rhsType.isF16());
+  if (mmaOk) {
+    int64_t gemmBytes = int64_t(1 + widest) * 16 * 68 * 4; // gemm_smem_floats(widest)
+    // Only as much as keeps 16 rows resident: a larger carve-out that still needs rounds only
+    // takes L1 away from every batch size (measured: 8B decode b1 6.33 -> 6.77 ms at 96 KiB).
+    int64_t mmaBytes = 0;
+    if (K.isConstant()) {
+      int64_t resident = 16 * ((K.getConstant() + 63) / 64 * 64 + 32) * 2;
+      if (resident <= kMmaSmemBytes)
+        mmaBytes = resident;
+    }
+    int64_t bytes = std::max({gemmBytes, int64_t(kGemvSmemFloats) * 4, mmaBytes});
+    launch_.sharedBytes = unsigned(bytes);
+    line("extern __shared__ __align__(16) float smem[];");
+    line("constexpr int smem_floats = " + std::to_string(bytes / 4) + ";");
+  } else {
+    line("__shared__ __align__(16) float smem[chitu::gemm_smem_floats(" + std::to_string(widest) +
+         ") > chitu::gemv_smem_floats() ? chitu::gemm_smem_floats(" + std::to_string(widest) +
+         ") : chitu::gemv_smem_floats()];");
+    line("constexpr int smem_floats = chitu::gemv_smem_floats();");
+  }
+  line(std::string("constexpr bool mma_ok = ") + (mmaOk ? "true" : "false") + ";");
   line(std::string("const bool few_rows = ") +
        (gemv ? m + " <= chitu::kGemvMaxRows" : std::string("false")) + ";");
   line("const long long row0 = (long long)blockIdx.y * chitu::kGemmBM;");
@@ -909,10 +936,12 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     totalGemv = totalGemv + SymExpr::ceilDiv(N, SymExpr::constant(kGemvCols));
   }
   if (gemv) {
-    line("const bool a_resident = few_rows && " + m + " * " + k + " <= chitu::kGemvSmemFloats;");
+    std::string tb = storageType(rhsType);
+    line("const bool a_resident = few_rows && chitu::gemv_a_resident<" + tb + ">(" + m + ", " + k +
+         ", mma_ok, smem_floats);");
     line("if (a_resident) {");
     ++indent_;
-    line("chitu::stage_rows(" + m + ", " + k + ", " + k + ", 0, smem, load_a);");
+    line("chitu::gemv_stage_a<" + tb + ">(" + m + ", " + k + ", mma_ok, smem, load_a);");
     line("__syncthreads();");
     --indent_;
     line("}");
@@ -977,15 +1006,25 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
           return failure();
         pointers += (pointers.empty() ? "" : ", ") + *ptr;
       }
+      line("const " + storageType(rhsType) + " *const weights[] = {" + pointers + "};");
       line("if (few_rows) {");
       ++indent_;
-      line("const " + storageType(rhsType) + " *const weights[] = {" + pointers + "};");
       line("chitu::gemv_fused<" + std::to_string(groupProducts[g].size()) +
            ">(tile * chitu::kGemvCols, " + m + ", " + n + ", " + k +
-           ", smem, a_resident, load_a, weights, epilogue);");
+           ", smem, a_resident, mma_ok, load_a, weights, epilogue);");
       line("continue;");
       --indent_;
       line("}");
+      if (mmaOk) {
+        line("if (chitu::gemm_uses_mma<" + storageType(rhsType) + ">(" + k + ", mma_ok)) {");
+        ++indent_;
+        line("chitu::gemm_tile_mma<" + std::to_string(groupProducts[g].size()) +
+             ">(row0, tile * chitu::kGemmBN, " + m + ", " + n + ", " + k +
+             ", smem, load_a, weights, epilogue);");
+        line("continue;");
+        --indent_;
+        line("}");
+      }
     }
     line("chitu::gemm_tile_fused<" + std::to_string(groupProducts[g].size()) +
          ">(row0, tile * chitu::kGemmBN, " + m + ", " + n + ", " + k +

@@ -113,6 +113,12 @@ def matmul_cases():
         ("trhs", [-1, 70], [65, 70], [-1, 65], False, True),
         # K beyond what the matrix-vector routine stages at once for more than 4 rows
         ("trhs_longk", [-1, 1040], [24, 1040], [-1, 24], False, True),
+        # K beyond what the tensor-core routine (5..16 rows of bf16/f16) keeps resident: it
+        # stages A in rounds; K % 64 != 0 and N % 8 != 0 leave partial slices and columns
+        ("trhs_longk_rounds", [-1, 4104], [20, 4104], [-1, 20], False, True),
+        # several row tiles of the tensor-core tile routine (bf16/f16, more than 16 rows), with
+        # partial row and column tiles and a partial last K step
+        ("trhs_tall", [150, 264], [72, 264], [150, 72], False, True),
         ("tlhs", [70, -1], [70, 65], [-1, 65], True, False),
         ("batched", [3, -1, 40], [40, 24], [3, -1, 24], False, False),
         ("broadcast", [2, 1, -1, 16], [3, 20, 16], [2, 3, -1, 20], False, True),
