@@ -32,6 +32,14 @@ options:
 
 namespace {
 
+// The weight file an external weight was found in at compile time; none for a config-only
+// compile (the loader finds the tensor by name in --weights).
+const cbin::WeightFile *weightFile(const cbin::Artifact &a, const cbin::Weight *w) {
+  if (w->file() == kUnresolvedWeightFile || !a.weight_files() || w->file() >= a.weight_files()->size())
+    return nullptr;
+  return a.weight_files()->Get(w->file());
+}
+
 std::string exprText(const cbin::Expr *e, const cbin::Entry *entry) {
   return exprToString(e->code()->data(), e->code()->size(), [&](int64_t i) {
     if (entry && entry->symbols() && uint64_t(i) < entry->symbols()->size())
@@ -297,8 +305,9 @@ void printText(const Model &m, const SymbolValues &symbols) {
         dims.push_back(std::to_string(d));
       std::string where = w->embedded()
                               ? "embedded at segment offset " + std::to_string(w->offset())
-                              : "external: '" + w->tensor_name()->str() + "' in " +
-                                    a.weight_files()->Get(w->file())->name()->str();
+                              : "external: '" + w->tensor_name()->str() + "' " +
+                                    (weightFile(a, w) ? "in " + weightFile(a, w)->name()->str()
+                                                      : std::string("found by name at load"));
       std::printf("  %s: %s[%s], %s, %s\n", w->name()->c_str(), dtypeName(toDType(w->dtype())),
                   joined(dims).c_str(), humanBytes(w->byte_size()).c_str(), where.c_str());
     }
@@ -470,7 +479,10 @@ void printJson(const Model &m, const SymbolValues &symbols) {
       j.key("bytes").value(uint64_t(w->byte_size()));
       j.key("embedded").value(w->embedded());
       if (!w->embedded()) {
-        j.key("file").value(a.weight_files()->Get(w->file())->name()->str());
+        if (const cbin::WeightFile *f = weightFile(a, w))
+          j.key("file").value(f->name()->str());
+        else
+          j.key("file").null();
         j.key("tensor_name").value(w->tensor_name()->str());
       }
       j.endObject();
