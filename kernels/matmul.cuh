@@ -166,11 +166,17 @@ template <typename TB> __device__ __forceinline__ bool gemv_uses_mma(i64 M, i64 
 #endif
 }
 
-// Whether all of A fits in the smemFloats floats of shared memory, in the routine's layout.
+// Whether the block stages all of A in shared memory (smemFloats floats) before its
+// `columnBlocks` column blocks (of `blocks` blocks' share). The tensor-core routine stages A
+// only when it fits and each block has at least two column blocks to amortise it over:
+// with one, staging 16 rows of K costs as many loads as reading them straight through
+// load_a, plus barriers that stall the weight stream.
 template <typename TB>
-__device__ __forceinline__ bool gemv_a_resident(i64 M, i64 K, bool mmaOk, int smemFloats) {
+__device__ __forceinline__ bool gemv_a_resident(i64 M, i64 K, bool mmaOk, int smemFloats,
+                                                i64 columnBlocks, i64 blocks) {
   if (gemv_uses_mma<TB>(M, K, mmaOk))
-    return M * mma_row_stride(K) * (i64)sizeof(TB) <= (i64)smemFloats * 4;
+    return M * mma_row_stride(K) * (i64)sizeof(TB) <= (i64)smemFloats * 4 &&
+           columnBlocks >= 2 * blocks;
   return M * K <= kGemvSmemFloats;
 }
 

@@ -938,7 +938,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   if (gemv) {
     std::string tb = storageType(rhsType);
     line("const bool a_resident = few_rows && chitu::gemv_a_resident<" + tb + ">(" + m + ", " + k +
-         ", mma_ok, smem_floats);");
+         ", mma_ok, smem_floats, " + sizeVar(totalGemv, "cols") + ", gridDim.x);");
     line("if (a_resident) {");
     ++indent_;
     line("chitu::gemv_stage_a<" + tb + ">(" + m + ", " + k + ", mma_ok, smem, load_a);");

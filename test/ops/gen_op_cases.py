@@ -114,8 +114,10 @@ def matmul_cases():
         # K beyond what the matrix-vector routine stages at once for more than 4 rows
         ("trhs_longk", [-1, 1040], [24, 1040], [-1, 24], False, True),
         # K beyond what the tensor-core routine (5..16 rows of bf16/f16) keeps resident: it
-        # stages A in rounds; K % 64 != 0 and N % 8 != 0 leave partial slices and columns
+        # reads A through load_a; K % 64 != 0 and N % 8 != 0 leave partial slices and columns
         ("trhs_longk_rounds", [-1, 4104], [20, 4104], [-1, 20], False, True),
+        # enough columns (N / 8 >= 2 x 264 blocks) for the tensor-core routine to keep A resident
+        ("trhs_wide", [-1, 72], [4608, 72], [-1, 4608], False, True),
         # several row tiles of the tensor-core tile routine (bf16/f16, more than 16 rows), with
         # partial row and column tiles and a partial last K step
         ("trhs_tall", [150, 264], [72, 264], [150, 72], False, True),
