@@ -106,13 +106,13 @@ __device__ __forceinline__ void gemm_tile_fused(i64 row0, i64 col0, i64 M, i64 N
 // through `load_a` into shared memory: all of A once per block when it fits (aResident: the
 // caller staged it with stage_rows and the block then loops over column blocks), else as much
 // of K at a time as kGemvSmemFloats holds for M rows. A fused prologue thus runs once per
-// element per block and few barriers interrupt the stream of weights. MaxRows (1, 4 or kGemvMaxRows,
-// picked at run time from M) sizes the accumulators. The lanes' partial sums are combined by
-// a butterfly and lane 0 hands the column's NB accumulators to `epilogue(m, n, acc)`, for
-// each row m.
+// element per block and few barriers interrupt the stream of weights. MaxRows (1, 4 or
+// kGemvMaxRows, picked at run time from M) sizes the accumulators. The lanes' partial sums are
+// combined by a butterfly and lane 0 hands the column's NB accumulators to `epilogue(m, n, acc)`,
+// for each row m.
 constexpr int kGemvMaxRows = 16;
-constexpr int kGemvCols = 8;           // columns per block: one per warp of 256 threads
-constexpr int kGemvSmemFloats = 8192;  // A staged at a time: M rows of kGemvSmemFloats / M
+constexpr int kGemvCols = 8;          // columns per block: one per warp of 256 threads
+constexpr int kGemvSmemFloats = 8192; // A staged at a time: M rows of kGemvSmemFloats / M
 constexpr int kGemvLoadsInFlight = 8; // 16-byte weight loads per lane, over the NB products
 __host__ __device__ constexpr int gemv_smem_floats() { return kGemvSmemFloats; }
 
@@ -189,6 +189,17 @@ __device__ __forceinline__ void gemv_stage_a(i64 M, i64 K, bool mmaOk, float *sm
     stage_rows(M, (int)K, (int)K, 0, smem, load_a);
 }
 
+// load_a(m, k .. k + 7) as 8 packed 16-bit values (0 from K on), one 16-byte fragment.
+template <typename TB, typename LoadA>
+__device__ __forceinline__ uint4 load_a_packed(LoadA &load_a, i64 m, i64 k, i64 K) {
+  unsigned short h[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+    h[i] = k + i < K ? from_float<TB>(load_a(m, k + i)).bits : 0;
+  return make_uint4(h[0] | (unsigned)h[1] << 16, h[2] | (unsigned)h[3] << 16,
+                    h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
+}
+
 // c += a * b for one m16n8k16 tile with f32 accumulators; the pointer picks the input type.
 __device__ __forceinline__ void mma_16816(float (&c)[4], const unsigned (&a)[4], unsigned b0,
                                           unsigned b1, const bf16 *) {
@@ -207,8 +218,8 @@ __device__ __forceinline__ void mma_16816(float (&c)[4], const unsigned (&a)[4],
 
 template <int NB, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, float *smem,
-                                              bool aResident, LoadA load_a,
-                                              const TB *const *B, Epilogue epilogue) {
+                                              bool aResident, LoadA load_a, const TB *const *B,
+                                              Epilogue epilogue) {
 #if __CUDA_ARCH__ >= 800
   static_assert(kGemvCols == 8, "one n8 tile per block; one warp per 32-wide slice of K");
   constexpr int kWarps = 8, U = kGemvLoadsInFlight / NB > 0 ? kGemvLoadsInFlight / NB : 1;
@@ -225,12 +236,7 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
       return make_uint4(0, 0, 0, 0);
     if (aResident)
       return *reinterpret_cast<const uint4 *>(as + row * stride + kk);
-    unsigned short h[8];
-#pragma unroll
-    for (int i = 0; i < 8; ++i)
-      h[i] = from_float<TB>(load_a(row, kk + i)).bits;
-    return make_uint4(h[0] | (unsigned)h[1] << 16, h[2] | (unsigned)h[3] << 16,
-                      h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
+    return load_a_packed<TB>(load_a, row, kk, K);
   };
   const int stride = mma_row_stride(K);
   float acc[NB][4];
@@ -247,9 +253,8 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
         const int kk = s0 + u * kWarps * 32 + 8 * t; // kc % 8 == 0: all 8 in or all out
 #pragma unroll
         for (int j = 0; j < NB; ++j)
-          w[u][j] = (n < N && kk < kc)
-                        ? *reinterpret_cast<const uint4 *>(B[j] + n * K + k0 + kk)
-                        : make_uint4(0, 0, 0, 0);
+          w[u][j] = (n < N && kk < kc) ? *reinterpret_cast<const uint4 *>(B[j] + n * K + k0 + kk)
+                                       : make_uint4(0, 0, 0, 0);
       }
 #pragma unroll
       for (int u = 0; u < U; ++u) {
@@ -405,7 +410,8 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
 // as 16-bit values (exact: they are values of a 16-bit tensor); B rows are copied with 16-byte
 // loads. The next K step's loads are issued before the current step's products, so they
 // overlap. 8 warps as 2 x 4, each 32 x 16 of the tile; f32 accumulators.
-constexpr int kMmaBK = 32, kMmaBKPad = kMmaBK + 8; // row pitch 80 bytes: fragment loads hit 32 banks
+constexpr int kMmaBK = 32,
+              kMmaBKPad = kMmaBK + 8; // row pitch 80 bytes: fragment loads hit 32 banks
 
 // Floats of shared memory gemm_tile_mma<NB> needs.
 __host__ __device__ constexpr int gemm_mma_smem_floats(int nb) {
@@ -421,13 +427,12 @@ template <typename TB> __device__ __forceinline__ bool gemm_uses_mma(i64 K, bool
 }
 
 template <int NB, typename TB, typename LoadA, typename Epilogue>
-__device__ __forceinline__ void gemm_tile_mma(i64 row0, i64 col0, i64 M, i64 N, i64 K,
-                                              float *smem, LoadA load_a, const TB *const *B,
-                                              Epilogue epilogue) {
+__device__ __forceinline__ void gemm_tile_mma(i64 row0, i64 col0, i64 M, i64 N, i64 K, float *smem,
+                                              LoadA load_a, const TB *const *B, Epilogue epilogue) {
 #if __CUDA_ARCH__ >= 800
   static_assert(kGemmBM == 64 && kGemmBN == 64, "8 warps of 32 x 16");
-  TB *as = reinterpret_cast<TB *>(smem);          // [64][kMmaBKPad]
-  TB *bs = as + kGemmBM * kMmaBKPad;              // [NB][64][kMmaBKPad]
+  TB *as = reinterpret_cast<TB *>(smem); // [64][kMmaBKPad]
+  TB *bs = as + kGemmBM * kMmaBKPad;     // [NB][64][kMmaBKPad]
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t = lane & 3, wm = warp >> 2, wn = warp & 3;
   // This thread's share of a K step: 8 consecutive k of one row of A and of each B.
@@ -435,12 +440,7 @@ __device__ __forceinline__ void gemm_tile_mma(i64 row0, i64 col0, i64 M, i64 N, 
   const i64 am = row0 + lr, bn = col0 + lr;
   uint4 ra, rb[NB];
   auto load_step = [&](i64 k0) {
-    unsigned short h[8];
-#pragma unroll
-    for (int i = 0; i < 8; ++i)
-      h[i] = (am < M && k0 + lc + i < K) ? from_float<TB>(load_a(am, k0 + lc + i)).bits : 0;
-    ra = make_uint4(h[0] | (unsigned)h[1] << 16, h[2] | (unsigned)h[3] << 16,
-                    h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
+    ra = am < M ? load_a_packed<TB>(load_a, am, k0 + lc, K) : make_uint4(0, 0, 0, 0);
 #pragma unroll
     for (int j = 0; j < NB; ++j)
       rb[j] = (bn < N && k0 + lc < K) ? *reinterpret_cast<const uint4 *>(B[j] + bn * K + k0 + lc)
@@ -516,8 +516,8 @@ __device__ __forceinline__ void gemm_tile_mma(i64 row0, i64 col0, i64 M, i64 N, 
 // gemv_uses_mma), else CUDA cores with accumulators for the fewest rows that hold M.
 template <int NB, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_fused(i64 col0, i64 M, i64 N, i64 K, float *smem,
-                                           bool aResident, bool mmaOk,
-                                           LoadA load_a, const TB *const *B, Epilogue epilogue) {
+                                           bool aResident, bool mmaOk, LoadA load_a,
+                                           const TB *const *B, Epilogue epilogue) {
   if constexpr (sizeof(TB) == 2) {
     if (gemv_uses_mma<TB>(M, K, mmaOk)) {
       gemv_tile_mma<NB>(col0, M, N, K, smem, aResident, load_a, B, epilogue);

@@ -870,8 +870,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   bool gemv = true;
   Type rhsType = elementType(MatmulOp(shape.matmuls.front()).getRhs());
   for (MatmulOp mm : shape.matmuls)
-    gemv &= mm.getTransposeRhs() && elementType(mm.getRhs()) == rhsType &&
-            isa<FloatType>(rhsType);
+    gemv &= mm.getTransposeRhs() && elementType(mm.getRhs()) == rhsType && isa<FloatType>(rhsType);
   // 5..16 rows of 16-bit A and B go to tensor cores (gemv_tile_mma), which keeps A resident in
   // dynamic shared memory sized for 16 rows of K (at most kMmaSmemBytes, two blocks per SM).
   Type lhsType = elementType(shape.lhs);

@@ -35,7 +35,8 @@ namespace {
 // The weight file an external weight was found in at compile time; none for a config-only
 // compile (the loader finds the tensor by name in --weights).
 const cbin::WeightFile *weightFile(const cbin::Artifact &a, const cbin::Weight *w) {
-  if (w->file() == kUnresolvedWeightFile || !a.weight_files() || w->file() >= a.weight_files()->size())
+  if (w->file() == kUnresolvedWeightFile || !a.weight_files() ||
+      w->file() >= a.weight_files()->size())
     return nullptr;
   return a.weight_files()->Get(w->file());
 }
