@@ -34,6 +34,28 @@ constexpr int64_t kMmaSmemBytes = 96 * 1024;
 constexpr int64_t kMaxGridX = int64_t(1) << 20; // kernels loop when there is more work
 constexpr int64_t kMaxGridZ = 65535;
 
+/// `text` with every identifier that is a key of `names` replaced by its value.
+std::string renameSymbols(const std::string &text,
+                          const std::map<std::string, std::string> &names) {
+  std::string out;
+  out.reserve(text.size());
+  auto isIdent = [](char c) { return std::isalnum((unsigned char)c) || c == '_'; };
+  for (size_t i = 0; i < text.size();) {
+    if (!isIdent(text[i])) {
+      out += text[i++];
+      continue;
+    }
+    size_t j = i;
+    while (j < text.size() && isIdent(text[j]))
+      ++j;
+    std::string word = text.substr(i, j - i);
+    auto it = names.find(word);
+    out += it == names.end() ? word : it->second;
+    i = j;
+  }
+  return out;
+}
+
 std::string storageType(Type t) {
   if (t.isF32())
     return "float";
@@ -1284,10 +1306,18 @@ FailureOr<KernelSource> KernelEmitter::run() {
   out.name = kernel_.getName().str();
   if (launch_.usesStatus)
     params.push_back("unsigned *__restrict__ status");
+  // Symbols become parameters named by position (sym0, sym1, ...), not by their id in the
+  // function: the attention and rope kernels of every layer differ only in the symbol of
+  // their layer's KV cache size, and with positional names they are one kernel (one cubin,
+  // one module load) instead of one per layer.
+  std::map<std::string, std::string> positional;
   for (int64_t s : usedSymbols_) {
-    params.push_back("const long long s" + std::to_string(s));
+    std::string name = "sym" + std::to_string(launch_.scalarSymbols.size());
+    positional["s" + std::to_string(s)] = name;
+    params.push_back("const long long " + name);
     launch_.scalarSymbols.push_back(s);
   }
+  body_ = renameSymbols(body_, positional);
   std::string src = "// chitu kernel:";
   for (Operation &op : block.without_terminator())
     src += " " + op.getName().getStringRef().str();

@@ -366,9 +366,16 @@ int main(int argc, char **argv) {
   }
   if (emit == Emit::Cuda) {
     for (auto func : module.getOps<func::FuncOp>())
-      for (auto kernel : func.getOps<KernelOp>())
-        llvm::outs() << "// ---- " << func.getSymName() << " / " << kernel.getName() << "\n"
-                     << kernels[kernel.getOperation()].source.source << "\n";
+      for (auto kernel : func.getOps<KernelOp>()) {
+        const KernelSource &k = kernels[kernel.getOperation()].source;
+        llvm::outs() << "// ---- " << func.getSymName() << " / " << kernel.getName();
+        // Size parameters are named by position so that layers share code; say which
+        // symbol each one is bound to at launch.
+        for (auto [i, s] : llvm::enumerate(k.launch.scalarSymbols))
+          llvm::outs() << (i ? ", " : " (") << "sym" << i << " = " << ShapeAnalysis::symbolName(s)
+                       << (i + 1 == k.launch.scalarSymbols.size() ? ")" : "");
+        llvm::outs() << "\n" << k.source << "\n";
+      }
     return 0;
   }
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <set>
 
 using namespace chitu;
 using namespace chitu::rt;
@@ -192,11 +193,14 @@ Totals totals(const cbin::Artifact &a) {
   if (a.weights())
     for (const cbin::Weight *w : *a.weights())
       (w->embedded() ? t.embedded : t.external) += w->byte_size();
+  // Kernels with the same code share one stored binary: count each once.
+  std::set<const void *> seen;
   if (a.kernels())
     for (const cbin::Kernel *k : *a.kernels())
       if (k->binaries())
         for (const cbin::Binary *b : *k->binaries())
-          t.binaries += b->cubin()->size();
+          if (seen.insert(b).second)
+            t.binaries += b->cubin()->size();
   return t;
 }
 
@@ -415,6 +419,8 @@ void printJson(const Model &m, const SymbolValues &symbols) {
       j.beginObject();
       j.key("name").value(k->name()->str());
       j.key("entry").value(e->name()->str());
+      if (k->symbol())
+        j.key("symbol").value(k->symbol()->str()); // kernels with one symbol share a binary
       j.key("ops").beginArray();
       for (const cbin::Op *op : *k->ops())
         j.value(cbin::EnumNameOpKind(op->kind()));

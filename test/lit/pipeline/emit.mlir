@@ -15,12 +15,13 @@
 // MLIR: chitu.kernel "k3_matmul"{{.*}}chitu.slots
 
 // A region of several ops becomes one loop computing each element through the chain.
-// Each kernel's function is named after its code (identical kernels share a cubin).
-// CUDA-LABEL: // ---- main / fused
+// Each kernel's function is named after its code (identical kernels share a cubin); sizes
+// are parameters named by position, bound to the function's symbols at launch.
+// CUDA-LABEL: // ---- main / fused (sym0 = s0)
 // CUDA-NEXT: // chitu kernel: chitu.exp chitu.neg chitu.cast
 // CUDA: chitu_{{[0-9a-f]+}}(chitu::bf16 *__restrict__ out0,
 // CUDA-NEXT: const float *__restrict__ in0,
-// CUDA-NEXT: const long long s0) {
+// CUDA-NEXT: const long long sym0) {
 // CUDA: const float [[X:v[0-9]+]] = chitu::to_float(in0[
 // CUDA-NEXT: const float [[E:v[0-9]+]] = expf([[X]]);
 // CUDA-NEXT: const float [[N:v[0-9]+]] = (-[[E]]);
