@@ -43,7 +43,9 @@ namespace {
 cl::OptionCategory category("chitu-compile options");
 
 cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.mlir>"), cl::cat(category));
-cl::opt<std::string> outputPath("o", cl::desc("Output .cbin (default: <input name>.cbin)"),
+cl::opt<std::string> outputPath("o",
+                                cl::desc("Output .cbin (default: <input name>.cbin), or the "
+                                         "text of --emit=mlir|cuda (default: standard output)"),
                                 cl::value_desc("file"), cl::cat(category));
 cl::list<std::string> targets("target", cl::CommaSeparated,
                               cl::desc("GPU architectures to compile for, e.g. "
@@ -280,6 +282,16 @@ int main(int argc, char **argv) {
       in.pop_back();
     output = llvm::sys::path::stem(in).str() + ".cbin";
   }
+  // --emit=mlir|cuda print text: to -o when given, else to standard output.
+  std::unique_ptr<llvm::raw_fd_ostream> textFile;
+  llvm::raw_ostream *text = &llvm::outs();
+  if (emit != Emit::Cbin && !outputPath.empty()) {
+    std::error_code ec;
+    textFile = std::make_unique<llvm::raw_fd_ostream>(outputPath, ec);
+    if (ec)
+      fatal("cannot write '" + outputPath + "': " + ec.message());
+    text = textFile.get();
+  }
 
   DialectRegistry registry;
   registry.insert<ChituDialect, arith::ArithDialect, func::FuncDialect>();
@@ -343,8 +355,8 @@ int main(int argc, char **argv) {
   if (failed(pm.run(module)))
     return 1;
   if (emit == Emit::Mlir) {
-    module.print(llvm::outs());
-    llvm::outs() << "\n";
+    module.print(*text);
+    *text << "\n";
     return 0;
   }
 
@@ -368,13 +380,13 @@ int main(int argc, char **argv) {
     for (auto func : module.getOps<func::FuncOp>())
       for (auto kernel : func.getOps<KernelOp>()) {
         const KernelSource &k = kernels[kernel.getOperation()].source;
-        llvm::outs() << "// ---- " << func.getSymName() << " / " << kernel.getName();
+        *text << "// ---- " << func.getSymName() << " / " << kernel.getName();
         // Size parameters are named by position so that layers share code; say which
         // symbol each one is bound to at launch.
         for (auto [i, s] : llvm::enumerate(k.launch.scalarSymbols))
-          llvm::outs() << (i ? ", " : " (") << "sym" << i << " = " << ShapeAnalysis::symbolName(s)
-                       << (i + 1 == k.launch.scalarSymbols.size() ? ")" : "");
-        llvm::outs() << "\n" << k.source << "\n";
+          *text << (i ? ", " : " (") << "sym" << i << " = " << ShapeAnalysis::symbolName(s)
+                << (i + 1 == k.launch.scalarSymbols.size() ? ")" : "");
+        *text << "\n" << k.source << "\n";
       }
     return 0;
   }

@@ -1,6 +1,10 @@
 // The compile pipeline's stages, as chitu-compile shows them.
 // RUN: chitu-compile %s --emit=mlir | FileCheck %s --check-prefix=MLIR
 // RUN: chitu-compile %s --emit=cuda | FileCheck %s --check-prefix=CUDA
+// RUN: chitu-compile %s --emit=cuda -o %t.cu && FileCheck %s --check-prefix=CUDA < %t.cu
+// RUN: chitu-compile %s --emit=mlir -o %t.mlir && FileCheck %s --check-prefix=MLIR < %t.mlir
+// RUN: not chitu-compile %s --emit=cuda -o %t.missing/x.cu 2>&1 | FileCheck %s --check-prefix=NOWRITE
+// NOWRITE: chitu-compile: error: cannot write '{{.*}}x.cu': No such file or directory
 // RUN: chitu-compile %s --emit=mlir --print-ir-after-all 2>&1 >/dev/null | FileCheck %s --check-prefix=STAGES
 // RUN: chitu-compile %s --emit=mlir --disable-pass=chitu-form-kernels,chitu-plan-memory | FileCheck %s --check-prefix=NOKERNELS
 // RUN: not chitu-compile %s -o %t.cbin --disable-pass=chitu-plan-memory 2>&1 | FileCheck %s --check-prefix=NOPLAN
