@@ -47,6 +47,18 @@ def make_weights(d):
     torch.cuda.empty_cache()
 
 
+def prefill_flops(config, tokens):
+    """FLOPs of a causal prefill of `tokens` tokens: the decoder's products for every token,
+    the lm-head for the last one, and QK^T and PV over the causal triangle."""
+    h, inter, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
+    heads = config["num_attention_heads"]
+    kv_heads = config.get("num_key_value_heads", heads)
+    head_dim = config.get("head_dim") or h // heads
+    per_layer = h * heads * head_dim * 2 + 2 * h * kv_heads * head_dim + 3 * h * inter
+    attention = layers * 2 * 2 * heads * head_dim * tokens * (tokens + 1) // 2
+    return 2 * tokens * layers * per_layer + 2 * h * config["vocab_size"] + attention
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bin", required=True)
@@ -108,8 +120,13 @@ def main():
         a_text = "%.2fms" % a if a else "-"
         ratio = "%.2fx" % (a / pf["ms"]) if a and pf["ms"] else "-"
         work = "prefill %d" % pf["tokens"]
-        print(f"{name:<14} {work:<16} {pf['ms']:>8.2f}ms {a_text:>10} {ratio:>7}")
-    print(f"ceilings: {ceilings}; 'of ceiling' = weight bytes / GEMV read bandwidth / step time")
+        with open(os.path.join(args.models, name, "config.json")) as f:
+            flops = prefill_flops(json.load(f), pf["tokens"])
+        gemm = ceilings.get("roofline_gemm_bf16", 0)
+        of_gemm = 100 * flops / (gemm * 1e12) / (pf["ms"] / 1e3) if gemm and pf["ms"] else 0
+        print(f"{name:<14} {work:<16} {pf['ms']:>8.2f}ms {a_text:>10} {ratio:>7} {of_gemm:>10.1f}%")
+    print(f"ceilings: {ceilings}; 'of ceiling' = weight bytes / GEMV read bandwidth / step time "
+          "(decode), FLOPs / bf16 GEMM rate / time (prefill)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
