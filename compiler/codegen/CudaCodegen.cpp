@@ -1027,25 +1027,24 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
           return failure();
         pointers += (pointers.empty() ? "" : ", ") + *ptr;
       }
-      line("const " + storageType(rhsType) + " *const weights[] = {" + pointers + "};");
-      line("if (few_rows) {");
-      ++indent_;
-      line("chitu::gemv_fused<" + std::to_string(groupProducts[g].size()) +
-           ">(tile * chitu::kGemvCols, " + m + ", " + n + ", " + k +
-           ", smem, a_resident, mma_ok, load_a, weights, epilogue);");
-      line("continue;");
-      --indent_;
-      line("}");
-      if (mmaOk) {
-        line("if (chitu::gemm_uses_mma<" + storageType(rhsType) + ">(" + k + ", mma_ok)) {");
+      // `if (condition) { routine(...); continue; }`: the routine takes this tile.
+      auto takeTile = [&](const std::string &condition, const std::string &call) {
+        line("if (" + condition + ") {");
         ++indent_;
-        line("chitu::gemm_tile_mma<" + std::to_string(groupProducts[g].size()) +
-             ">(row0, tile * chitu::kGemmBN, " + m + ", " + n + ", " + k +
-             ", smem, load_a, weights, epilogue);");
+        line(call);
         line("continue;");
         --indent_;
         line("}");
-      }
+      };
+      std::string nb = std::to_string(groupProducts[g].size());
+      line("const " + storageType(rhsType) + " *const weights[] = {" + pointers + "};");
+      takeTile("few_rows", "chitu::gemv_fused<" + nb + ">(tile * chitu::kGemvCols, " + m + ", " +
+                               n + ", " + k +
+                               ", smem, a_resident, mma_ok, load_a, weights, epilogue);");
+      if (mmaOk)
+        takeTile("chitu::gemm_uses_mma<" + storageType(rhsType) + ">(" + k + ", mma_ok)",
+                 "chitu::gemm_tile_mma<" + nb + ">(row0, tile * chitu::kGemmBN, " + m + ", " + n +
+                     ", " + k + ", smem, load_a, weights, epilogue);");
     }
     line("chitu::gemm_tile_fused<" + std::to_string(groupProducts[g].size()) +
          ">(row0, tile * chitu::kGemmBN, " + m + ", " + n + ", " + k +
