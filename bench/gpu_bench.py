@@ -34,17 +34,12 @@ def run_json_lines(cmd):
 
 
 def make_weights(d):
-    if glob.glob(os.path.join(d, "*.safetensors")):
-        return
+    """Random bf16 weights for d/config.json, beside it (once; speed does not depend on values)."""
     import torch
     import transformers
-    config = transformers.AutoConfig.from_pretrained(d)
-    torch.manual_seed(0)
-    with torch.device("cuda"):
-        model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-    model.save_pretrained(d, safe_serialization=True, max_shard_size="20GB")
-    del model
-    torch.cuda.empty_cache()
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "llm"))
+    from check_against_transformers import make_big_weights
+    make_big_weights(torch, transformers, d)
 
 
 def prefill_flops(config, tokens):

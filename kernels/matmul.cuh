@@ -189,13 +189,14 @@ __device__ __forceinline__ void gemv_stage_a(i64 M, i64 K, bool mmaOk, float *sm
     stage_rows(M, (int)K, (int)K, 0, smem, load_a);
 }
 
-// load_a(m, k .. k + 7) as 8 packed 16-bit values (0 from K on), one 16-byte fragment.
+// load_a(m, k .. k + 7) as 8 packed 16-bit values, one 16-byte fragment (k + 8 <= K: the
+// tensor-core routines take K % 8 == 0 only).
 template <typename TB, typename LoadA>
-__device__ __forceinline__ uint4 load_a_packed(LoadA &load_a, i64 m, i64 k, i64 K) {
+__device__ __forceinline__ uint4 load_a_packed(LoadA &load_a, i64 m, i64 k) {
   unsigned short h[8];
 #pragma unroll
   for (int i = 0; i < 8; ++i)
-    h[i] = k + i < K ? from_float<TB>(load_a(m, k + i)).bits : 0;
+    h[i] = from_float<TB>(load_a(m, k + i)).bits;
   return make_uint4(h[0] | (unsigned)h[1] << 16, h[2] | (unsigned)h[3] << 16,
                     h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
 }
@@ -228,47 +229,43 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
   const i64 n = col0 + g;
-  // 8 values of row `row` of A from k0 + kk: from shared memory when A is resident, else
-  // straight from load_a (no rounds of staging and barriers: each element is loaded once per
-  // block either way, and the loads overlap the weight stream).
-  auto a_fragment = [&](int row, int kk, int kc, int stride) -> uint4 {
-    if (row >= M || kk >= kc)
+  const int stride = mma_row_stride(K);
+  // 8 values of row `row` of A from kk: from shared memory when A is resident, else straight
+  // from load_a (no rounds of staging and barriers: each element is loaded once per block
+  // either way, and the loads overlap the weight stream).
+  auto a_fragment = [&](int row, int kk) -> uint4 {
+    if (row >= M || kk >= K)
       return make_uint4(0, 0, 0, 0);
     if (aResident)
       return *reinterpret_cast<const uint4 *>(as + row * stride + kk);
-    return load_a_packed<TB>(load_a, row, kk, K);
+    return load_a_packed<TB>(load_a, row, kk);
   };
-  const int stride = mma_row_stride(K);
   float acc[NB][4];
 #pragma unroll
   for (int j = 0; j < NB; ++j)
     acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
-  {
-    const i64 k0 = 0;
-    const int kc = (int)K;
-    for (int s0 = warp * 32; s0 < kc; s0 += kWarps * 32 * U) {
-      uint4 w[U][NB];
+  // K % 8 == 0, so a lane's 8 values of K are all in or all out.
+  for (int s0 = warp * 32; s0 < K; s0 += kWarps * 32 * U) {
+    uint4 w[U][NB];
 #pragma unroll
-      for (int u = 0; u < U; ++u) {
-        const int kk = s0 + u * kWarps * 32 + 8 * t; // kc % 8 == 0: all 8 in or all out
+    for (int u = 0; u < U; ++u) {
+      const int kk = s0 + u * kWarps * 32 + 8 * t;
 #pragma unroll
-        for (int j = 0; j < NB; ++j)
-          w[u][j] = (n < N && kk < kc) ? *reinterpret_cast<const uint4 *>(B[j] + n * K + k0 + kk)
-                                       : make_uint4(0, 0, 0, 0);
-      }
+      for (int j = 0; j < NB; ++j)
+        w[u][j] = (n < N && kk < K) ? *reinterpret_cast<const uint4 *>(B[j] + n * K + kk)
+                                    : make_uint4(0, 0, 0, 0);
+    }
 #pragma unroll
-      for (int u = 0; u < U; ++u) {
-        const int kk = s0 + u * kWarps * 32 + 8 * t;
-        if (s0 + u * kWarps * 32 >= kc)
-          break;
-        const uint4 p = a_fragment(g, kk, kc, stride);
-        const uint4 q = a_fragment(g + 8, kk, kc, stride);
-        const unsigned a0[4] = {p.x, q.x, p.y, q.y}, a1[4] = {p.z, q.z, p.w, q.w};
+    for (int u = 0; u < U; ++u) {
+      const int kk = s0 + u * kWarps * 32 + 8 * t;
+      if (s0 + u * kWarps * 32 >= K)
+        break;
+      const uint4 p = a_fragment(g, kk), q = a_fragment(g + 8, kk);
+      const unsigned a0[4] = {p.x, q.x, p.y, q.y}, a1[4] = {p.z, q.z, p.w, q.w};
 #pragma unroll
-        for (int j = 0; j < NB; ++j) {
-          mma_16816(acc[j], a0, w[u][j].x, w[u][j].y, B[j]);
-          mma_16816(acc[j], a1, w[u][j].z, w[u][j].w, B[j]);
-        }
+      for (int j = 0; j < NB; ++j) {
+        mma_16816(acc[j], a0, w[u][j].x, w[u][j].y, B[j]);
+        mma_16816(acc[j], a1, w[u][j].z, w[u][j].w, B[j]);
       }
     }
   }
@@ -440,7 +437,7 @@ __device__ __forceinline__ void gemm_tile_mma(i64 row0, i64 col0, i64 M, i64 N, 
   const i64 am = row0 + lr, bn = col0 + lr;
   uint4 ra, rb[NB];
   auto load_step = [&](i64 k0) {
-    ra = am < M ? load_a_packed<TB>(load_a, am, k0 + lc, K) : make_uint4(0, 0, 0, 0);
+    ra = am < M && k0 + lc < K ? load_a_packed<TB>(load_a, am, k0 + lc) : make_uint4(0, 0, 0, 0);
 #pragma unroll
     for (int j = 0; j < NB; ++j)
       rb[j] = (bn < N && k0 + lc < K) ? *reinterpret_cast<const uint4 *>(B[j] + bn * K + k0 + lc)

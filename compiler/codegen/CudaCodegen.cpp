@@ -956,10 +956,11 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     totalTiles = totalTiles + SymExpr::ceilDiv(N, SymExpr::constant(64));
     totalGemv = totalGemv + SymExpr::ceilDiv(N, SymExpr::constant(kGemvCols));
   }
+  std::string columnBlocks = sizeVar(totalGemv, "cols");
   if (gemv) {
     std::string tb = storageType(rhsType);
     line("const bool a_resident = few_rows && chitu::gemv_a_resident<" + tb + ">(" + m + ", " + k +
-         ", mma_ok, smem_floats, " + sizeVar(totalGemv, "cols") + ", gridDim.x);");
+         ", mma_ok, smem_floats, " + columnBlocks + ", gridDim.x);");
     line("if (a_resident) {");
     ++indent_;
     line("chitu::gemv_stage_a<" + tb + ">(" + m + ", " + k + ", mma_ok, smem, load_a);");
@@ -967,8 +968,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     --indent_;
     line("}");
   }
-  line("const long long tile_end = few_rows ? " + sizeVar(totalGemv, "cols") +
-       " : (long long)blockIdx.x + 1;");
+  line("const long long tile_end = few_rows ? " + columnBlocks + " : (long long)blockIdx.x + 1;");
   line("for (long long t = blockIdx.x; t < tile_end; t += gridDim.x) {");
   ++indent_;
   line("long long tile = t;");

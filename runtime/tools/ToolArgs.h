@@ -53,6 +53,15 @@ public:
     return false;
   }
   std::string next() { return args_[pos_++]; }
+  // Consumes the current argument, none of the tool's options, as its one positional argument
+  // (the model): a usage error for an unknown option or a second positional argument.
+  void positional(std::string &path) {
+    if (peek().rfind("-", 0) == 0)
+      usageError("unknown option '" + peek() + "'");
+    if (!path.empty())
+      usageError("unexpected argument '" + peek() + "'");
+    path = next();
+  }
 
   [[noreturn]] void usageError(const std::string &msg) const {
     std::fprintf(stderr, "%s: error: %s\n(run '%s --help' for usage)\n", tool_.c_str(), msg.c_str(),

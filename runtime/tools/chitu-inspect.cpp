@@ -529,12 +529,8 @@ int main(int argc, char **argv) {
           break;
         pos = comma + 1;
       }
-    } else if (args.peek().rfind("-", 0) == 0) {
-      args.usageError("unknown option '" + args.peek() + "'");
-    } else if (path.empty()) {
-      path = args.next();
     } else {
-      args.usageError("unexpected argument '" + args.peek() + "'");
+      args.positional(path);
     }
   }
   if (path.empty())

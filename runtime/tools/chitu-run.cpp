@@ -112,12 +112,8 @@ int main(int argc, char **argv) {
       outputs.push_back(splitBinding(args, v, "--output"));
     } else if (args.flag("--quiet")) {
       quiet = true;
-    } else if (args.peek().rfind("-", 0) == 0) {
-      args.usageError("unknown option '" + args.peek() + "'");
-    } else if (modelPath.empty()) {
-      modelPath = args.next();
     } else {
-      args.usageError("unexpected argument '" + args.peek() + "'");
+      args.positional(modelPath);
     }
   }
   if (modelPath.empty())

@@ -54,7 +54,9 @@ def make_big_weights(torch, transformers, big):
     torch.manual_seed(0)
     with torch.device("cuda"):
         model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-    model.save_pretrained(big, safe_serialization=True)
+    model.save_pretrained(big, safe_serialization=True, max_shard_size="20GB")
+    del model
+    torch.cuda.empty_cache()
 
 
 def cosines(a, b):
