@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common.cuh"
+#include "mma.cuh"
 #include "reduce.cuh"
 
 namespace chitu {
@@ -209,6 +210,308 @@ __device__ void paged_attention_one(const T *__restrict__ q, const T *__restrict
     out[(t * heads + h) * D + d] = from_float<T>(o / lAll);
   }
   __syncthreads(); // scratch is reused by the block's next (token, head)
+}
+
+// ---- flash attention for prefill ---------------------------------------------------------
+//
+// With many query tokens the per-(token, head) routine above reads every key once per query.
+// flash_attention_tile instead takes kFlashRows consecutive tokens of one head per block
+// (16 warps x 16 rows) and streams the keys of their sequence through shared memory
+// kFlashKeys at a time (cp.async, two stages), so each key is read once per tile: S = Q K^T
+// and O += P V on tensor cores (mma.sync m16n8k16, f32 accumulation), an online softmax per
+// row in registers (exp2 with the scale folded in), P rounded to the 16-bit input type as the
+// A operand of P V. Causality, windows and ragged batches come from each token's own
+// position and sequence: a tile whose tokens span several sequences makes one pass per
+// sequence over that sequence's keys. 16-bit types, D % 16 == 0 and D <= 128 only (registers:
+// D / 2 accumulators per lane).
+constexpr int kFlashRows = 256;       // query tokens per block
+constexpr int kFlashKeys = 32;        // keys per shared-memory stage
+constexpr int kFlashMinTokens = 64;   // fewer tokens (decode): the per-(token, head) routine
+constexpr int kFlashMaxSequences = 4; // a tile spanning more sequences: per-(token, head) too
+
+template <int D, typename T> __host__ __device__ constexpr bool flash_attention_supported() {
+  return sizeof(T) == 2 && D % 16 == 0 && D <= 128;
+}
+
+// Bytes of shared memory flash_attention_tile<D> takes: two stages of K and V tiles with
+// rows padded by 16 bytes (fragment loads then hit 32 different banks), and the rows' info.
+template <int D> __host__ __device__ constexpr int flash_smem_bytes() {
+  return 2 * 2 * kFlashKeys * (D + 8) * 2 + (3 * kFlashRows + 4) * 4;
+}
+
+template <int D, int kWarps, typename T, typename TT, typename TS, typename TP>
+__device__ void flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc,
+                                     const T *__restrict__ vc, const TT *__restrict__ tables,
+                                     const TS *__restrict__ seqs, const TP *__restrict__ positions,
+                                     T *__restrict__ out, i64 t0, i64 h, i64 tokens, i64 heads,
+                                     i64 kvHeads, i64 blockSize, i64 numBlocks, i64 numSeqs,
+                                     i64 maxBlocks, float scale, i64 window, unsigned *status,
+                                     float *smem) {
+#if __CUDA_ARCH__ >= 800
+  static_assert(kWarps * 16 == kFlashRows, "16 query rows per warp");
+  constexpr int P = D + 8, kChunks = D / 8; // row pitch (elements), 16-byte chunks per row
+  T *ks = reinterpret_cast<T *>(smem);      // [2][kFlashKeys][P]
+  T *vs = ks + 2 * kFlashKeys * P;          // [2][kFlashKeys][P]
+  int *rowSeq = reinterpret_cast<int *>(vs + 2 * kFlashKeys * P); // -1: invalid or done
+  int *rowPos = rowSeq + kFlashRows, *rowLo = rowPos + kFlashRows, *ctl = rowLo + kFlashRows;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t4 = lane & 3;
+  const i64 kvh = h / (heads / kvHeads);
+  if (tid < kFlashRows) {
+    const i64 t = t0 + tid;
+    int s = -1, p = 0, lo = 0;
+    if (t < tokens) {
+      const i64 ss = (i64)seqs[t], pp = (i64)positions[t];
+      if (ss >= 0 && ss < numSeqs && pp >= 0 && pp < maxBlocks * blockSize) {
+        s = (int)ss;
+        p = (int)pp;
+        lo = window > 0 && pp - window + 1 > 0 ? (int)(pp - window + 1) : 0;
+      } else {
+        report_error(status, kErrorIndexOutOfRange);
+      }
+    }
+    rowSeq[tid] = s;
+    rowPos[tid] = p;
+    rowLo[tid] = lo;
+  }
+  __syncthreads();
+  // The lane's two rows: g and g + 8 of the warp's 16.
+  const int r0 = warp * 16 + g, r1 = r0 + 8;
+  const int seq0 = rowSeq[r0], seq1 = rowSeq[r1];
+  const int pos0 = rowPos[r0], pos1 = rowPos[r1], lo0 = rowLo[r0], lo1 = rowLo[r1];
+  const bool q0ok = t0 + r0 < tokens, q1ok = t0 + r1 < tokens;
+  const unsigned *q0 = reinterpret_cast<const unsigned *>(q + ((t0 + r0) * heads + h) * D);
+  const unsigned *q1 = reinterpret_cast<const unsigned *>(q + ((t0 + r1) * heads + h) * D);
+  const float scaleLog2 = scale * 1.4426950408889634f;
+  float o[D / 8][4], m[2] = {-inf_f32(), -inf_f32()}, l[2] = {0.0f, 0.0f};
+#pragma unroll
+  for (int d = 0; d < D / 8; ++d)
+#pragma unroll
+    for (int c = 0; c < 4; ++c)
+      o[d][c] = 0.0f;
+  for (;;) {
+    // One pass per sequence among the rows, in the order of their first rows.
+    if (tid == 0) {
+      ctl[0] = kFlashRows;
+      ctl[1] = 0x7fffffff;
+      ctl[2] = -1;
+    }
+    __syncthreads();
+    if (tid < kFlashRows && rowSeq[tid] >= 0)
+      atomicMin(&ctl[0], tid);
+    __syncthreads();
+    const int first = ctl[0];
+    if (first == kFlashRows)
+      break;
+    const int s = rowSeq[first];
+    if (tid < kFlashRows && rowSeq[tid] == s) {
+      atomicMin(&ctl[1], rowLo[tid]);
+      atomicMax(&ctl[2], rowPos[tid]);
+    }
+    __syncthreads();
+    const int kmin = ctl[1], kmax = ctl[2];
+    __syncthreads(); // every thread has read rowSeq and ctl of this pass
+    if (tid < kFlashRows && rowSeq[tid] == s)
+      rowSeq[tid] = -1;
+    const bool in0 = seq0 == s, in1 = seq1 == s;
+    // The warp's key range in this pass; warps outside a key tile skip its products.
+    int wlo = min_int(in0 ? lo0 : 0x7fffffff, in1 ? lo1 : 0x7fffffff);
+    int whi = max_int(in0 ? pos0 : -1, in1 ? pos1 : -1);
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) {
+      wlo = min_int(wlo, __shfl_xor_sync(0xffffffffu, wlo, off));
+      whi = max_int(whi, __shfl_xor_sync(0xffffffffu, whi, off));
+    }
+    auto load_keys = [&](int stage, int kt) {
+      for (int c = tid; c < 2 * kFlashKeys * kChunks; c += blockDim.x) {
+        const bool isV = c >= kFlashKeys * kChunks;
+        const int cc = isV ? c - kFlashKeys * kChunks : c, key = cc / kChunks;
+        const int j = kt + key;
+        const T *src = isV ? vc : kc;
+        bool ok = j <= kmax;
+        if (ok) {
+          const i64 block = (i64)tables[(i64)s * maxBlocks + j / blockSize];
+          if (block < 0 || block >= numBlocks) {
+            report_error(status, kErrorIndexOutOfRange);
+            ok = false;
+          } else {
+            src += ((block * blockSize + j % blockSize) * kvHeads + kvh) * D + (cc % kChunks) * 8;
+          }
+        }
+        cp_async_16((isV ? vs : ks) + (stage * kFlashKeys + key) * P + (cc % kChunks) * 8, src, ok);
+      }
+    };
+    const int kt0 = kmin / kFlashKeys * kFlashKeys;
+    load_keys(0, kt0);
+    cp_async_commit();
+    int stage = 0;
+    for (int kt = kt0; kt <= kmax; kt += kFlashKeys, stage ^= 1) {
+      if (kt + kFlashKeys <= kmax)
+        load_keys(stage ^ 1, kt + kFlashKeys);
+      cp_async_commit();
+      cp_async_wait<1>(); // this stage's keys have landed (the next stage's may still fly)
+      __syncthreads();
+      if (whi >= kt && wlo < kt + kFlashKeys) {
+        const T *kst = ks + stage * kFlashKeys * P, *vst = vs + stage * kFlashKeys * P;
+        // S = Q K^T for the warp's 16 rows and the stage's keys.
+        float sc[kFlashKeys / 8][4];
+#pragma unroll
+        for (int nt = 0; nt < kFlashKeys / 8; ++nt)
+#pragma unroll
+          for (int c = 0; c < 4; ++c)
+            sc[nt][c] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < D / 16; ++kk) {
+          const unsigned a[4] = {q0ok ? __ldg(q0 + kk * 8 + t4) : 0u,
+                                 q1ok ? __ldg(q1 + kk * 8 + t4) : 0u,
+                                 q0ok ? __ldg(q0 + kk * 8 + t4 + 4) : 0u,
+                                 q1ok ? __ldg(q1 + kk * 8 + t4 + 4) : 0u};
+#pragma unroll
+          for (int nt = 0; nt < kFlashKeys / 8; ++nt) {
+            const unsigned *kw = reinterpret_cast<const unsigned *>(kst + (nt * 8 + g) * P);
+            mma_16816(sc[nt], a, kw[kk * 8 + t4], kw[kk * 8 + t4 + 4], q);
+          }
+        }
+        // Mask (causal, window, other sequences), then the online softmax of each row.
+        float mx[2] = {-inf_f32(), -inf_f32()};
+#pragma unroll
+        for (int nt = 0; nt < kFlashKeys / 8; ++nt)
+#pragma unroll
+          for (int c = 0; c < 4; ++c) {
+            const int j = kt + nt * 8 + 2 * t4 + (c & 1);
+            const bool ok = c < 2 ? in0 && j >= lo0 && j <= pos0 : in1 && j >= lo1 && j <= pos1;
+            sc[nt][c] = ok ? sc[nt][c] * scaleLog2 : -inf_f32();
+            mx[c >> 1] = max_f32(mx[c >> 1], sc[nt][c]);
+          }
+        float base[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          mx[r] = max_f32(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+          mx[r] = max_f32(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+          const float mNew = max_f32(m[r], mx[r]);
+          base[r] = mNew == -inf_f32() ? 0.0f : mNew;
+          const float correction = exp2f(m[r] - base[r]);
+          l[r] *= correction;
+#pragma unroll
+          for (int d = 0; d < D / 8; ++d) {
+            o[d][2 * r] *= correction;
+            o[d][2 * r + 1] *= correction;
+          }
+          m[r] = mNew;
+        }
+#pragma unroll
+        for (int nt = 0; nt < kFlashKeys / 8; ++nt)
+#pragma unroll
+          for (int c = 0; c < 4; ++c) {
+            sc[nt][c] = exp2f(sc[nt][c] - base[c >> 1]);
+            l[c >> 1] += sc[nt][c];
+          }
+        // O += P V: the C fragments of two key octets are the A fragment of 16 keys; V's
+        // B fragments come transposed from its row-major stage by ldmatrix.
+#pragma unroll
+        for (int kk = 0; kk < kFlashKeys / 16; ++kk) {
+          const unsigned pa[4] = {
+              pack2<T>(sc[2 * kk][0], sc[2 * kk][1]), pack2<T>(sc[2 * kk][2], sc[2 * kk][3]),
+              pack2<T>(sc[2 * kk + 1][0], sc[2 * kk + 1][1]),
+              pack2<T>(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
+          const T *vrow = vst + (kk * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)) * P + (lane >> 4) * 8;
+#pragma unroll
+          for (int np = 0; np < D / 16; ++np) {
+            unsigned b[4];
+            ldmatrix_x4_trans(b, vrow + np * 16);
+            mma_16816(o[2 * np], pa, b[0], b[1], q);
+            mma_16816(o[2 * np + 1], pa, b[2], b[3], q);
+          }
+        }
+      }
+      __syncthreads(); // the stage is read before the next round's loads overwrite it
+    }
+    cp_async_wait<0>();
+  }
+  // Each row's sum is split over the 4 lanes of its quad.
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+  }
+  const float inv0 = l[0] > 0.0f ? 1.0f / l[0] : 0.0f, inv1 = l[1] > 0.0f ? 1.0f / l[1] : 0.0f;
+#pragma unroll
+  for (int d = 0; d < D / 8; ++d) {
+    const int col = d * 8 + 2 * t4;
+    if (q0ok)
+      *reinterpret_cast<unsigned *>(out + ((t0 + r0) * heads + h) * D + col) =
+          pack2<T>(o[d][0] * inv0, o[d][1] * inv0);
+    if (q1ok)
+      *reinterpret_cast<unsigned *>(out + ((t0 + r1) * heads + h) * D + col) =
+          pack2<T>(o[d][2] * inv1, o[d][3] * inv1);
+  }
+  __syncthreads(); // shared memory is reused by the block's next item
+#endif
+}
+
+// Whether the block takes the tile of `rows` tokens from t0 with flash_attention_tile: its
+// tokens span at most kFlashMaxSequences sequences (counted as changes between neighbours).
+template <typename TS>
+__device__ __forceinline__ bool flash_tile_qualifies(const TS *__restrict__ seqs, i64 t0, i64 rows) {
+  const i64 r = threadIdx.x;
+  const bool change = r > 0 && r < rows && seqs[t0 + r] != seqs[t0 + r - 1];
+  return __syncthreads_count(change) < kFlashMaxSequences;
+}
+
+// All (token, head) outputs of a paged attention, by the block's share of the grid: with at
+// least kFlashMinTokens tokens (and a supported type and D), the work is first the tiles of
+// kFlashRows tokens per head that qualify for flash_attention_tile, longest (last) tiles
+// first, then the (token, head) pairs of the tiles that do not; else all pairs.
+template <int D, int kWarps, typename T, typename TT, typename TS, typename TP>
+__device__ void paged_attention_all(const T *__restrict__ q, const T *__restrict__ kc,
+                                    const T *__restrict__ vc, const TT *__restrict__ tables,
+                                    const TS *__restrict__ seqs, const TP *__restrict__ positions,
+                                    T *__restrict__ out, i64 tokens, i64 heads, i64 kvHeads,
+                                    i64 blockSize, i64 numBlocks, i64 numSeqs, i64 maxBlocks,
+                                    float scale, i64 window, unsigned *status, float *smem) {
+#if __CUDA_ARCH__ >= 800
+  if constexpr (flash_attention_supported<D, T>()) {
+    if (tokens >= kFlashMinTokens) {
+      const i64 tiles = (tokens + kFlashRows - 1) / kFlashRows, tileItems = tiles * heads;
+      i64 cachedTile = -1;
+      bool cachedFlash = false;
+      auto isFlash = [&](i64 tile) {
+        if (tile != cachedTile) {
+          const i64 t0 = tile * kFlashRows;
+          cachedFlash = flash_tile_qualifies(seqs, t0, min(tokens - t0, (i64)kFlashRows));
+          cachedTile = tile;
+        }
+        return cachedFlash;
+      };
+      for (i64 w = blockIdx.x; w < tileItems + tokens * heads;) {
+        if (w < tileItems) {
+          const i64 tile = tiles - 1 - w / heads;
+          if (isFlash(tile))
+            flash_attention_tile<D, kWarps>(q, kc, vc, tables, seqs, positions, out,
+                                            tile * kFlashRows, w % heads, tokens, heads, kvHeads,
+                                            blockSize, numBlocks, numSeqs, maxBlocks, scale,
+                                            window, status, smem);
+          w += gridDim.x;
+          continue;
+        }
+        const i64 pair = w - tileItems, t = pair / heads, tile = t / kFlashRows;
+        if (isFlash(tile)) { // done above: jump past the tile's pairs
+          const i64 end = tileItems + min(tokens, (tile + 1) * kFlashRows) * heads;
+          w += (end - w + gridDim.x - 1) / gridDim.x * gridDim.x;
+          continue;
+        }
+        paged_attention_one<D, kWarps>(q, kc, vc, tables, seqs, positions, out, t, pair % heads,
+                                       heads, kvHeads, blockSize, numBlocks, numSeqs, maxBlocks,
+                                       scale, window, status, smem);
+        w += gridDim.x;
+      }
+      return;
+    }
+  }
+#endif
+  for (i64 pair = blockIdx.x; pair < tokens * heads; pair += gridDim.x)
+    paged_attention_one<D, kWarps>(q, kc, vc, tables, seqs, positions, out, pair / heads,
+                                   pair % heads, heads, kvHeads, blockSize, numBlocks, numSeqs,
+                                   maxBlocks, scale, window, status, smem);
 }
 
 // ---- next-token probabilities ----------------------------------------------------------

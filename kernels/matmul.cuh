@@ -13,6 +13,7 @@
 #pragma once
 
 #include "common.cuh"
+#include "mma.cuh"
 
 namespace chitu {
 
@@ -201,22 +202,6 @@ __device__ __forceinline__ uint4 load_a_packed(LoadA &load_a, i64 m, i64 k) {
                     h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
 }
 
-// c += a * b for one m16n8k16 tile with f32 accumulators; the pointer picks the input type.
-__device__ __forceinline__ void mma_16816(float (&c)[4], const unsigned (&a)[4], unsigned b0,
-                                          unsigned b1, const bf16 *) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, "
-               "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-__device__ __forceinline__ void mma_16816(float (&c)[4], const unsigned (&a)[4], unsigned b0,
-                                          unsigned b1, const f16 *) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, "
-               "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
 template <int NB, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, float *smem,
                                               bool aResident, LoadA load_a, const TB *const *B,
@@ -401,18 +386,26 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
 
 // ---- many rows of 16-bit operands: tensor cores ---------------------------------------
 //
-// gemm_tile_mma computes the same 64 x 64 tile as gemm_tile_fused with mma.sync m16n8k16
-// (sm_80+) when A and B are both bf16 (or both f16), B is [N, K] (transpose_rhs, one
-// pointer per product) and K % 8 == 0. A goes through `load_a` (the prologue) and is stored
-// as 16-bit values (exact: they are values of a 16-bit tensor); B rows are copied with 16-byte
-// loads. The next K step's loads are issued before the current step's products, so they
-// overlap. 8 warps as 2 x 4, each 32 x 16 of the tile; f32 accumulators.
-constexpr int kMmaBK = 32,
-              kMmaBKPad = kMmaBK + 8; // row pitch 80 bytes: fragment loads hit 32 banks
+// gemm_tile_mma computes a kMmaBM x kMmaBN tile of C (all NB products together: each product
+// takes kMmaBN / NB columns) with mma.sync m16n8k16 (sm_80+) when A and B are both bf16 (or
+// both f16), B is [N, K] (transpose_rhs, one pointer per product) and K % 8 == 0. The tile is
+// large because operands come from L2: a 64 x 64 tile reads 8 bytes per 64 MACs and measured
+// 37-71 TFLOP/s (L2-bound), 128 x 128 halves the traffic per product. 8 warps as 2 x 4, each
+// 64 rows x (kMmaBN / NB / 4) columns of every product; f32 accumulators. K advances kMmaBK at
+// a time through kMmaStages shared-memory stages with one barrier per step:
+//   - B rows are copied by cp.async (no registers) a step ahead;
+//   - A goes through `load_a` (the prologue: a norm, an activation, ...) into registers one
+//     step ahead and is stored as 16-bit values (exact: they are values of a 16-bit tensor)
+//     after the current step's products;
+//   - fragments come from shared memory by ldmatrix (rows padded by 16 bytes: the 8 rows of
+//     each 8 x 8 matrix hit different banks).
+// Two stages keep the kernel's shared memory (which decode's matrix-vector routines share) at
+// 40 KiB: a larger carve-out takes L1 from them (measured 6.33 -> 6.77 ms, 8B b1, 96 KiB).
+constexpr int kMmaBM = 128, kMmaBN = 128, kMmaBK = 32, kMmaBKPad = kMmaBK + 8, kMmaStages = 2;
 
-// Floats of shared memory gemm_tile_mma<NB> needs.
-__host__ __device__ constexpr int gemm_mma_smem_floats(int nb) {
-  return (1 + nb) * kGemmBM * kMmaBKPad / 2;
+// Floats of shared memory gemm_tile_mma needs (any NB).
+__host__ __device__ constexpr int gemm_mma_smem_floats() {
+  return kMmaStages * (kMmaBM + kMmaBN) * kMmaBKPad / 2;
 }
 
 template <typename TB> __device__ __forceinline__ bool gemm_uses_mma(i64 K, bool mmaOk) {
@@ -427,77 +420,102 @@ template <int NB, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemm_tile_mma(i64 row0, i64 col0, i64 M, i64 N, i64 K, float *smem,
                                               LoadA load_a, const TB *const *B, Epilogue epilogue) {
 #if __CUDA_ARCH__ >= 800
-  static_assert(kGemmBM == 64 && kGemmBN == 64, "8 warps of 32 x 16");
-  TB *as = reinterpret_cast<TB *>(smem); // [64][kMmaBKPad]
-  TB *bs = as + kGemmBM * kMmaBKPad;     // [NB][64][kMmaBKPad]
+  constexpr int PN = kMmaBN / NB, WN = PN / 4, NT = WN / 8; // per product: tile, warp, n8 tiles
+  static_assert(NB >= 1 && NB <= 2 && kMmaBM == 128 && kMmaBN == 128, "8 warps of 64 x WN");
+  constexpr int kStage = (kMmaBM + kMmaBN) * kMmaBKPad;
+  TB *ring = reinterpret_cast<TB *>(smem); // stages of {A [128][pad], B [NB][PN][pad]}
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t = lane & 3, wm = warp >> 2, wn = warp & 3;
-  // This thread's share of a K step: 8 consecutive k of one row of A and of each B.
+  // This thread's share of a step: 8 consecutive k of rows lr and lr + 64 of A and of B.
   const int lr = tid >> 2, lc = (tid & 3) * 8;
-  const i64 am = row0 + lr, bn = col0 + lr;
-  uint4 ra, rb[NB];
-  auto load_step = [&](i64 k0) {
-    ra = am < M && k0 + lc < K ? load_a_packed<TB>(load_a, am, k0 + lc) : make_uint4(0, 0, 0, 0);
+  const i64 steps = (K + kMmaBK - 1) / kMmaBK;
+  auto copy_b = [&](i64 step) {
+    if (step < steps) {
+      const i64 k = step * kMmaBK + lc;
+      TB *bs = ring + (int)(step % kMmaStages) * kStage + kMmaBM * kMmaBKPad;
 #pragma unroll
-    for (int j = 0; j < NB; ++j)
-      rb[j] = (bn < N && k0 + lc < K) ? *reinterpret_cast<const uint4 *>(B[j] + bn * K + k0 + lc)
-                                      : make_uint4(0, 0, 0, 0);
+      for (int h = 0; h < 2; ++h) {
+        const int r = lr + 64 * h, j = r / PN;
+        const i64 n = col0 + r % PN;
+        const bool ok = n < N && k < K;
+        cp_async_16(bs + r * kMmaBKPad + lc, ok ? B[j] + n * K + k : B[j], ok);
+      }
+    }
+    cp_async_commit(); // possibly empty: every step commits one group
   };
-  float acc[NB][2][2][4];
+  uint4 ra[2];
+  auto load_a_step = [&](i64 step) {
+    const i64 k = step * kMmaBK + lc;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const i64 m = row0 + lr + 64 * h;
+      ra[h] = m < M && k < K ? load_a_packed<TB>(load_a, m, k) : make_uint4(0, 0, 0, 0);
+    }
+  };
+  auto store_a = [&](i64 step) {
+    TB *as = ring + (int)(step % kMmaStages) * kStage;
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+      *reinterpret_cast<uint4 *>(as + (lr + 64 * h) * kMmaBKPad + lc) = ra[h];
+  };
+  float acc[NB][4][NT][4];
 #pragma unroll
   for (int j = 0; j < NB; ++j)
 #pragma unroll
-    for (int mt = 0; mt < 2; ++mt)
+    for (int mt = 0; mt < 4; ++mt)
 #pragma unroll
-      for (int nt = 0; nt < 2; ++nt)
+      for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
         for (int c = 0; c < 4; ++c)
           acc[j][mt][nt][c] = 0.0f;
-  load_step(0);
-  for (i64 k0 = 0; k0 < K; k0 += kMmaBK) {
-    __syncthreads(); // the previous step's fragments are read
-    *reinterpret_cast<uint4 *>(as + lr * kMmaBKPad + lc) = ra;
+  copy_b(0);
+  load_a_step(0);
+  store_a(0);
+  // ldmatrix row addresses: lanes 8i..8i+7 give the rows of matrix i. A's x4 is (rows 0-7,
+  // k 0-7), (rows 8-15, k 0-7), (rows 0-7, k 8-15), (rows 8-15, k 8-15) = a[0..3]; B's is
+  // (columns 0-7, k 0-7), (0-7, k 8-15), (8-15, k 0-7), (8-15, k 8-15) = b0, b1 of 2 n8 tiles.
+  const int mi = lane >> 3, r8 = lane & 7;
+  const int aOffset = (wm * 64 + (mi & 1) * 8 + r8) * kMmaBKPad + (mi >> 1) * 8;
+  const int bOffset = (wn * WN + (mi >> 1) * 8 + r8) * kMmaBKPad + (mi & 1) * 8;
+  for (i64 step = 0; step < steps; ++step) {
+    cp_async_wait<0>(); // this step's B has landed
+    __syncthreads();    // ... for every thread, with A stored; step - 1's stage is free
+    copy_b(step + 1);
+    if (step + 1 < steps)
+      load_a_step(step + 1);
+    const TB *as = ring + (int)(step % kMmaStages) * kStage, *bs = as + kMmaBM * kMmaBKPad;
 #pragma unroll
-    for (int j = 0; j < NB; ++j)
-      *reinterpret_cast<uint4 *>(bs + (j * kGemmBN + lr) * kMmaBKPad + lc) = rb[j];
-    __syncthreads();
-    if (k0 + kMmaBK < K)
-      load_step(k0 + kMmaBK);
-    const unsigned *a32 = reinterpret_cast<const unsigned *>(as);
-    const unsigned *b32 = reinterpret_cast<const unsigned *>(bs);
-    constexpr int P = kMmaBKPad / 2; // row pitch in 32-bit words
+    for (int kk = 0; kk < kMmaBK; kk += 16) {
+      unsigned a[4][4];
 #pragma unroll
-    for (int kk = 0; kk < kMmaBK / 2; kk += 8) { // 16 k per step, in words
-      unsigned a[2][4];
-#pragma unroll
-      for (int mt = 0; mt < 2; ++mt) {
-        const int r = wm * 32 + mt * 16 + g;
-        a[mt][0] = a32[r * P + kk + t];
-        a[mt][1] = a32[(r + 8) * P + kk + t];
-        a[mt][2] = a32[r * P + kk + t + 4];
-        a[mt][3] = a32[(r + 8) * P + kk + t + 4];
-      }
+      for (int mt = 0; mt < 4; ++mt)
+        ldmatrix_x4(a[mt], as + aOffset + mt * 16 * kMmaBKPad + kk);
 #pragma unroll
       for (int j = 0; j < NB; ++j)
 #pragma unroll
-        for (int nt = 0; nt < 2; ++nt) {
-          const int n = j * kGemmBN + wn * 16 + nt * 8 + g;
-          const unsigned b0 = b32[n * P + kk + t], b1 = b32[n * P + kk + t + 4];
+        for (int np = 0; np < NT / 2; ++np) {
+          unsigned b[4];
+          ldmatrix_x4(b, bs + (j * PN + np * 16) * kMmaBKPad + bOffset + kk);
 #pragma unroll
-          for (int mt = 0; mt < 2; ++mt)
-            mma_16816(acc[j][mt][nt], a[mt], b0, b1, B[j]);
+          for (int mt = 0; mt < 4; ++mt) {
+            mma_16816(acc[j][mt][2 * np], a[mt], b[0], b[1], B[j]);
+            mma_16816(acc[j][mt][2 * np + 1], a[mt], b[2], b[3], B[j]);
+          }
         }
     }
+    if (step + 1 < steps)
+      store_a(step + 1);
   }
+  __syncthreads(); // the stages are free for the block's next tile
   // C fragment: (row g, columns 2t, 2t+1) and (row g + 8, the same columns).
 #pragma unroll
-  for (int mt = 0; mt < 2; ++mt)
+  for (int mt = 0; mt < 4; ++mt)
 #pragma unroll
-    for (int nt = 0; nt < 2; ++nt)
+    for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
       for (int c = 0; c < 4; ++c) {
-        const i64 m = row0 + wm * 32 + mt * 16 + g + (c >= 2 ? 8 : 0);
-        const i64 n = col0 + wn * 16 + nt * 8 + 2 * t + (c & 1);
+        const i64 m = row0 + wm * 64 + mt * 16 + g + (c >= 2 ? 8 : 0);
+        const i64 n = col0 + wn * WN + nt * 8 + 2 * t + (c & 1);
         if (m < M && n < N) {
           float out[NB];
 #pragma unroll
@@ -507,6 +525,18 @@ __device__ __forceinline__ void gemm_tile_mma(i64 row0, i64 col0, i64 M, i64 N, 
         }
       }
 #endif
+}
+
+// gemm_tile_fused over a rows x cols tile (multiples of 64): the CUDA-core routine where the
+// tensor-core tile was planned but does not apply at run time (K % 8 != 0, an older GPU).
+template <int NB, typename LoadA, typename LoadB, typename Epilogue>
+__device__ __forceinline__ void gemm_tiles_fused(i64 row0, i64 col0, int rows, int cols, i64 M,
+                                                 i64 N, i64 K, float *smem, LoadA load_a,
+                                                 LoadB load_b, Epilogue epilogue) {
+  for (int r = 0; r < rows; r += kGemmBM)
+    for (int c = 0; c < cols; c += kGemmBN)
+      if (row0 + r < M && col0 + c < N)
+        gemm_tile_fused<NB>(row0 + r, col0 + c, M, N, K, smem, load_a, load_b, epilogue);
 }
 
 // The matrix-vector routine for M rows: tensor cores for 5..16 rows of 16-bit operands (see

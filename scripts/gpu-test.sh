@@ -67,11 +67,11 @@ fi
 if command -v compute-sanitizer >/dev/null; then
   step "compute-sanitizer memcheck over a kernel of each family"
   compute-sanitizer --tool memcheck --error-exitcode 3 build/bin/chitu-op-tests --gtest_brief=1 \
-    --gtest_filter='*GpuMatchesCpu/*matmul_broadcast_bf16:*GpuMatchesCpu/gather_axis1_f16:*GpuMatchesCpu/softmax1_f32:*GpuMatchesCpu/layer_norm_bf16:*GpuMatchesCpu/reduce_max1_i64:*GpuMatchesCpu/concat_rows_i32:*GpuMatchesCpu/slice_bf16:*GpuMatchesCpu/example_attention:*GpuMatchesCpu/matmul_trhs_longk_bf16:*GpuMatchesCpu/matmul_trhs_longk_rounds_f16:*GpuMatchesCpu/matmul_trhs_tall_bf16:*GpuMatchesCpu/matmul_trhs_wide_bf16:*GpuMatchesCpu/fuse_head_bf16:*GpuMatchesCpu/fuse_swiglu_residual_bf16:*GpuMatchesCpu/paged_attention_long_bf16:*GpuMatchesCpu/paged_attention_d12_f32:*GpuMatchesCpu/multinomial:*GpuMatchesCpu/sampling_probs_greedy:GatherErrors.*' \
+    --gtest_filter='*GpuMatchesCpu/*matmul_broadcast_bf16:*GpuMatchesCpu/gather_axis1_f16:*GpuMatchesCpu/softmax1_f32:*GpuMatchesCpu/layer_norm_bf16:*GpuMatchesCpu/reduce_max1_i64:*GpuMatchesCpu/concat_rows_i32:*GpuMatchesCpu/slice_bf16:*GpuMatchesCpu/example_attention:*GpuMatchesCpu/matmul_trhs_longk_bf16:*GpuMatchesCpu/matmul_trhs_longk_rounds_f16:*GpuMatchesCpu/matmul_trhs_tall_bf16:*GpuMatchesCpu/matmul_trhs_wide_bf16:*GpuMatchesCpu/fuse_head_bf16:*GpuMatchesCpu/fuse_swiglu_residual_bf16:*GpuMatchesCpu/paged_attention_long_bf16:*GpuMatchesCpu/paged_attention_prefill_d128_w_bf16:*GpuMatchesCpu/paged_attention_prefill_d80_bs5_f16:*GpuMatchesCpu/paged_attention_d12_f32:*GpuMatchesCpu/multinomial:*GpuMatchesCpu/sampling_probs_greedy:GatherErrors.*' \
     2>&1 | tee "$log/memcheck.log" | tail -n 8 || status=1
-  step "compute-sanitizer racecheck over the shared-memory matrix-vector routines"
+  step "compute-sanitizer racecheck over the shared-memory product and flash-attention routines"
   compute-sanitizer --tool racecheck --error-exitcode 3 build/bin/chitu-op-tests --gtest_brief=1 \
-    --gtest_filter='*GpuMatchesCpu/matmul_trhs_longk_bf16:*GpuMatchesCpu/matmul_trhs_longk_rounds_bf16:*GpuMatchesCpu/matmul_trhs_tall_f16:*GpuMatchesCpu/matmul_trhs_wide_f16:*GpuMatchesCpu/fuse_swiglu_residual_bf16' \
+    --gtest_filter='*GpuMatchesCpu/matmul_trhs_longk_bf16:*GpuMatchesCpu/matmul_trhs_longk_rounds_bf16:*GpuMatchesCpu/matmul_trhs_tall_f16:*GpuMatchesCpu/matmul_trhs_wide_f16:*GpuMatchesCpu/fuse_swiglu_residual_bf16:*GpuMatchesCpu/paged_attention_prefill_d64_bf16:*GpuMatchesCpu/paged_attention_prefill_d80_bs5_f16' \
     2>&1 | tee "$log/racecheck.log" | tail -n 4 || status=1
   compute-sanitizer --tool memcheck --error-exitcode 3 build/bin/chitu-llm-tests --gtest_brief=1 \
     --gtest_filter='*GpuMatchesTransformers/1:*GpuMatchesTransformers/4' \

@@ -21,6 +21,9 @@ constexpr unsigned kBlockThreads = 256;
 constexpr unsigned kRowBlockThreads = 1024;
 // Warps per (token, head) in paged attention.
 constexpr int kAttentionWarps = 16;
+// Attention blocks loop over their (token, head) pairs or prefill tiles beyond this many:
+// enough for 8 per SM, few enough that blocks without a prefill tile finish quickly.
+constexpr int64_t kAttentionMaxBlocks = 1024;
 // The matrix-vector routine of kernels/matmul.cuh: rows it takes, columns per block.
 constexpr int64_t kGemvMaxRows = 16, kGemvCols = 8;
 // Blocks the matrix-vector routine launches (each loops over column blocks): two resident
@@ -897,8 +900,15 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   // dynamic shared memory sized for 16 rows of K (at most kMmaSmemBytes, two blocks per SM).
   Type lhsType = elementType(shape.lhs);
   bool mmaOk = gemv && lhsType == rhsType && (rhsType.isBF16() || rhsType.isF16());
+  // Many rows on tensor cores: 128 x 128 tiles of all products of a group (gemm_tile_mma takes
+  // one or two); otherwise 64 x 64 tiles on CUDA cores.
+  const bool bigTiles = mmaOk && widest <= 2;
+  const int64_t tileRows = bigTiles ? 128 : 64;
+  auto tileCols = [&](size_t products) { return bigTiles ? int64_t(128 / products) : 64; };
   if (mmaOk) {
-    int64_t gemmBytes = int64_t(1 + widest) * 16 * 68 * 4; // gemm_smem_floats(widest)
+    // kernels/matmul.cuh: gemm_smem_floats(widest) and gemm_mma_smem_floats().
+    int64_t gemmBytes = std::max(int64_t(1 + widest) * 16 * 68 * 4,
+                                 bigTiles ? int64_t(2 * (128 + 128) * 40 * 2) : 0);
     // Only as much as keeps 16 rows resident: a larger carve-out that still needs rounds only
     // takes L1 away from every batch size (measured: 8B decode b1 6.33 -> 6.77 ms at 96 KiB).
     int64_t mmaBytes = 0;
@@ -920,7 +930,8 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   line(std::string("constexpr bool mma_ok = ") + (mmaOk ? "true" : "false") + ";");
   line(std::string("const bool few_rows = ") +
        (gemv ? m + " <= chitu::kGemvMaxRows" : std::string("false")) + ";");
-  line("const long long row0 = (long long)blockIdx.y * chitu::kGemmBM;");
+  line("constexpr long long tile_m = " + std::to_string(tileRows) + ";");
+  line("const long long row0 = (long long)blockIdx.y * tile_m;");
   rowBase_ = "row0";
   if (RmsNormOp norm = shape.prologueNorm) {
     // The norm's row scales for the tile's rows, summed as the rms_norm kernel sums them.
@@ -928,8 +939,8 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     char epsText[32];
     std::snprintf(epsText, sizeof epsText, "%.9ef", double(norm.getEps().convertToFloat()));
     std::string len = sizeVar(shapes_.dims(norm.getInput()).back(), "d");
-    line("__shared__ float row_scale[chitu::kGemmBM];");
-    line("for (int r = threadIdx.x >> 5; r < chitu::kGemmBM; r += " +
+    line("__shared__ float row_scale[tile_m];");
+    line("for (int r = threadIdx.x >> 5; r < tile_m; r += " +
          std::to_string(kBlockThreads / 32) + ") {");
     ++indent_;
     line("const long long m = row0 + r;");
@@ -953,7 +964,8 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   for (unsigned g = 0; g < numGroups; ++g) {
     MatmulOp lead = shape.matmuls[groupProducts[g].front()];
     SymExpr N = shapes_.dims(lead.getResult())[1];
-    totalTiles = totalTiles + SymExpr::ceilDiv(N, SymExpr::constant(64));
+    totalTiles =
+        totalTiles + SymExpr::ceilDiv(N, SymExpr::constant(tileCols(groupProducts[g].size())));
     totalGemv = totalGemv + SymExpr::ceilDiv(N, SymExpr::constant(kGemvCols));
   }
   std::string columnBlocks = sizeVar(totalGemv, "cols");
@@ -976,7 +988,8 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     MatmulOp lead = shape.matmuls[groupProducts[g].front()];
     SymExpr N = shapes_.dims(lead.getResult())[1];
     std::string n = sizeVar(N, "N");
-    SymExpr tiles = SymExpr::ceilDiv(N, SymExpr::constant(64));
+    const int64_t cols = tileCols(groupProducts[g].size());
+    SymExpr tiles = SymExpr::ceilDiv(N, SymExpr::constant(cols));
     SymExpr columnBlocks = SymExpr::ceilDiv(N, SymExpr::constant(kGemvCols));
     std::string count = fresh("blocks");
     line("const long long " + count + " = few_rows ? " + sizeVar(columnBlocks, "cols") + " : " +
@@ -1041,14 +1054,19 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
       takeTile("few_rows", "chitu::gemv_fused<" + nb + ">(tile * chitu::kGemvCols, " + m + ", " +
                                n + ", " + k +
                                ", smem, a_resident, mma_ok, load_a, weights, epilogue);");
-      if (mmaOk)
+      if (bigTiles)
         takeTile("chitu::gemm_uses_mma<" + storageType(rhsType) + ">(" + k + ", mma_ok)",
-                 "chitu::gemm_tile_mma<" + nb + ">(row0, tile * chitu::kGemmBN, " + m + ", " + n +
-                     ", " + k + ", smem, load_a, weights, epilogue);");
+                 "chitu::gemm_tile_mma<" + nb + ">(row0, tile * " + std::to_string(cols) + ", " +
+                     m + ", " + n + ", " + k + ", smem, load_a, weights, epilogue);");
     }
-    line("chitu::gemm_tile_fused<" + std::to_string(groupProducts[g].size()) +
-         ">(row0, tile * chitu::kGemmBN, " + m + ", " + n + ", " + k +
-         ", smem, load_a, load_b, epilogue);");
+    std::string nb = std::to_string(groupProducts[g].size());
+    if (bigTiles)
+      line("chitu::gemm_tiles_fused<" + nb + ">(row0, tile * " + std::to_string(cols) +
+           ", tile_m, " + std::to_string(cols) + ", " + m + ", " + n + ", " + k +
+           ", smem, load_a, load_b, epilogue);");
+    else
+      line("chitu::gemm_tile_fused<" + nb + ">(row0, tile * chitu::kGemmBN, " + m + ", " + n +
+           ", " + k + ", smem, load_a, load_b, epilogue);");
     line("continue;");
     --indent_;
     line("}");
@@ -1065,7 +1083,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
       SymExpr::min(SymExpr::constant(1), SymExpr::floorDiv(M, SymExpr::constant(kGemvMaxRows + 1)));
   SymExpr gemvBlocks = SymExpr::min(totalGemv, SymExpr::constant(kGemvGridBlocks));
   launch_.grid[0] = gemv ? totalTiles + (gemvBlocks - totalTiles) * fewRows : totalTiles;
-  launch_.grid[1] = SymExpr::ceilDiv(M, SymExpr::constant(64));
+  launch_.grid[1] = SymExpr::ceilDiv(M, SymExpr::constant(tileRows));
   launch_.grid[2] = SymExpr::constant(1);
   return success();
 }
@@ -1170,24 +1188,25 @@ LogicalResult KernelEmitter::emitPagedAttention(PagedAttentionOp op) {
     return failure();
   const std::vector<std::string> &ptrs = *operandPtrs;
   std::string tokens = sizeVar(q[0], "T"), heads = sizeVar(q[1], "H");
-  std::string pairs = sizeVar(q[0] * q[1], "pairs");
   char scale[32];
   std::snprintf(scale, sizeof scale, "%.9ef", double(op.getScale().convertToFloat()));
-  line("__shared__ float scratch[" + std::to_string(kWarps * (2 + headDim)) + "];");
-  line(gridStride(pairs, "pair", true));
-  ++indent_;
-  line("chitu::paged_attention_one<" + std::to_string(headDim) + ", " + std::to_string(kWarps) +
-       ">(" + ptrs[0] + ", " + ptrs[1] + ", " + ptrs[2] + ", " + ptrs[3] + ", " + ptrs[4] + ", " +
-       ptrs[5] + ", " + outputs_[0] + ", pair / " + heads + ", pair % " + heads + ", " + heads +
-       ", " + sizeVar(kc[2], "kvh") + ", " + sizeVar(kc[1], "bs") + ", " + sizeVar(kc[0], "nb") +
-       ", " + sizeVar(tables[0], "ns") + ", " + sizeVar(tables[1], "mb") + ", " + scale + ", " +
+  // One shared array serves the per-(token, head) routine and, for prefill, the flash tiles
+  // (chitu::paged_attention_all picks per call); 16-byte aligned for cp.async and ldmatrix.
+  std::string d = std::to_string(headDim), t = storageType(elementType(op.getQuery()));
+  line("constexpr int kScratchFloats = " + std::to_string(kWarps * (2 + headDim)) + ";");
+  line("constexpr int kFlashFloats = chitu::flash_attention_supported<" + d + ", " + t +
+       ">() ? chitu::flash_smem_bytes<" + d + ">() / 4 : 0;");
+  line("__shared__ __align__(16) float scratch[kScratchFloats > kFlashFloats ? kScratchFloats : "
+       "kFlashFloats];");
+  line("chitu::paged_attention_all<" + d + ", " + std::to_string(kWarps) + ">(" + ptrs[0] + ", " +
+       ptrs[1] + ", " + ptrs[2] + ", " + ptrs[3] + ", " + ptrs[4] + ", " + ptrs[5] + ", " +
+       outputs_[0] + ", " + tokens + ", " + heads + ", " + sizeVar(kc[2], "kvh") + ", " +
+       sizeVar(kc[1], "bs") + ", " + sizeVar(kc[0], "nb") + ", " + sizeVar(tables[0], "ns") +
+       ", " + sizeVar(tables[1], "mb") + ", " + scale + ", " +
        std::to_string(int64_t(op.getWindow())) + "LL, status, scratch);");
-  --indent_;
-  line("}");
-  (void)tokens;
   launch_.usesStatus = true;
   launch_.block[0] = 32 * kWarps;
-  launch_.grid[0] = SymExpr::min(q[0] * q[1], SymExpr::constant(kMaxGridX));
+  launch_.grid[0] = SymExpr::min(q[0] * q[1], SymExpr::constant(kAttentionMaxBlocks));
   launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
   return success();
 }

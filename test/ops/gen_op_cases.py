@@ -258,6 +258,25 @@ def llm_cases():
                                f"({ttype(q, dt)}, {ttype(kc, dt)}, {ttype(kc, dt)}, {ttype(tables, 'i32')}, "
                                f"{ttype([-1], 'i32')}, {ttype([-1], 'i32')}) -> {ttype(q, dt)}"],
                               [("%r", ttype(q, dt))], {"scale": 0.25, "window": 0}))
+        # Prefill batches (the flash-attention tiles on the GPU): up to 3 sequences of
+        # consecutive positions, 0 to ~500 tokens (several tiles of 256), GQA, a window, an
+        # odd block size, head dims 64, 80 and 128.
+        for name, q, kc, tables, positions, window in [
+                ("prefill_d64", [-1, 8, 64], [40, 16, 2, 64], [3, 14], 224, 0),
+                ("prefill_d128_w", [-1, 4, 128], [30, 8, 1, 128], [2, 12], 96, 37),
+                ("prefill_d80_bs5", [-1, 2, 80], [64, 5, 2, 80], [3, 40], 200, 0)]:
+            grow = {"grow": 9}
+            w = f" window = {window}" if window else ""
+            cases.append(Case(f"paged_attention_{name}_{dt}", "paged_attention", dt,
+                              [("q", dt, q, grow), ("kc", dt, kc, {}), ("vc", dt, kc, {}),
+                               ("tables", "i32", tables, {"range": [0, kc[0]]}),
+                               ("seq", "i32", [-1], dict(grow, range=[0, tables[0]], grouped=True)),
+                               ("pos", "i32", [-1], dict(grow, range=[0, positions],
+                                                         consecutive_in="seq"))],
+                              [f"%r = chitu.paged_attention %q, %kc, %vc, %tables, %seq, %pos scale = 0.125{w} : "
+                               f"({ttype(q, dt)}, {ttype(kc, dt)}, {ttype(kc, dt)}, {ttype(tables, 'i32')}, "
+                               f"{ttype([-1], 'i32')}, {ttype([-1], 'i32')}) -> {ttype(q, dt)}"],
+                              [("%r", ttype(q, dt))], {"scale": 0.125, "window": window}))
     rows = [-1]
     for name, temp in [("sample", [0.5, 1.5]), ("greedy", [0.0, 0.0])]:
         logits, hist = [-1, 50], [-1, 6]

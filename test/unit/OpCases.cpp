@@ -107,6 +107,12 @@ std::vector<OpCase> loadOpCases(std::string &error) {
         s.shape.push_back(d.asInt());
       if (const JsonValue *m = in.find("min"))
         s.minDim = m->asInt();
+      if (const JsonValue *g = in.find("grow"))
+        s.grow = g->asInt();
+      if (const JsonValue *g = in.find("grouped"))
+        s.grouped = g->asBool();
+      if (const JsonValue *c = in.find("consecutive_in"))
+        s.consecutiveIn = c->asString();
       if (const JsonValue *r = in.find("range")) {
         s.hasRange = true;
         s.lo = r->items()[0].asInt();
@@ -136,7 +142,7 @@ std::vector<NdArray> makeInputs(const OpCase &c, int64_t n, std::mt19937_64 &rng
     NdArray a;
     a.dtype = s.dtype;
     for (int64_t d : s.shape)
-      a.dims.push_back(d < 0 ? std::max(n, s.minDim) : d);
+      a.dims.push_back(d < 0 ? std::max(n * s.grow, s.minDim) : d);
     a.values.resize(size_t(a.numel()));
     if (s.causalMask) {
       int64_t cols = a.dims.back();
@@ -156,6 +162,40 @@ std::vector<NdArray> makeInputs(const OpCase &c, int64_t n, std::mt19937_64 &rng
       std::shuffle(all.begin(), all.end(), rng);
       for (size_t k = 0; k < a.values.size(); ++k)
         a.values[k] = (rng() % 5 == 0 || k >= all.size()) ? -1.0 : double(all[k]);
+    } else if (s.grouped) {
+      // Up to 3 runs of distinct values, run lengths random.
+      std::uniform_int_distribution<int64_t> value(s.lo, s.hi - 1);
+      size_t n = a.values.size(), runs = 1 + rng() % 3;
+      std::vector<size_t> cuts{0, n};
+      for (size_t r = 1; r < runs && n > 0; ++r)
+        cuts.push_back(rng() % n);
+      std::sort(cuts.begin(), cuts.end());
+      int64_t previous = s.lo - 1;
+      for (size_t r = 0; r + 1 < cuts.size(); ++r) {
+        int64_t v = value(rng);
+        if (s.hi - s.lo > 1)
+          while (v == previous)
+            v = value(rng);
+        for (size_t k = cuts[r]; k < cuts[r + 1]; ++k)
+          a.values[k] = double(v);
+        if (cuts[r + 1] > cuts[r])
+          previous = v;
+      }
+    } else if (!s.consecutiveIn.empty()) {
+      const NdArray *runsOf = nullptr;
+      for (size_t j = 0; j < inputs.size(); ++j)
+        if (c.inputs[j].name == s.consecutiveIn)
+          runsOf = &inputs[j];
+      for (size_t k = 0; k < a.values.size();) {
+        size_t end = k;
+        while (end < a.values.size() && runsOf->values[end] == runsOf->values[k])
+          ++end;
+        int64_t room = std::max<int64_t>(s.hi - int64_t(end - k), 0);
+        int64_t start = int64_t(rng() % uint64_t(room + 1));
+        for (size_t i = k; i < end; ++i)
+          a.values[i] = double(std::min<int64_t>(start + int64_t(i - k), s.hi - 1));
+        k = end;
+      }
     } else if (isFloat(s.dtype)) {
       std::uniform_real_distribution<double> dist(s.hasFRange ? s.flo : -2.0,
                                                   s.hasFRange ? s.fhi : 2.0);

@@ -31,6 +31,7 @@ struct InputSpec {
   DType dtype;
   std::vector<int64_t> shape; // -1: dynamic
   int64_t minDim = 0;         // smallest size a dynamic dim may take
+  int64_t grow = 1;           // a dynamic dim is this many times the case's size
   bool hasRange = false;      // integer values drawn from [lo, hi)
   int64_t lo = 0, hi = 0;
   bool causalMask = false;
@@ -38,6 +39,10 @@ struct InputSpec {
   double flo = 0, fhi = 0;
   bool state = false;     // a state input (set with chitu_session_set_state)
   std::string slotsOf;    // distinct KV slots (some -1) of the named cache input
+  bool grouped = false;   // integers (of `range`) in runs: a prefill batch's sequence ids
+  // Positions of a prefill batch: consecutive within each run of equal values of the named
+  // input, from a random start in [0, hi - run length].
+  std::string consecutiveIn;
 };
 
 struct OpCase {
