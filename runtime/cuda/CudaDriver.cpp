@@ -47,6 +47,12 @@ Status loadDriver(Driver &d) {
   if (!sym(d.cuEventCreate, "cuEventCreate") || !sym(d.cuEventRecord, "cuEventRecord") ||
       !d.cuEventElapsedTime || !d.cuEventDestroy)
     d.cuEventCreate = nullptr;
+  if (!sym(d.cuStreamBeginCapture, "cuStreamBeginCapture_v2") ||
+      !sym(d.cuStreamEndCapture, "cuStreamEndCapture") ||
+      !sym(d.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags") ||
+      !sym(d.cuGraphLaunch, "cuGraphLaunch") || !sym(d.cuGraphExecDestroy, "cuGraphExecDestroy") ||
+      !sym(d.cuGraphDestroy, "cuGraphDestroy"))
+    d.cuStreamBeginCapture = nullptr;
   CUresult r = d.cuInit(0);
   if (r != CUDA_SUCCESS) {
     const char *name = nullptr;

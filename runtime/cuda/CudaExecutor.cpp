@@ -3,6 +3,7 @@
 #include "CudaDriver.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <set>
@@ -40,6 +41,9 @@ public:
       d_->cuCtxSetCurrent(ctx_);
     if (stream_)
       d_->cuStreamSynchronize(stream_);
+    for (auto &[entry, eg] : graphs_)
+      for (Graph &g : eg.graphs)
+        d_->cuGraphExecDestroy(g.exec);
     for (CUdeviceptr p : weights_)
       if (p)
         d_->cuMemFree(p);
@@ -84,6 +88,9 @@ public:
     CHITU_CU(d_->cuStreamCreate(&stream_, 0));
     CHITU_RETURN_IF_ERROR(loadKernels());
     CHITU_RETURN_IF_ERROR(uploadWeights());
+    // CHITU_CUDA_GRAPHS=0 launches every kernel directly (to compare, or to debug).
+    const char *graphs = std::getenv("CHITU_CUDA_GRAPHS");
+    graphsEnabled_ = d_->cuStreamBeginCapture && !(graphs && std::string(graphs) == "0");
     return Status::ok();
   }
 
@@ -162,16 +169,22 @@ public:
         CHITU_CU(d_->cuEventCreate(&ev, 0));
         events_.push_back(ev);
       }
+    std::vector<Launch> launches(numSteps);
     for (uint32_t s = 0; s < numSteps; ++s) {
-      if (timed)
-        CHITU_CU(d_->cuEventRecord(events_[s], stream_));
-      Status st = launch(*e.steps()->Get(s), s, shapes);
+      Status st = prepare(*e.steps()->Get(s), s, shapes, launches[s]);
       if (!st.isOk())
         return st.withContext("kernel " +
                               a.kernels()->Get(e.steps()->Get(s)->kernel())->name()->str());
     }
-    if (timed)
+    if (timed) {
+      for (uint32_t s = 0; s < numSteps; ++s) {
+        CHITU_CU(d_->cuEventRecord(events_[s], stream_));
+        CHITU_RETURN_IF_ERROR(issue(launches[s]));
+      }
       CHITU_CU(d_->cuEventRecord(events_[numSteps], stream_));
+    } else {
+      CHITU_RETURN_IF_ERROR(replayOrIssue(entry, launches));
+    }
     std::vector<uint32_t> status(numSteps, 0);
     if (numSteps)
       CHITU_CU(d_->cuMemcpyDtoHAsync(status.data(), status_, numSteps * 4, stream_));
@@ -243,8 +256,10 @@ private:
           check(d_->cuModuleGetFunction(&functions_[i], module, symbol), "cuModuleGetFunction");
       if (!st.isOk())
         return st.withContext("kernel " + k.name()->str() + " (function " + symbol + ")");
+      // Dynamic shared memory beyond the default 48 KiB, counting the kernel's static arrays,
+      // must be opted into; doing so for any amount is harmless.
       uint32_t smem = k.launch()->shared_bytes();
-      if (smem > 48 * 1024)
+      if (smem > 0)
         CHITU_CU(d_->cuFuncSetAttribute(
             functions_[i], CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(smem)));
     }
@@ -278,7 +293,21 @@ private:
     return arena_ + shapes.offsets[tensor];
   }
 
-  Status launch(const cbin::Step &step, uint32_t stepIndex, const EntryShapes &shapes) {
+  // One kernel launch with everything it takes, so that a step's launches can be compared
+  // with those a CUDA graph was captured from.
+  struct Launch {
+    CUfunction function = nullptr; // null: an empty grid, nothing to launch
+    unsigned grid[3] = {0, 0, 0}, block[3] = {0, 0, 0}, sharedBytes = 0;
+    std::vector<uint64_t> params; // device pointers, then int64 scalars
+    bool operator==(const Launch &o) const {
+      return function == o.function && std::equal(grid, grid + 3, o.grid) &&
+             std::equal(block, block + 3, o.block) && sharedBytes == o.sharedBytes &&
+             params == o.params;
+    }
+  };
+
+  Status prepare(const cbin::Step &step, uint32_t stepIndex, const EntryShapes &shapes,
+                 Launch &out) {
     const cbin::Kernel &k = *model_->artifact().kernels()->Get(step.kernel());
     const cbin::Launch &l = *k.launch();
     int64_t grid[3];
@@ -295,30 +324,96 @@ private:
       return runtimeError("launch grid (" + std::to_string(grid[0]) + ", " +
                           std::to_string(grid[1]) + ", " + std::to_string(grid[2]) +
                           ") exceeds the GPU's limits");
-    std::vector<CUdeviceptr> pointers;
+    out.function = functions_[step.kernel()];
+    for (uint32_t i = 0; i < 3; ++i) {
+      out.grid[i] = unsigned(grid[i]);
+      out.block[i] = l.block()->Get(i);
+    }
+    out.sharedBytes = l.shared_bytes();
     for (uint32_t t : *step.outputs())
-      pointers.push_back(pointer(t, shapes));
+      out.params.push_back(pointer(t, shapes));
     for (uint32_t t : *step.inputs())
-      pointers.push_back(pointer(t, shapes));
+      out.params.push_back(pointer(t, shapes));
     if (l.uses_status())
-      pointers.push_back(status_ + 4 * stepIndex);
-    std::vector<int64_t> scalars;
+      out.params.push_back(status_ + 4 * stepIndex);
     if (l.scalar_args())
       for (const cbin::Expr *e : *l.scalar_args()) {
         auto v = shapes.eval(*e);
         if (!v.isOk())
           return v.status();
-        scalars.push_back(*v);
+        out.params.push_back(uint64_t(*v));
       }
+    return Status::ok();
+  }
+
+  Status issue(const Launch &l) {
+    if (!l.function)
+      return Status::ok();
     std::vector<void *> params;
-    for (auto &p : pointers)
-      params.push_back(&p);
-    for (auto &s : scalars)
-      params.push_back(&s);
-    CHITU_CU(d_->cuLaunchKernel(functions_[step.kernel()], unsigned(grid[0]), unsigned(grid[1]),
-                                unsigned(grid[2]), l.block()->Get(0), l.block()->Get(1),
-                                l.block()->Get(2), l.shared_bytes(), stream_, params.data(),
+    for (const uint64_t &p : l.params)
+      params.push_back(const_cast<uint64_t *>(&p));
+    CHITU_CU(d_->cuLaunchKernel(l.function, l.grid[0], l.grid[1], l.grid[2], l.block[0],
+                                l.block[1], l.block[2], l.sharedBytes, stream_, params.data(),
                                 nullptr));
+    return Status::ok();
+  }
+
+  // CUDA graphs: a step whose launches (kernels, grids, pointers, sizes) equal those of the
+  // entry's previous step is captured once and replayed from then on, so a decode loop pays
+  // one graph launch per step instead of one launch per kernel. Prefill, whose sizes change
+  // from call to call, launches directly. A few graphs per entry are kept (batch sizes).
+  struct Graph {
+    std::vector<Launch> launches;
+    CUgraphExec exec = nullptr;
+  };
+  struct EntryGraphs {
+    std::vector<Launch> previous; // the last step launched directly
+    std::vector<Graph> graphs;    // most recently used last
+  };
+  static constexpr size_t kGraphsPerEntry = 4;
+
+  Status replayOrIssue(int entry, const std::vector<Launch> &launches) {
+    if (!graphsEnabled_) {
+      for (const Launch &l : launches)
+        CHITU_RETURN_IF_ERROR(issue(l));
+      return Status::ok();
+    }
+    EntryGraphs &eg = graphs_[entry];
+    for (size_t i = 0; i < eg.graphs.size(); ++i)
+      if (eg.graphs[i].launches == launches) {
+        std::rotate(eg.graphs.begin() + long(i), eg.graphs.begin() + long(i) + 1,
+                    eg.graphs.end());
+        CHITU_CU(d_->cuGraphLaunch(eg.graphs.back().exec, stream_));
+        return Status::ok();
+      }
+    if (launches != eg.previous) {
+      for (const Launch &l : launches)
+        CHITU_RETURN_IF_ERROR(issue(l));
+      eg.previous = launches;
+      return Status::ok();
+    }
+    CHITU_CU(d_->cuStreamBeginCapture(stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+    Status captured = Status::ok();
+    for (const Launch &l : launches)
+      if (captured.isOk())
+        captured = issue(l);
+    CUgraph graph = nullptr;
+    CUresult ended = d_->cuStreamEndCapture(stream_, &graph);
+    CUgraphExec exec = nullptr;
+    if (captured.isOk() && ended == CUDA_SUCCESS)
+      captured = check(d_->cuGraphInstantiateWithFlags(&exec, graph, 0), "cuGraphInstantiate");
+    else if (captured.isOk())
+      captured = check(ended, "cuStreamEndCapture");
+    if (graph)
+      d_->cuGraphDestroy(graph);
+    CHITU_RETURN_IF_ERROR(captured);
+    if (eg.graphs.size() == kGraphsPerEntry) {
+      d_->cuGraphExecDestroy(eg.graphs.front().exec);
+      eg.graphs.erase(eg.graphs.begin());
+    }
+    eg.graphs.push_back(Graph{launches, exec});
+    eg.previous.clear();
+    CHITU_CU(d_->cuGraphLaunch(exec, stream_));
     return Status::ok();
   }
 
@@ -332,6 +427,8 @@ private:
   std::vector<CUmodule> modules_;
   std::vector<CUfunction> functions_;
   std::vector<CUevent> events_; // profiling: one before each step and one after the last
+  bool graphsEnabled_ = false;
+  std::map<int, EntryGraphs> graphs_;
   std::vector<CUdeviceptr> weights_;
   CUdeviceptr arena_ = 0;
   uint64_t arenaBytes_ = 0;

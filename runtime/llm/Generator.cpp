@@ -142,9 +142,14 @@ StatusOr<std::vector<TokenEvent>> Generator::step() {
   if (batch.empty())
     return events;
 
+  // Table width and history length are rounded up (unused entries: block 0, token -1) so
+  // that consecutive decode steps have the same shapes and the runtime can replay them as
+  // one CUDA graph instead of re-launching every kernel.
+  auto roundUp = [](size_t n, size_t step) { return (n + step - 1) / step * step; };
   size_t maxBlocks = 1;
   for (Sequence *s : batch)
     maxBlocks = std::max(maxBlocks, s->blocks.size());
+  maxBlocks = std::min(roundUp(maxBlocks, kTableWidthStep), size_t(maxBlocksPerSequence_));
   std::vector<int32_t> tables(batch.size() * maxBlocks, 0);
   for (size_t r = 0; r < batch.size(); ++r)
     std::copy(batch[r]->blocks.begin(), batch[r]->blocks.end(),
@@ -154,7 +159,7 @@ StatusOr<std::vector<TokenEvent>> Generator::step() {
   size_t rows = logitsIndex.size(), historyLen = 0;
   for (Sequence *s : rowOwner)
     if (s->params.repetitionPenalty != 1.0f)
-      historyLen = std::max(historyLen, s->tokens.size());
+      historyLen = std::max(historyLen, roundUp(s->tokens.size(), kHistoryStep));
   std::vector<float> temperature, topP, minP, penalty;
   std::vector<int32_t> topK, history(rows * historyLen, -1);
   std::vector<int64_t> seeds;

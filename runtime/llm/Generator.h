@@ -85,6 +85,8 @@ private:
   Session &session_;
   const cbin::Llm *info_ = nullptr;
   int entry_ = -1;
+  // Block-table width and penalty-history length are multiples of these (see step()).
+  static constexpr size_t kTableWidthStep = 64, kHistoryStep = 256;
   int64_t maxContext_ = 0, blockSize_ = 0, maxBlocksPerSequence_ = 0;
   int32_t maxSequences_ = 0;
   int64_t prefillChunk_ = 0;
