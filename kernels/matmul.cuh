@@ -14,15 +14,10 @@
 
 #include "common.cuh"
 #include "mma.cuh"
+#include "tiling.cuh"
 
 namespace chitu {
 
-constexpr int kGemmBM = 64, kGemmBN = 64, kGemmBK = 16;
-
-// Floats of shared memory gemm_tile_fused<NB> needs.
-__host__ __device__ constexpr int gemm_smem_floats(int nb) {
-  return (1 + nb) * kGemmBK * (kGemmBN + 4);
-}
 
 template <int NB, typename LoadA, typename LoadB, typename Epilogue>
 __device__ __forceinline__ void gemm_tile_fused(i64 row0, i64 col0, i64 M, i64 N, i64 K,
@@ -111,11 +106,7 @@ __device__ __forceinline__ void gemm_tile_fused(i64 row0, i64 col0, i64 M, i64 N
 // kGemvMaxRows, picked at run time from M) sizes the accumulators. The lanes' partial sums are
 // combined by a butterfly and lane 0 hands the column's NB accumulators to `epilogue(m, n, acc)`,
 // for each row m.
-constexpr int kGemvMaxRows = 16;
-constexpr int kGemvCols = 8;          // columns per block: one per warp of 256 threads
-constexpr int kGemvSmemFloats = 8192; // A staged at a time: M rows of kGemvSmemFloats / M
 constexpr int kGemvLoadsInFlight = 8; // 16-byte weight loads per lane, over the NB products
-__host__ __device__ constexpr int gemv_smem_floats() { return kGemvSmemFloats; }
 
 // smem[m * stride + kk] = load_a(m, k0 + kk) for m < M, kk < kc, by the whole block, stored
 // as S (float, or the 16-bit type of the tensor-core routine); each thread evaluates
@@ -155,8 +146,6 @@ __device__ __forceinline__ void stage_rows(i64 M, int kc, int stride, i64 k0, S 
 // permutation (the sum does not see it), so no shuffles are needed. The 8 warps' 16 x 8
 // partial tiles are summed in shared memory. Rows of A are kept apart by a stride = 32 mod 64
 // elements, so the 16-byte fragment loads of neighbouring rows fall in different banks.
-constexpr int kMmaRows = 16;
-__host__ __device__ constexpr int mma_row_stride(i64 kc) { return (int)((kc + 63) / 64 * 64 + 32); }
 
 // Whether the tensor-core routine takes a product of M rows (mmaOk: A's type is B's 16-bit type).
 template <typename TB> __device__ __forceinline__ bool gemv_uses_mma(i64 M, i64 K, bool mmaOk) {
@@ -401,12 +390,7 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
 //     each 8 x 8 matrix hit different banks).
 // Two stages keep the kernel's shared memory (which decode's matrix-vector routines share) at
 // 40 KiB: a larger carve-out takes L1 from them (measured 6.33 -> 6.77 ms, 8B b1, 96 KiB).
-constexpr int kMmaBM = 128, kMmaBN = 128, kMmaBK = 32, kMmaBKPad = kMmaBK + 8, kMmaStages = 2;
-
-// Floats of shared memory gemm_tile_mma needs (any NB).
-__host__ __device__ constexpr int gemm_mma_smem_floats() {
-  return kMmaStages * (kMmaBM + kMmaBN) * kMmaBKPad / 2;
-}
+// (Tile sizes and gemm_mma_smem_floats: tiling.cuh.)
 
 template <typename TB> __device__ __forceinline__ bool gemm_uses_mma(i64 K, bool mmaOk) {
 #if __CUDA_ARCH__ >= 800

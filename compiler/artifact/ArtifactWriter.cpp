@@ -361,8 +361,9 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
   auto gridVec = fbb_.CreateVector(grid);
   auto blockVec = fbb_.CreateVector(block);
   auto scalarVec = exprs(scalars);
-  auto launch =
-      cb::CreateLaunch(fbb_, gridVec, blockVec, rule.sharedBytes, scalarVec, rule.usesStatus);
+  Offset<cb::Expr> sharedExpr = rule.sharedBytesExpr ? expr(*rule.sharedBytesExpr) : 0;
+  auto launch = cb::CreateLaunch(fbb_, gridVec, blockVec, rule.sharedBytes, scalarVec,
+                                 rule.usesStatus, sharedExpr);
   std::vector<Offset<cb::Binary>> binaries;
   for (const auto &[arch, cubin] : ck.binaries) {
     // Kernels with the same code (one per layer) point at one stored cubin.

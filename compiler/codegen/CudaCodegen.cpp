@@ -3,6 +3,7 @@
 #include "codegen/CudaCodegen.h"
 #include "chitu/Analysis/KernelShape.h"
 #include "support/Hash.h"
+#include "tiling.cuh" // kernels/: the product routines' tile sizes
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -25,12 +26,11 @@ constexpr int kAttentionWarps = 16;
 // enough for 8 per SM, few enough that blocks without a prefill tile finish quickly.
 constexpr int64_t kAttentionMaxBlocks = 1024;
 // The matrix-vector routine of kernels/matmul.cuh: rows it takes, columns per block.
-constexpr int64_t kGemvMaxRows = 16, kGemvCols = 8;
+using ::chitu::kGemvCols;
+using ::chitu::kGemvMaxRows;
 // Blocks the matrix-vector routine launches (each loops over column blocks): two resident
 // per SM of a 132-SM Hopper GPU (registers allow two), so A is staged once per block.
 constexpr int64_t kGemvGridBlocks = 264;
-// Floats of A the CUDA-core matrix-vector routine stages at a time (kernels/matmul.cuh).
-constexpr int64_t kGemvSmemFloats = 8192;
 // Most dynamic shared memory of a product that may run on tensor cores: 16 rows of A resident
 // for K up to ~3000, and still two blocks (plus their static arrays) per SM's 228 KiB.
 constexpr int64_t kMmaSmemBytes = 96 * 1024;
@@ -903,24 +903,30 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   // Many rows on tensor cores: 128 x 128 tiles of all products of a group (gemm_tile_mma takes
   // one or two); otherwise 64 x 64 tiles on CUDA cores.
   const bool bigTiles = mmaOk && widest <= 2;
-  const int64_t tileRows = bigTiles ? 128 : 64;
-  auto tileCols = [&](size_t products) { return bigTiles ? int64_t(128 / products) : 64; };
+  const int64_t tileRows = bigTiles ? ::chitu::kMmaBM : ::chitu::kGemmBM;
+  auto tileCols = [&](size_t products) {
+    return int64_t(bigTiles ? ::chitu::kMmaBN / int(products) : ::chitu::kGemmBN);
+  };
+  // Dynamic shared memory of the tile routines and of the matrix-vector ones (M <= 16): the
+  // launch takes only what its row count needs, since a larger carve-out takes L1 from the
+  // matrix-vector routines.
+  int64_t gemmBytes = 0, gemvBytes = 0;
   if (mmaOk) {
-    // kernels/matmul.cuh: gemm_smem_floats(widest) and gemm_mma_smem_floats().
-    int64_t gemmBytes = std::max(int64_t(1 + widest) * 16 * 68 * 4,
-                                 bigTiles ? int64_t(2 * (128 + 128) * 40 * 2) : 0);
+    gemmBytes = 4 * std::max(int64_t(::chitu::gemm_smem_floats(int(widest))),
+                                     bigTiles ? int64_t(::chitu::gemm_mma_smem_floats()) : 0);
     // Only as much as keeps 16 rows resident: a larger carve-out that still needs rounds only
     // takes L1 away from every batch size (measured: 8B decode b1 6.33 -> 6.77 ms at 96 KiB).
     int64_t mmaBytes = 0;
     if (K.isConstant()) {
-      int64_t resident = 16 * ((K.getConstant() + 63) / 64 * 64 + 32) * 2;
+      int64_t resident = int64_t(::chitu::kMmaRows) * ::chitu::mma_row_stride(K.getConstant()) * 2;
       if (resident <= kMmaSmemBytes)
         mmaBytes = resident;
     }
-    int64_t bytes = std::max({gemmBytes, int64_t(kGemvSmemFloats) * 4, mmaBytes});
-    launch_.sharedBytes = unsigned(bytes);
+    gemvBytes = std::max(int64_t(::chitu::gemv_smem_floats()) * 4, mmaBytes);
+    launch_.sharedBytes = unsigned(std::max(gemmBytes, gemvBytes));
     line("extern __shared__ __align__(16) float smem[];");
-    line("constexpr int smem_floats = " + std::to_string(bytes / 4) + ";");
+    // What the matrix-vector routines may use (gemv_a_resident): their launch's size.
+    line("constexpr int smem_floats = " + std::to_string(gemvBytes / 4) + ";");
   } else {
     line("__shared__ __align__(16) float smem[chitu::gemm_smem_floats(" + std::to_string(widest) +
          ") > chitu::gemv_smem_floats() ? chitu::gemm_smem_floats(" + std::to_string(widest) +
@@ -1083,6 +1089,9 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
       SymExpr::min(SymExpr::constant(1), SymExpr::floorDiv(M, SymExpr::constant(kGemvMaxRows + 1)));
   SymExpr gemvBlocks = SymExpr::min(totalGemv, SymExpr::constant(kGemvGridBlocks));
   launch_.grid[0] = gemv ? totalTiles + (gemvBlocks - totalTiles) * fewRows : totalTiles;
+  if (gemmBytes != gemvBytes)
+    launch_.sharedBytesExpr = SymExpr::constant(gemmBytes) +
+                           SymExpr::constant(gemvBytes - gemmBytes) * fewRows;
   launch_.grid[1] = SymExpr::ceilDiv(M, SymExpr::constant(tileRows));
   launch_.grid[2] = SymExpr::constant(1);
   return success();

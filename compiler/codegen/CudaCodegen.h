@@ -17,6 +17,7 @@
 #include "chitu/Analysis/ShapeAnalysis.h"
 #include "chitu/Dialect/ChituOps.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,10 @@ namespace mlir::chitu {
 struct LaunchRule {
   SymExpr grid[3];
   unsigned block[3] = {1, 1, 1};
+  /// Dynamic shared memory: the most any launch takes, and (when it depends on the sizes) the
+  /// expression each launch evaluates.
   unsigned sharedBytes = 0;
+  std::optional<SymExpr> sharedBytesExpr;
   /// Symbols passed as int64 parameters after the pointers, in this order.
   std::vector<int64_t> scalarSymbols;
   /// The kernel takes a pointer to a status word it sets on errors (bad gather index).

@@ -276,6 +276,8 @@ Status validateKernel(const cbin::Artifact &a, uint32_t index) {
     for (uint32_t i = 0; i < l->scalar_args()->size(); ++i)
       CHITU_RETURN_IF_ERROR(
           validateExprField(l->scalar_args()->Get(i), numSymbols, what + " scalar"));
+  if (l->shared_bytes_expr())
+    CHITU_RETURN_IF_ERROR(validateExprField(l->shared_bytes_expr(), numSymbols, what + " shared"));
   if (k->binaries())
     for (uint32_t i = 0; i < k->binaries()->size(); ++i) {
       const cbin::Binary *b = k->binaries()->Get(i);

@@ -169,7 +169,9 @@ public:
         CHITU_CU(d_->cuEventCreate(&ev, 0));
         events_.push_back(ev);
       }
-    std::vector<Launch> launches(numSteps);
+    // Reused from run to run: a decode step replayed from a graph allocates nothing here.
+    std::vector<Launch> &launches = launches_;
+    launches.resize(numSteps);
     for (uint32_t s = 0; s < numSteps; ++s) {
       Status st = prepare(*e.steps()->Get(s), s, shapes, launches[s]);
       if (!st.isOk())
@@ -308,6 +310,8 @@ private:
 
   Status prepare(const cbin::Step &step, uint32_t stepIndex, const EntryShapes &shapes,
                  Launch &out) {
+    out.function = nullptr;
+    out.params.clear();
     const cbin::Kernel &k = *model_->artifact().kernels()->Get(step.kernel());
     const cbin::Launch &l = *k.launch();
     int64_t grid[3];
@@ -330,6 +334,16 @@ private:
       out.block[i] = l.block()->Get(i);
     }
     out.sharedBytes = l.shared_bytes();
+    if (l.shared_bytes_expr()) {
+      auto bytes = shapes.eval(*l.shared_bytes_expr());
+      if (!bytes.isOk())
+        return bytes.status();
+      if (*bytes < 0 || *bytes > int64_t(l.shared_bytes()))
+        return invalidArtifact("a launch asks for " + std::to_string(*bytes) +
+                               " bytes of shared memory, more than the kernel's " +
+                               std::to_string(l.shared_bytes()));
+      out.sharedBytes = unsigned(*bytes);
+    }
     for (uint32_t t : *step.outputs())
       out.params.push_back(pointer(t, shapes));
     for (uint32_t t : *step.inputs())
@@ -427,6 +441,7 @@ private:
   std::vector<CUmodule> modules_;
   std::vector<CUfunction> functions_;
   std::vector<CUevent> events_; // profiling: one before each step and one after the last
+  std::vector<Launch> launches_; // the current run's, prepared before any is issued
   bool graphsEnabled_ = false;
   std::map<int, EntryGraphs> graphs_;
   std::vector<CUdeviceptr> weights_;

@@ -63,6 +63,20 @@ public:
     path = next();
   }
 
+  // The --device and --device-index values, checked (a usage error otherwise).
+  struct Device {
+    bool cuda;
+    int index;
+  };
+  Device device(const std::string &name, const std::string &index) const {
+    if (name != "cpu" && name != "cuda")
+      usageError("--device must be cpu or cuda, got '" + name + "'");
+    if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos ||
+        index.size() > 4)
+      usageError("--device-index must be a small non-negative integer");
+    return {name == "cuda", std::atoi(index.c_str())};
+  }
+
   [[noreturn]] void usageError(const std::string &msg) const {
     std::fprintf(stderr, "%s: error: %s\n(run '%s --help' for usage)\n", tool_.c_str(), msg.c_str(),
                  tool_.c_str());

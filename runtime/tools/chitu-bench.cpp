@@ -197,8 +197,7 @@ int main(int argc, char **argv) {
   }
   if (path.empty())
     args.usageError("no model given");
-  if (device != "cpu" && device != "cuda")
-    args.usageError("--device must be cpu or cuda, got '" + device + "'");
+  const tools::Args::Device where = args.device(device, deviceIndex);
 
   LoadOptions load;
   load.weightsDir = weightsDir;
@@ -209,8 +208,8 @@ int main(int argc, char **argv) {
   if (!llm)
     tools::fatal(args.tool(),
                  "the model is not a compiled LLM (compile a Hugging Face checkpoint)");
-  auto session = Session::create(*model, device == "cpu" ? DeviceKind::Cpu : DeviceKind::Cuda,
-                                 std::atoi(deviceIndex.c_str()));
+  auto session =
+      Session::create(*model, where.cuda ? DeviceKind::Cuda : DeviceKind::Cpu, where.index);
   if (!session.isOk())
     tools::fatal(args.tool(), session.status().message());
   Session &s = **session;

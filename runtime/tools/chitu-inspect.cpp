@@ -279,11 +279,14 @@ void printText(const Model &m, const SymbolValues &symbols) {
       if (k->binaries())
         for (const cbin::Binary *b : *k->binaries())
           bins.push_back(b->arch()->str() + " " + humanBytes(b->cubin()->size()));
-      std::printf("  %s: ops [%s]\n    grid (%s) block (%u, %u, %u) shared %u B\n"
+      std::string shared = std::to_string(k->launch()->shared_bytes()) + " B";
+      if (const cbin::Expr *s = k->launch()->shared_bytes_expr())
+        shared = exprText(s, e) + " B (at most " + shared + ")";
+      std::printf("  %s: ops [%s]\n    grid (%s) block (%u, %u, %u) shared %s\n"
                   "    binaries: %s\n",
                   k->name()->c_str(), joined(ops).c_str(), joined(grid).c_str(),
                   k->launch()->block()->Get(0), k->launch()->block()->Get(1),
-                  k->launch()->block()->Get(2), k->launch()->shared_bytes(),
+                  k->launch()->block()->Get(2), shared.c_str(),
                   bins.empty() ? "none" : joined(bins).c_str());
     }
 
@@ -434,6 +437,8 @@ void printJson(const Model &m, const SymbolValues &symbols) {
         j.value(uint64_t(b));
       j.endArray();
       j.key("shared_bytes").value(uint64_t(k->launch()->shared_bytes()));
+      if (const cbin::Expr *s = k->launch()->shared_bytes_expr())
+        j.key("shared_bytes_expr").value(exprText(s, e));
       j.key("binaries").beginArray();
       if (k->binaries())
         for (const cbin::Binary *b : *k->binaries()) {

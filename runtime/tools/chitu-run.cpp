@@ -118,19 +118,14 @@ int main(int argc, char **argv) {
   }
   if (modelPath.empty())
     args.usageError("no model given");
-  if (device != "cpu" && device != "cuda")
-    args.usageError("--device must be cpu or cuda, got '" + device + "'");
-  if (deviceIndex.empty() || deviceIndex.find_first_not_of("0123456789") != std::string::npos ||
-      deviceIndex.size() > 4)
-    args.usageError("--device-index must be a small non-negative integer");
+  const tools::Args::Device where = args.device(device, deviceIndex);
 
   try {
     Model model = Model::load(modelPath, weightsDir);
     int entry = entryName.empty() ? 0 : model.findEntry(entryName);
     auto inputInfos = model.inputs(entry);
     auto outputInfos = model.outputs(entry);
-    Session session(model, device == "cpu" ? CHITU_DEVICE_CPU : CHITU_DEVICE_CUDA,
-                    std::stoi(deviceIndex));
+    Session session(model, where.cuda ? CHITU_DEVICE_CUDA : CHITU_DEVICE_CPU, where.index);
     if (tools::llmModeRequested(llmOptions)) {
       if (!inputs.empty() || !outputs.empty())
         args.usageError("--input/--output do not combine with generation options");

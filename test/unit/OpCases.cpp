@@ -165,10 +165,10 @@ std::vector<NdArray> makeInputs(const OpCase &c, int64_t n, std::mt19937_64 &rng
     } else if (s.grouped) {
       // Up to 3 runs of distinct values, run lengths random.
       std::uniform_int_distribution<int64_t> value(s.lo, s.hi - 1);
-      size_t n = a.values.size(), runs = 1 + rng() % 3;
-      std::vector<size_t> cuts{0, n};
-      for (size_t r = 1; r < runs && n > 0; ++r)
-        cuts.push_back(rng() % n);
+      size_t count = a.values.size(), runs = 1 + rng() % 3;
+      std::vector<size_t> cuts{0, count};
+      for (size_t r = 1; r < runs && count > 0; ++r)
+        cuts.push_back(rng() % count);
       std::sort(cuts.begin(), cuts.end());
       int64_t previous = s.lo - 1;
       for (size_t r = 0; r + 1 < cuts.size(); ++r) {

@@ -1,0 +1,43 @@
+// tiling.cuh: the tile sizes and shared-memory footprints of the product routines
+// (matmul.cuh), in plain C++ as well as CUDA: the compiler includes this header too, to size
+// launch grids and dynamic shared memory from the same numbers the kernels use.
+#pragma once
+
+#if defined(__CUDACC__)
+#define CHITU_HOST_DEVICE __host__ __device__
+#else
+#define CHITU_HOST_DEVICE
+#endif
+
+namespace chitu {
+
+// CUDA-core tiles (gemm_tile_fused): 64 x 64, K 16 at a time.
+constexpr int kGemmBM = 64, kGemmBN = 64, kGemmBK = 16;
+// Floats of shared memory gemm_tile_fused<NB> needs.
+CHITU_HOST_DEVICE constexpr int gemm_smem_floats(int nb) {
+  return (1 + nb) * kGemmBK * (kGemmBN + 4);
+}
+
+// Matrix-vector routines: up to kGemvMaxRows rows, kGemvCols columns per block (one per warp
+// of 256 threads), A staged kGemvSmemFloats at a time.
+constexpr int kGemvMaxRows = 16;
+constexpr int kGemvCols = 8;
+constexpr int kGemvSmemFloats = 8192;
+CHITU_HOST_DEVICE constexpr int gemv_smem_floats() { return kGemvSmemFloats; }
+
+// Tensor-core matrix-vector routine: 16 rows, A rows kept apart by a stride = 32 mod 64
+// elements so that neighbouring rows' 16-byte fragment loads fall in different banks.
+constexpr int kMmaRows = 16;
+CHITU_HOST_DEVICE constexpr int mma_row_stride(long long kc) {
+  return (int)((kc + 63) / 64 * 64 + 32);
+}
+
+// Tensor-core tiles (gemm_tile_mma): 128 x 128 of all products together, K 32 at a time
+// through kMmaStages stages of rows padded by 8 elements.
+constexpr int kMmaBM = 128, kMmaBN = 128, kMmaBK = 32, kMmaBKPad = kMmaBK + 8, kMmaStages = 2;
+// Floats of shared memory gemm_tile_mma needs (any NB).
+CHITU_HOST_DEVICE constexpr int gemm_mma_smem_floats() {
+  return kMmaStages * (kMmaBM + kMmaBN) * kMmaBKPad / 2;
+}
+
+} // namespace chitu
