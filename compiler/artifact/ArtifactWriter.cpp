@@ -375,11 +375,18 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
   }
   auto name = fbb_.CreateString(k.getName().str());
   auto symbol = fbb_.CreateString(ck.source.symbol);
+  Offset<flatbuffers::String> tilesSymbol = 0;
+  Offset<cb::Expr> tilesWhen = 0;
+  if (rule.tilesWhen) {
+    tilesSymbol = fbb_.CreateString(ck.source.tilesSymbol);
+    tilesWhen = expr(*rule.tilesWhen);
+  }
   auto opsVec = fbb_.CreateVector(ops);
   auto resultsVec = fbb_.CreateVector(results);
   auto binVec = fbb_.CreateVector(binaries);
   ++stats_.kernels;
-  return cb::CreateKernel(fbb_, name, entry, numInputs, opsVec, resultsVec, launch, binVec, symbol);
+  return cb::CreateKernel(fbb_, name, entry, numInputs, opsVec, resultsVec, launch, binVec, symbol,
+                          tilesSymbol, tilesWhen);
 }
 
 LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {

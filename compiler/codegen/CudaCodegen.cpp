@@ -934,8 +934,10 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     line("constexpr int smem_floats = chitu::gemv_smem_floats();");
   }
   line(std::string("constexpr bool mma_ok = ") + (mmaOk ? "true" : "false") + ";");
-  line(std::string("const bool few_rows = ") +
-       (gemv ? m + " <= chitu::kGemvMaxRows" : std::string("false")) + ";");
+  // With the matrix-vector routines the kernel is compiled twice (see LaunchRule::tilesWhen):
+  // each function holds only the routines of its row counts, so the tile routines' registers
+  // and shared memory do not shape the decode code.
+  line(std::string("constexpr bool few_rows = ") + (gemv ? "kFewRows" : "false") + ";");
   line("constexpr long long tile_m = " + std::to_string(tileRows) + ";");
   line("const long long row0 = (long long)blockIdx.y * tile_m;");
   rowBase_ = "row0";
@@ -1089,6 +1091,8 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
       SymExpr::min(SymExpr::constant(1), SymExpr::floorDiv(M, SymExpr::constant(kGemvMaxRows + 1)));
   SymExpr gemvBlocks = SymExpr::min(totalGemv, SymExpr::constant(kGemvGridBlocks));
   launch_.grid[0] = gemv ? totalTiles + (gemvBlocks - totalTiles) * fewRows : totalTiles;
+  if (gemv)
+    launch_.tilesWhen = SymExpr::constant(1) - fewRows;
   if (gemmBytes != gemvBytes)
     launch_.sharedBytesExpr = SymExpr::constant(gemmBytes) +
                            SymExpr::constant(gemvBytes - gemmBytes) * fewRows;
@@ -1359,8 +1363,24 @@ FailureOr<KernelSource> KernelEmitter::run() {
   std::snprintf(symbol, sizeof symbol, "chitu_%016llx",
                 (unsigned long long)::chitu::fnv1a64(src + signature));
   out.symbol = symbol;
-  src += "\nextern \"C\" __global__ void __launch_bounds__(" + std::to_string(launch_.block[0]) +
-         ")\n" + out.symbol + signature;
+  std::string global =
+      "\nextern \"C\" __global__ void __launch_bounds__(" + std::to_string(launch_.block[0]) + ")\n";
+  if (launch_.tilesWhen) {
+    // The body once, as a template on the row-count routes; a function for each.
+    std::string args;
+    for (const std::string &p : params)
+      args += (args.empty() ? "" : ", ") + p.substr(p.find_last_of(" *") + 1);
+    out.tilesSymbol = out.symbol + "_tiles";
+    src += "\ntemplate <bool kFewRows>\n__device__ __forceinline__ void " + out.symbol + "_body" +
+           signature;
+    std::string declaration = signature.substr(0, signature.find(") {") + 1);
+    src += global + out.symbol + declaration + " {\n  " + out.symbol + "_body<true>(" + args +
+           ");\n}\n";
+    src += global + out.tilesSymbol + declaration + " {\n  " + out.symbol + "_body<false>(" + args +
+           ");\n}\n";
+  } else {
+    src += global + out.symbol + signature;
+  }
   out.source = std::move(src);
   out.launch = launch_;
   return out;

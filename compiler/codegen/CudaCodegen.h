@@ -30,6 +30,10 @@ struct LaunchRule {
   /// expression each launch evaluates.
   unsigned sharedBytes = 0;
   std::optional<SymExpr> sharedBytesExpr;
+  /// When set, the source defines two functions: `symbol` for launches where this evaluates
+  /// to 0 and `tilesSymbol` for the others (a product's matrix-vector routines for M <= 16,
+  /// its tile routines for more rows).
+  std::optional<SymExpr> tilesWhen;
   /// Symbols passed as int64 parameters after the pointers, in this order.
   std::vector<int64_t> scalarSymbols;
   /// The kernel takes a pointer to a status word it sets on errors (bad gather index).
@@ -41,6 +45,7 @@ struct KernelSource {
   // The CUDA function's name: derived from the code, so that the same computation (the
   // same op of every layer) has one source, one NVRTC compile and one cubin.
   std::string symbol;
+  std::string tilesSymbol; // the second function when launch.tilesWhen is set
   std::string source; // CUDA C++; includes the embedded headers of kernels/
   LaunchRule launch;
 };

@@ -278,6 +278,10 @@ Status validateKernel(const cbin::Artifact &a, uint32_t index) {
           validateExprField(l->scalar_args()->Get(i), numSymbols, what + " scalar"));
   if (l->shared_bytes_expr())
     CHITU_RETURN_IF_ERROR(validateExprField(l->shared_bytes_expr(), numSymbols, what + " shared"));
+  if (!k->tiles_symbol() != !k->tiles_when())
+    return invalidArtifact(what + ": tiles_symbol and tiles_when come together");
+  if (k->tiles_when())
+    CHITU_RETURN_IF_ERROR(validateExprField(k->tiles_when(), numSymbols, what + " tiles_when"));
   if (k->binaries())
     for (uint32_t i = 0; i < k->binaries()->size(); ++i) {
       const cbin::Binary *b = k->binaries()->Get(i);

@@ -225,6 +225,7 @@ private:
     const cbin::Artifact &a = model_->artifact();
     size_t n = a.kernels() ? a.kernels()->size() : 0;
     functions_.assign(n, nullptr);
+    tilesFunctions_.assign(n, nullptr);
     // Kernels with the same code share one stored cubin: load each cubin once.
     std::map<const uint8_t *, CUmodule> loaded;
     for (uint32_t i = 0; i < n; ++i) {
@@ -253,17 +254,22 @@ private:
           return st.withContext("kernel " + k.name()->str() + " (" + bin.arch()->str() + ")");
         modules_.push_back(module);
       }
-      const char *symbol = k.symbol() ? k.symbol()->c_str() : k.name()->c_str();
-      Status st =
-          check(d_->cuModuleGetFunction(&functions_[i], module, symbol), "cuModuleGetFunction");
-      if (!st.isOk())
-        return st.withContext("kernel " + k.name()->str() + " (function " + symbol + ")");
-      // Dynamic shared memory beyond the default 48 KiB, counting the kernel's static arrays,
-      // must be opted into; doing so for any amount is harmless.
-      uint32_t smem = k.launch()->shared_bytes();
-      if (smem > 0)
-        CHITU_CU(d_->cuFuncSetAttribute(
-            functions_[i], CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(smem)));
+      auto getFunction = [&](const char *symbol, CUfunction &function) -> Status {
+        Status st = check(d_->cuModuleGetFunction(&function, module, symbol), "cuModuleGetFunction");
+        if (!st.isOk())
+          return st.withContext("kernel " + k.name()->str() + " (function " + symbol + ")");
+        // Dynamic shared memory beyond the default 48 KiB, counting the kernel's static
+        // arrays, must be opted into; doing so for any amount is harmless.
+        uint32_t smem = k.launch()->shared_bytes();
+        if (smem > 0)
+          CHITU_CU(d_->cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                          int(smem)));
+        return Status::ok();
+      };
+      CHITU_RETURN_IF_ERROR(
+          getFunction(k.symbol() ? k.symbol()->c_str() : k.name()->c_str(), functions_[i]));
+      if (k.tiles_symbol())
+        CHITU_RETURN_IF_ERROR(getFunction(k.tiles_symbol()->c_str(), tilesFunctions_[i]));
     }
     return Status::ok();
   }
@@ -329,6 +335,13 @@ private:
                           std::to_string(grid[1]) + ", " + std::to_string(grid[2]) +
                           ") exceeds the GPU's limits");
     out.function = functions_[step.kernel()];
+    if (k.tiles_when()) { // Model checked that tiles_symbol comes with it
+      auto tiles = shapes.eval(*k.tiles_when());
+      if (!tiles.isOk())
+        return tiles.status();
+      if (*tiles != 0)
+        out.function = tilesFunctions_[step.kernel()];
+    }
     for (uint32_t i = 0; i < 3; ++i) {
       out.grid[i] = unsigned(grid[i]);
       out.block[i] = l.block()->Get(i);
@@ -440,6 +453,7 @@ private:
   std::string arch_, name_;
   std::vector<CUmodule> modules_;
   std::vector<CUfunction> functions_;
+  std::vector<CUfunction> tilesFunctions_; // a product kernel's tile routines (Kernel.tiles_*)
   std::vector<CUevent> events_; // profiling: one before each step and one after the last
   std::vector<Launch> launches_; // the current run's, prepared before any is issued
   bool graphsEnabled_ = false;

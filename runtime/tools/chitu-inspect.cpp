@@ -280,6 +280,8 @@ void printText(const Model &m, const SymbolValues &symbols) {
         for (const cbin::Binary *b : *k->binaries())
           bins.push_back(b->arch()->str() + " " + humanBytes(b->cubin()->size()));
       std::string shared = std::to_string(k->launch()->shared_bytes()) + " B";
+      if (k->tiles_when())
+        grid.back() += ") tiles when (" + exprText(k->tiles_when(), e);
       if (const cbin::Expr *s = k->launch()->shared_bytes_expr())
         shared = exprText(s, e) + " B (at most " + shared + ")";
       std::printf("  %s: ops [%s]\n    grid (%s) block (%u, %u, %u) shared %s\n"
@@ -424,6 +426,10 @@ void printJson(const Model &m, const SymbolValues &symbols) {
       j.key("entry").value(e->name()->str());
       if (k->symbol())
         j.key("symbol").value(k->symbol()->str()); // kernels with one symbol share a binary
+      if (k->tiles_symbol()) {
+        j.key("tiles_symbol").value(k->tiles_symbol()->str());
+        j.key("tiles_when").value(exprText(k->tiles_when(), e));
+      }
       j.key("ops").beginArray();
       for (const cbin::Op *op : *k->ops())
         j.value(cbin::EnumNameOpKind(op->kind()));
