@@ -240,13 +240,12 @@ template <int D> __host__ __device__ constexpr int flash_smem_bytes() {
 }
 
 template <int D, int kWarps, typename T, typename TT, typename TS, typename TP>
-__device__ void flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc,
-                                     const T *__restrict__ vc, const TT *__restrict__ tables,
-                                     const TS *__restrict__ seqs, const TP *__restrict__ positions,
-                                     T *__restrict__ out, i64 t0, i64 h, i64 tokens, i64 heads,
-                                     i64 kvHeads, i64 blockSize, i64 numBlocks, i64 numSeqs,
-                                     i64 maxBlocks, float scale, i64 window, unsigned *status,
-                                     float *smem) {
+__device__ void
+flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T *__restrict__ vc,
+                     const TT *__restrict__ tables, const TS *__restrict__ seqs,
+                     const TP *__restrict__ positions, T *__restrict__ out, i64 t0, i64 h,
+                     i64 tokens, i64 heads, i64 kvHeads, i64 blockSize, i64 numBlocks, i64 numSeqs,
+                     i64 maxBlocks, float scale, i64 window, unsigned *status, float *smem) {
 #if __CUDA_ARCH__ >= 800
   static_assert(kWarps * 16 == kFlashRows, "16 query rows per warp");
   constexpr int P = D + 8, kChunks = D / 8; // row pitch (elements), 16-byte chunks per row
@@ -361,10 +360,9 @@ __device__ void flash_attention_tile(const T *__restrict__ q, const T *__restric
             sc[nt][c] = 0.0f;
 #pragma unroll
         for (int kk = 0; kk < D / 16; ++kk) {
-          const unsigned a[4] = {q0ok ? __ldg(q0 + kk * 8 + t4) : 0u,
-                                 q1ok ? __ldg(q1 + kk * 8 + t4) : 0u,
-                                 q0ok ? __ldg(q0 + kk * 8 + t4 + 4) : 0u,
-                                 q1ok ? __ldg(q1 + kk * 8 + t4 + 4) : 0u};
+          const unsigned a[4] = {
+              q0ok ? __ldg(q0 + kk * 8 + t4) : 0u, q1ok ? __ldg(q1 + kk * 8 + t4) : 0u,
+              q0ok ? __ldg(q0 + kk * 8 + t4 + 4) : 0u, q1ok ? __ldg(q1 + kk * 8 + t4 + 4) : 0u};
 #pragma unroll
           for (int nt = 0; nt < kFlashKeys / 8; ++nt) {
             const unsigned *kw = reinterpret_cast<const unsigned *>(kst + (nt * 8 + g) * P);
@@ -405,15 +403,16 @@ __device__ void flash_attention_tile(const T *__restrict__ q, const T *__restric
             sc[nt][c] = exp2f(sc[nt][c] - base[c >> 1]);
             l[c >> 1] += sc[nt][c];
           }
-        // O += P V: the C fragments of two key octets are the A fragment of 16 keys; V's
-        // B fragments come transposed from its row-major stage by ldmatrix.
+          // O += P V: the C fragments of two key octets are the A fragment of 16 keys; V's
+          // B fragments come transposed from its row-major stage by ldmatrix.
 #pragma unroll
         for (int kk = 0; kk < kFlashKeys / 16; ++kk) {
-          const unsigned pa[4] = {
-              pack2<T>(sc[2 * kk][0], sc[2 * kk][1]), pack2<T>(sc[2 * kk][2], sc[2 * kk][3]),
-              pack2<T>(sc[2 * kk + 1][0], sc[2 * kk + 1][1]),
-              pack2<T>(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
-          const T *vrow = vst + (kk * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)) * P + (lane >> 4) * 8;
+          const unsigned pa[4] = {pack2<T>(sc[2 * kk][0], sc[2 * kk][1]),
+                                  pack2<T>(sc[2 * kk][2], sc[2 * kk][3]),
+                                  pack2<T>(sc[2 * kk + 1][0], sc[2 * kk + 1][1]),
+                                  pack2<T>(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
+          const T *vrow =
+              vst + (kk * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)) * P + (lane >> 4) * 8;
 #pragma unroll
           for (int np = 0; np < D / 16; ++np) {
             unsigned b[4];
@@ -451,7 +450,8 @@ __device__ void flash_attention_tile(const T *__restrict__ q, const T *__restric
 // Whether the block takes the tile of `rows` tokens from t0 with flash_attention_tile: its
 // tokens span at most kFlashMaxSequences sequences (counted as changes between neighbours).
 template <typename TS>
-__device__ __forceinline__ bool flash_tile_qualifies(const TS *__restrict__ seqs, i64 t0, i64 rows) {
+__device__ __forceinline__ bool flash_tile_qualifies(const TS *__restrict__ seqs, i64 t0,
+                                                     i64 rows) {
   const i64 r = threadIdx.x;
   const bool change = r > 0 && r < rows && seqs[t0 + r] != seqs[t0 + r - 1];
   return __syncthreads_count(change) < kFlashMaxSequences;
@@ -488,8 +488,8 @@ __device__ void paged_attention_all(const T *__restrict__ q, const T *__restrict
           if (isFlash(tile))
             flash_attention_tile<D, kWarps>(q, kc, vc, tables, seqs, positions, out,
                                             tile * kFlashRows, w % heads, tokens, heads, kvHeads,
-                                            blockSize, numBlocks, numSeqs, maxBlocks, scale,
-                                            window, status, smem);
+                                            blockSize, numBlocks, numSeqs, maxBlocks, scale, window,
+                                            status, smem);
           w += gridDim.x;
           continue;
         }

@@ -18,7 +18,6 @@
 
 namespace chitu {
 
-
 template <int NB, typename LoadA, typename LoadB, typename Epilogue>
 __device__ __forceinline__ void gemm_tile_fused(i64 row0, i64 col0, i64 M, i64 N, i64 K,
                                                 float *smem, LoadA load_a, LoadB load_b,
@@ -388,8 +387,7 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
 //     after the current step's products;
 //   - fragments come from shared memory by ldmatrix (rows padded by 16 bytes: the 8 rows of
 //     each 8 x 8 matrix hit different banks).
-// Two stages keep the kernel's shared memory (which decode's matrix-vector routines share) at
-// 40 KiB: a larger carve-out takes L1 from them (measured 6.33 -> 6.77 ms, 8B b1, 96 KiB).
+// Two stages (40 KiB) let two blocks share an SM; deeper pipelines are for a wgmma version.
 // (Tile sizes and gemm_mma_smem_floats: tiling.cuh.)
 
 template <typename TB> __device__ __forceinline__ bool gemm_uses_mma(i64 K, bool mmaOk) {

@@ -913,7 +913,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   int64_t gemmBytes = 0, gemvBytes = 0;
   if (mmaOk) {
     gemmBytes = 4 * std::max(int64_t(::chitu::gemm_smem_floats(int(widest))),
-                                     bigTiles ? int64_t(::chitu::gemm_mma_smem_floats()) : 0);
+                             bigTiles ? int64_t(::chitu::gemm_mma_smem_floats()) : 0);
     // Only as much as keeps 16 rows resident: a larger carve-out that still needs rounds only
     // takes L1 away from every batch size (measured: 8B decode b1 6.33 -> 6.77 ms at 96 KiB).
     int64_t mmaBytes = 0;
@@ -948,8 +948,8 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     std::snprintf(epsText, sizeof epsText, "%.9ef", double(norm.getEps().convertToFloat()));
     std::string len = sizeVar(shapes_.dims(norm.getInput()).back(), "d");
     line("__shared__ float row_scale[tile_m];");
-    line("for (int r = threadIdx.x >> 5; r < tile_m; r += " +
-         std::to_string(kBlockThreads / 32) + ") {");
+    line("for (int r = threadIdx.x >> 5; r < tile_m; r += " + std::to_string(kBlockThreads / 32) +
+         ") {");
     ++indent_;
     line("const long long m = row0 + r;");
     line("if (m >= " + m + ") break;");
@@ -1094,8 +1094,8 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   if (gemv)
     launch_.tilesWhen = SymExpr::constant(1) - fewRows;
   if (gemmBytes != gemvBytes)
-    launch_.sharedBytesExpr = SymExpr::constant(gemmBytes) +
-                           SymExpr::constant(gemvBytes - gemmBytes) * fewRows;
+    launch_.sharedBytesExpr =
+        SymExpr::constant(gemmBytes) + SymExpr::constant(gemvBytes - gemmBytes) * fewRows;
   launch_.grid[1] = SymExpr::ceilDiv(M, SymExpr::constant(tileRows));
   launch_.grid[2] = SymExpr::constant(1);
   return success();
@@ -1214,9 +1214,9 @@ LogicalResult KernelEmitter::emitPagedAttention(PagedAttentionOp op) {
   line("chitu::paged_attention_all<" + d + ", " + std::to_string(kWarps) + ">(" + ptrs[0] + ", " +
        ptrs[1] + ", " + ptrs[2] + ", " + ptrs[3] + ", " + ptrs[4] + ", " + ptrs[5] + ", " +
        outputs_[0] + ", " + tokens + ", " + heads + ", " + sizeVar(kc[2], "kvh") + ", " +
-       sizeVar(kc[1], "bs") + ", " + sizeVar(kc[0], "nb") + ", " + sizeVar(tables[0], "ns") +
-       ", " + sizeVar(tables[1], "mb") + ", " + scale + ", " +
-       std::to_string(int64_t(op.getWindow())) + "LL, status, scratch);");
+       sizeVar(kc[1], "bs") + ", " + sizeVar(kc[0], "nb") + ", " + sizeVar(tables[0], "ns") + ", " +
+       sizeVar(tables[1], "mb") + ", " + scale + ", " + std::to_string(int64_t(op.getWindow())) +
+       "LL, status, scratch);");
   launch_.usesStatus = true;
   launch_.block[0] = 32 * kWarps;
   launch_.grid[0] = SymExpr::min(q[0] * q[1], SymExpr::constant(kAttentionMaxBlocks));
@@ -1363,26 +1363,30 @@ FailureOr<KernelSource> KernelEmitter::run() {
   std::snprintf(symbol, sizeof symbol, "chitu_%016llx",
                 (unsigned long long)::chitu::fnv1a64(src + signature));
   out.symbol = symbol;
-  std::string global =
-      "\nextern \"C\" __global__ void __launch_bounds__(" + std::to_string(launch_.block[0]) + ")\n";
+  // `extern "C" __global__` with launch bounds (threads, and blocks per SM when > 0).
+  auto global = [&](const std::string &name, int minBlocks) {
+    return "\nextern \"C\" __global__ void __launch_bounds__(" + std::to_string(launch_.block[0]) +
+           (minBlocks ? ", " + std::to_string(minBlocks) : std::string()) + ")\n" + name;
+  };
   if (launch_.tilesWhen) {
-    // The body once, as a template on the row-count routes; a function for each.
+    // The body once, as a template on the row-count routes, and a function for each.
     std::string args;
     for (const std::string &p : params)
       args += (args.empty() ? "" : ", ") + p.substr(p.find_last_of(" *") + 1);
+    std::string declaration = signature.substr(0, signature.find(") {") + 1);
+    auto call = [&](bool fewRows) {
+      return declaration + " {\n  " + out.symbol + "_body<" + (fewRows ? "true" : "false") + ">(" +
+             args + ");\n}\n";
+    };
     out.tilesSymbol = out.symbol + "_tiles";
     src += "\ntemplate <bool kFewRows>\n__device__ __forceinline__ void " + out.symbol + "_body" +
            signature;
-    std::string declaration = signature.substr(0, signature.find(") {") + 1);
-    src += global + out.symbol + declaration + " {\n  " + out.symbol + "_body<true>(" + args +
-           ");\n}\n";
+    src += global(out.symbol, 0) + call(true);
     // Two tile blocks per SM, as the tiles' 40 KiB of shared memory allow: without the bound
     // ptxas gave the o_proj tiles 174 registers (one block per SM, 51 vs 76 TFLOP/s).
-    src += "\nextern \"C\" __global__ void __launch_bounds__(" +
-           std::to_string(launch_.block[0]) + ", 2)\n" + out.tilesSymbol + declaration + " {\n  " + out.symbol + "_body<false>(" + args +
-           ");\n}\n";
+    src += global(out.tilesSymbol, 2) + call(false);
   } else {
-    src += global + out.symbol + signature;
+    src += global(out.symbol, 0) + signature;
   }
   out.source = std::move(src);
   out.launch = launch_;

@@ -41,12 +41,12 @@ struct LaunchRule {
 };
 
 struct KernelSource {
-  std::string name;   // the kernel region's name (messages, chitu-inspect)
+  std::string name; // the kernel region's name (messages, chitu-inspect)
   // The CUDA function's name: derived from the code, so that the same computation (the
   // same op of every layer) has one source, one NVRTC compile and one cubin.
   std::string symbol;
   std::string tilesSymbol; // the second function when launch.tilesWhen is set
-  std::string source; // CUDA C++; includes the embedded headers of kernels/
+  std::string source;      // CUDA C++; includes the embedded headers of kernels/
   LaunchRule launch;
 };
 

@@ -255,7 +255,8 @@ private:
         modules_.push_back(module);
       }
       auto getFunction = [&](const char *symbol, CUfunction &function) -> Status {
-        Status st = check(d_->cuModuleGetFunction(&function, module, symbol), "cuModuleGetFunction");
+        Status st =
+            check(d_->cuModuleGetFunction(&function, module, symbol), "cuModuleGetFunction");
         if (!st.isOk())
           return st.withContext("kernel " + k.name()->str() + " (function " + symbol + ")");
         // Dynamic shared memory beyond the default 48 KiB, counting the kernel's static
@@ -379,9 +380,8 @@ private:
     std::vector<void *> params;
     for (const uint64_t &p : l.params)
       params.push_back(const_cast<uint64_t *>(&p));
-    CHITU_CU(d_->cuLaunchKernel(l.function, l.grid[0], l.grid[1], l.grid[2], l.block[0],
-                                l.block[1], l.block[2], l.sharedBytes, stream_, params.data(),
-                                nullptr));
+    CHITU_CU(d_->cuLaunchKernel(l.function, l.grid[0], l.grid[1], l.grid[2], l.block[0], l.block[1],
+                                l.block[2], l.sharedBytes, stream_, params.data(), nullptr));
     return Status::ok();
   }
 
@@ -408,8 +408,7 @@ private:
     EntryGraphs &eg = graphs_[entry];
     for (size_t i = 0; i < eg.graphs.size(); ++i)
       if (eg.graphs[i].launches == launches) {
-        std::rotate(eg.graphs.begin() + long(i), eg.graphs.begin() + long(i) + 1,
-                    eg.graphs.end());
+        std::rotate(eg.graphs.begin() + long(i), eg.graphs.begin() + long(i) + 1, eg.graphs.end());
         CHITU_CU(d_->cuGraphLaunch(eg.graphs.back().exec, stream_));
         return Status::ok();
       }
@@ -454,8 +453,8 @@ private:
   std::vector<CUmodule> modules_;
   std::vector<CUfunction> functions_;
   std::vector<CUfunction> tilesFunctions_; // a product kernel's tile routines (Kernel.tiles_*)
-  std::vector<CUevent> events_; // profiling: one before each step and one after the last
-  std::vector<Launch> launches_; // the current run's, prepared before any is issued
+  std::vector<CUevent> events_;            // profiling: one before each step and one after the last
+  std::vector<Launch> launches_;           // the current run's, prepared before any is issued
   bool graphsEnabled_ = false;
   std::map<int, EntryGraphs> graphs_;
   std::vector<CUdeviceptr> weights_;

@@ -3,10 +3,10 @@
 #include "support/Float16.h"
 #include "support/MappedFile.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <limits>
 
 #ifndef CHITU_DEFAULT_OP_CASES

@@ -37,9 +37,9 @@ struct InputSpec {
   bool causalMask = false;
   bool hasFRange = false; // float values drawn from [flo, fhi]
   double flo = 0, fhi = 0;
-  bool state = false;     // a state input (set with chitu_session_set_state)
-  std::string slotsOf;    // distinct KV slots (some -1) of the named cache input
-  bool grouped = false;   // integers (of `range`) in runs: a prefill batch's sequence ids
+  bool state = false;   // a state input (set with chitu_session_set_state)
+  std::string slotsOf;  // distinct KV slots (some -1) of the named cache input
+  bool grouped = false; // integers (of `range`) in runs: a prefill batch's sequence ids
   // Positions of a prefill batch: consecutive within each run of equal values of the named
   // input, from a random start in [0, hi - run length].
   std::string consecutiveIn;
