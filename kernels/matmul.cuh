@@ -190,22 +190,22 @@ __device__ __forceinline__ uint4 load_a_packed(LoadA &load_a, i64 m, i64 k) {
                     h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
 }
 
-template <int NB, typename TB, typename LoadA, typename Epilogue>
+template <int NB, int CB, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, float *smem,
                                               bool aResident, LoadA load_a, const TB *const *B,
                                               Epilogue epilogue) {
 #if __CUDA_ARCH__ >= 800
-  static_assert(kGemvCols == 8, "one n8 tile per block; one warp per 32-wide slice of K");
-  constexpr int kWarps = 8, U = kGemvLoadsInFlight / NB > 0 ? kGemvLoadsInFlight / NB : 1;
+  static_assert(kGemvCols == 8, "one n8 tile per column block; one warp per 32-wide slice of K");
+  constexpr int kWarps = 8;
+  constexpr int U = kGemvLoadsInFlight / (NB * CB) > 0 ? kGemvLoadsInFlight / (NB * CB) : 1;
   __shared__ float partial[NB][kWarps][kMmaRows * kGemvCols];
   TB *as = reinterpret_cast<TB *>(smem);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
-  const i64 n = col0 + g;
   const int stride = mma_row_stride(K);
   // 8 values of row `row` of A from kk: from shared memory when A is resident, else straight
   // from load_a (no rounds of staging and barriers: each element is loaded once per block
-  // either way, and the loads overlap the weight stream).
+  // and column group either way, and the loads overlap the weight stream).
   auto a_fragment = [&](int row, int kk) -> uint4 {
     if (row >= M || kk >= K)
       return make_uint4(0, 0, 0, 0);
@@ -213,84 +213,102 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
       return *reinterpret_cast<const uint4 *>(as + row * stride + kk);
     return load_a_packed<TB>(load_a, row, kk);
   };
-  float acc[NB][4];
+  float acc[CB][NB][4];
 #pragma unroll
-  for (int j = 0; j < NB; ++j)
-    acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+  for (int c = 0; c < CB; ++c)
+#pragma unroll
+    for (int j = 0; j < NB; ++j)
+      acc[c][j][0] = acc[c][j][1] = acc[c][j][2] = acc[c][j][3] = 0.0f;
   // K % 8 == 0, so a lane's 8 values of K are all in or all out.
   for (int s0 = warp * 32; s0 < K; s0 += kWarps * 32 * U) {
-    uint4 w[U][NB];
+    uint4 w[U][CB][NB];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int kk = s0 + u * kWarps * 32 + 8 * t;
 #pragma unroll
-      for (int j = 0; j < NB; ++j)
-        w[u][j] = (n < N && kk < K) ? *reinterpret_cast<const uint4 *>(B[j] + n * K + kk)
-                                    : make_uint4(0, 0, 0, 0);
+      for (int c = 0; c < CB; ++c) {
+        const i64 n = col0 + c * kGemvCols + g;
+#pragma unroll
+        for (int j = 0; j < NB; ++j)
+          w[u][c][j] = (n < N && kk < K) ? *reinterpret_cast<const uint4 *>(B[j] + n * K + kk)
+                                         : make_uint4(0, 0, 0, 0);
+      }
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int kk = s0 + u * kWarps * 32 + 8 * t;
       if (s0 + u * kWarps * 32 >= K)
         break;
+      // One A fragment pair serves the CB column blocks.
       const uint4 p = a_fragment(g, kk), q = a_fragment(g + 8, kk);
       const unsigned a0[4] = {p.x, q.x, p.y, q.y}, a1[4] = {p.z, q.z, p.w, q.w};
 #pragma unroll
-      for (int j = 0; j < NB; ++j) {
-        mma_16816(acc[j], a0, w[u][j].x, w[u][j].y, B[j]);
-        mma_16816(acc[j], a1, w[u][j].z, w[u][j].w, B[j]);
-      }
+      for (int c = 0; c < CB; ++c)
+#pragma unroll
+        for (int j = 0; j < NB; ++j) {
+          mma_16816(acc[c][j], a0, w[u][c][j].x, w[u][c][j].y, B[j]);
+          mma_16816(acc[c][j], a1, w[u][c][j].z, w[u][c][j].w, B[j]);
+        }
     }
   }
-  // C fragment: (row g, columns 2t, 2t+1) and (row g + 8, the same columns).
+  // C fragment: (row g, columns 2t, 2t+1) and (row g + 8, the same columns); the 8 warps'
+  // tiles of each column block are summed in shared memory, one column block at a time.
 #pragma unroll
-  for (int j = 0; j < NB; ++j) {
-    partial[j][warp][g * 8 + 2 * t] = acc[j][0];
-    partial[j][warp][g * 8 + 2 * t + 1] = acc[j][1];
-    partial[j][warp][(g + 8) * 8 + 2 * t] = acc[j][2];
-    partial[j][warp][(g + 8) * 8 + 2 * t + 1] = acc[j][3];
-  }
-  __syncthreads();
-  if (threadIdx.x < kMmaRows * kGemvCols) {
-    const int e = threadIdx.x;
-    const i64 m = e / kGemvCols, nn = col0 + e % kGemvCols;
-    if (m < M && nn < N) {
-      float out[NB];
+  for (int c = 0; c < CB; ++c) {
+    if (col0 + c * kGemvCols >= N)
+      break;
 #pragma unroll
-      for (int j = 0; j < NB; ++j) {
-        float s = 0.0f;
-#pragma unroll
-        for (int w = 0; w < kWarps; ++w)
-          s += partial[j][w][e];
-        out[j] = s;
-      }
-      epilogue(m, nn, out);
+    for (int j = 0; j < NB; ++j) {
+      partial[j][warp][g * 8 + 2 * t] = acc[c][j][0];
+      partial[j][warp][g * 8 + 2 * t + 1] = acc[c][j][1];
+      partial[j][warp][(g + 8) * 8 + 2 * t] = acc[c][j][2];
+      partial[j][warp][(g + 8) * 8 + 2 * t + 1] = acc[c][j][3];
     }
+    __syncthreads();
+    if (threadIdx.x < kMmaRows * kGemvCols) {
+      const int e = threadIdx.x;
+      const i64 m = e / kGemvCols, nn = col0 + c * kGemvCols + e % kGemvCols;
+      if (m < M && nn < N) {
+        float out[NB];
+#pragma unroll
+        for (int j = 0; j < NB; ++j) {
+          float s = 0.0f;
+#pragma unroll
+          for (int w = 0; w < kWarps; ++w)
+            s += partial[j][w][e];
+          out[j] = s;
+        }
+        epilogue(m, nn, out);
+      }
+    }
+    __syncthreads(); // partial is reused by the next column block
   }
-  __syncthreads(); // partial is reused by the block's next column block
 #endif
 }
 
-template <int NB, int MaxRows, typename TB, typename LoadA, typename Epilogue>
+// CB columns per warp (warp w of the block's 8 takes columns col0 + c * 8 + w, c < CB).
+template <int NB, int MaxRows, int CB, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, float *smem,
                                                 bool aResident, LoadA load_a, const TB *const *B,
                                                 Epilogue epilogue) {
-  // Loads in flight per lane: kGemvLoadsInFlight over the products, a quarter of that with
-  // the 16-row accumulators (registers).
+  // Loads in flight per lane: kGemvLoadsInFlight over the products and columns, a quarter of
+  // that with the 16-row accumulators (registers).
   constexpr int kLoads = MaxRows > 4 ? kGemvLoadsInFlight / 4 : kGemvLoadsInFlight;
-  constexpr int V = 16 / sizeof(TB), U = kLoads / NB > 0 ? kLoads / NB : 1;
+  constexpr int V = 16 / sizeof(TB), U = kLoads / (NB * CB) > 0 ? kLoads / (NB * CB) : 1;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const i64 n = col0 + warp;
+  const i64 n0 = col0 + warp;
   const bool vec = (K % V) == 0;
   // Chunk of K staged per round: a multiple of 32 lanes * V, rows kept apart by `chunk`; all
   // of K when the caller staged A already (aResident: M * K <= kGemvSmemFloats).
   const int chunk = aResident ? (int)K : (int)(kGemvSmemFloats / M) / (32 * V) * (32 * V);
-  float acc[NB][MaxRows];
+  float acc[CB][NB][MaxRows];
 #pragma unroll
-  for (int j = 0; j < NB; ++j)
+  for (int c = 0; c < CB; ++c)
 #pragma unroll
-    for (int m = 0; m < MaxRows; ++m)
-      acc[j][m] = 0.0f;
+    for (int j = 0; j < NB; ++j)
+#pragma unroll
+      for (int m = 0; m < MaxRows; ++m)
+        acc[c][j][m] = 0.0f;
   for (i64 k0 = 0; k0 < K; k0 += chunk) {
     const int kc = (int)(K - k0 < chunk ? K - k0 : chunk);
     if (!aResident) {
@@ -298,22 +316,27 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
       stage_rows(M, kc, chunk, k0, smem, load_a);
       __syncthreads();
     }
-    if (n >= N)
+    if (n0 >= N)
       continue;
     if (vec) {
       for (int kk0 = lane * V; kk0 < kc; kk0 += 32 * V * U) {
-        float w[U][NB][V];
+        // Converted as loaded: holding raw 16-byte words instead made ptxas spill.
+        float w[U][CB][NB][V];
 #pragma unroll
         for (int u = 0; u < U; ++u) {
           const int kk = kk0 + u * 32 * V;
 #pragma unroll
-          for (int j = 0; j < NB; ++j) {
-            if (kk < kc)
-              load_floats<V>(B[j] + n * K + k0 + kk, w[u][j]);
-            else
+          for (int c = 0; c < CB; ++c) {
+            const i64 n = n0 + c * kGemvCols;
 #pragma unroll
-              for (int i = 0; i < V; ++i)
-                w[u][j][i] = 0.0f;
+            for (int j = 0; j < NB; ++j) {
+              if (kk < kc && n < N)
+                load_floats<V>(B[j] + n * K + k0 + kk, w[u][c][j]);
+              else
+#pragma unroll
+                for (int i = 0; i < V; ++i)
+                  w[u][c][j][i] = 0.0f;
+            }
           }
         }
 #pragma unroll
@@ -325,6 +348,7 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
           for (int m = 0; m < MaxRows; ++m) {
             if (m >= M)
               break;
+            // One read of A's values serves the CB columns and NB products.
             float a[V];
 #pragma unroll
             for (int i = 0; i < V; i += 4) {
@@ -332,43 +356,55 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
               a[i] = a4.x, a[i + 1] = a4.y, a[i + 2] = a4.z, a[i + 3] = a4.w;
             }
 #pragma unroll
-            for (int j = 0; j < NB; ++j)
+            for (int c = 0; c < CB; ++c)
 #pragma unroll
-              for (int i = 0; i < V; ++i)
-                acc[j][m] += a[i] * w[u][j][i];
+              for (int j = 0; j < NB; ++j)
+#pragma unroll
+                for (int i = 0; i < V; ++i)
+                  acc[c][j][m] += a[i] * w[u][c][j][i];
           }
         }
       }
     } else {
       for (int kk = lane; kk < kc; kk += 32) {
 #pragma unroll
-        for (int j = 0; j < NB; ++j) {
-          const float w = to_float(B[j][n * K + k0 + kk]);
+        for (int c = 0; c < CB; ++c) {
+          const i64 n = n0 + c * kGemvCols;
+          if (n >= N)
+            break;
 #pragma unroll
-          for (int m = 0; m < MaxRows; ++m)
-            if (m < M)
-              acc[j][m] += smem[m * chunk + kk] * w;
+          for (int j = 0; j < NB; ++j) {
+            const float w = to_float(B[j][n * K + k0 + kk]);
+#pragma unroll
+            for (int m = 0; m < MaxRows; ++m)
+              if (m < M)
+                acc[c][j][m] += smem[m * chunk + kk] * w;
+          }
         }
       }
     }
   }
-  if (n >= N)
-    return;
 #pragma unroll
-  for (int m = 0; m < MaxRows; ++m) {
-    if (m >= M)
+  for (int c = 0; c < CB; ++c) {
+    const i64 n = n0 + c * kGemvCols;
+    if (n >= N)
       break;
-    float out[NB];
 #pragma unroll
-    for (int j = 0; j < NB; ++j) {
-      float v = acc[j][m];
+    for (int m = 0; m < MaxRows; ++m) {
+      if (m >= M)
+        break;
+      float out[NB];
 #pragma unroll
-      for (int off = 16; off > 0; off >>= 1)
-        v += __shfl_xor_sync(0xffffffffu, v, off);
-      out[j] = __shfl_sync(0xffffffffu, v, 0);
+      for (int j = 0; j < NB; ++j) {
+        float v = acc[c][j][m];
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1)
+          v += __shfl_xor_sync(0xffffffffu, v, off);
+        out[j] = __shfl_sync(0xffffffffu, v, 0);
+      }
+      if (lane == 0)
+        epilogue(m, n, out);
     }
-    if (lane == 0)
-      epilogue(m, n, out);
   }
 }
 
@@ -521,24 +557,31 @@ __device__ __forceinline__ void gemm_tiles_fused(i64 row0, i64 col0, int rows, i
         gemm_tile_fused<NB>(row0 + r, col0 + c, M, N, K, smem, load_a, load_b, epilogue);
 }
 
-// The matrix-vector routine for M rows: tensor cores for 5..16 rows of 16-bit operands (see
-// gemv_uses_mma), else CUDA cores with accumulators for the fewest rows that hold M.
-template <int NB, typename TB, typename LoadA, typename Epilogue>
+// The matrix-vector routine for M rows over the columns of one iteration at col0: tensor
+// cores for 5..16 rows of 16-bit operands (see gemv_uses_mma) with CBRows column blocks (of
+// kGemvCols) per iteration, else CUDA cores with accumulators for the fewest rows that hold M
+// and CBVector column blocks per iteration. An iteration's columns share each load of A and
+// keep more weight loads in flight, with one drain of the block's pipeline (reduction,
+// epilogue) per iteration instead of per column block; the code generator picks both sizes
+// (gemvColumnBlocksPerIteration) and lays out the iterations by the routine M selects.
+template <int NB, int CBRows, int CBVector, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_fused(i64 col0, i64 M, i64 N, i64 K, float *smem,
                                            bool aResident, bool mmaOk, LoadA load_a,
                                            const TB *const *B, Epilogue epilogue) {
   if constexpr (sizeof(TB) == 2) {
     if (gemv_uses_mma<TB>(M, K, mmaOk)) {
-      gemv_tile_mma<NB>(col0, M, N, K, smem, aResident, load_a, B, epilogue);
+      gemv_tile_mma<NB, CBRows>(col0, M, N, K, smem, aResident, load_a, B, epilogue);
       return;
     }
   }
   if (M == 1)
-    gemv_tile_fused<NB, 1>(col0, M, N, K, smem, aResident, load_a, B, epilogue);
+    gemv_tile_fused<NB, 1, CBVector>(col0, M, N, K, smem, aResident, load_a, B, epilogue);
   else if (M <= 4)
-    gemv_tile_fused<NB, 4>(col0, M, N, K, smem, aResident, load_a, B, epilogue);
-  else
-    gemv_tile_fused<NB, kGemvMaxRows>(col0, M, N, K, smem, aResident, load_a, B, epilogue);
+    gemv_tile_fused<NB, 4, CBVector>(col0, M, N, K, smem, aResident, load_a, B, epilogue);
+  else // 16-row accumulators: one column block at a time (registers)
+    for (int c = 0; c < CBVector; ++c)
+      gemv_tile_fused<NB, kGemvMaxRows, 1>(col0 + c * kGemvCols, M, N, K, smem, aResident,
+                                            load_a, B, epilogue);
 }
 
 // C[m, n] = sum_k A[m * sam + k * sak] * B[k * sbk + n * sbn] for the block's tile

@@ -8,6 +8,7 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -31,6 +32,37 @@ using ::chitu::kGemvMaxRows;
 // Blocks the matrix-vector routine launches (each loops over column blocks): two resident
 // per SM of a 132-SM Hopper GPU (registers allow two), so A is staged once per block.
 constexpr int64_t kGemvGridBlocks = 264;
+// Column blocks (of kGemvCols) per iteration of the matrix-vector routine, for a kernel whose
+// groups of products have `columns` (N) each and share the block loop. Iterations are dealt
+// to the kGemvGridBlocks blocks in rounds; larger iterations share each load of A among more
+// columns and drain the block's pipeline (reduction, epilogue) once per iteration.
+//  - Tensor cores (5..16 rows, A read through the prologue unless resident): an iteration
+//    costs its column blocks' weights plus a fixed part about as long as one column block's
+//    (measured at one column block per iteration, 8B batch 16 gate/up: 28 us per column
+//    block against 7 us of weights), so rounds * (CB + 1); CB * products <= 8 (loads in
+//    flight).
+//  - CUDA cores (1..4 rows, A resident or staged once per chunk): the fixed part is small, so
+//    rounds * CB; CB * products <= 2 (measured, 8B batch 1: q/k/v 0.96 -> 1.42 ms and gate/up
+//    2.17 -> 2.35 ms with 4 column blocks per iteration, down 1.53 -> 1.39 ms and o_proj
+//    0.64 -> 0.60 ms with 2).
+// Ties go to the larger CB.
+static int64_t gemvColumnBlocksPerIteration(ArrayRef<int64_t> columns, size_t products,
+                                            bool tensorCores) {
+  const int64_t maxLoads = tensorCores ? 8 : 2, fixedCost = tensorCores ? 1 : 0;
+  int64_t chosen = 1, bestCost = std::numeric_limits<int64_t>::max();
+  for (int64_t cb = 1; cb * int64_t(products) <= std::max<int64_t>(maxLoads, products);
+       cb *= 2) {
+    int64_t iterations = 0;
+    for (int64_t n : columns)
+      iterations += (n + cb * kGemvCols - 1) / (cb * kGemvCols);
+    int64_t rounds = (iterations + kGemvGridBlocks - 1) / kGemvGridBlocks;
+    int64_t cost = rounds * (cb + fixedCost);
+    if (cost <= bestCost)
+      chosen = cb, bestCost = cost;
+  }
+  return chosen;
+}
+
 // Most dynamic shared memory of a product that may run on tensor cores: 16 rows of A resident
 // for K up to ~3000, and still two blocks (plus their static arrays) per SM's 228 KiB.
 constexpr int64_t kMmaSmemBytes = 96 * 1024;
@@ -968,17 +1000,49 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   // The matrix-vector routine's blocks loop over column blocks (gridDim.x of them at a time)
   // so that A, staged once in shared memory when it fits, serves all of them; the tiled
   // routine runs one tile per block.
-  SymExpr totalTiles = SymExpr::constant(0), totalGemv = SymExpr::constant(0);
+  // Each group's columns per matrix-vector block iteration (a multiple of kGemvCols, fixed
+  // here because N is: see gemvColumnBlocksPerGroup).
+  // Columns per iteration of the matrix-vector routine, one layout for tensor-core rows
+  // (5..16) and one for CUDA-core rows (1..4), fixed here because N is (see
+  // gemvColumnBlocksPerIteration); the kernel picks the layout from M at run time.
+  SymExpr totalTiles = SymExpr::constant(0), totalRowsMma = SymExpr::constant(0),
+          totalRowsVector = SymExpr::constant(0);
+  SmallVector<int64_t> groupColumns;
+  for (unsigned g = 0; g < numGroups; ++g) {
+    MatmulOp lead = shape.matmuls[groupProducts[g].front()];
+    SymExpr N = shapes_.dims(lead.getResult())[1];
+    if (N.isConstant())
+      groupColumns.push_back(N.getConstant());
+  }
+  const bool columnsKnown = groupColumns.size() == numGroups;
+  const int64_t mmaColumns =
+      kGemvCols * (columnsKnown ? gemvColumnBlocksPerIteration(groupColumns, widest, true) : 1);
+  const int64_t vectorColumns =
+      kGemvCols * (columnsKnown ? gemvColumnBlocksPerIteration(groupColumns, widest, false) : 1);
   for (unsigned g = 0; g < numGroups; ++g) {
     MatmulOp lead = shape.matmuls[groupProducts[g].front()];
     SymExpr N = shapes_.dims(lead.getResult())[1];
     totalTiles =
         totalTiles + SymExpr::ceilDiv(N, SymExpr::constant(tileCols(groupProducts[g].size())));
-    totalGemv = totalGemv + SymExpr::ceilDiv(N, SymExpr::constant(kGemvCols));
+    totalRowsMma = totalRowsMma + SymExpr::ceilDiv(N, SymExpr::constant(mmaColumns));
+    totalRowsVector = totalRowsVector + SymExpr::ceilDiv(N, SymExpr::constant(vectorColumns));
   }
-  std::string columnBlocks = sizeVar(totalGemv, "cols");
+  // Iterations of the matrix-vector routine, for the grid: the larger layout's count (equal
+  // when N is not known: one column block per iteration in both).
+  SymExpr totalGemv = totalRowsVector;
+  if (totalRowsMma.isConstant() && totalRowsVector.isConstant() &&
+      totalRowsMma.getConstant() > totalRowsVector.getConstant())
+    totalGemv = totalRowsMma;
+  std::string columnBlocks;
   if (gemv) {
     std::string tb = storageType(rhsType);
+    line("const bool mma_rows = few_rows && chitu::gemv_uses_mma<" + tb + ">(" + m + ", " + k +
+         ", mma_ok);");
+    line("const long long gemv_cols = mma_rows ? " + std::to_string(mmaColumns) + " : " +
+         std::to_string(vectorColumns) + ";");
+    columnBlocks = fresh("iterations");
+    line("const long long " + columnBlocks + " = mma_rows ? " + sizeVar(totalRowsMma, "cols") +
+         " : " + sizeVar(totalRowsVector, "cols") + ";");
     line("const bool a_resident = few_rows && chitu::gemv_a_resident<" + tb + ">(" + m + ", " + k +
          ", mma_ok, smem_floats, " + columnBlocks + ", gridDim.x);");
     line("if (a_resident) {");
@@ -988,7 +1052,9 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     --indent_;
     line("}");
   }
-  line("const long long tile_end = few_rows ? " + columnBlocks + " : (long long)blockIdx.x + 1;");
+  line("const long long tile_end = " +
+       (gemv ? "few_rows ? " + columnBlocks + " : " : std::string()) +
+       "(long long)blockIdx.x + 1;");
   line("for (long long t = blockIdx.x; t < tile_end; t += gridDim.x) {");
   ++indent_;
   line("long long tile = t;");
@@ -998,10 +1064,14 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     std::string n = sizeVar(N, "N");
     const int64_t cols = tileCols(groupProducts[g].size());
     SymExpr tiles = SymExpr::ceilDiv(N, SymExpr::constant(cols));
-    SymExpr columnBlocks = SymExpr::ceilDiv(N, SymExpr::constant(kGemvCols));
     std::string count = fresh("blocks");
-    line("const long long " + count + " = few_rows ? " + sizeVar(columnBlocks, "cols") + " : " +
-         sizeVar(tiles, "tiles") + ";");
+    if (gemv)
+      line("const long long " + count + " = !few_rows ? " + sizeVar(tiles, "tiles") +
+           " : mma_rows ? " +
+           sizeVar(SymExpr::ceilDiv(N, SymExpr::constant(mmaColumns)), "cols") + " : " +
+           sizeVar(SymExpr::ceilDiv(N, SymExpr::constant(vectorColumns)), "cols") + ";");
+    else
+      line("const long long " + count + " = " + sizeVar(tiles, "tiles") + ";");
     line("if (tile < " + count + ") {");
     ++indent_;
     // B of each product of the group: rhs is [N, K] with transpose_rhs, else [K, N].
@@ -1059,8 +1129,10 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
       };
       std::string nb = std::to_string(groupProducts[g].size());
       line("const " + storageType(rhsType) + " *const weights[] = {" + pointers + "};");
-      takeTile("few_rows", "chitu::gemv_fused<" + nb + ">(tile * chitu::kGemvCols, " + m + ", " +
-                               n + ", " + k +
+      takeTile("few_rows", "chitu::gemv_fused<" + nb + ", " +
+                               std::to_string(mmaColumns / kGemvCols) + ", " +
+                               std::to_string(vectorColumns / kGemvCols) +
+                               ">(tile * gemv_cols, " + m + ", " + n + ", " + k +
                                ", smem, a_resident, mma_ok, load_a, weights, epilogue);");
       if (bigTiles)
         takeTile("chitu::gemm_uses_mma<" + storageType(rhsType) + ">(" + k + ", mma_ok)",

@@ -414,6 +414,24 @@ def fusion_cases():
                           [("table", dt, [10, 32], {}), ("idx", "i32", [-1], {"range": [0, 10]}),
                            ("w", dt, [32], {}), ("head", dt, [50, 32], {})],
                           body, results))
+        # Products wide enough that the decode routine takes several column blocks per
+        # iteration (gemvColumnBlocksPerIteration: 4 for 529 blocks of two products, 8 for
+        # 2112 blocks of one), each with a ragged last block.
+        x = [-1, 40]
+        body = [f"%n = chitu.rms_norm %x, %w eps = 1.0e-05 : ({t(x)}, {t([40])}) -> {t(x)}",
+                f"%g = {mm('%n', '%wg', t(x), t([4228, 40]), t([-1, 4228]))}",
+                f"%u = {mm('%n', '%wu', t(x), t([4228, 40]), t([-1, 4228]))}",
+                f"%s = chitu.silu %g : {t([-1, 4228])}",
+                f"%a = chitu.mul %s, %u : ({t([-1, 4228])}, {t([-1, 4228])}) -> {t([-1, 4228])}"]
+        cases.append(Case(f"fuse_wide_swiglu_{dt}", "fuse_wide_swiglu", dt,
+                          [("x", dt, x, {}), ("w", dt, [40], {}), ("wg", dt, [4228, 40], {}),
+                           ("wu", dt, [4228, 40], {})],
+                          body, [("%a", t([-1, 4228]))]))
+        body = [f"%n = chitu.rms_norm %x, %w eps = 1.0e-05 : ({t(x)}, {t([40])}) -> {t(x)}",
+                f"%l = {mm('%n', '%head', t(x), t([16890, 40]), t([-1, 16890]))}"]
+        cases.append(Case(f"fuse_wide_head_{dt}", "fuse_wide_head", dt,
+                          [("x", dt, x, {}), ("w", dt, [40], {}), ("head", dt, [16890, 40], {})],
+                          body, [("%l", t([-1, 16890]))]))
     for c in cases:
         c.kind = "model"
     return cases
