@@ -190,10 +190,39 @@ __device__ __forceinline__ uint4 load_a_packed(LoadA &load_a, i64 m, i64 k) {
                     h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
 }
 
+// A's rows where the tensor-core decode routine may read them 8 at a time instead of element
+// by element through load_a (the code generator fills it when the prologue allows): x is A
+// itself, [M, K] row-major, or (gamma set) the input of an rms-norm prologue whose rows'
+// scales are scale[m]; A is then round(round(x * scale[m]) * gamma[k]) in TB, as the
+// prologue computes it element by element.
+template <typename TB> struct GemvRows {
+  const TB *x = nullptr;
+  const TB *gamma = nullptr;
+  const float *scale = nullptr;
+};
+
+// 8 values of A's row m from k (k % 8 == 0) read through `rows` (rows.x set).
+template <typename TB>
+__device__ __forceinline__ uint4 gemv_rows_fragment(const GemvRows<TB> &rows, i64 m, i64 K,
+                                                    i64 k) {
+  if (!rows.gamma)
+    return *reinterpret_cast<const uint4 *>(rows.x + m * K + k);
+  float x[8], g[8];
+  load_floats<8>(rows.x + m * K + k, x);
+  load_floats<8>(rows.gamma + k, g);
+  const float s = rows.scale[m];
+  unsigned short h[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+    h[i] = from_float<TB>(to_float(from_float<TB>(x[i] * s)) * g[i]).bits;
+  return make_uint4(h[0] | (unsigned)h[1] << 16, h[2] | (unsigned)h[3] << 16,
+                    h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
+}
+
 template <int NB, int CB, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, float *smem,
-                                              bool aResident, LoadA load_a, const TB *const *B,
-                                              Epilogue epilogue) {
+                                              bool aResident, LoadA load_a, GemvRows<TB> rows,
+                                              const TB *const *B, Epilogue epilogue) {
 #if __CUDA_ARCH__ >= 800
   static_assert(kGemvCols == 8, "one n8 tile per column block; one warp per 32-wide slice of K");
   constexpr int kWarps = 8;
@@ -204,13 +233,16 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
   const int g = lane >> 2, t = lane & 3;
   const int stride = mma_row_stride(K);
   // 8 values of row `row` of A from kk: from shared memory when A is resident, else straight
-  // from load_a (no rounds of staging and barriers: each element is loaded once per block
-  // and column group either way, and the loads overlap the weight stream).
+  // from memory (16-byte loads through `rows` where the prologue allows, else element by
+  // element through load_a; no rounds of staging and barriers: each element is loaded once per
+  // block and iteration either way, and the loads overlap the weight stream).
   auto a_fragment = [&](int row, int kk) -> uint4 {
     if (row >= M || kk >= K)
       return make_uint4(0, 0, 0, 0);
     if (aResident)
       return *reinterpret_cast<const uint4 *>(as + row * stride + kk);
+    if (rows.x)
+      return gemv_rows_fragment(rows, row, K, kk);
     return load_a_packed<TB>(load_a, row, kk);
   };
   float acc[CB][NB][4];
@@ -567,10 +599,11 @@ __device__ __forceinline__ void gemm_tiles_fused(i64 row0, i64 col0, int rows, i
 template <int NB, int CBRows, int CBVector, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_fused(i64 col0, i64 M, i64 N, i64 K, float *smem,
                                            bool aResident, bool mmaOk, LoadA load_a,
-                                           const TB *const *B, Epilogue epilogue) {
+                                           GemvRows<TB> rows, const TB *const *B,
+                                           Epilogue epilogue) {
   if constexpr (sizeof(TB) == 2) {
     if (gemv_uses_mma<TB>(M, K, mmaOk)) {
-      gemv_tile_mma<NB, CBRows>(col0, M, N, K, smem, aResident, load_a, B, epilogue);
+      gemv_tile_mma<NB, CBRows>(col0, M, N, K, smem, aResident, load_a, rows, B, epilogue);
       return;
     }
   }

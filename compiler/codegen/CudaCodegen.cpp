@@ -1002,6 +1002,33 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   // routine runs one tile per block.
   // Each group's columns per matrix-vector block iteration (a multiple of kGemvCols, fixed
   // here because N is: see gemvColumnBlocksPerGroup).
+  // Where the tensor-core decode routine may read A's rows 8 values at a time (GemvRows in
+  // kernels/matmul.cuh): A itself, or the input of its rms-norm prologue, when that is a kernel
+  // input of B's 16-bit type laid out as A's rows (reshapes keep the row-major order; a norm
+  // must produce A directly, so that its row scales are A's rows').
+  std::string gemvRowsInit = "{}";
+  if (mmaOk) {
+    auto throughReshapes = [](Value v) {
+      while (auto reshape = v.getDefiningOp<ReshapeOp>())
+        v = reshape.getInput();
+      return v;
+    };
+    auto rowsOf = [&](Value v) -> std::string {
+      auto it = inputPtr_.find(throughReshapes(v));
+      return it != inputPtr_.end() && elementType(it->first) == rhsType ? it->second : "";
+    };
+    RmsNormOp norm = shape.prologueNorm;
+    if (std::string x = rowsOf(shape.lhs); !x.empty()) {
+      gemvRowsInit = "{" + x + ", nullptr, nullptr}";
+    } else if (norm && shape.lhs == norm.getResult() && rowScale_.count(norm.getOperation()) &&
+               elementType(norm.getResult()) == rhsType) {
+      std::string x = rowsOf(norm.getInput());
+      auto gamma = inputPtr_.find(norm.getWeight());
+      if (!x.empty() && gamma != inputPtr_.end() && elementType(norm.getWeight()) == rhsType)
+        gemvRowsInit = "{" + x + ", " + gamma->second + ", row_scale}";
+    }
+  }
+
   // Columns per iteration of the matrix-vector routine, one layout for tensor-core rows
   // (5..16) and one for CUDA-core rows (1..4), fixed here because N is (see
   // gemvColumnBlocksPerIteration); the kernel picks the layout from M at run time.
@@ -1043,6 +1070,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     columnBlocks = fresh("iterations");
     line("const long long " + columnBlocks + " = mma_rows ? " + sizeVar(totalRowsMma, "cols") +
          " : " + sizeVar(totalRowsVector, "cols") + ";");
+    line("const chitu::GemvRows<" + tb + "> a_rows" + gemvRowsInit + ";");
     line("const bool a_resident = few_rows && chitu::gemv_a_resident<" + tb + ">(" + m + ", " + k +
          ", mma_ok, smem_floats, " + columnBlocks + ", gridDim.x);");
     line("if (a_resident) {");
@@ -1133,7 +1161,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
                                std::to_string(mmaColumns / kGemvCols) + ", " +
                                std::to_string(vectorColumns / kGemvCols) +
                                ">(tile * gemv_cols, " + m + ", " + n + ", " + k +
-                               ", smem, a_resident, mma_ok, load_a, weights, epilogue);");
+                               ", smem, a_resident, mma_ok, load_a, a_rows, weights, epilogue);");
       if (bigTiles)
         takeTile("chitu::gemm_uses_mma<" + storageType(rhsType) + ">(" + k + ", mma_ok)",
                  "chitu::gemm_tile_mma<" + nb + ">(row0, tile * " + std::to_string(cols) + ", " +
