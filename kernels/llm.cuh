@@ -49,20 +49,24 @@ __device__ __forceinline__ void merge_softmax_state(float &m, float &l, float (&
   m = mNew;
 }
 
-template <int D, int kWarps, typename T, typename TT, typename TS, typename TP>
+// GH query heads h0 .. h0 + GH - 1 of one KV head (GQA) at once: every key and value row read
+// serves all of them (GH = 1: one head). With GH > 1 each lane keeps GH query and accumulator
+// rows, so it keeps one key per round in flight instead of kUnroll (registers).
+template <int D, int kWarps, int GH, typename T, typename TT, typename TS, typename TP>
 __device__ void paged_attention_one(const T *__restrict__ q, const T *__restrict__ kc,
                                     const T *__restrict__ vc, const TT *__restrict__ tables,
                                     const TS *__restrict__ seqs, const TP *__restrict__ positions,
-                                    T *__restrict__ out, i64 t, i64 h, i64 heads, i64 kvHeads,
+                                    T *__restrict__ out, i64 t, i64 h0, i64 heads, i64 kvHeads,
                                     i64 blockSize, i64 numBlocks, i64 numSeqs, i64 maxBlocks,
                                     float scale, i64 window, unsigned *status, float *scratch) {
   using L = AttentionLayout<D, T>;
-  constexpr int kVec = L::kVec, kGroup = L::kGroup, kPerLane = L::kPerLane, kU = L::kUnroll;
+  constexpr int kVec = L::kVec, kGroup = L::kGroup, kPerLane = L::kPerLane;
+  constexpr int kU = GH > 1 ? 1 : L::kUnroll;
   constexpr int kLaneValues = kPerLane * kVec;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int group = lane / kGroup, inGroup = lane % kGroup;
   const i64 s = (i64)seqs[t], p = (i64)positions[t];
-  const i64 kvh = h / (heads / kvHeads);
+  const i64 kvh = h0 / (heads / kvHeads);
   const bool valid = s >= 0 && s < numSeqs && p >= 0 && p < maxBlocks * blockSize;
   if (!valid && threadIdx.x == 0)
     report_error(status, kErrorIndexOutOfRange);
@@ -70,20 +74,25 @@ __device__ void paged_attention_one(const T *__restrict__ q, const T *__restrict
   const i64 last = valid ? p : lo - 1;
 
   // The lane's dimensions: vectors inGroup, inGroup + kGroup, ... of the row.
-  float qr[kLaneValues], acc[kLaneValues];
+  float qr[GH][kLaneValues], acc[GH][kLaneValues];
 #pragma unroll
-  for (int r = 0; r < kPerLane; ++r) {
-    const int vi = inGroup + kGroup * r;
-    float v[kVec];
-    if (vi < L::kVecs)
-      load_floats<kVec>(q + (t * heads + h) * D + vi * kVec, v);
+  for (int g = 0; g < GH; ++g)
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) {
-      qr[r * kVec + i] = vi < L::kVecs ? v[i] : 0.0f;
-      acc[r * kVec + i] = 0.0f;
+    for (int r = 0; r < kPerLane; ++r) {
+      const int vi = inGroup + kGroup * r;
+      float v[kVec];
+      if (vi < L::kVecs)
+        load_floats<kVec>(q + (t * heads + h0 + g) * D + vi * kVec, v);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        qr[g][r * kVec + i] = vi < L::kVecs ? v[i] : 0.0f;
+        acc[g][r * kVec + i] = 0.0f;
+      }
     }
-  }
-  float m = -inf_f32(), l = 0.0f;
+  float m[GH], l[GH];
+#pragma unroll
+  for (int g = 0; g < GH; ++g)
+    m[g] = -inf_f32(), l[g] = 0.0f;
   const i64 stride = (i64)kWarps * L::kKeysPerWarp;
   // The group's keys of a round are base + group + u * stride; their cache blocks are read
   // from the table one round ahead, so a round waits for one load latency, not two.
@@ -95,7 +104,7 @@ __device__ void paged_attention_one(const T *__restrict__ q, const T *__restrict
   }
   // The loop bound is uniform over the warp, so every lane takes part in the shuffles.
   for (i64 base = lo + warp * L::kKeysPerWarp; base <= last; base += stride * kU) {
-    float kr[kU][kLaneValues], vr[kU][kLaneValues], dot[kU];
+    float kr[kU][kLaneValues], vr[kU][kLaneValues], dot[kU][GH];
     bool ok[kU];
     i64 blocks[kU];
 #pragma unroll
@@ -138,78 +147,87 @@ __device__ void paged_attention_one(const T *__restrict__ q, const T *__restrict
       }
     }
 #pragma unroll
-    for (int u = 0; u < kU; ++u) {
-      float d = 0.0f;
-#pragma unroll
-      for (int i = 0; i < kLaneValues; ++i)
-        d += qr[i] * kr[u][i];
-#pragma unroll
-      for (int off = kGroup / 2; off > 0; off >>= 1)
-        d += __shfl_xor_sync(0xffffffffu, d, off);
-      dot[u] = ok[u] ? d * scale : -inf_f32();
-    }
-    float mNew = m;
-#pragma unroll
     for (int u = 0; u < kU; ++u)
-      mNew = max_f32(mNew, dot[u]);
-    if (mNew == -inf_f32())
-      continue; // no key of this group yet
-    const float correction = expf(m - mNew);
-    l *= correction;
 #pragma unroll
-    for (int i = 0; i < kLaneValues; ++i)
-      acc[i] *= correction;
+      for (int g = 0; g < GH; ++g) {
+        float d = 0.0f;
 #pragma unroll
-    for (int u = 0; u < kU; ++u) {
-      const float w = ok[u] ? expf(dot[u] - mNew) : 0.0f;
-      l += w;
+        for (int i = 0; i < kLaneValues; ++i)
+          d += qr[g][i] * kr[u][i];
+#pragma unroll
+        for (int off = kGroup / 2; off > 0; off >>= 1)
+          d += __shfl_xor_sync(0xffffffffu, d, off);
+        dot[u][g] = ok[u] ? d * scale : -inf_f32();
+      }
+#pragma unroll
+    for (int g = 0; g < GH; ++g) {
+      float mNew = m[g];
+#pragma unroll
+      for (int u = 0; u < kU; ++u)
+        mNew = max_f32(mNew, dot[u][g]);
+      if (mNew == -inf_f32())
+        continue; // no key of this group yet
+      const float correction = expf(m[g] - mNew);
+      l[g] *= correction;
 #pragma unroll
       for (int i = 0; i < kLaneValues; ++i)
-        acc[i] += w * vr[u][i];
-    }
-    m = mNew;
-  }
-  // Merge the groups of the warp (lanes with the same inGroup hold the same dimensions).
+        acc[g][i] *= correction;
 #pragma unroll
-  for (int off = kGroup; off < 32; off <<= 1) {
-    float oacc[kLaneValues];
+      for (int u = 0; u < kU; ++u) {
+        const float w = ok[u] ? expf(dot[u][g] - mNew) : 0.0f;
+        l[g] += w;
 #pragma unroll
-    for (int i = 0; i < kLaneValues; ++i)
-      oacc[i] = __shfl_xor_sync(0xffffffffu, acc[i], off);
-    const float om = __shfl_xor_sync(0xffffffffu, m, off);
-    const float ol = __shfl_xor_sync(0xffffffffu, l, off);
-    merge_softmax_state(m, l, acc, om, ol, oacc);
-  }
-  // Merge the warps: scratch[w] = m, scratch[kWarps + w] = l, then kWarps rows of D.
-  if (lane == 0) {
-    scratch[warp] = m;
-    scratch[kWarps + warp] = l;
-  }
-  if (group == 0) {
-#pragma unroll
-    for (int r = 0; r < kPerLane; ++r) {
-      const int vi = inGroup + kGroup * r;
-      if (vi < L::kVecs)
-#pragma unroll
-        for (int i = 0; i < kVec; ++i)
-          scratch[2 * kWarps + warp * D + vi * kVec + i] = acc[r * kVec + i];
+        for (int i = 0; i < kLaneValues; ++i)
+          acc[g][i] += w * vr[u][i];
+      }
+      m[g] = mNew;
     }
   }
-  __syncthreads();
-  float mAll = -inf_f32();
-  for (int w = 0; w < kWarps; ++w)
-    mAll = max_f32(mAll, scratch[w]);
-  float lAll = 0.0f;
-  for (int w = 0; w < kWarps; ++w)
-    lAll += scratch[w] == -inf_f32() ? 0.0f : scratch[kWarps + w] * expf(scratch[w] - mAll);
-  for (int d = threadIdx.x; d < D; d += blockDim.x) {
-    float o = 0.0f;
+#pragma unroll
+  for (int g = 0; g < GH; ++g) {
+    // Merge the groups of the warp (lanes with the same inGroup hold the same dimensions).
+#pragma unroll
+    for (int off = kGroup; off < 32; off <<= 1) {
+      float oacc[kLaneValues];
+#pragma unroll
+      for (int i = 0; i < kLaneValues; ++i)
+        oacc[i] = __shfl_xor_sync(0xffffffffu, acc[g][i], off);
+      const float om = __shfl_xor_sync(0xffffffffu, m[g], off);
+      const float ol = __shfl_xor_sync(0xffffffffu, l[g], off);
+      merge_softmax_state(m[g], l[g], acc[g], om, ol, oacc);
+    }
+    // Merge the warps: scratch[w] = m, scratch[kWarps + w] = l, then kWarps rows of D (one
+    // head at a time, so scratch stays kWarps * (2 + D) floats).
+    if (lane == 0) {
+      scratch[warp] = m[g];
+      scratch[kWarps + warp] = l[g];
+    }
+    if (group == 0) {
+#pragma unroll
+      for (int r = 0; r < kPerLane; ++r) {
+        const int vi = inGroup + kGroup * r;
+        if (vi < L::kVecs)
+#pragma unroll
+          for (int i = 0; i < kVec; ++i)
+            scratch[2 * kWarps + warp * D + vi * kVec + i] = acc[g][r * kVec + i];
+      }
+    }
+    __syncthreads();
+    float mAll = -inf_f32();
     for (int w = 0; w < kWarps; ++w)
-      if (scratch[w] != -inf_f32())
-        o += scratch[2 * kWarps + w * D + d] * expf(scratch[w] - mAll);
-    out[(t * heads + h) * D + d] = from_float<T>(o / lAll);
+      mAll = max_f32(mAll, scratch[w]);
+    float lAll = 0.0f;
+    for (int w = 0; w < kWarps; ++w)
+      lAll += scratch[w] == -inf_f32() ? 0.0f : scratch[kWarps + w] * expf(scratch[w] - mAll);
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+      float o = 0.0f;
+      for (int w = 0; w < kWarps; ++w)
+        if (scratch[w] != -inf_f32())
+          o += scratch[2 * kWarps + w * D + d] * expf(scratch[w] - mAll);
+      out[(t * heads + h0 + g) * D + d] = from_float<T>(o / lAll);
+    }
+    __syncthreads(); // scratch is reused by the next head or (token, head)
   }
-  __syncthreads(); // scratch is reused by the block's next (token, head)
 }
 
 // ---- flash attention for prefill ---------------------------------------------------------
@@ -460,8 +478,14 @@ __device__ __forceinline__ bool flash_tile_qualifies(const TS *__restrict__ seqs
 // All (token, head) outputs of a paged attention, by the block's share of the grid: with at
 // least kFlashMinTokens tokens (and a supported type and D), the work is first the tiles of
 // kFlashRows tokens per head that qualify for flash_attention_tile, longest (last) tiles
-// first, then the (token, head) pairs of the tiles that do not; else all pairs.
-template <int D, int kWarps, typename T, typename TT, typename TS, typename TP>
+// first, then the (token, head) pairs of the tiles that do not; else all pairs, GH heads of
+// a KV head per block when there are at least kGroupedAttentionMinPairs of them.
+// Decode batches of at least this many (token, head) pairs take GH heads per block: two
+// blocks' worth per SM of a 132-SM GPU at one head each (the routine's registers allow one
+// 512-thread block per SM), where grouping still leaves a block for most SMs.
+constexpr long long kGroupedAttentionMinPairs = 256;
+
+template <int D, int kWarps, int GH, typename T, typename TT, typename TS, typename TP>
 __device__ void paged_attention_all(const T *__restrict__ q, const T *__restrict__ kc,
                                     const T *__restrict__ vc, const TT *__restrict__ tables,
                                     const TS *__restrict__ seqs, const TP *__restrict__ positions,
@@ -499,7 +523,7 @@ __device__ void paged_attention_all(const T *__restrict__ q, const T *__restrict
           w += (end - w + gridDim.x - 1) / gridDim.x * gridDim.x;
           continue;
         }
-        paged_attention_one<D, kWarps>(q, kc, vc, tables, seqs, positions, out, t, pair % heads,
+        paged_attention_one<D, kWarps, 1>(q, kc, vc, tables, seqs, positions, out, t, pair % heads,
                                        heads, kvHeads, blockSize, numBlocks, numSeqs, maxBlocks,
                                        scale, window, status, smem);
         w += gridDim.x;
@@ -508,10 +532,25 @@ __device__ void paged_attention_all(const T *__restrict__ q, const T *__restrict
     }
   }
 #endif
+  // Many (token, head) pairs (batched decode): GH heads of a KV head per block read each key
+  // and value once for all of them. Few pairs keep one head per block, so that there are
+  // blocks for more SMs.
+  if constexpr (GH > 1) {
+    if (heads % kvHeads == 0 && (heads / kvHeads) % GH == 0 &&
+        tokens * heads >= kGroupedAttentionMinPairs) {
+      const i64 items = tokens * (heads / GH);
+      for (i64 item = blockIdx.x; item < items; item += gridDim.x)
+        paged_attention_one<D, kWarps, GH>(q, kc, vc, tables, seqs, positions, out,
+                                           item / (heads / GH), item % (heads / GH) * GH, heads,
+                                           kvHeads, blockSize, numBlocks, numSeqs, maxBlocks,
+                                           scale, window, status, smem);
+      return;
+    }
+  }
   for (i64 pair = blockIdx.x; pair < tokens * heads; pair += gridDim.x)
-    paged_attention_one<D, kWarps>(q, kc, vc, tables, seqs, positions, out, pair / heads,
-                                   pair % heads, heads, kvHeads, blockSize, numBlocks, numSeqs,
-                                   maxBlocks, scale, window, status, smem);
+    paged_attention_one<D, kWarps, 1>(q, kc, vc, tables, seqs, positions, out, pair / heads,
+                                      pair % heads, heads, kvHeads, blockSize, numBlocks, numSeqs,
+                                      maxBlocks, scale, window, status, smem);
 }
 
 // ---- next-token probabilities ----------------------------------------------------------

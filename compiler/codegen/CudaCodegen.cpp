@@ -1311,7 +1311,16 @@ LogicalResult KernelEmitter::emitPagedAttention(PagedAttentionOp op) {
        ">() ? chitu::flash_smem_bytes<" + d + ">() / 4 : 0;");
   line("__shared__ __align__(16) float scratch[kScratchFloats > kFlashFloats ? kScratchFloats : "
        "kFlashFloats];");
-  line("chitu::paged_attention_all<" + d + ", " + std::to_string(kWarps) + ">(" + ptrs[0] + ", " +
+  // Query heads per block in batched decode (GQA): up to 4 heads of one KV head (each lane
+  // keeps a query and an accumulator row per head in registers).
+  int64_t headsPerBlock = 1;
+  if (q[1].isConstant() && kc[2].isConstant() && kc[2].getConstant() > 0 &&
+      q[1].getConstant() % kc[2].getConstant() == 0) {
+    int64_t group = q[1].getConstant() / kc[2].getConstant();
+    headsPerBlock = group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
+  }
+  line("chitu::paged_attention_all<" + d + ", " + std::to_string(kWarps) + ", " +
+       std::to_string(headsPerBlock) + ">(" + ptrs[0] + ", " +
        ptrs[1] + ", " + ptrs[2] + ", " + ptrs[3] + ", " + ptrs[4] + ", " + ptrs[5] + ", " +
        outputs_[0] + ", " + tokens + ", " + heads + ", " + sizeVar(kc[2], "kvh") + ", " +
        sizeVar(kc[1], "bs") + ", " + sizeVar(kc[0], "nb") + ", " + sizeVar(tables[0], "ns") + ", " +

@@ -258,6 +258,21 @@ def llm_cases():
                                f"({ttype(q, dt)}, {ttype(kc, dt)}, {ttype(kc, dt)}, {ttype(tables, 'i32')}, "
                                f"{ttype([-1], 'i32')}, {ttype([-1], 'i32')}) -> {ttype(q, dt)}"],
                               [("%r", ttype(q, dt))], {"scale": 0.25, "window": 0}))
+        # Batched decode with GQA (4 and 8 query heads per KV head): from 256 (token, head)
+        # pairs the GPU takes 4 heads of a KV head per block.
+        for name, q, kc, tables, positions, window in [
+                ("grouped_d128", [-1, 16, 128], [40, 16, 4, 128], [3, 14], 224, 0),
+                ("grouped_d64_w", [-1, 16, 64], [30, 8, 2, 64], [2, 12], 96, 37)]:
+            w = f" window = {window}" if window else ""
+            cases.append(Case(f"paged_attention_{name}_{dt}", "paged_attention", dt,
+                              [("q", dt, q, {}), ("kc", dt, kc, {}), ("vc", dt, kc, {}),
+                               ("tables", "i32", tables, {"range": [0, kc[0]]}),
+                               ("seq", "i32", [-1], {"range": [0, tables[0]]}),
+                               ("pos", "i32", [-1], {"range": [0, positions]})],
+                              [f"%r = chitu.paged_attention %q, %kc, %vc, %tables, %seq, %pos scale = 0.125{w} : "
+                               f"({ttype(q, dt)}, {ttype(kc, dt)}, {ttype(kc, dt)}, {ttype(tables, 'i32')}, "
+                               f"{ttype([-1], 'i32')}, {ttype([-1], 'i32')}) -> {ttype(q, dt)}"],
+                              [("%r", ttype(q, dt))], {"scale": 0.125, "window": window}))
         # Prefill batches (the flash-attention tiles on the GPU): up to 3 sequences of
         # consecutive positions, 0 to ~500 tokens (several tiles of 256), GQA, a window, an
         # odd block size, head dims 64, 80 and 128.
