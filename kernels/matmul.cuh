@@ -190,27 +190,27 @@ __device__ __forceinline__ uint4 load_a_packed(LoadA &load_a, i64 m, i64 k) {
                     h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
 }
 
-// A's rows where the tensor-core decode routine may read them 8 at a time instead of element
-// by element through load_a (the code generator fills it when the prologue allows): x is A
-// itself, [M, K] row-major, or (gamma set) the input of an rms-norm prologue whose rows'
-// scales are scale[m]; A is then round(round(x * scale[m]) * gamma[k]) in TB, as the
-// prologue computes it element by element.
-template <typename TB> struct GemvRows {
+// A's rows where the tensor-core routines (decode and tiles) may read them 8 at a time instead
+// of element by element through load_a (the code generator fills it when the prologue
+// allows): x is A itself, [M, K] row-major, or (gamma set) the input of an rms-norm prologue
+// whose rows' scales are scale[m - scale_row0] (the rows of the block's tile); A is then
+// round(round(x * scale) * gamma[k]) in TB, as the prologue computes it element by element.
+template <typename TB> struct ARows {
   const TB *x = nullptr;
   const TB *gamma = nullptr;
   const float *scale = nullptr;
+  i64 scale_row0 = 0;
 };
 
 // 8 values of A's row m from k (k % 8 == 0) read through `rows` (rows.x set).
 template <typename TB>
-__device__ __forceinline__ uint4 gemv_rows_fragment(const GemvRows<TB> &rows, i64 m, i64 K,
-                                                    i64 k) {
+__device__ __forceinline__ uint4 a_rows_fragment(const ARows<TB> &rows, i64 m, i64 K, i64 k) {
   if (!rows.gamma)
     return *reinterpret_cast<const uint4 *>(rows.x + m * K + k);
   float x[8], g[8];
   load_floats<8>(rows.x + m * K + k, x);
   load_floats<8>(rows.gamma + k, g);
-  const float s = rows.scale[m];
+  const float s = rows.scale[m - rows.scale_row0];
   unsigned short h[8];
 #pragma unroll
   for (int i = 0; i < 8; ++i)
@@ -221,7 +221,7 @@ __device__ __forceinline__ uint4 gemv_rows_fragment(const GemvRows<TB> &rows, i6
 
 template <int NB, int CB, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, float *smem,
-                                              bool aResident, LoadA load_a, GemvRows<TB> rows,
+                                              bool aResident, LoadA load_a, ARows<TB> rows,
                                               const TB *const *B, Epilogue epilogue) {
 #if __CUDA_ARCH__ >= 800
   static_assert(kGemvCols == 8, "one n8 tile per column block; one warp per 32-wide slice of K");
@@ -242,7 +242,7 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
     if (aResident)
       return *reinterpret_cast<const uint4 *>(as + row * stride + kk);
     if (rows.x)
-      return gemv_rows_fragment(rows, row, K, kk);
+      return a_rows_fragment(rows, row, K, kk);
     return load_a_packed<TB>(load_a, row, kk);
   };
   float acc[CB][NB][4];
@@ -253,7 +253,9 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
       acc[c][j][0] = acc[c][j][1] = acc[c][j][2] = acc[c][j][3] = 0.0f;
   // K % 8 == 0, so a lane's 8 values of K are all in or all out.
   for (int s0 = warp * 32; s0 < K; s0 += kWarps * 32 * U) {
-    uint4 w[U][CB][NB];
+    // The slices' weights and A fragments are all requested before any is used: A from L2
+    // (not resident) costs a load latency per slice when it is fetched where it is consumed.
+    uint4 w[U][CB][NB], ap[U], aq[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int kk = s0 + u * kWarps * 32 + 8 * t;
@@ -265,14 +267,15 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
           w[u][c][j] = (n < N && kk < K) ? *reinterpret_cast<const uint4 *>(B[j] + n * K + kk)
                                          : make_uint4(0, 0, 0, 0);
       }
+      ap[u] = a_fragment(g, kk);
+      aq[u] = a_fragment(g + 8, kk);
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      const int kk = s0 + u * kWarps * 32 + 8 * t;
       if (s0 + u * kWarps * 32 >= K)
         break;
       // One A fragment pair serves the CB column blocks.
-      const uint4 p = a_fragment(g, kk), q = a_fragment(g + 8, kk);
+      const uint4 p = ap[u], q = aq[u];
       const unsigned a0[4] = {p.x, q.x, p.y, q.y}, a1[4] = {p.z, q.z, p.w, q.w};
 #pragma unroll
       for (int c = 0; c < CB; ++c)
@@ -468,7 +471,8 @@ template <typename TB> __device__ __forceinline__ bool gemm_uses_mma(i64 K, bool
 
 template <int NB, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemm_tile_mma(i64 row0, i64 col0, i64 M, i64 N, i64 K, float *smem,
-                                              LoadA load_a, const TB *const *B, Epilogue epilogue) {
+                                              LoadA load_a, ARows<TB> rows, const TB *const *B,
+                                              Epilogue epilogue) {
 #if __CUDA_ARCH__ >= 800
   constexpr int PN = kMmaBN / NB, WN = PN / 4, NT = WN / 8; // per product: tile, warp, n8 tiles
   static_assert(NB >= 1 && NB <= 2 && kMmaBM == 128 && kMmaBN == 128, "8 warps of 64 x WN");
@@ -499,7 +503,9 @@ __device__ __forceinline__ void gemm_tile_mma(i64 row0, i64 col0, i64 M, i64 N, 
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const i64 m = row0 + lr + 64 * h;
-      ra[h] = m < M && k < K ? load_a_packed<TB>(load_a, m, k) : make_uint4(0, 0, 0, 0);
+      ra[h] = !(m < M && k < K) ? make_uint4(0, 0, 0, 0)
+              : rows.x            ? a_rows_fragment(rows, m, K, k)
+                                  : load_a_packed<TB>(load_a, m, k);
     }
   };
   auto store_a = [&](i64 step) {
@@ -599,7 +605,7 @@ __device__ __forceinline__ void gemm_tiles_fused(i64 row0, i64 col0, int rows, i
 template <int NB, int CBRows, int CBVector, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_fused(i64 col0, i64 M, i64 N, i64 K, float *smem,
                                            bool aResident, bool mmaOk, LoadA load_a,
-                                           GemvRows<TB> rows, const TB *const *B,
+                                           ARows<TB> rows, const TB *const *B,
                                            Epilogue epilogue) {
   if constexpr (sizeof(TB) == 2) {
     if (gemv_uses_mma<TB>(M, K, mmaOk)) {

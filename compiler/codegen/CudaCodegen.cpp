@@ -765,7 +765,21 @@ FailureOr<std::string> KernelEmitter::emitRmsScale(Value input,
                                                    const std::vector<std::string> &rowCoords,
                                                    const std::string &len, const std::string &eps) {
   // One warp sums the row's squares in warp_row_sum's fixed order: the rms_norm kernel and a
-  // product's fused norm prologue both come here, so their scales have the same bits.
+  // product's fused norm prologue both come here, so their scales have the same bits. A
+  // 16-bit kernel input whose rows are 16-byte multiples is read 16 bytes at a time
+  // (warp_row_sum_squares, the same order): a product's tile computes the scales of all its
+  // rows, as many loads again as its share of A.
+  Type inputType = elementType(input);
+  const SymExpr &rowLength = shapes_.dims(input).back();
+  if (auto ptr = inputPtr_.find(input);
+      ptr != inputPtr_.end() && (inputType.isBF16() || inputType.isF16()) &&
+      rowLength.isConstant() && rowLength.getConstant() % 8 == 0) {
+    std::vector<std::string> rowStart(rowCoords);
+    rowStart.push_back("0");
+    line("const float ss = chitu::warp_row_sum_squares(" + ptr->second + " + (" +
+         linearize(rowStart, inputDims_[input]) + "), " + len + ");");
+    return "chitu::rsqrt_f32(ss / (float)" + len + " + " + eps + ")";
+  }
   pushScope();
   line("const float ss = chitu::warp_row_sum(" + len + ", [&](long long k) {");
   ++indent_;
@@ -1002,11 +1016,11 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   // routine runs one tile per block.
   // Each group's columns per matrix-vector block iteration (a multiple of kGemvCols, fixed
   // here because N is: see gemvColumnBlocksPerGroup).
-  // Where the tensor-core decode routine may read A's rows 8 values at a time (GemvRows in
+  // Where the tensor-core routines (decode and tiles) may read A's rows 8 values at a time (ARows in
   // kernels/matmul.cuh): A itself, or the input of its rms-norm prologue, when that is a kernel
   // input of B's 16-bit type laid out as A's rows (reshapes keep the row-major order; a norm
   // must produce A directly, so that its row scales are A's rows').
-  std::string gemvRowsInit = "{}";
+  std::string aRowsInit = "{}";
   if (mmaOk) {
     auto throughReshapes = [](Value v) {
       while (auto reshape = v.getDefiningOp<ReshapeOp>())
@@ -1019,13 +1033,13 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     };
     RmsNormOp norm = shape.prologueNorm;
     if (std::string x = rowsOf(shape.lhs); !x.empty()) {
-      gemvRowsInit = "{" + x + ", nullptr, nullptr}";
+      aRowsInit = "{" + x + ", nullptr, nullptr, 0}";
     } else if (norm && shape.lhs == norm.getResult() && rowScale_.count(norm.getOperation()) &&
                elementType(norm.getResult()) == rhsType) {
       std::string x = rowsOf(norm.getInput());
       auto gamma = inputPtr_.find(norm.getWeight());
       if (!x.empty() && gamma != inputPtr_.end() && elementType(norm.getWeight()) == rhsType)
-        gemvRowsInit = "{" + x + ", " + gamma->second + ", row_scale}";
+        aRowsInit = "{" + x + ", " + gamma->second + ", row_scale, row0}";
     }
   }
 
@@ -1070,7 +1084,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     columnBlocks = fresh("iterations");
     line("const long long " + columnBlocks + " = mma_rows ? " + sizeVar(totalRowsMma, "cols") +
          " : " + sizeVar(totalRowsVector, "cols") + ";");
-    line("const chitu::GemvRows<" + tb + "> a_rows" + gemvRowsInit + ";");
+    line("const chitu::ARows<" + tb + "> a_rows" + aRowsInit + ";");
     line("const bool a_resident = few_rows && chitu::gemv_a_resident<" + tb + ">(" + m + ", " + k +
          ", mma_ok, smem_floats, " + columnBlocks + ", gridDim.x);");
     line("if (a_resident) {");
@@ -1165,7 +1179,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
       if (bigTiles)
         takeTile("chitu::gemm_uses_mma<" + storageType(rhsType) + ">(" + k + ", mma_ok)",
                  "chitu::gemm_tile_mma<" + nb + ">(row0, tile * " + std::to_string(cols) + ", " +
-                     m + ", " + n + ", " + k + ", smem, load_a, weights, epilogue);");
+                     m + ", " + n + ", " + k + ", smem, load_a, a_rows, weights, epilogue);");
     }
     std::string nb = std::to_string(groupProducts[g].size());
     if (bigTiles)
