@@ -202,15 +202,42 @@ template <typename TB> struct ARows {
   i64 scale_row0 = 0;
 };
 
+template <typename T> struct is_bf16 {
+  static constexpr bool value = false;
+};
+template <> struct is_bf16<bf16> {
+  static constexpr bool value = true;
+};
+
 // 8 values of A's row m from k (k % 8 == 0) read through `rows` (rows.x set).
 template <typename TB>
 __device__ __forceinline__ uint4 a_rows_fragment(const ARows<TB> &rows, i64 m, i64 K, i64 k) {
   if (!rows.gamma)
     return *reinterpret_cast<const uint4 *>(rows.x + m * K + k);
+  const float s = rows.scale[m - rows.scale_row0];
+#if __CUDA_ARCH__ >= 800
+  if constexpr (is_bf16<TB>::value) {
+    // Two values per instruction: round(x * s) by cvt.rn.bf16x2, then round(t * gamma) by
+    // fma.rn.bf16x2 with a -0 addend, which equals rounding the f32 product (exact for two
+    // bf16 values, short of f32 underflow) as the element-by-element prologue does.
+    const uint4 xv = *reinterpret_cast<const uint4 *>(rows.x + m * K + k);
+    const uint4 gv = *reinterpret_cast<const uint4 *>(rows.gamma + k);
+    const unsigned xw[4] = {xv.x, xv.y, xv.z, xv.w}, gw[4] = {gv.x, gv.y, gv.z, gv.w};
+    unsigned r[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float lo = __uint_as_float(xw[i] << 16) * s;
+      const float hi = __uint_as_float(xw[i] & 0xffff0000u) * s;
+      unsigned t;
+      asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(t) : "f"(hi), "f"(lo));
+      asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(r[i]) : "r"(t), "r"(gw[i]), "r"(0x80008000u));
+    }
+    return make_uint4(r[0], r[1], r[2], r[3]);
+  }
+#endif
   float x[8], g[8];
   load_floats<8>(rows.x + m * K + k, x);
   load_floats<8>(rows.gamma + k, g);
-  const float s = rows.scale[m - rows.scale_row0];
   unsigned short h[8];
 #pragma unroll
   for (int i = 0; i < 8; ++i)
