@@ -178,6 +178,12 @@ __device__ __forceinline__ void gemv_stage_a(i64 M, i64 K, bool mmaOk, float *sm
     stage_rows(M, (int)K, (int)K, 0, smem, load_a);
 }
 
+// 8 16-bit values as one 16-byte fragment, h[0] in the lowest bits.
+__device__ __forceinline__ uint4 pack8(const unsigned short (&h)[8]) {
+  return make_uint4(h[0] | (unsigned)h[1] << 16, h[2] | (unsigned)h[3] << 16,
+                    h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
+}
+
 // load_a(m, k .. k + 7) as 8 packed 16-bit values, one 16-byte fragment (k + 8 <= K: the
 // tensor-core routines take K % 8 == 0 only).
 template <typename TB, typename LoadA>
@@ -186,8 +192,7 @@ __device__ __forceinline__ uint4 load_a_packed(LoadA &load_a, i64 m, i64 k) {
 #pragma unroll
   for (int i = 0; i < 8; ++i)
     h[i] = from_float<TB>(load_a(m, k + i)).bits;
-  return make_uint4(h[0] | (unsigned)h[1] << 16, h[2] | (unsigned)h[3] << 16,
-                    h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
+  return pack8(h);
 }
 
 // A's rows where the tensor-core routines (decode and tiles) may read them 8 at a time instead
@@ -242,8 +247,7 @@ __device__ __forceinline__ uint4 a_rows_fragment(const ARows<TB> &rows, i64 m, i
 #pragma unroll
   for (int i = 0; i < 8; ++i)
     h[i] = from_float<TB>(to_float(from_float<TB>(x[i] * s)) * g[i]).bits;
-  return make_uint4(h[0] | (unsigned)h[1] << 16, h[2] | (unsigned)h[3] << 16,
-                    h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
+  return pack8(h);
 }
 
 template <int NB, int CB, typename TB, typename LoadA, typename Epilogue>
