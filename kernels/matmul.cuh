@@ -656,6 +656,38 @@ __device__ __forceinline__ void gemv_fused(i64 col0, i64 M, i64 N, i64 K, float 
 
 // C[m, n] = sum_k A[m * sam + k * sak] * B[k * sbk + n * sbn] for the block's tile
 // (blockIdx.y: rows, blockIdx.x: columns); the strides carry the transposes.
+// Library route (kRouteLibraryA): rows [row0, row0 + rows) of A, as the kernel's prologue
+// computes them (load_a), stored as A's type for the library GEMM.
+template <typename T, typename LoadA>
+__device__ __forceinline__ void library_store_a(i64 row0, i64 rows, i64 M, i64 K, T *__restrict__ out,
+                                                LoadA load_a) {
+  const i64 count = rows * K;
+  for (i64 i = threadIdx.x; i < count; i += blockDim.x) {
+    const i64 m = row0 + i / K, k = i % K;
+    if (m >= M)
+      break;
+    out[m * K + k] = from_float<T>(load_a(m, k));
+  }
+}
+
+// Library route (kRouteLibraryEpilogue): the epilogue of one rows x cols tile, from the
+// NB products the library wrote ([M, N] each).
+template <int NB, typename T, typename Epilogue>
+__device__ __forceinline__ void library_epilogue(i64 row0, i64 col0, int rows, int cols, i64 M,
+                                                 i64 N, const T *const (&products)[NB],
+                                                 Epilogue epilogue) {
+  for (int i = threadIdx.x; i < rows * cols; i += blockDim.x) {
+    const i64 m = row0 + i / cols, n = col0 + i % cols;
+    if (m >= M || n >= N)
+      continue;
+    float acc[NB];
+#pragma unroll
+    for (int j = 0; j < NB; ++j)
+      acc[j] = to_float(products[j][m * N + n]);
+    epilogue(m, n, acc);
+  }
+}
+
 template <typename TA, typename TB, typename TC>
 __device__ __forceinline__ void gemm_tile_64x64(const TA *__restrict__ A, const TB *__restrict__ B,
                                                 TC *__restrict__ C, i64 M, i64 N, i64 K, i64 sam,

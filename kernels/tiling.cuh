@@ -40,4 +40,17 @@ CHITU_HOST_DEVICE constexpr int gemm_mma_smem_floats() {
   return kMmaStages * (kMmaBM + kMmaBN) * kMmaBKPad / 2;
 }
 
+// A product kernel's functions: one body, compiled once per route (compiler/codegen).
+// Library routes: launches of at least kLibraryMinRows rows run their products on a GEMM
+// library (cuBLASLt) where the runtime has one: the A function writes A's rows (the
+// prologue applied) kLibraryARows per block, the epilogue function computes the kernel's
+// results from the library's products, one tile of them per block.
+enum ProductRoute : int {
+  kRouteTiles = 0,
+  kRouteFewRows = 1,
+  kRouteLibraryA = 2,
+  kRouteLibraryEpilogue = 3
+};
+constexpr int kLibraryMinRows = 64, kLibraryARows = 8;
+
 } // namespace chitu

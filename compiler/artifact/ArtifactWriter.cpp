@@ -381,12 +381,32 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
     tilesSymbol = fbb_.CreateString(ck.source.tilesSymbol);
     tilesWhen = expr(*rule.tilesWhen);
   }
+  Offset<cb::LibraryGemm> library = 0;
+  if (const std::optional<LibraryRule> &lib = rule.library) {
+    std::vector<Offset<cb::LibraryProduct>> products;
+    for (const LibraryRule::Product &p : lib->products)
+      products.push_back(cb::CreateLibraryProduct(fbb_, p.weightInput, expr(p.n), p.output));
+    auto when = expr(lib->when), m = expr(lib->m), kk = expr(lib->k);
+    Offset<flatbuffers::String> aSymbol = 0, epilogueSymbol = 0;
+    Offset<flatbuffers::Vector<Offset<cb::Expr>>> aGrid = 0;
+    if (lib->aInput < 0) {
+      aSymbol = fbb_.CreateString(ck.source.libraryASymbol);
+      std::vector<Offset<cb::Expr>> g = {expr(lib->aGrid[0]), expr(lib->aGrid[1]),
+                                         expr(lib->aGrid[2])};
+      aGrid = fbb_.CreateVector(g);
+    }
+    if (lib->epilogue)
+      epilogueSymbol = fbb_.CreateString(ck.source.libraryEpilogueSymbol);
+    auto productsVec = fbb_.CreateVector(products);
+    library = cb::CreateLibraryGemm(fbb_, when, m, kk, lib->f16 ? cb::DType::F16 : cb::DType::BF16,
+                                    lib->aInput, aSymbol, aGrid, productsVec, epilogueSymbol);
+  }
   auto opsVec = fbb_.CreateVector(ops);
   auto resultsVec = fbb_.CreateVector(results);
   auto binVec = fbb_.CreateVector(binaries);
   ++stats_.kernels;
   return cb::CreateKernel(fbb_, name, entry, numInputs, opsVec, resultsVec, launch, binVec, symbol,
-                          tilesSymbol, tilesWhen);
+                          tilesSymbol, tilesWhen, library);
 }
 
 LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {

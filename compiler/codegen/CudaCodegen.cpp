@@ -6,6 +6,7 @@
 #include "tiling.cuh" // kernels/: the product routines' tile sizes
 
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <limits>
@@ -264,6 +265,8 @@ private:
   /// row of the tile.
   std::map<Operation *, std::string> rowScale_;
   std::string rowBase_;
+  llvm::DenseMap<Value, unsigned> inputIndex_; // tensor block argument -> kernel input index
+  bool library_ = false; // a product kernel with library routes (LaunchRule::library)
   LaunchRule launch_;
 };
 
@@ -983,8 +986,38 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   // With the matrix-vector routines the kernel is compiled twice (see LaunchRule::tilesWhen):
   // each function holds only the routines of its row counts, so the tile routines' registers
   // and shared memory do not shape the decode code.
-  line(std::string("constexpr bool few_rows = ") + (gemv ? "kFewRows" : "false") + ";");
-  line("constexpr long long tile_m = " + std::to_string(tileRows) + ";");
+  // Many rows may run the products on a GEMM library (LaunchRule::library): 16-bit products
+  // of weights given as kernel inputs, whose results depend on A only through them (the
+  // epilogue then needs no prologue), each product's result of B's type (the library writes
+  // it in that type).
+  library_ = bigTiles;
+  {
+    llvm::SmallPtrSet<Operation *, 8> prologue;
+    SmallVector<Value> work{shape.lhs};
+    while (!work.empty())
+      if (Operation *def = work.pop_back_val().getDefiningOp(); def && prologue.insert(def).second)
+        llvm::append_range(work, def->getOperands());
+    for (MatmulOp mm : shape.matmuls)
+      library_ &= elementType(mm.getResult()) == rhsType && inputPtr_.count(mm.getRhs());
+    for (Value r : results_) {
+      work.assign({r});
+      while (!work.empty() && library_) {
+        Value v = work.pop_back_val();
+        Operation *def = v.getDefiningOp();
+        if (!def || isa<MatmulOp>(def))
+          continue;
+        library_ &= !prologue.contains(def);
+        llvm::append_range(work, def->getOperands());
+      }
+    }
+  }
+  line(std::string("constexpr bool few_rows = ") +
+       (gemv ? "kRoute == chitu::kRouteFewRows" : "false") + ";");
+  if (library_)
+    line("constexpr long long tile_m = kRoute == chitu::kRouteLibraryA ? chitu::kLibraryARows : " +
+         std::to_string(tileRows) + ";");
+  else
+    line("constexpr long long tile_m = " + std::to_string(tileRows) + ";");
   line("const long long row0 = (long long)blockIdx.y * tile_m;");
   rowBase_ = "row0";
   if (RmsNormOp norm = shape.prologueNorm) {
@@ -994,8 +1027,10 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     std::snprintf(epsText, sizeof epsText, "%.9ef", double(norm.getEps().convertToFloat()));
     std::string len = sizeVar(shapes_.dims(norm.getInput()).back(), "d");
     line("__shared__ float row_scale[tile_m];");
-    line("for (int r = threadIdx.x >> 5; r < tile_m; r += " + std::to_string(kBlockThreads / 32) +
-         ") {");
+    // The library epilogue reads the products only: no row scales.
+    line(std::string("for (int r = threadIdx.x >> 5; ") +
+         (library_ ? "kRoute != chitu::kRouteLibraryEpilogue && " : "") + "r < tile_m; r += " +
+         std::to_string(kBlockThreads / 32) + ") {");
     ++indent_;
     line("const long long m = row0 + r;");
     line("if (m >= " + m + ") break;");
@@ -1041,6 +1076,51 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
       if (!x.empty() && gamma != inputPtr_.end() && elementType(norm.getWeight()) == rhsType)
         aRowsInit = "{" + x + ", " + gamma->second + ", row_scale, row0}";
     }
+  }
+
+  if (library_) {
+    LibraryRule rule;
+    rule.when = SymExpr::min(SymExpr::constant(1),
+                             SymExpr::floorDiv(M, SymExpr::constant(::chitu::kLibraryMinRows)));
+    rule.m = M;
+    rule.k = K;
+    rule.f16 = rhsType.isF16();
+    auto throughReshapes = [](Value v) {
+      while (auto reshape = v.getDefiningOp<ReshapeOp>())
+        v = reshape.getInput();
+      return v;
+    };
+    if (auto it = inputIndex_.find(throughReshapes(shape.lhs));
+        it != inputIndex_.end() && elementType(shape.lhs) == rhsType)
+      rule.aInput = int(it->second);
+    rule.aGrid[0] = SymExpr::constant(1);
+    rule.aGrid[1] = SymExpr::ceilDiv(M, SymExpr::constant(::chitu::kLibraryARows));
+    rule.aGrid[2] = SymExpr::constant(1);
+    // The library writes the outputs that are products themselves unless some result needs
+    // the epilogue; then every product goes to the workspace. An output updated in place
+    // (aliasing an input) always takes the epilogue, so the library never writes over an
+    // operand it reads.
+    bool direct = !kernel_->hasAttr("chitu.in_place");
+    for (unsigned o = 0; o < results_.size(); ++o)
+      direct &= results_[o].getDefiningOp<MatmulOp>() && !kernel_.getTiedInput(o);
+    rule.epilogue = !direct;
+    for (MatmulOp mm : shape.matmuls) {
+      LibraryRule::Product p{inputIndex_.lookup(mm.getRhs()), shapes_.dims(mm.getResult())[1], -1};
+      if (direct)
+        p.output = int(llvm::find(results_, mm.getResult()) - results_.begin());
+      if (direct && p.output == int(results_.size()))
+        return kernel_.emitOpError("a product is not a result");
+      rule.products.push_back(p);
+    }
+    if (rule.aInput < 0) {
+      line("if constexpr (kRoute == chitu::kRouteLibraryA) {");
+      ++indent_;
+      line("chitu::library_store_a(row0, tile_m, " + m + ", " + k + ", library_a, load_a);");
+      line("return;");
+      --indent_;
+      line("}");
+    }
+    launch_.library = std::move(rule);
   }
 
   // Columns per iteration of the matrix-vector routine, one layout for tensor-core rows
@@ -1151,6 +1231,20 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     popScope();
     --indent_;
     line("};");
+    if (library_ && launch_.library->epilogue) {
+      std::string products;
+      for (unsigned j : groupProducts[g])
+        products += (products.empty() ? "" : ", ") + std::string("library_c") + std::to_string(j);
+      line("if constexpr (kRoute == chitu::kRouteLibraryEpilogue) {");
+      ++indent_;
+      line("const " + storageType(rhsType) + " *const products[] = {" + products + "};");
+      line("chitu::library_epilogue<" + std::to_string(groupProducts[g].size()) +
+           ">(row0, tile * " + std::to_string(cols) + ", tile_m, " + std::to_string(cols) + ", " +
+           m + ", " + n + ", products, epilogue);");
+      line("continue;");
+      --indent_;
+      line("}");
+    }
     if (gemv) {
       std::string pointers;
       for (unsigned j : groupProducts[g]) {
@@ -1417,6 +1511,7 @@ FailureOr<KernelSource> KernelEmitter::run() {
   for (BlockArgument arg : block.getArguments()) {
     if (!isa<RankedTensorType>(arg.getType()))
       continue; // sizes are folded into the expressions
+    inputIndex_[arg] = numIn;
     std::string name = "in" + std::to_string(numIn++);
     inputPtr_[arg] = name;
     params.push_back("const " + storageType(elementType(arg)) + restrict + name);
@@ -1492,22 +1587,52 @@ FailureOr<KernelSource> KernelEmitter::run() {
            (minBlocks ? ", " + std::to_string(minBlocks) : std::string()) + ")\n" + name;
   };
   if (launch_.tilesWhen) {
-    // The body once, as a template on the row-count routes, and a function for each.
-    std::string args;
-    for (const std::string &p : params)
-      args += (args.empty() ? "" : ", ") + p.substr(p.find_last_of(" *") + 1);
+    // The body once, as a template on the routes (chitu::ProductRoute), and a function for
+    // each: rows, tiles, and the library routes' A and epilogue functions, which take the
+    // workspace pointers after the kernel's parameters.
+    std::vector<std::string> libraryParams;
+    if (library_) {
+      std::string t = launch_.library->f16 ? "chitu::f16" : "chitu::bf16";
+      libraryParams.push_back(t + " *__restrict__ library_a");
+      for (size_t j = 0; j < launch_.library->products.size(); ++j)
+        libraryParams.push_back("const " + t + " *__restrict__ library_c" + std::to_string(j));
+    }
+    auto join = [](const std::vector<std::string> &list, bool names) {
+      std::string text;
+      for (const std::string &p : list)
+        text += (text.empty() ? "" : names ? ", " : ",\n    ") +
+                (names ? p.substr(p.find_last_of(" *") + 1) : p);
+      return text;
+    };
+    std::vector<std::string> bodyParams = params;
+    llvm::append_range(bodyParams, libraryParams);
+    std::string args = join(params, true);
     std::string declaration = signature.substr(0, signature.find(") {") + 1);
-    auto call = [&](bool fewRows) {
-      return declaration + " {\n  " + out.symbol + "_body<" + (fewRows ? "true" : "false") + ">(" +
-             args + ");\n}\n";
+    std::string libraryNulls;
+    for (size_t j = 0; j < libraryParams.size(); ++j)
+      libraryNulls += ", nullptr";
+    auto call = [&](const char *route, bool withLibrary) {
+      std::string callArgs = args + (withLibrary ? ", " + join(libraryParams, true) : libraryNulls);
+      std::string decl = withLibrary ? "(" + join(bodyParams, false) + ")" : declaration;
+      return decl + " {\n  " + out.symbol + "_body<chitu::" + route + ">(" + callArgs + ");\n}\n";
     };
     out.tilesSymbol = out.symbol + "_tiles";
-    src += "\ntemplate <bool kFewRows>\n__device__ __forceinline__ void " + out.symbol + "_body" +
-           signature;
-    src += global(out.symbol, 0) + call(true);
+    src += "\ntemplate <int kRoute>\n__device__ __forceinline__ void " + out.symbol + "_body(" +
+           join(bodyParams, false) + ") {\n" + body_ + "}\n";
+    src += global(out.symbol, 0) + call("kRouteFewRows", false);
     // Two tile blocks per SM, as the tiles' 40 KiB of shared memory allow: without the bound
     // ptxas gave the o_proj tiles 174 registers (one block per SM, 51 vs 76 TFLOP/s).
-    src += global(out.tilesSymbol, 2) + call(false);
+    src += global(out.tilesSymbol, 2) + call("kRouteTiles", false);
+    if (library_) {
+      if (launch_.library->aInput < 0) {
+        out.libraryASymbol = out.symbol + "_library_a";
+        src += global(out.libraryASymbol, 0) + call("kRouteLibraryA", true);
+      }
+      if (launch_.library->epilogue) {
+        out.libraryEpilogueSymbol = out.symbol + "_library_epilogue";
+        src += global(out.libraryEpilogueSymbol, 0) + call("kRouteLibraryEpilogue", true);
+      }
+    }
   } else {
     src += global(out.symbol, 0) + signature;
   }

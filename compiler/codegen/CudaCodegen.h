@@ -23,6 +23,23 @@
 
 namespace mlir::chitu {
 
+/// A product kernel's route through a GEMM library for many rows (cbin LibraryGemm): the
+/// kernel's A (an input, or the rows its `libraryASymbol` function writes), one library GEMM
+/// per product, and its `libraryEpilogueSymbol` function computing the results from them.
+struct LibraryRule {
+  SymExpr when, m, k;
+  bool f16 = false;             // A, B and D are f16 (else bf16)
+  int aInput = -1;              // the kernel input holding A's rows, or -1
+  SymExpr aGrid[3];             // the A function's launch grid when aInput < 0
+  struct Product {
+    unsigned weightInput;
+    SymExpr n;
+    int output = -1;            // the kernel output written directly, or -1: workspace
+  };
+  std::vector<Product> products;
+  bool epilogue = false;        // the epilogue function runs after the library GEMMs
+};
+
 struct LaunchRule {
   SymExpr grid[3];
   unsigned block[3] = {1, 1, 1};
@@ -38,6 +55,7 @@ struct LaunchRule {
   std::vector<int64_t> scalarSymbols;
   /// The kernel takes a pointer to a status word it sets on errors (bad gather index).
   bool usesStatus = false;
+  std::optional<LibraryRule> library;
 };
 
 struct KernelSource {
@@ -46,6 +64,9 @@ struct KernelSource {
   // same op of every layer) has one source, one NVRTC compile and one cubin.
   std::string symbol;
   std::string tilesSymbol; // the second function when launch.tilesWhen is set
+  // The library route's functions (launch.library): A's rows into the workspace, and the
+  // epilogue from the library's products (empty when the route needs none).
+  std::string libraryASymbol, libraryEpilogueSymbol;
   std::string source;      // CUDA C++; includes the embedded headers of kernels/
   LaunchRule launch;
 };

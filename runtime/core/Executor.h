@@ -13,6 +13,9 @@ class Executor {
 public:
   virtual ~Executor() = default;
   virtual std::string deviceName() const = 0;
+  // What runs the products of many rows where the model offers a library route: e.g.
+  // "cuBLASLt 130100", or why not ("none: ..."); empty when the model offers none.
+  virtual std::string gemmLibrary() const { return ""; }
 
   // A zero-filled buffer on the executor's device for a state input.
   virtual StatusOr<void *> allocateState(uint64_t bytes) = 0;

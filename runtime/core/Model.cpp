@@ -282,6 +282,31 @@ Status validateKernel(const cbin::Artifact &a, uint32_t index) {
     return invalidArtifact(what + ": tiles_symbol and tiles_when come together");
   if (k->tiles_when())
     CHITU_RETURN_IF_ERROR(validateExprField(k->tiles_when(), numSymbols, what + " tiles_when"));
+  if (const cbin::LibraryGemm *lib = k->library()) {
+    const std::string w = what + " library";
+    if (!lib->when() || !lib->m() || !lib->k() || !lib->products() || lib->products()->size() == 0)
+      return invalidArtifact(w + ": needs when, m, k and products");
+    if (lib->dtype() != cbin::DType::BF16 && lib->dtype() != cbin::DType::F16)
+      return invalidArtifact(w + ": the library route takes bf16 or f16 products");
+    for (const cbin::Expr *x : {lib->when(), lib->m(), lib->k()})
+      CHITU_RETURN_IF_ERROR(validateExprField(x, numSymbols, w));
+    if (lib->a_input() >= int64_t(k->num_inputs()) ||
+        (lib->a_input() < 0 && (!lib->a_symbol() || !lib->a_grid() || lib->a_grid()->size() != 3)))
+      return invalidArtifact(w + ": A is neither a kernel input nor written by an A function");
+    if (lib->a_grid())
+      for (const cbin::Expr *x : *lib->a_grid())
+        CHITU_RETURN_IF_ERROR(validateExprField(x, numSymbols, w + " A grid"));
+    bool direct = true;
+    for (const cbin::LibraryProduct *p : *lib->products()) {
+      if (p->weight_input() >= k->num_inputs() || !p->n() ||
+          p->output() >= int64_t(k->results()->size()))
+        return invalidArtifact(w + ": a product names no kernel input or output");
+      CHITU_RETURN_IF_ERROR(validateExprField(p->n(), numSymbols, w + " N"));
+      direct &= p->output() >= 0;
+    }
+    if (!direct && !lib->epilogue_symbol())
+      return invalidArtifact(w + ": products written to the workspace need an epilogue");
+  }
   if (k->binaries())
     for (uint32_t i = 0; i < k->binaries()->size(); ++i) {
       const cbin::Binary *b = k->binaries()->Get(i);

@@ -20,6 +20,7 @@ public:
 
   const Model &model() const { return *model_; }
   std::string deviceName() const { return executor_->deviceName(); }
+  std::string gemmLibrary() const { return executor_->gemmLibrary(); }
 
   Status setInput(int entry, const std::string &name, DType dtype, const std::vector<int64_t> &dims,
                   const void *data, size_t bytes);

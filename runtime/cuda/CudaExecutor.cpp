@@ -1,5 +1,6 @@
 #include "CudaExecutor.h"
 
+#include "CublasLt.h"
 #include "CudaDriver.h"
 
 #include <algorithm>
@@ -49,6 +50,9 @@ public:
         d_->cuMemFree(p);
     if (arena_)
       d_->cuMemFree(arena_);
+    if (libraryWorkspace_)
+      d_->cuMemFree(libraryWorkspace_);
+    gemm_.reset();
     if (status_)
       d_->cuMemFree(status_);
     for (CUmodule m : modules_)
@@ -91,10 +95,32 @@ public:
     // CHITU_CUDA_GRAPHS=0 launches every kernel directly (to compare, or to debug).
     const char *graphs = std::getenv("CHITU_CUDA_GRAPHS");
     graphsEnabled_ = d_->cuStreamBeginCapture && !(graphs && std::string(graphs) == "0");
+    // Many-row products on cuBLASLt where the model offers the route (cbin LibraryGemm) and
+    // the library loads; CHITU_LIBRARY_GEMM=0 keeps the kernels' own tiles (to compare).
+    const char *library = std::getenv("CHITU_LIBRARY_GEMM");
+    bool wanted = !(library && std::string(library) == "0");
+    bool offered = false;
+    if (const auto *kernels = model_->artifact().kernels())
+      for (const cbin::Kernel *k : *kernels)
+        offered |= k->library() != nullptr;
+    libraryOffered_ = offered;
+    if (wanted && offered) {
+      auto g = cuda::GemmLibrary::create();
+      if (g.isOk())
+        gemm_ = std::move(*g);
+      else
+        libraryNote_ = g.status().message();
+    }
     return Status::ok();
   }
 
   std::string deviceName() const override { return name_; }
+  std::string gemmLibrary() const override {
+    if (gemm_)
+      return gemm_->version();
+    return libraryNote_.empty() ? libraryOffered_ ? "none: CHITU_LIBRARY_GEMM=0" : ""
+                                : "none: " + libraryNote_;
+  }
 
   StatusOr<void *> allocateState(uint64_t bytes) override {
     CHITU_CU(d_->cuCtxSetCurrent(ctx_));
@@ -170,22 +196,39 @@ public:
         events_.push_back(ev);
       }
     // Reused from run to run: a decode step replayed from a graph allocates nothing here.
-    std::vector<Launch> &launches = launches_;
-    launches.resize(numSteps);
-    for (uint32_t s = 0; s < numSteps; ++s) {
-      Status st = prepare(*e.steps()->Get(s), s, shapes, launches[s]);
-      if (!st.isOk())
-        return st.withContext("kernel " +
-                              a.kernels()->Get(e.steps()->Get(s)->kernel())->name()->str());
+    // A step is one launch, or several on the library route (stepBegin_ says where each
+    // step's start). A library workspace too small for this run is replaced, and the steps
+    // prepared again with its address.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      launches_.clear();
+      stepBegin_.assign(1, 0);
+      libraryNeeded_ = 0;
+      for (uint32_t s = 0; s < numSteps; ++s) {
+        Status st = prepare(*e.steps()->Get(s), s, shapes);
+        if (!st.isOk())
+          return st.withContext("kernel " +
+                                a.kernels()->Get(e.steps()->Get(s)->kernel())->name()->str());
+        stepBegin_.push_back(launches_.size());
+      }
+      if (libraryNeeded_ <= libraryWorkspaceBytes_)
+        break;
+      CHITU_CU(d_->cuStreamSynchronize(stream_));
+      if (libraryWorkspace_)
+        CHITU_CU(d_->cuMemFree(libraryWorkspace_));
+      libraryWorkspace_ = 0;
+      libraryWorkspaceBytes_ = 0;
+      CHITU_CU(d_->cuMemAlloc(&libraryWorkspace_, libraryNeeded_));
+      libraryWorkspaceBytes_ = libraryNeeded_;
     }
     if (timed) {
       for (uint32_t s = 0; s < numSteps; ++s) {
         CHITU_CU(d_->cuEventRecord(events_[s], stream_));
-        CHITU_RETURN_IF_ERROR(issue(launches[s]));
+        for (size_t i = stepBegin_[s]; i < stepBegin_[s + 1]; ++i)
+          CHITU_RETURN_IF_ERROR(issue(launches_[i]));
       }
       CHITU_CU(d_->cuEventRecord(events_[numSteps], stream_));
     } else {
-      CHITU_RETURN_IF_ERROR(replayOrIssue(entry, launches));
+      CHITU_RETURN_IF_ERROR(replayOrIssue(entry, launches_));
     }
     std::vector<uint32_t> status(numSteps, 0);
     if (numSteps)
@@ -226,6 +269,8 @@ private:
     size_t n = a.kernels() ? a.kernels()->size() : 0;
     functions_.assign(n, nullptr);
     tilesFunctions_.assign(n, nullptr);
+    libraryAFunctions_.assign(n, nullptr);
+    libraryEpilogueFunctions_.assign(n, nullptr);
     // Kernels with the same code share one stored cubin: load each cubin once.
     std::map<const uint8_t *, CUmodule> loaded;
     for (uint32_t i = 0; i < n; ++i) {
@@ -271,6 +316,13 @@ private:
           getFunction(k.symbol() ? k.symbol()->c_str() : k.name()->c_str(), functions_[i]));
       if (k.tiles_symbol())
         CHITU_RETURN_IF_ERROR(getFunction(k.tiles_symbol()->c_str(), tilesFunctions_[i]));
+      if (const cbin::LibraryGemm *lib = k.library()) {
+        if (lib->a_symbol())
+          CHITU_RETURN_IF_ERROR(getFunction(lib->a_symbol()->c_str(), libraryAFunctions_[i]));
+        if (lib->epilogue_symbol())
+          CHITU_RETURN_IF_ERROR(
+              getFunction(lib->epilogue_symbol()->c_str(), libraryEpilogueFunctions_[i]));
+      }
     }
     return Status::ok();
   }
@@ -304,21 +356,53 @@ private:
 
   // One kernel launch with everything it takes, so that a step's launches can be compared
   // with those a CUDA graph was captured from.
+  // A library GEMM instead when `gemm` is set: params are then A, B, D and the workspace.
   struct Launch {
     CUfunction function = nullptr; // null: an empty grid, nothing to launch
+    const cuda::GemmLibrary::Plan *gemm = nullptr;
     unsigned grid[3] = {0, 0, 0}, block[3] = {0, 0, 0}, sharedBytes = 0;
     std::vector<uint64_t> params; // device pointers, then int64 scalars
     bool operator==(const Launch &o) const {
-      return function == o.function && std::equal(grid, grid + 3, o.grid) &&
+      return function == o.function && gemm == o.gemm && std::equal(grid, grid + 3, o.grid) &&
              std::equal(block, block + 3, o.block) && sharedBytes == o.sharedBytes &&
              params == o.params;
     }
   };
 
-  Status prepare(const cbin::Step &step, uint32_t stepIndex, const EntryShapes &shapes,
-                 Launch &out) {
-    out.function = nullptr;
-    out.params.clear();
+  // Appends the launches of one step to launches_.
+  // The launches of a run: elements are reused from run to run (their parameter vectors keep
+  // their capacity), so a decode step replayed from a graph allocates nothing.
+  class LaunchList {
+  public:
+    Launch &append() {
+      if (size_ == items_.size())
+        items_.emplace_back();
+      Launch &l = items_[size_++];
+      std::vector<uint64_t> params = std::move(l.params);
+      l = Launch();
+      l.params = std::move(params);
+      l.params.clear();
+      return l;
+    }
+    void pop() { --size_; }
+    void clear() { size_ = 0; }
+    size_t size() const { return size_; }
+    const Launch &operator[](size_t i) const { return items_[i]; }
+    const Launch *begin() const { return items_.data(); }
+    const Launch *end() const { return items_.data() + size_; }
+    bool operator==(const std::vector<Launch> &o) const {
+      return std::equal(begin(), end(), o.begin(), o.end());
+    }
+    bool operator!=(const std::vector<Launch> &o) const { return !(*this == o); }
+    std::vector<Launch> copy() const { return std::vector<Launch>(begin(), end()); }
+
+  private:
+    std::vector<Launch> items_;
+    size_t size_ = 0;
+  };
+
+  Status prepare(const cbin::Step &step, uint32_t stepIndex, const EntryShapes &shapes) {
+    Launch &out = launches_.append();
     const cbin::Kernel &k = *model_->artifact().kernels()->Get(step.kernel());
     const cbin::Launch &l = *k.launch();
     int64_t grid[3];
@@ -343,6 +427,13 @@ private:
       if (*tiles != 0)
         out.function = tilesFunctions_[step.kernel()];
     }
+    if (gemm_ && k.library()) {
+      auto when = shapes.eval(*k.library()->when());
+      if (!when.isOk())
+        return when.status();
+      if (*when != 0)
+        return prepareLibrary(step, stepIndex, shapes, grid);
+    }
     for (uint32_t i = 0; i < 3; ++i) {
       out.grid[i] = unsigned(grid[i]);
       out.block[i] = l.block()->Get(i);
@@ -358,23 +449,115 @@ private:
                                std::to_string(l.shared_bytes()));
       out.sharedBytes = unsigned(*bytes);
     }
+    return kernelParams(step, stepIndex, shapes, out.params);
+  }
+
+  // A kernel's parameters: its outputs, its inputs, the status word if it takes one, its
+  // scalars.
+  Status kernelParams(const cbin::Step &step, uint32_t stepIndex, const EntryShapes &shapes,
+                      std::vector<uint64_t> &params) const {
+    const cbin::Launch &l = *model_->artifact().kernels()->Get(step.kernel())->launch();
+    params.clear();
     for (uint32_t t : *step.outputs())
-      out.params.push_back(pointer(t, shapes));
+      params.push_back(pointer(t, shapes));
     for (uint32_t t : *step.inputs())
-      out.params.push_back(pointer(t, shapes));
+      params.push_back(pointer(t, shapes));
     if (l.uses_status())
-      out.params.push_back(status_ + 4 * stepIndex);
+      params.push_back(status_ + 4 * stepIndex);
     if (l.scalar_args())
       for (const cbin::Expr *e : *l.scalar_args()) {
         auto v = shapes.eval(*e);
         if (!v.isOk())
           return v.status();
-        out.params.push_back(uint64_t(*v));
+        params.push_back(uint64_t(*v));
       }
     return Status::ok();
   }
 
+  // The library route of a product kernel (cbin LibraryGemm), replacing the launch prepare()
+  // appended last: A's rows into the workspace (unless A is an input), one library GEMM per
+  // product, then the epilogue function (unless the products are the outputs). Workspace
+  // layout, 256-byte aligned parts: A, the products that are not outputs, the library's
+  // scratch. `tileGrid` is the kernel's grid (its tiles), which the epilogue launches with.
+  Status prepareLibrary(const cbin::Step &step, uint32_t stepIndex, const EntryShapes &shapes,
+                        const int64_t tileGrid[3]) {
+    const cbin::Kernel &k = *model_->artifact().kernels()->Get(step.kernel());
+    const cbin::LibraryGemm &lib = *k.library();
+    launches_.pop();
+    auto m = shapes.eval(*lib.m()), kk = shapes.eval(*lib.k());
+    if (!m.isOk())
+      return m.status();
+    if (!kk.isOk())
+      return kk.status();
+    std::vector<uint64_t> params;
+    CHITU_RETURN_IF_ERROR(kernelParams(step, stepIndex, shapes, params));
+    const size_t numOutputs = step.outputs()->size();
+    if (numOutputs + k.num_inputs() > params.size())
+      return invalidArtifact("a step's operands do not match its kernel");
+    uint64_t used = 0;
+    auto take = [&](uint64_t bytes) {
+      uint64_t at = used;
+      used += (bytes + 255) / 256 * 256;
+      return libraryWorkspace_ + at;
+    };
+    const uint64_t a = lib.a_input() >= 0 ? params[numOutputs + uint32_t(lib.a_input())]
+                                          : take(uint64_t(*m) * uint64_t(*kk) * 2);
+    std::vector<uint64_t> products;
+    std::vector<int64_t> columns;
+    for (const cbin::LibraryProduct *p : *lib.products()) {
+      auto n = shapes.eval(*p->n());
+      if (!n.isOk())
+        return n.status();
+      columns.push_back(*n);
+      products.push_back(p->output() >= 0 ? params[uint32_t(p->output())]
+                                          : take(uint64_t(*m) * uint64_t(*n) * 2));
+    }
+    const uint64_t scratch = take(cuda::GemmLibrary::kWorkspaceBytes);
+    libraryNeeded_ = std::max(libraryNeeded_, used);
+    const cbin::Launch &l = *k.launch();
+    params.push_back(a);
+    params.insert(params.end(), products.begin(), products.end());
+    auto kernel = [&](CUfunction function, const int64_t grid[3]) -> Status {
+      Launch &out = launches_.append();
+      out.function = function;
+      for (uint32_t i = 0; i < 3; ++i) {
+        if (grid[i] <= 0 || grid[i] > (i == 0 ? INT32_MAX : 65535))
+          return runtimeError("library route launch grid exceeds the GPU's limits");
+        out.grid[i] = unsigned(grid[i]);
+        out.block[i] = l.block()->Get(i);
+      }
+      out.params = params;
+      return Status::ok();
+    };
+    if (lib.a_input() < 0) {
+      int64_t grid[3];
+      for (uint32_t i = 0; i < 3; ++i) {
+        auto g = shapes.eval(*lib.a_grid()->Get(i));
+        if (!g.isOk())
+          return g.status();
+        grid[i] = *g;
+      }
+      CHITU_RETURN_IF_ERROR(kernel(libraryAFunctions_[step.kernel()], grid));
+    }
+    const bool f16 = lib.dtype() == cbin::DType::F16;
+    for (uint32_t j = 0; j < lib.products()->size(); ++j) {
+      const uint64_t b = params[numOutputs + lib.products()->Get(j)->weight_input()];
+      auto plan = gemm_->plan(*m, columns[j], *kk, f16,
+                              cuda::GemmLibrary::alignmentOf({a, b, products[j]}));
+      if (!plan.isOk())
+        return plan.status();
+      Launch &g = launches_.append();
+      g.gemm = *plan;
+      g.params = {a, b, products[j], scratch};
+    }
+    if (lib.epilogue_symbol())
+      CHITU_RETURN_IF_ERROR(kernel(libraryEpilogueFunctions_[step.kernel()], tileGrid));
+    return Status::ok();
+  }
+
   Status issue(const Launch &l) {
+    if (l.gemm)
+      return gemm_->run(*l.gemm, l.params[0], l.params[1], l.params[2], l.params[3], stream_);
     if (!l.function)
       return Status::ok();
     std::vector<void *> params;
@@ -399,7 +582,7 @@ private:
   };
   static constexpr size_t kGraphsPerEntry = 4;
 
-  Status replayOrIssue(int entry, const std::vector<Launch> &launches) {
+  Status replayOrIssue(int entry, const LaunchList &launches) {
     if (!graphsEnabled_) {
       for (const Launch &l : launches)
         CHITU_RETURN_IF_ERROR(issue(l));
@@ -407,7 +590,7 @@ private:
     }
     EntryGraphs &eg = graphs_[entry];
     for (size_t i = 0; i < eg.graphs.size(); ++i)
-      if (eg.graphs[i].launches == launches) {
+      if (launches == eg.graphs[i].launches) {
         std::rotate(eg.graphs.begin() + long(i), eg.graphs.begin() + long(i) + 1, eg.graphs.end());
         CHITU_CU(d_->cuGraphLaunch(eg.graphs.back().exec, stream_));
         return Status::ok();
@@ -415,7 +598,7 @@ private:
     if (launches != eg.previous) {
       for (const Launch &l : launches)
         CHITU_RETURN_IF_ERROR(issue(l));
-      eg.previous = launches;
+      eg.previous = launches.copy();
       return Status::ok();
     }
     CHITU_CU(d_->cuStreamBeginCapture(stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
@@ -437,7 +620,7 @@ private:
       d_->cuGraphExecDestroy(eg.graphs.front().exec);
       eg.graphs.erase(eg.graphs.begin());
     }
-    eg.graphs.push_back(Graph{launches, exec});
+    eg.graphs.push_back(Graph{launches.copy(), exec});
     eg.previous.clear();
     CHITU_CU(d_->cuGraphLaunch(exec, stream_));
     return Status::ok();
@@ -453,8 +636,15 @@ private:
   std::vector<CUmodule> modules_;
   std::vector<CUfunction> functions_;
   std::vector<CUfunction> tilesFunctions_; // a product kernel's tile routines (Kernel.tiles_*)
+  std::vector<CUfunction> libraryAFunctions_, libraryEpilogueFunctions_; // Kernel.library
+  std::unique_ptr<cuda::GemmLibrary> gemm_; // null: no library route
+  std::string libraryNote_;                 // why there is none, when the model offers it
+  bool libraryOffered_ = false;
+  CUdeviceptr libraryWorkspace_ = 0;
+  uint64_t libraryWorkspaceBytes_ = 0, libraryNeeded_ = 0;
+  std::vector<size_t> stepBegin_; // launches_[stepBegin_[s] .. stepBegin_[s + 1]): step s
   std::vector<CUevent> events_;            // profiling: one before each step and one after the last
-  std::vector<Launch> launches_;           // the current run's, prepared before any is issued
+  LaunchList launches_;                    // the current run's, prepared before any is issued
   bool graphsEnabled_ = false;
   std::map<int, EntryGraphs> graphs_;
   std::vector<CUdeviceptr> weights_;

@@ -247,9 +247,12 @@ int main(int argc, char **argv) {
   };
   auto fail = [&](const Status &st) { tools::fatal(args.tool(), st.message()); };
   SamplingParams greedy;
-  if (!json)
+  if (!json) {
     std::printf("%s on %s: %s of weights, %zu kernel launches per step\n", path.c_str(),
                 s.deviceName().c_str(), humanBytes(weightBytes).c_str(), launches);
+    if (!s.gemmLibrary().empty())
+      std::printf("many-row products (prefill): %s\n", s.gemmLibrary().c_str());
+  }
 
   // Prefill: one prompt in one step, until its first token.
   double prefillMs = 0;
@@ -338,6 +341,8 @@ int main(int argc, char **argv) {
     JsonWriter j;
     j.beginObject();
     j.key("device").value(s.deviceName());
+    if (!s.gemmLibrary().empty())
+      j.key("gemm_library").value(s.gemmLibrary());
     j.key("model").value(path);
     j.key("weight_bytes").value(weightBytes);
     j.key("launches_per_step").value(uint64_t(launches));

@@ -290,6 +290,12 @@ void printText(const Model &m, const SymbolValues &symbols) {
                   k->launch()->block()->Get(0), k->launch()->block()->Get(1),
                   k->launch()->block()->Get(2), shared.c_str(),
                   bins.empty() ? "none" : joined(bins).c_str());
+      if (const cbin::LibraryGemm *lib = k->library())
+        std::printf("    library GEMM when (%s): %u product(s), A %s, %s\n",
+                    exprText(lib->when(), e).c_str(), lib->products()->size(),
+                    lib->a_input() >= 0 ? ("input " + std::to_string(lib->a_input())).c_str()
+                                        : "written by the prologue",
+                    lib->epilogue_symbol() ? "then the epilogue" : "into the outputs");
     }
 
   std::printf("\ntensors (%u):\n", a.tensors()->size());
@@ -429,6 +435,14 @@ void printJson(const Model &m, const SymbolValues &symbols) {
       if (k->tiles_symbol()) {
         j.key("tiles_symbol").value(k->tiles_symbol()->str());
         j.key("tiles_when").value(exprText(k->tiles_when(), e));
+      }
+      if (const cbin::LibraryGemm *lib = k->library()) {
+        j.key("library").beginObject();
+        j.key("when").value(exprText(lib->when(), e));
+        j.key("products").value(int64_t(lib->products()->size()));
+        j.key("a_input").value(int64_t(lib->a_input()));
+        j.key("epilogue").value(lib->epilogue_symbol() != nullptr);
+        j.endObject();
       }
       j.key("ops").beginArray();
       for (const cbin::Op *op : *k->ops())
