@@ -5,6 +5,7 @@
 #include "common.cuh"
 #include "mma.cuh"
 #include "reduce.cuh"
+#include "tiling.cuh"
 
 namespace chitu {
 
@@ -234,27 +235,19 @@ __device__ void paged_attention_one(const T *__restrict__ q, const T *__restrict
 //
 // With many query tokens the per-(token, head) routine above reads every key once per query.
 // flash_attention_tile instead takes kFlashRows consecutive tokens of one head per block
-// (16 warps x 16 rows) and streams the keys of their sequence through shared memory
-// kFlashKeys at a time (cp.async, two stages), so each key is read once per tile: S = Q K^T
-// and O += P V on tensor cores (mma.sync m16n8k16, f32 accumulation), an online softmax per
+// (16 warps x 16 rows, their queries staged in shared memory once) and streams the keys of
+// their sequence through shared memory kFlashKeys at a time (cp.async, two stages), so each
+// key is read once per tile: S = Q K^T and O += P V on tensor cores (mma.sync m16n8k16, f32
+// accumulation, fragments by ldmatrix), kFlashSubKeys keys at a time, an online softmax per
 // row in registers (exp2 with the scale folded in), P rounded to the 16-bit input type as the
 // A operand of P V. Causality, windows and ragged batches come from each token's own
 // position and sequence: a tile whose tokens span several sequences makes one pass per
 // sequence over that sequence's keys. 16-bit types, D % 16 == 0 and D <= 128 only (registers:
-// D / 2 accumulators per lane).
-constexpr int kFlashRows = 256;       // query tokens per block
-constexpr int kFlashKeys = 32;        // keys per shared-memory stage
-constexpr int kFlashMinTokens = 64;   // fewer tokens (decode): the per-(token, head) routine
+// D / 2 accumulators per lane). Sizes: kernels/tiling.cuh.
 constexpr int kFlashMaxSequences = 4; // a tile spanning more sequences: per-(token, head) too
 
 template <int D, typename T> __host__ __device__ constexpr bool flash_attention_supported() {
-  return sizeof(T) == 2 && D % 16 == 0 && D <= 128;
-}
-
-// Bytes of shared memory flash_attention_tile<D> takes: two stages of K and V tiles with
-// rows padded by 16 bytes (fragment loads then hit 32 different banks), and the rows' info.
-template <int D> __host__ __device__ constexpr int flash_smem_bytes() {
-  return 2 * 2 * kFlashKeys * (D + 8) * 2 + (3 * kFlashRows + 4) * 4;
+  return flash_attention_supported(D, int(sizeof(T)));
 }
 
 template <int D, int kWarps, typename T, typename TT, typename TS, typename TP>
@@ -266,13 +259,23 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
                      i64 maxBlocks, float scale, i64 window, unsigned *status, float *smem) {
 #if __CUDA_ARCH__ >= 800
   static_assert(kWarps * 16 == kFlashRows, "16 query rows per warp");
+  static_assert(kFlashKeys % kFlashSubKeys == 0 && kFlashSubKeys % 16 == 0, "key tiling");
   constexpr int P = D + 8, kChunks = D / 8; // row pitch (elements), 16-byte chunks per row
-  T *ks = reinterpret_cast<T *>(smem);      // [2][kFlashKeys][P]
+  T *qs = reinterpret_cast<T *>(smem);      // [kFlashRows][P]
+  T *ks = qs + kFlashRows * P;              // [2][kFlashKeys][P]
   T *vs = ks + 2 * kFlashKeys * P;          // [2][kFlashKeys][P]
   int *rowSeq = reinterpret_cast<int *>(vs + 2 * kFlashKeys * P); // -1: invalid or done
   int *rowPos = rowSeq + kFlashRows, *rowLo = rowPos + kFlashRows, *ctl = rowLo + kFlashRows;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t4 = lane & 3;
   const i64 kvh = h / (heads / kvHeads);
+  // The tile's queries, once for all passes (rows past the last token read as zeros).
+  for (int c = tid; c < kFlashRows * kChunks; c += blockDim.x) {
+    const int row = c / kChunks, chunk = c % kChunks;
+    const bool ok = t0 + row < tokens;
+    cp_async_16(qs + row * P + chunk * 8, ok ? q + ((t0 + row) * heads + h) * D + chunk * 8 : q,
+                ok);
+  }
+  cp_async_commit();
   if (tid < kFlashRows) {
     const i64 t = t0 + tid;
     int s = -1, p = 0, lo = 0;
@@ -296,8 +299,14 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
   const int seq0 = rowSeq[r0], seq1 = rowSeq[r1];
   const int pos0 = rowPos[r0], pos1 = rowPos[r1], lo0 = rowLo[r0], lo1 = rowLo[r1];
   const bool q0ok = t0 + r0 < tokens, q1ok = t0 + r1 < tokens;
-  const unsigned *q0 = reinterpret_cast<const unsigned *>(q + ((t0 + r0) * heads + h) * D);
-  const unsigned *q1 = reinterpret_cast<const unsigned *>(q + ((t0 + r1) * heads + h) * D);
+  // ldmatrix row addresses (shared space, bytes): the warp's A fragments (rows, then columns
+  // + 8 for lanes 16..31), and the lane's offsets into a stage for K's B fragments of a pair
+  // of key octets (lanes 16..31: the second octet) and V's transposed ones.
+  const unsigned qrow = shared_address(
+      qs + (warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * P + (lane >> 4) * 8);
+  const unsigned krow = (((lane >> 4) * 8 + (lane & 7)) * P + ((lane >> 3) & 1) * 8) * 2;
+  const unsigned vrow = ((((lane >> 3) & 1) * 8 + (lane & 7)) * P + (lane >> 4) * 8) * 2;
+  const unsigned kbase = shared_address(ks), vbase = shared_address(vs);
   const float scaleLog2 = scale * 1.4426950408889634f;
   float o[D / 8][4], m[2] = {-inf_f32(), -inf_f32()}, l[2] = {0.0f, 0.0f};
 #pragma unroll
@@ -365,35 +374,41 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
       if (kt + kFlashKeys <= kmax)
         load_keys(stage ^ 1, kt + kFlashKeys);
       cp_async_commit();
-      cp_async_wait<1>(); // this stage's keys have landed (the next stage's may still fly)
+      cp_async_wait<1>(); // this stage's keys (and the queries) have landed
       __syncthreads();
-      if (whi >= kt && wlo < kt + kFlashKeys) {
-        const T *kst = ks + stage * kFlashKeys * P, *vst = vs + stage * kFlashKeys * P;
-        // S = Q K^T for the warp's 16 rows and the stage's keys.
-        float sc[kFlashKeys / 8][4];
 #pragma unroll
-        for (int nt = 0; nt < kFlashKeys / 8; ++nt)
+      for (int half = 0; half < kFlashKeys / kFlashSubKeys; ++half) {
+        const int ks0 = kt + half * kFlashSubKeys;
+        if (whi < ks0 || wlo >= ks0 + kFlashSubKeys)
+          continue;
+        const unsigned subTile = (stage * kFlashKeys + half * kFlashSubKeys) * P * 2;
+        const unsigned kst = kbase + subTile + krow, vst = vbase + subTile + vrow;
+        // S = Q K^T for the warp's 16 rows and the sub-tile's keys.
+        float sc[kFlashSubKeys / 8][4];
+#pragma unroll
+        for (int nt = 0; nt < kFlashSubKeys / 8; ++nt)
 #pragma unroll
           for (int c = 0; c < 4; ++c)
             sc[nt][c] = 0.0f;
 #pragma unroll
         for (int kk = 0; kk < D / 16; ++kk) {
-          const unsigned a[4] = {
-              q0ok ? __ldg(q0 + kk * 8 + t4) : 0u, q1ok ? __ldg(q1 + kk * 8 + t4) : 0u,
-              q0ok ? __ldg(q0 + kk * 8 + t4 + 4) : 0u, q1ok ? __ldg(q1 + kk * 8 + t4 + 4) : 0u};
+          unsigned a[4];
+          ldmatrix_x4(a, qrow + kk * 32);
 #pragma unroll
-          for (int nt = 0; nt < kFlashKeys / 8; ++nt) {
-            const unsigned *kw = reinterpret_cast<const unsigned *>(kst + (nt * 8 + g) * P);
-            mma_16816(sc[nt], a, kw[kk * 8 + t4], kw[kk * 8 + t4 + 4], q);
+          for (int nt = 0; nt < kFlashSubKeys / 8; nt += 2) {
+            unsigned b[4];
+            ldmatrix_x4(b, kst + (nt * 8 * P + kk * 16) * 2);
+            mma_16816(sc[nt], a, b[0], b[1], q);
+            mma_16816(sc[nt + 1], a, b[2], b[3], q);
           }
         }
         // Mask (causal, window, other sequences), then the online softmax of each row.
         float mx[2] = {-inf_f32(), -inf_f32()};
 #pragma unroll
-        for (int nt = 0; nt < kFlashKeys / 8; ++nt)
+        for (int nt = 0; nt < kFlashSubKeys / 8; ++nt)
 #pragma unroll
           for (int c = 0; c < 4; ++c) {
-            const int j = kt + nt * 8 + 2 * t4 + (c & 1);
+            const int j = ks0 + nt * 8 + 2 * t4 + (c & 1);
             const bool ok = c < 2 ? in0 && j >= lo0 && j <= pos0 : in1 && j >= lo1 && j <= pos1;
             sc[nt][c] = ok ? sc[nt][c] * scaleLog2 : -inf_f32();
             mx[c >> 1] = max_f32(mx[c >> 1], sc[nt][c]);
@@ -415,7 +430,7 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
           m[r] = mNew;
         }
 #pragma unroll
-        for (int nt = 0; nt < kFlashKeys / 8; ++nt)
+        for (int nt = 0; nt < kFlashSubKeys / 8; ++nt)
 #pragma unroll
           for (int c = 0; c < 4; ++c) {
             sc[nt][c] = exp2f(sc[nt][c] - base[c >> 1]);
@@ -424,17 +439,15 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
           // O += P V: the C fragments of two key octets are the A fragment of 16 keys; V's
           // B fragments come transposed from its row-major stage by ldmatrix.
 #pragma unroll
-        for (int kk = 0; kk < kFlashKeys / 16; ++kk) {
+        for (int kk = 0; kk < kFlashSubKeys / 16; ++kk) {
           const unsigned pa[4] = {pack2<T>(sc[2 * kk][0], sc[2 * kk][1]),
                                   pack2<T>(sc[2 * kk][2], sc[2 * kk][3]),
                                   pack2<T>(sc[2 * kk + 1][0], sc[2 * kk + 1][1]),
                                   pack2<T>(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
-          const T *vrow =
-              vst + (kk * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)) * P + (lane >> 4) * 8;
 #pragma unroll
           for (int np = 0; np < D / 16; ++np) {
             unsigned b[4];
-            ldmatrix_x4_trans(b, vrow + np * 16);
+            ldmatrix_x4_trans(b, vst + (kk * 16 * P + np * 16) * 2);
             mma_16816(o[2 * np], pa, b[0], b[1], q);
             mma_16816(o[2 * np + 1], pa, b[2], b[3], q);
           }
@@ -461,7 +474,8 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
       *reinterpret_cast<unsigned *>(out + ((t0 + r1) * heads + h) * D + col) =
           pack2<T>(o[d][2] * inv1, o[d][3] * inv1);
   }
-  __syncthreads(); // shared memory is reused by the block's next item
+  cp_async_wait<0>(); // a tile without rows to compute still drains its query loads
+  __syncthreads();    // shared memory is reused by the block's next item
 #endif
 }
 

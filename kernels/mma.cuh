@@ -44,19 +44,26 @@ __device__ __forceinline__ unsigned shared_address(const void *p) {
 // Four 8 x 8 16-bit matrices from shared memory: lanes 8i..8i+7 give the row addresses of
 // matrix i (16 bytes each); r[i] of lane l then holds elements (row l/4; columns 2(l%4),
 // 2(l%4)+1) of matrix i: an A fragment register, or a B one when rows run along n.
-__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void *rowAddress) {
+// (The unsigned overloads take shared-space addresses: 32 bits where a pointer takes 64.)
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], unsigned rowAddress) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(rowAddress)));
+               : "r"(rowAddress));
+}
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void *rowAddress) {
+  ldmatrix_x4(r, shared_address(rowAddress));
 }
 
 // The same, transposed: lanes 8i..8i+7 give the row
 // addresses of matrix i (16 bytes each); r[i] of lane l then holds elements (rows 2(l%4),
 // 2(l%4)+1; column l/4) of matrix i, which is a B fragment half when rows run along k.
-__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void *rowAddress) {
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], unsigned rowAddress) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(rowAddress)));
+               : "r"(rowAddress));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void *rowAddress) {
+  ldmatrix_x4_trans(r, shared_address(rowAddress));
 }
 
 // 16 bytes global -> shared without passing through registers; `valid` false fills zeros

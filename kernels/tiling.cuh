@@ -1,5 +1,5 @@
 // tiling.cuh: the tile sizes and shared-memory footprints of the product routines
-// (matmul.cuh), in plain C++ as well as CUDA: the compiler includes this header too, to size
+// (matmul.cuh) and of prefill attention (llm.cuh), in plain C++ as well as CUDA: the compiler includes this header too, to size
 // launch grids and dynamic shared memory from the same numbers the kernels use.
 #pragma once
 
@@ -52,5 +52,20 @@ enum ProductRoute : int {
   kRouteLibraryEpilogue = 3
 };
 constexpr int kLibraryMinRows = 64, kLibraryARows = 8;
+
+// Prefill attention (flash_attention_tile in llm.cuh): kFlashRows query tokens of one head per
+// block (16 warps x 16 rows), keys through two shared-memory stages of kFlashKeys, each
+// computed as halves of kFlashSubKeys (registers: a 16 x kFlashSubKeys score tile per warp).
+constexpr int kFlashRows = 256, kFlashKeys = 64, kFlashSubKeys = 32;
+constexpr int kFlashMinTokens = 64; // fewer tokens (decode): the per-(token, head) routine
+// Bytes of shared memory the tile takes for head dimension d: the queries and two stages of
+// K and V, rows padded by 16 bytes (fragment loads then hit 32 different banks), then three
+// ints per query row and four of control.
+CHITU_HOST_DEVICE constexpr bool flash_attention_supported(int d, int elementBytes) {
+  return elementBytes == 2 && d % 16 == 0 && d <= 128;
+}
+CHITU_HOST_DEVICE constexpr int flash_smem_bytes(int d) {
+  return (kFlashRows + 2 * 2 * kFlashKeys) * (d + 8) * 2 + (3 * kFlashRows + 4) * 4;
+}
 
 } // namespace chitu

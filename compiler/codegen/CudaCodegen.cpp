@@ -1413,12 +1413,21 @@ LogicalResult KernelEmitter::emitPagedAttention(PagedAttentionOp op) {
   std::snprintf(scale, sizeof scale, "%.9ef", double(op.getScale().convertToFloat()));
   // One shared array serves the per-(token, head) routine and, for prefill, the flash tiles
   // (chitu::paged_attention_all picks per call); 16-byte aligned for cp.async and ldmatrix.
-  std::string d = std::to_string(headDim), t = storageType(elementType(op.getQuery()));
-  line("constexpr int kScratchFloats = " + std::to_string(kWarps * (2 + headDim)) + ";");
-  line("constexpr int kFlashFloats = chitu::flash_attention_supported<" + d + ", " + t +
-       ">() ? chitu::flash_smem_bytes<" + d + ">() / 4 : 0;");
-  line("__shared__ __align__(16) float scratch[kScratchFloats > kFlashFloats ? kScratchFloats : "
-       "kFlashFloats];");
+  // Dynamic: the flash tiles' footprint (queries and two key stages, ~140 KiB at D = 128) is
+  // taken only by launches of kFlashMinTokens tokens or more.
+  std::string d = std::to_string(headDim);
+  const int64_t scratchBytes = int64_t(kWarps) * (2 + headDim) * 4;
+  const bool flash = ::chitu::flash_attention_supported(
+      int(headDim), int(elementType(op.getQuery()).getIntOrFloatBitWidth() / 8));
+  const int64_t flashBytes = flash ? ::chitu::flash_smem_bytes(int(headDim)) : 0;
+  line("extern __shared__ __align__(16) float scratch[];");
+  launch_.sharedBytes = unsigned(std::max(scratchBytes, flashBytes));
+  if (flashBytes > scratchBytes)
+    launch_.sharedBytesExpr =
+        SymExpr::constant(scratchBytes) +
+        SymExpr::constant(flashBytes - scratchBytes) *
+            SymExpr::min(SymExpr::constant(1),
+                         SymExpr::floorDiv(q[0], SymExpr::constant(::chitu::kFlashMinTokens)));
   // Query heads per block in batched decode (GQA): up to 4 heads of one KV head (each lane
   // keeps a query and an accumulator row per head in registers).
   int64_t headsPerBlock = 1;
