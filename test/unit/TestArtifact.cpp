@@ -55,8 +55,17 @@ std::vector<uint8_t> buildTestArtifact(const ArtifactKnobs &k) {
   std::vector<uint32_t> block = {k.blockThreads, 1, 1};
   std::vector<Offset<cb::Expr>> scalars = {expr(symbol(0))};
   auto launch = cb::CreateLaunchDirect(fbb, &grid, &block, 0, &scalars, false);
+  Offset<cb::LibraryGemm> library = 0;
+  if (k.libraryWeightInput >= 0) {
+    std::vector<Offset<cb::LibraryProduct>> products = {cb::CreateLibraryProduct(
+        fbb, uint32_t(k.libraryWeightInput), expr(constant(4)), k.libraryOutput)};
+    library = cb::CreateLibraryGemmDirect(fbb, expr(constant(1)), expr(symbol(0)),
+                                          expr(constant(4)), cb::DType(k.libraryDType), 0,
+                                          nullptr, nullptr, &products, nullptr);
+  }
   std::vector<Offset<cb::Kernel>> kernels = {
-      cb::CreateKernelDirect(fbb, "k0_add", 0, 2, &ops, &results, launch, nullptr)};
+      cb::CreateKernelDirect(fbb, "k0_add", 0, 2, &ops, &results, launch, nullptr, nullptr,
+                             nullptr, 0, library)};
 
   std::vector<Offset<cb::Symbol>> symbols = {cb::CreateSymbolDirect(fbb, "s0", k.symbolInput, 0)};
   std::vector<uint32_t> inputs = {0}, outputs = {3};

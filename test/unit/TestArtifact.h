@@ -25,6 +25,11 @@ struct ArtifactKnobs {
   uint32_t symbolInput = 0; // input that symbol 0 is read from
   uint32_t blockThreads = 1;
   bool missingArena = false;
+  // A library route on the kernel (cbin LibraryGemm): its product's B input (-1: no route),
+  // output, and the products' dtype.
+  int32_t libraryWeightInput = -1;
+  int32_t libraryOutput = 0;
+  int8_t libraryDType = 2; // BF16
 };
 
 std::vector<uint8_t> buildTestArtifact(const ArtifactKnobs &knobs = {});

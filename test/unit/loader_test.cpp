@@ -67,6 +67,19 @@ TEST(Loader, ValidArtifactLoadsAndRuns) {
   chitu_model_free(model);
 }
 
+// A well-formed library route loads; the CPU executor runs the kernel's op list regardless.
+TEST(Loader, LibraryRouteLoadsAndRunsOnTheCpu) {
+  ArtifactKnobs k;
+  k.libraryWeightInput = 1;
+  chitu_model *model = nullptr;
+  Loaded r = load(buildTestArtifact(k), &model);
+  ASSERT_EQ(r.status, CHITU_OK) << r.message;
+  std::vector<float> y;
+  ASSERT_EQ(runOnce(model, &y), CHITU_OK) << chitu_last_error();
+  EXPECT_EQ(y, (std::vector<float>{1, 3, 5, 7, 5, 7, 9, 11}));
+  chitu_model_free(model);
+}
+
 TEST(Loader, RejectsWrongIdentifier) {
   ArtifactKnobs k;
   k.wrongIdentifier = true;
@@ -168,7 +181,27 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"BlockSize", with([](ArtifactKnobs &k) { k.blockThreads = 4096; }),
                 CHITU_ERROR_INVALID_ARTIFACT, "bad block size"},
         BadCase{"MissingArena", with([](ArtifactKnobs &k) { k.missingArena = true; }),
-                CHITU_ERROR_INVALID_ARTIFACT, "missing size expression"}),
+                CHITU_ERROR_INVALID_ARTIFACT, "missing size expression"},
+        BadCase{"LibraryWeightInput", with([](ArtifactKnobs &k) { k.libraryWeightInput = 2; }),
+                CHITU_ERROR_INVALID_ARTIFACT, "a product names no kernel input or output"},
+        BadCase{"LibraryOutput",
+                with([](ArtifactKnobs &k) {
+                  k.libraryWeightInput = 1;
+                  k.libraryOutput = 1;
+                }),
+                CHITU_ERROR_INVALID_ARTIFACT, "a product names no kernel input or output"},
+        BadCase{"LibraryWorkspaceWithoutEpilogue",
+                with([](ArtifactKnobs &k) {
+                  k.libraryWeightInput = 1;
+                  k.libraryOutput = -1;
+                }),
+                CHITU_ERROR_INVALID_ARTIFACT, "need an epilogue"},
+        BadCase{"LibraryDType",
+                with([](ArtifactKnobs &k) {
+                  k.libraryWeightInput = 1;
+                  k.libraryDType = 0;
+                }),
+                CHITU_ERROR_INVALID_ARTIFACT, "takes bf16 or f16 products"}),
     [](const ::testing::TestParamInfo<BadCase> &info) { return info.param.name; });
 
 TEST(Loader, MissingFileIsAnIoError) {
