@@ -572,12 +572,40 @@ __device__ void paged_attention_all(const T *__restrict__ q, const T *__restrict
 __device__ __forceinline__ float uint_as_float_bits(unsigned b) { return __uint_as_float(b); }
 
 // Number (or mass) of values of `p[0..n)` at least `threshold`, over the whole block.
+// Visits i = threadIdx.x, threadIdx.x + blockDim.x, ... below n in that order, loading
+// kRowLoads values ahead: one block walks a whole vocabulary row, so its loops are bound by
+// load latency unless each thread keeps several loads in flight. The visiting order (and so
+// any per-thread sum) is the plain loop's.
+constexpr int kRowLoads = 8;
+template <typename Load, typename Visit>
+__device__ __forceinline__ void row_loop(i64 n, Load load, Visit visit) {
+  using V = decltype(load(i64(0)));
+  for (i64 base = threadIdx.x; base < n; base += (i64)blockDim.x * kRowLoads) {
+    V v[kRowLoads];
+#pragma unroll
+    for (int u = 0; u < kRowLoads; ++u) {
+      const i64 i = base + (i64)u * blockDim.x;
+      if (i < n)
+        v[u] = load(i);
+    }
+#pragma unroll
+    for (int u = 0; u < kRowLoads; ++u) {
+      const i64 i = base + (i64)u * blockDim.x;
+      if (i < n)
+        visit(i, v[u]);
+    }
+  }
+}
+
 __device__ __forceinline__ float block_count_at_least(const float *p, i64 n, float threshold,
                                                       bool mass, float *scratch) {
   float c = 0.0f;
-  for (i64 i = threadIdx.x; i < n; i += blockDim.x)
-    if (p[i] >= threshold)
-      c += mass ? p[i] : 1.0f;
+  row_loop(
+      n, [&](i64 i) { return p[i]; },
+      [&](i64, float v) {
+        if (v >= threshold)
+          c += mass ? v : 1.0f;
+      });
   return block_reduce(c, SumOp(), scratch);
 }
 
@@ -609,8 +637,7 @@ __device__ void sampling_probs_row(const float *__restrict__ logits, float *__re
                                    float temperature, int topK, float topP, float minP,
                                    float penalty, const TH *__restrict__ history, i64 historyLen,
                                    float *scratch) {
-  for (i64 i = threadIdx.x; i < n; i += blockDim.x)
-    p[i] = logits[i];
+  row_loop(n, [&](i64 i) { return logits[i]; }, [&](i64 i, float v) { p[i] = v; });
   __syncthreads();
   // Repetition penalty: duplicates write the same value, so each id is penalised once.
   for (i64 j = threadIdx.x; j < historyLen; j += blockDim.x) {
@@ -623,8 +650,7 @@ __device__ void sampling_probs_row(const float *__restrict__ logits, float *__re
   __syncthreads();
   if (!(temperature > 0.0f)) {
     ArgMax best{-inf_f32(), 0};
-    for (i64 i = threadIdx.x; i < n; i += blockDim.x)
-      best = better(best, ArgMax{p[i], i});
+    row_loop(n, [&](i64 i) { return p[i]; }, [&](i64 i, float v) { best = better(best, ArgMax{v, i}); });
     // Block argmax through shared memory (scratch holds 32 floats: use it for 16 pairs).
     __shared__ ArgMax pairs[32];
 #pragma unroll
@@ -648,13 +674,14 @@ __device__ void sampling_probs_row(const float *__restrict__ logits, float *__re
     return;
   }
   float mx = -inf_f32();
-  for (i64 i = threadIdx.x; i < n; i += blockDim.x) {
-    p[i] = p[i] / temperature;
-    mx = max_f32(mx, p[i]);
-  }
+  row_loop(
+      n, [&](i64 i) { return p[i]; },
+      [&](i64 i, float v) {
+        p[i] = v / temperature;
+        mx = max_f32(mx, p[i]);
+      });
   mx = block_reduce(mx, MaxOp(), scratch);
-  for (i64 i = threadIdx.x; i < n; i += blockDim.x)
-    p[i] = expf(p[i] - mx);
+  row_loop(n, [&](i64 i) { return p[i]; }, [&](i64 i, float v) { p[i] = expf(v - mx); });
   __syncthreads();
   float threshold = 0.0f;
   const unsigned one = __float_as_uint(1.0f);
@@ -667,8 +694,9 @@ __device__ void sampling_probs_row(const float *__restrict__ logits, float *__re
   if (minP > 0.0f)
     threshold = max_f32(threshold, minP);
   const float total = block_count_at_least(p, n, threshold, true, scratch);
-  for (i64 i = threadIdx.x; i < n; i += blockDim.x)
-    p[i] = p[i] >= threshold ? p[i] / total : 0.0f;
+  row_loop(
+      n, [&](i64 i) { return p[i]; },
+      [&](i64 i, float v) { p[i] = v >= threshold ? v / total : 0.0f; });
   __syncthreads();
 }
 
@@ -695,13 +723,21 @@ __device__ int multinomial_row(const float *__restrict__ p, i64 n, long long see
   const i64 begin = min(n, (i64)threadIdx.x * per), end = min(n, begin + per);
   float partial = 0.0f, mass = 0.0f;
   i64 lastPositive = -1;
-  for (i64 i = begin; i < end; ++i) {
-    const float v = p[i];
-    partial += v; // NaN propagates into the total, as on the CPU
-    if (v > 0.0f) {
-      mass += v;
-      lastPositive = i;
-    }
+  // The segment in order, kRowLoads values loaded ahead (see row_loop).
+  for (i64 i0 = begin; i0 < end; i0 += kRowLoads) {
+    float v[kRowLoads];
+#pragma unroll
+    for (int u = 0; u < kRowLoads; ++u)
+      v[u] = i0 + u < end ? p[i0 + u] : 0.0f;
+#pragma unroll
+    for (int u = 0; u < kRowLoads; ++u)
+      if (i0 + u < end) {
+        partial += v[u]; // NaN propagates into the total, as on the CPU
+        if (v[u] > 0.0f) {
+          mass += v[u];
+          lastPositive = i0 + u;
+        }
+      }
   }
   const float total = block_reduce(partial, SumOp(), scratch);
   if (!(total > 0.0f)) {
@@ -729,15 +765,21 @@ __device__ int multinomial_row(const float *__restrict__ p, i64 n, long long see
     before += warpSums[w];
   if (before + mass > target) {
     float run = before;
-    for (i64 i = begin; i < end; ++i) {
-      const float v = p[i];
-      if (v > 0.0f) {
-        run += v;
-        if (run > target) {
-          atomicMin(&found, (unsigned long long)i);
-          break;
+    bool done = false;
+    for (i64 i0 = begin; i0 < end && !done; i0 += kRowLoads) {
+      float v[kRowLoads];
+#pragma unroll
+      for (int u = 0; u < kRowLoads; ++u)
+        v[u] = i0 + u < end ? p[i0 + u] : 0.0f;
+#pragma unroll
+      for (int u = 0; u < kRowLoads; ++u)
+        if (!done && v[u] > 0.0f) {
+          run += v[u];
+          if (run > target) {
+            atomicMin(&found, (unsigned long long)(i0 + u));
+            done = true;
+          }
         }
-      }
     }
   }
   __syncthreads();
