@@ -33,7 +33,7 @@ template <int D, typename T> struct AttentionLayout {
   static constexpr int kGroup = pow2_at_least(kVecs < 32 ? kVecs : 32);
   static constexpr int kPerLane = (kVecs + kGroup - 1) / kGroup;
   static constexpr int kKeysPerWarp = 32 / kGroup;
-  static constexpr int kUnroll = 2;
+  static constexpr int kUnroll = 4;
 };
 
 // Folds another partial softmax state (m, l, acc) into this one.
