@@ -117,7 +117,7 @@ public:
   std::string deviceName() const override { return name_; }
   std::string gemmLibrary() const override {
     if (gemm_)
-      return gemm_->version();
+      return gemm_->version() + (libraryNote_.empty() ? "" : " (" + libraryNote_ + ")");
     return libraryNote_.empty() ? libraryOffered_ ? "none: CHITU_LIBRARY_GEMM=0" : ""
                                 : "none: " + libraryNote_;
   }
@@ -427,13 +427,6 @@ private:
       if (*tiles != 0)
         out.function = tilesFunctions_[step.kernel()];
     }
-    if (gemm_ && k.library()) {
-      auto when = shapes.eval(*k.library()->when());
-      if (!when.isOk())
-        return when.status();
-      if (*when != 0)
-        return prepareLibrary(step, stepIndex, shapes, grid);
-    }
     for (uint32_t i = 0; i < 3; ++i) {
       out.grid[i] = unsigned(grid[i]);
       out.block[i] = l.block()->Get(i);
@@ -449,7 +442,15 @@ private:
                                std::to_string(l.shared_bytes()));
       out.sharedBytes = unsigned(*bytes);
     }
-    return kernelParams(step, stepIndex, shapes, out.params);
+    CHITU_RETURN_IF_ERROR(kernelParams(step, stepIndex, shapes, out.params));
+    if (gemm_ && k.library()) { // replaces the launch where the route applies
+      auto when = shapes.eval(*k.library()->when());
+      if (!when.isOk())
+        return when.status();
+      if (*when != 0)
+        return prepareLibrary(step, stepIndex, shapes, grid);
+    }
+    return Status::ok();
   }
 
   // A kernel's parameters: its outputs, its inputs, the status word if it takes one, its
@@ -483,12 +484,18 @@ private:
                         const int64_t tileGrid[3]) {
     const cbin::Kernel &k = *model_->artifact().kernels()->Get(step.kernel());
     const cbin::LibraryGemm &lib = *k.library();
-    launches_.pop();
     auto m = shapes.eval(*lib.m()), kk = shapes.eval(*lib.k());
     if (!m.isOk())
       return m.status();
     if (!kk.isOk())
       return kk.status();
+    std::vector<int64_t> columns;
+    for (const cbin::LibraryProduct *p : *lib.products()) {
+      auto n = shapes.eval(*p->n());
+      if (!n.isOk())
+        return n.status();
+      columns.push_back(*n);
+    }
     std::vector<uint64_t> params;
     CHITU_RETURN_IF_ERROR(kernelParams(step, stepIndex, shapes, params));
     const size_t numOutputs = step.outputs()->size();
@@ -503,16 +510,28 @@ private:
     const uint64_t a = lib.a_input() >= 0 ? params[numOutputs + uint32_t(lib.a_input())]
                                           : take(uint64_t(*m) * uint64_t(*kk) * 2);
     std::vector<uint64_t> products;
-    std::vector<int64_t> columns;
-    for (const cbin::LibraryProduct *p : *lib.products()) {
-      auto n = shapes.eval(*p->n());
-      if (!n.isOk())
-        return n.status();
-      columns.push_back(*n);
+    for (uint32_t j = 0; j < lib.products()->size(); ++j) {
+      const cbin::LibraryProduct *p = lib.products()->Get(j);
       products.push_back(p->output() >= 0 ? params[uint32_t(p->output())]
-                                          : take(uint64_t(*m) * uint64_t(*n) * 2));
+                                          : take(uint64_t(*m) * uint64_t(columns[j]) * 2));
     }
     const uint64_t scratch = take(cuda::GemmLibrary::kWorkspaceBytes);
+    // A shape the library has no algorithm for keeps the kernel's own tiles (the launch
+    // prepare() appended), noted once for gemmLibrary().
+    const bool f16 = lib.dtype() == cbin::DType::F16;
+    std::vector<const cuda::GemmLibrary::Plan *> plans;
+    for (uint32_t j = 0; j < lib.products()->size(); ++j) {
+      const uint64_t b = params[numOutputs + lib.products()->Get(j)->weight_input()];
+      auto plan = gemm_->plan(*m, columns[j], *kk, f16,
+                              cuda::GemmLibrary::alignmentOf({a, b, products[j]}));
+      if (!plan.isOk()) {
+        if (libraryNote_.empty())
+          libraryNote_ = plan.status().message() + "; that kernel keeps its own tiles";
+        return Status::ok();
+      }
+      plans.push_back(*plan);
+    }
+    launches_.pop();
     libraryNeeded_ = std::max(libraryNeeded_, used);
     const cbin::Launch &l = *k.launch();
     params.push_back(a);
@@ -539,16 +558,11 @@ private:
       }
       CHITU_RETURN_IF_ERROR(kernel(libraryAFunctions_[step.kernel()], grid));
     }
-    const bool f16 = lib.dtype() == cbin::DType::F16;
     for (uint32_t j = 0; j < lib.products()->size(); ++j) {
-      const uint64_t b = params[numOutputs + lib.products()->Get(j)->weight_input()];
-      auto plan = gemm_->plan(*m, columns[j], *kk, f16,
-                              cuda::GemmLibrary::alignmentOf({a, b, products[j]}));
-      if (!plan.isOk())
-        return plan.status();
       Launch &g = launches_.append();
-      g.gemm = *plan;
-      g.params = {a, b, products[j], scratch};
+      g.gemm = plans[j];
+      g.params = {a, params[numOutputs + lib.products()->Get(j)->weight_input()], products[j],
+                  scratch};
     }
     if (lib.epilogue_symbol())
       CHITU_RETURN_IF_ERROR(kernel(libraryEpilogueFunctions_[step.kernel()], tileGrid));
