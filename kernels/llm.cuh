@@ -297,16 +297,15 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
   // The lane's two rows: g and g + 8 of the warp's 16.
   const int r0 = warp * 16 + g, r1 = r0 + 8;
   const int seq0 = rowSeq[r0], seq1 = rowSeq[r1];
-  const int pos0 = rowPos[r0], pos1 = rowPos[r1], lo0 = rowLo[r0], lo1 = rowLo[r1];
-  const bool q0ok = t0 + r0 < tokens, q1ok = t0 + r1 < tokens;
+  // (The rows' positions and window starts stay in shared memory: read where needed.)
   // ldmatrix row addresses (shared space, bytes): the warp's A fragments (rows, then columns
   // + 8 for lanes 16..31), and the lane's offsets into a stage for K's B fragments of a pair
   // of key octets (lanes 16..31: the second octet) and V's transposed ones.
   const unsigned qrow = shared_address(
       qs + (warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * P + (lane >> 4) * 8);
-  const unsigned krow = (((lane >> 4) * 8 + (lane & 7)) * P + ((lane >> 3) & 1) * 8) * 2;
-  const unsigned vrow = ((((lane >> 3) & 1) * 8 + (lane & 7)) * P + (lane >> 4) * 8) * 2;
-  const unsigned kbase = shared_address(ks), vbase = shared_address(vs);
+  // (The K and V offsets are recomputed per sub-tile: registers are at the 128 cap.)
+  const unsigned kbase = shared_address(ks);
+  constexpr unsigned kVOffset = 2 * kFlashKeys * P * 2; // vs - ks, bytes
   const float scaleLog2 = scale * 1.4426950408889634f;
   float o[D / 8][4], m[2] = {-inf_f32(), -inf_f32()}, l[2] = {0.0f, 0.0f};
 #pragma unroll
@@ -340,13 +339,21 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
       rowSeq[tid] = -1;
     const bool in0 = seq0 == s, in1 = seq1 == s;
     // The warp's key range in this pass; warps outside a key tile skip its products.
-    int wlo = min_int(in0 ? lo0 : 0x7fffffff, in1 ? lo1 : 0x7fffffff);
-    int whi = max_int(in0 ? pos0 : -1, in1 ? pos1 : -1);
+    int wlo = min_int(in0 ? rowLo[r0] : 0x7fffffff, in1 ? rowLo[r1] : 0x7fffffff);
+    int whi = max_int(in0 ? rowPos[r0] : -1, in1 ? rowPos[r1] : -1);
+    // Keys [wfrom, wto] are visible to every row of the warp (all in this pass's sequence):
+    // sub-tiles inside that range skip the per-element mask.
+    int wfrom = max_int(rowLo[r0], rowLo[r1]), wto = min_int(rowPos[r0], rowPos[r1]);
+    const bool allIn = __all_sync(0xffffffffu, in0 && in1);
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) {
       wlo = min_int(wlo, __shfl_xor_sync(0xffffffffu, wlo, off));
       whi = max_int(whi, __shfl_xor_sync(0xffffffffu, whi, off));
+      wfrom = max_int(wfrom, __shfl_xor_sync(0xffffffffu, wfrom, off));
+      wto = min_int(wto, __shfl_xor_sync(0xffffffffu, wto, off));
     }
+    if (!allIn)
+      wto = wfrom - 1;
     auto load_keys = [&](int stage, int kt) {
       for (int c = tid; c < 2 * kFlashKeys * kChunks; c += blockDim.x) {
         const bool isV = c >= kFlashKeys * kChunks;
@@ -381,8 +388,11 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
         const int ks0 = kt + half * kFlashSubKeys;
         if (whi < ks0 || wlo >= ks0 + kFlashSubKeys)
           continue;
-        const unsigned subTile = (stage * kFlashKeys + half * kFlashSubKeys) * P * 2;
-        const unsigned kst = kbase + subTile + krow, vst = vbase + subTile + vrow;
+        const unsigned subTile = kbase + (stage * kFlashKeys + half * kFlashSubKeys) * P * 2;
+        const unsigned kst =
+            subTile + (((lane >> 4) * 8 + (lane & 7)) * P + ((lane >> 3) & 1) * 8) * 2;
+        const unsigned vst = subTile + kVOffset +
+                             ((((lane >> 3) & 1) * 8 + (lane & 7)) * P + (lane >> 4) * 8) * 2;
         // S = Q K^T for the warp's 16 rows and the sub-tile's keys.
         float sc[kFlashSubKeys / 8][4];
 #pragma unroll
@@ -402,17 +412,30 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
             mma_16816(sc[nt + 1], a, b[2], b[3], q);
           }
         }
-        // Mask (causal, window, other sequences), then the online softmax of each row.
+        // Mask (causal, window, other sequences) unless every key of the sub-tile is visible
+        // to every row of the warp (most of a long prompt's), then the online softmax.
         float mx[2] = {-inf_f32(), -inf_f32()};
+        if (ks0 >= wfrom && ks0 + kFlashSubKeys - 1 <= wto) {
 #pragma unroll
-        for (int nt = 0; nt < kFlashSubKeys / 8; ++nt)
+          for (int nt = 0; nt < kFlashSubKeys / 8; ++nt)
 #pragma unroll
-          for (int c = 0; c < 4; ++c) {
-            const int j = ks0 + nt * 8 + 2 * t4 + (c & 1);
-            const bool ok = c < 2 ? in0 && j >= lo0 && j <= pos0 : in1 && j >= lo1 && j <= pos1;
-            sc[nt][c] = ok ? sc[nt][c] * scaleLog2 : -inf_f32();
-            mx[c >> 1] = max_f32(mx[c >> 1], sc[nt][c]);
-          }
+            for (int c = 0; c < 4; ++c) {
+              sc[nt][c] *= scaleLog2;
+              mx[c >> 1] = max_f32(mx[c >> 1], sc[nt][c]);
+            }
+        } else {
+          const int lo0 = rowLo[r0], lo1 = rowLo[r1], pos0 = rowPos[r0], pos1 = rowPos[r1];
+#pragma unroll
+          for (int nt = 0; nt < kFlashSubKeys / 8; ++nt)
+#pragma unroll
+            for (int c = 0; c < 4; ++c) {
+              const int j = ks0 + nt * 8 + 2 * t4 + (c & 1);
+              const bool ok =
+                  c < 2 ? in0 && j >= lo0 && j <= pos0 : in1 && j >= lo1 && j <= pos1;
+              sc[nt][c] = ok ? sc[nt][c] * scaleLog2 : -inf_f32();
+              mx[c >> 1] = max_f32(mx[c >> 1], sc[nt][c]);
+            }
+        }
         float base[2];
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
@@ -467,10 +490,10 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
 #pragma unroll
   for (int d = 0; d < D / 8; ++d) {
     const int col = d * 8 + 2 * t4;
-    if (q0ok)
+    if (t0 + r0 < tokens)
       *reinterpret_cast<unsigned *>(out + ((t0 + r0) * heads + h) * D + col) =
           pack2<T>(o[d][0] * inv0, o[d][1] * inv0);
-    if (q1ok)
+    if (t0 + r1 < tokens)
       *reinterpret_cast<unsigned *>(out + ((t0 + r1) * heads + h) * D + col) =
           pack2<T>(o[d][2] * inv1, o[d][3] * inv1);
   }
