@@ -369,6 +369,18 @@ private:
     }
   };
 
+  // A launch grid's three Exprs (Model checked there are three).
+  static Status evalGrid(const flatbuffers::Vector<flatbuffers::Offset<cbin::Expr>> &exprs,
+                         const EntryShapes &shapes, int64_t grid[3]) {
+    for (uint32_t i = 0; i < 3; ++i) {
+      auto g = shapes.eval(*exprs.Get(i));
+      if (!g.isOk())
+        return g.status();
+      grid[i] = *g;
+    }
+    return Status::ok();
+  }
+
   // Appends the launches of one step to launches_.
   // The launches of a run: elements are reused from run to run (their parameter vectors keep
   // their capacity), so a decode step replayed from a graph allocates nothing.
@@ -406,12 +418,7 @@ private:
     const cbin::Kernel &k = *model_->artifact().kernels()->Get(step.kernel());
     const cbin::Launch &l = *k.launch();
     int64_t grid[3];
-    for (uint32_t i = 0; i < 3; ++i) {
-      auto g = shapes.eval(*l.grid()->Get(i));
-      if (!g.isOk())
-        return g.status();
-      grid[i] = *g;
-    }
+    CHITU_RETURN_IF_ERROR(evalGrid(*l.grid(), shapes, grid));
     if (grid[0] == 0 || grid[1] == 0 || grid[2] == 0)
       return Status::ok(); // empty tensors: nothing to compute
     if (grid[0] < 0 || grid[0] > INT32_MAX || grid[1] < 0 || grid[1] > 65535 || grid[2] < 0 ||
@@ -550,12 +557,7 @@ private:
     };
     if (lib.a_input() < 0) {
       int64_t grid[3];
-      for (uint32_t i = 0; i < 3; ++i) {
-        auto g = shapes.eval(*lib.a_grid()->Get(i));
-        if (!g.isOk())
-          return g.status();
-        grid[i] = *g;
-      }
+      CHITU_RETURN_IF_ERROR(evalGrid(*lib.a_grid(), shapes, grid));
       CHITU_RETURN_IF_ERROR(kernel(libraryAFunctions_[step.kernel()], grid));
     }
     for (uint32_t j = 0; j < lib.products()->size(); ++j) {
