@@ -38,6 +38,10 @@ options:
 
 Speed: decode reads every weight once per step, so weight bytes / step time is the
 achieved bandwidth (the floor is weight bytes / HBM bandwidth).
+
+Environment: CHITU_CUDA_GRAPHS=0 launches every kernel directly instead of replaying CUDA
+graphs; CHITU_LIBRARY_GEMM=0 keeps products of 64+ rows (prefill) on chitu's own tiles
+instead of cuBLASLt (CHITU_CUBLASLT=PATH names the library to load).
 )";
 
 namespace {
