@@ -620,6 +620,15 @@ __device__ __forceinline__ void row_loop(i64 n, Load load, Visit visit) {
   }
 }
 
+// p[i0 .. i0 + kRowLoads) into v, zeros from `end` on: a thread's next values of its own
+// segment, loaded together (see row_loop).
+__device__ __forceinline__ void load_ahead(const float *__restrict__ p, i64 i0, i64 end,
+                                           float (&v)[kRowLoads]) {
+#pragma unroll
+  for (int u = 0; u < kRowLoads; ++u)
+    v[u] = i0 + u < end ? p[i0 + u] : 0.0f;
+}
+
 __device__ __forceinline__ float block_count_at_least(const float *p, i64 n, float threshold,
                                                       bool mass, float *scratch) {
   float c = 0.0f;
@@ -749,9 +758,7 @@ __device__ int multinomial_row(const float *__restrict__ p, i64 n, long long see
   // The segment in order, kRowLoads values loaded ahead (see row_loop).
   for (i64 i0 = begin; i0 < end; i0 += kRowLoads) {
     float v[kRowLoads];
-#pragma unroll
-    for (int u = 0; u < kRowLoads; ++u)
-      v[u] = i0 + u < end ? p[i0 + u] : 0.0f;
+    load_ahead(p, i0, end, v);
 #pragma unroll
     for (int u = 0; u < kRowLoads; ++u)
       if (i0 + u < end) {
@@ -791,9 +798,7 @@ __device__ int multinomial_row(const float *__restrict__ p, i64 n, long long see
     bool done = false;
     for (i64 i0 = begin; i0 < end && !done; i0 += kRowLoads) {
       float v[kRowLoads];
-#pragma unroll
-      for (int u = 0; u < kRowLoads; ++u)
-        v[u] = i0 + u < end ? p[i0 + u] : 0.0f;
+      load_ahead(p, i0, end, v);
 #pragma unroll
       for (int u = 0; u < kRowLoads; ++u)
         if (!done && v[u] > 0.0f) {

@@ -112,6 +112,13 @@ std::string computeType(Type t) {
 
 Type elementType(Value v) { return cast<RankedTensorType>(v.getType()).getElementType(); }
 
+// The value a chain of reshapes starts from (reshapes keep the row-major order).
+Value throughReshapes(Value v) {
+  while (auto reshape = v.getDefiningOp<ReshapeOp>())
+    v = reshape.getInput();
+  return v;
+}
+
 class KernelEmitter {
 public:
   KernelEmitter(KernelOp kernel, const ShapeAnalysis &shapes) : kernel_(kernel), shapes_(shapes) {}
@@ -1057,11 +1064,6 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   // must produce A directly, so that its row scales are A's rows').
   std::string aRowsInit = "{}";
   if (mmaOk) {
-    auto throughReshapes = [](Value v) {
-      while (auto reshape = v.getDefiningOp<ReshapeOp>())
-        v = reshape.getInput();
-      return v;
-    };
     auto rowsOf = [&](Value v) -> std::string {
       auto it = inputPtr_.find(throughReshapes(v));
       return it != inputPtr_.end() && elementType(it->first) == rhsType ? it->second : "";
@@ -1085,11 +1087,6 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     rule.m = M;
     rule.k = K;
     rule.f16 = rhsType.isF16();
-    auto throughReshapes = [](Value v) {
-      while (auto reshape = v.getDefiningOp<ReshapeOp>())
-        v = reshape.getInput();
-      return v;
-    };
     if (auto it = inputIndex_.find(throughReshapes(shape.lhs));
         it != inputIndex_.end() && elementType(shape.lhs) == rhsType)
       rule.aInput = int(it->second);
@@ -1103,13 +1100,13 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     bool direct = !kernel_->hasAttr("chitu.in_place");
     for (unsigned o = 0; o < results_.size(); ++o)
       direct &= results_[o].getDefiningOp<MatmulOp>() && !kernel_.getTiedInput(o);
+    for (MatmulOp mm : shape.matmuls)
+      direct &= llvm::is_contained(results_, mm.getResult());
     rule.epilogue = !direct;
     for (MatmulOp mm : shape.matmuls) {
       LibraryRule::Product p{inputIndex_.lookup(mm.getRhs()), shapes_.dims(mm.getResult())[1], -1};
       if (direct)
         p.output = int(llvm::find(results_, mm.getResult()) - results_.begin());
-      if (direct && p.output == int(results_.size()))
-        return kernel_.emitOpError("a product is not a result");
       rule.products.push_back(p);
     }
     if (rule.aInput < 0) {

@@ -117,16 +117,23 @@ StatusOr<std::unique_ptr<GemmLibrary>> GemmLibrary::create() {
   return g;
 }
 
+void GemmLibrary::destroy(Plan *p) const {
+  if (p->a)
+    api_->layoutDestroy(p->a);
+  if (p->b)
+    api_->layoutDestroy(p->b);
+  if (p->d)
+    api_->layoutDestroy(p->d);
+  if (p->desc)
+    api_->descDestroy(p->desc);
+  delete p;
+}
+
 GemmLibrary::~GemmLibrary() {
   if (!api_)
     return;
-  for (auto &[shape, p] : plans_) {
-    api_->layoutDestroy(p->a);
-    api_->layoutDestroy(p->b);
-    api_->layoutDestroy(p->d);
-    api_->descDestroy(p->desc);
-    delete p;
-  }
+  for (auto &[shape, p] : plans_)
+    destroy(p);
   if (handle_)
     api_->destroy(static_cast<cublasLtHandle_t>(handle_));
 }
@@ -153,16 +160,7 @@ StatusOr<const GemmLibrary::Plan *> GemmLibrary::plan(int64_t m, int64_t n, int6
   // B seen as K x N and A as K x M: the library's "TN" case.
   const int type = f16 ? CUDA_R_16F : CUDA_R_16BF;
   auto p = std::make_unique<Plan>();
-  auto release = [&] {
-    if (p->a)
-      api_->layoutDestroy(p->a);
-    if (p->b)
-      api_->layoutDestroy(p->b);
-    if (p->d)
-      api_->layoutDestroy(p->d);
-    if (p->desc)
-      api_->descDestroy(p->desc);
-  };
+  auto release = [&] { destroy(p.release()); };
   if (api_->descCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F) != CUBLAS_STATUS_SUCCESS)
     return failed("cublasLtMatmulDescCreate");
   const int32_t transposed = CUBLAS_OP_T, plain = CUBLAS_OP_N;

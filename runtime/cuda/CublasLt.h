@@ -42,6 +42,7 @@ public:
 private:
   struct Api;
   GemmLibrary() = default;
+  void destroy(Plan *plan) const; // its descriptors, then the plan
   const Api *api_ = nullptr;
   void *handle_ = nullptr;
   std::string version_;

@@ -381,7 +381,6 @@ private:
     return Status::ok();
   }
 
-  // Appends the launches of one step to launches_.
   // The launches of a run: elements are reused from run to run (their parameter vectors keep
   // their capacity), so a decode step replayed from a graph allocates nothing.
   class LaunchList {
@@ -413,6 +412,7 @@ private:
     size_t size_ = 0;
   };
 
+  // Appends the launches of one step to launches_.
   Status prepare(const cbin::Step &step, uint32_t stepIndex, const EntryShapes &shapes) {
     Launch &out = launches_.append();
     const cbin::Kernel &k = *model_->artifact().kernels()->Get(step.kernel());
@@ -455,7 +455,7 @@ private:
       if (!when.isOk())
         return when.status();
       if (*when != 0)
-        return prepareLibrary(step, stepIndex, shapes, grid);
+        return prepareLibrary(step, out.params, shapes, grid);
     }
     return Status::ok();
   }
@@ -486,9 +486,10 @@ private:
   // appended last: A's rows into the workspace (unless A is an input), one library GEMM per
   // product, then the epilogue function (unless the products are the outputs). Workspace
   // layout, 256-byte aligned parts: A, the products that are not outputs, the library's
-  // scratch. `tileGrid` is the kernel's grid (its tiles), which the epilogue launches with.
-  Status prepareLibrary(const cbin::Step &step, uint32_t stepIndex, const EntryShapes &shapes,
-                        const int64_t tileGrid[3]) {
+  // scratch. `params` are the kernel's parameters (kernelParams) and `tileGrid` its grid
+  // (its tiles), which the A and epilogue functions take and launch with.
+  Status prepareLibrary(const cbin::Step &step, std::vector<uint64_t> params,
+                        const EntryShapes &shapes, const int64_t tileGrid[3]) {
     const cbin::Kernel &k = *model_->artifact().kernels()->Get(step.kernel());
     const cbin::LibraryGemm &lib = *k.library();
     auto m = shapes.eval(*lib.m()), kk = shapes.eval(*lib.k());
@@ -496,15 +497,6 @@ private:
       return m.status();
     if (!kk.isOk())
       return kk.status();
-    std::vector<int64_t> columns;
-    for (const cbin::LibraryProduct *p : *lib.products()) {
-      auto n = shapes.eval(*p->n());
-      if (!n.isOk())
-        return n.status();
-      columns.push_back(*n);
-    }
-    std::vector<uint64_t> params;
-    CHITU_RETURN_IF_ERROR(kernelParams(step, stepIndex, shapes, params));
     const size_t numOutputs = step.outputs()->size();
     if (numOutputs + k.num_inputs() > params.size())
       return invalidArtifact("a step's operands do not match its kernel");
@@ -516,11 +508,15 @@ private:
     };
     const uint64_t a = lib.a_input() >= 0 ? params[numOutputs + uint32_t(lib.a_input())]
                                           : take(uint64_t(*m) * uint64_t(*kk) * 2);
+    std::vector<int64_t> columns;
     std::vector<uint64_t> products;
-    for (uint32_t j = 0; j < lib.products()->size(); ++j) {
-      const cbin::LibraryProduct *p = lib.products()->Get(j);
+    for (const cbin::LibraryProduct *p : *lib.products()) {
+      auto n = shapes.eval(*p->n());
+      if (!n.isOk())
+        return n.status();
+      columns.push_back(*n);
       products.push_back(p->output() >= 0 ? params[uint32_t(p->output())]
-                                          : take(uint64_t(*m) * uint64_t(columns[j]) * 2));
+                                          : take(uint64_t(*m) * uint64_t(*n) * 2));
     }
     const uint64_t scratch = take(cuda::GemmLibrary::kWorkspaceBytes);
     // A shape the library has no algorithm for keeps the kernel's own tiles (the launch
