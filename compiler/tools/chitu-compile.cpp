@@ -14,6 +14,7 @@
 #include "codegen/CudaCodegen.h"
 #include "frontend/HuggingFace.h"
 #include "frontend/MlirFrontend.h"
+#include "frontend/Onnx.h"
 #include "nvrtc/NvrtcCompiler.h"
 #include "support/Format.h"
 #include "support/Json.h"
@@ -42,7 +43,9 @@ namespace {
 
 cl::OptionCategory category("chitu-compile options");
 
-cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.mlir>"), cl::cat(category));
+cl::opt<std::string> inputPath(cl::Positional,
+                               cl::desc("<model.mlir | model.onnx | checkpoint directory>"),
+                               cl::cat(category));
 cl::opt<std::string> outputPath("o",
                                 cl::desc("Output .cbin (default: <input name>.cbin), or the "
                                          "text of --emit=mlir|cuda (default: standard output)"),
@@ -98,6 +101,9 @@ cl::opt<bool> noCache("no-cache", cl::desc("Do not read or write the NVRTC cache
 cl::opt<unsigned> jobs("j", cl::desc("Parallel NVRTC compilations (default: all cores)"),
                        cl::init(0), cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("Print only errors"), cl::cat(category));
+cl::opt<bool> listOnnxOps("onnx-ops",
+                          cl::desc("List the ONNX operators the importer supports and exit"),
+                          cl::cat(category));
 cl::opt<std::string> precision("precision",
                                cl::desc("Hugging Face models: float type of weights and "
                                         "activations, fp32|fp16|bf16 (default: the "
@@ -247,11 +253,18 @@ int main(int argc, char **argv) {
       argc, argv,
       "chitu-compile: compiles a model into a .cbin for the chitu runtime\n\n"
       "  chitu-compile model.mlir -o model.cbin [--target sm_80,sm_90]\n"
+      "  chitu-compile model.onnx -o model.cbin\n"
       "  chitu-compile HF_CHECKPOINT_DIR -o model.cbin [--precision bf16]\n\n"
       "The input is chitu dialect IR (.mlir), whose chitu.weight ops are read from\n"
-      "<input>.safetensors next to it or from --weights files, or a Hugging Face\n"
-      "checkpoint directory of a Llama, Qwen2 or Mistral causal LM.\n");
+      "<input>.safetensors next to it or from --weights files; an ONNX model (opsets 13\n"
+      "to 25, initializers packed into the .cbin; docs/onnx.md lists the operators); or\n"
+      "a Hugging Face checkpoint directory of a Llama, Qwen2 or Mistral causal LM.\n");
   statsFormat = statsOption().getValue();
+  if (listOnnxOps) {
+    for (const std::string &op : supportedOnnxOps())
+      llvm::outs() << op << "\n";
+    return 0;
+  }
 
   if (inputPath.empty())
     fatal("no input given (run 'chitu-compile --help' for usage)");
@@ -262,8 +275,6 @@ int main(int argc, char **argv) {
   if (!llvm::sys::fs::exists(inputPath))
     fatal("cannot open " + inputPath + ": no such file");
   llvm::StringRef ext = llvm::sys::path::extension(inputPath);
-  if (ext == ".onnx")
-    fatal("ONNX models are not supported yet; give a chitu dialect .mlir file");
   if (ext == ".cbin")
     fatal(inputPath + " is already a compiled artifact (inspect it with chitu-inspect)");
 
@@ -304,6 +315,7 @@ int main(int argc, char **argv) {
 
   FailureOr<ParsedModule> parsed = ParsedModule();
   std::optional<HfModel> hf;
+  std::shared_ptr<::chitu::SafetensorsFile> onnxWeights;
   if (huggingFace) {
     HfImportOptions hfOptions;
     if (!precision.empty()) {
@@ -330,6 +342,19 @@ int main(int argc, char **argv) {
         std::to_string(hf->meta.vocabSize) +
         (hf->weightFiles.empty() ? " (no weight files: they are looked up at load time)" : ""));
     parsed->module = std::move(hf->module);
+  } else if (isOnnxFile(inputPath)) {
+    if (!precision.empty())
+      fatal("--precision applies to Hugging Face checkpoints; an ONNX model declares its types");
+    if (!weightFiles.empty())
+      fatal("--weights applies to .mlir inputs; an ONNX model holds its initializers");
+    std::string error;
+    auto imported = importOnnx(context, inputPath, error);
+    if (failed(imported))
+      fatal(error);
+    progress("imported " + inputPath + ": " + std::to_string(imported->nodes) + " nodes, opset " +
+             std::to_string(imported->opset));
+    onnxWeights = imported->weights;
+    parsed->module = std::move(imported->module);
   } else {
     if (!precision.empty())
       fatal("--precision applies to Hugging Face checkpoints; a .mlir declares its types");
@@ -397,6 +422,8 @@ int main(int argc, char **argv) {
     if (!weightPaths.empty())
       fatal("--weights applies to .mlir inputs; a Hugging Face directory holds its weights");
     weightPaths = hf->weightFiles;
+  } else if (isOnnxFile(inputPath)) {
+    weightPaths.clear();
   } else if (weightPaths.empty()) {
     llvm::SmallString<256> beside(inputPath);
     llvm::sys::path::replace_extension(beside, ".safetensors");
@@ -411,6 +438,11 @@ int main(int argc, char **argv) {
     input.weightFiles.push_back(*file);
   }
 
+  if (onnxWeights) {
+    // The initializers exist only in memory: they are packed into the artifact.
+    input.weightFiles.push_back(onnxWeights);
+    input.embedWeights = true;
+  }
   if (hf) {
     input.allowPrecisionChange = true;
     input.llm = &hf->meta;
@@ -430,7 +462,7 @@ int main(int argc, char **argv) {
   input.analyses = &analyses;
   input.kernels = &kernels;
   input.targets = archs;
-  input.embedWeights = embedWeights;
+  input.embedWeights = embedWeights || onnxWeights;
   input.producer =
       "chitu-compile 0.1.0 (NVRTC " + ::chitu::compiler::NvrtcCompiler::version() + ")";
   ArtifactStats stats;

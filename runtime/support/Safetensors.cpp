@@ -51,8 +51,22 @@ StatusOr<std::shared_ptr<SafetensorsFile>> SafetensorsFile::open(const std::stri
   auto mapped = MappedFile::open(path);
   if (!mapped.isOk())
     return mapped.status();
+  return parse(*mapped, path, nullptr);
+}
+
+StatusOr<std::shared_ptr<SafetensorsFile>>
+SafetensorsFile::fromBytes(std::shared_ptr<const std::vector<uint8_t>> bytes,
+                           const std::string &label) {
+  return parse(MappedFile::wrap(bytes->data(), bytes->size()), label, bytes);
+}
+
+StatusOr<std::shared_ptr<SafetensorsFile>>
+SafetensorsFile::parse(std::shared_ptr<MappedFile> mapped, const std::string &path,
+                       std::shared_ptr<const void> owner) {
   auto st = std::make_shared<SafetensorsFile>();
-  st->file_ = *mapped;
+  st->file_ = std::move(mapped);
+  st->owner_ = std::move(owner);
+  st->label_ = path;
   const uint8_t *base = st->file_->data();
   uint64_t size = st->file_->size();
   auto bad = [&](const std::string &why) {

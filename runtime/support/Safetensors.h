@@ -29,8 +29,14 @@ public:
   // Maps the file and parses and validates its header: every byte range lies in the file
   // and matches its dtype and shape.
   static StatusOr<std::shared_ptr<SafetensorsFile>> open(const std::string &path);
+  // The same for a safetensors image in memory (weights a frontend extracted from another
+  // format); `label` stands for the path in messages.
+  static StatusOr<std::shared_ptr<SafetensorsFile>>
+  fromBytes(std::shared_ptr<const std::vector<uint8_t>> bytes, const std::string &label);
 
-  const std::string &path() const { return file_->path(); }
+  const std::string &path() const { return label_; }
+  // False for images made by fromBytes: they can only be embedded, not referenced.
+  bool onDisk() const { return owner_ == nullptr; }
   uint64_t fileSize() const { return file_->size(); }
   uint64_t headerChecksum() const { return headerChecksum_; }
   const std::map<std::string, SafetensorsTensor> &tensors() const { return tensors_; }
@@ -41,7 +47,13 @@ public:
   }
 
 private:
+  static StatusOr<std::shared_ptr<SafetensorsFile>> parse(std::shared_ptr<MappedFile> mapped,
+                                                          const std::string &path,
+                                                          std::shared_ptr<const void> owner);
+
   std::shared_ptr<MappedFile> file_;
+  std::shared_ptr<const void> owner_; // keeps a fromBytes image alive
+  std::string label_;
   uint64_t dataStart_ = 0;
   uint64_t headerChecksum_ = 0;
   std::map<std::string, SafetensorsTensor> tensors_;
