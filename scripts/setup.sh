@@ -10,7 +10,7 @@ APT_PACKAGES=(
   libgtest-dev                                            # unit tests
   clang-14 libclang-rt-14-dev                             # libFuzzer target of the .cbin loader
 )
-PY_PACKAGES=(numpy safetensors ml_dtypes)
+PY_PACKAGES=(numpy safetensors ml_dtypes onnx onnxruntime)  # onnx*: ONNX conformance tests
 
 log() { printf '[setup] %s\n' "$*"; }
 
@@ -29,7 +29,7 @@ else
 fi
 
 PYTHON=${PYTHON:-python3}
-if ! "$PYTHON" -c 'import numpy, safetensors, ml_dtypes' 2>/dev/null; then
+if ! "$PYTHON" -c 'import numpy, safetensors, ml_dtypes, onnx, onnxruntime' 2>/dev/null; then
   log "installing Python packages: ${PY_PACKAGES[*]}"
   "$PYTHON" -m pip install -q "${PY_PACKAGES[@]}"
 else

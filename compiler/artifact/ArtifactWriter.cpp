@@ -37,10 +37,12 @@ cb::DType toCbin(Type t) {
     return cb::DType::BF16;
   if (t.isInteger(32))
     return cb::DType::I32;
+  if (t.isInteger(1))
+    return cb::DType::BOOL;
   return cb::DType::I64;
 }
 
-int64_t elementBytes(Type t) { return t.getIntOrFloatBitWidth() / 8; }
+int64_t elementBytes(Type t) { return t.isInteger(1) ? 1 : t.getIntOrFloatBitWidth() / 8; }
 
 Type elementType(Value v) { return cast<RankedTensorType>(v.getType()).getElementType(); }
 
@@ -208,6 +210,8 @@ FailureOr<uint32_t> Writer::constantTensor(ConstantOp op) {
   size_t width = size_t(elementBytes(et));
   std::vector<uint8_t> bytes;
   auto put = [&](const llvm::APInt &bits) {
+    if (et.isInteger(1))
+      return bytes.push_back(bits.isZero() ? 0 : 1);
     for (size_t b = 0; b < width; ++b)
       bytes.push_back(uint8_t(bits.extractBitsAsZExtValue(8, unsigned(b * 8))));
   };
@@ -255,86 +259,121 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
       ints.push_back(o.getKeepDims() ? 1 : 0);
       ints.insert(ints.end(), o.getAxes().begin(), o.getAxes().end());
     };
-    auto kind = llvm::TypeSwitch<Operation *, std::optional<cb::OpKind>>(&op)
-                    .Case([](AddOp) { return cb::OpKind::ADD; })
-                    .Case([](SubOp) { return cb::OpKind::SUB; })
-                    .Case([](MulOp) { return cb::OpKind::MUL; })
-                    .Case([](DivOp) { return cb::OpKind::DIV; })
-                    .Case([](MaxOp) { return cb::OpKind::MAXIMUM; })
-                    .Case([](MinOp) { return cb::OpKind::MINIMUM; })
-                    .Case([](NegOp) { return cb::OpKind::NEG; })
-                    .Case([](ExpOp) { return cb::OpKind::EXP; })
-                    .Case([](LogOp) { return cb::OpKind::LOG; })
-                    .Case([](SqrtOp) { return cb::OpKind::SQRT; })
-                    .Case([](RsqrtOp) { return cb::OpKind::RSQRT; })
-                    .Case([](TanhOp) { return cb::OpKind::TANH; })
-                    .Case([](SigmoidOp) { return cb::OpKind::SIGMOID; })
-                    .Case([](SiluOp) { return cb::OpKind::SILU; })
-                    .Case([](GeluOp) { return cb::OpKind::GELU; })
-                    .Case([](GeluTanhOp) { return cb::OpKind::GELU_TANH; })
-                    .Case([](ReluOp) { return cb::OpKind::RELU; })
-                    .Case([](CastOp) { return cb::OpKind::CAST; })
-                    .Case([&](MatmulOp o) {
-                      ints = {o.getTransposeLhs() ? 1 : 0, o.getTransposeRhs() ? 1 : 0};
-                      return cb::OpKind::MATMUL;
-                    })
-                    .Case([&](ReduceSumOp o) {
-                      reduction(o);
-                      return cb::OpKind::REDUCE_SUM;
-                    })
-                    .Case([&](ReduceMaxOp o) {
-                      reduction(o);
-                      return cb::OpKind::REDUCE_MAX;
-                    })
-                    .Case([&](ReduceMeanOp o) {
-                      reduction(o);
-                      return cb::OpKind::REDUCE_MEAN;
-                    })
-                    .Case([&](SoftmaxOp o) {
-                      ints = {int64_t(o.getAxis())};
-                      return cb::OpKind::SOFTMAX;
-                    })
-                    .Case([&](RmsNormOp o) {
-                      floats = {double(o.getEps().convertToFloat())};
-                      return cb::OpKind::RMS_NORM;
-                    })
-                    .Case([&](LayerNormOp o) {
-                      floats = {double(o.getEps().convertToFloat())};
-                      ints = {o.getBias() ? 1 : 0};
-                      return cb::OpKind::LAYER_NORM;
-                    })
-                    .Case([](ReshapeOp) { return cb::OpKind::RESHAPE; })
-                    .Case([&](TransposeOp o) {
-                      ints.assign(o.getPerm().begin(), o.getPerm().end());
-                      return cb::OpKind::TRANSPOSE;
-                    })
-                    .Case([&](SliceOp o) {
-                      unsigned nextOffset = 0;
-                      for (int64_t so : o.getStaticOffsets())
-                        params.push_back(ShapedType::isDynamic(so)
-                                             ? shapes.index(o.getOffsets()[nextOffset++])
-                                             : SymExpr::constant(so));
-                      ints.assign(o.getStrides().begin(), o.getStrides().end());
-                      return cb::OpKind::SLICE;
-                    })
-                    .Case([&](ConcatOp o) {
-                      ints = {int64_t(o.getAxis())};
-                      return cb::OpKind::CONCAT;
-                    })
-                    .Case([&](GatherOp o) {
-                      ints = {int64_t(o.getAxis())};
-                      return cb::OpKind::GATHER;
-                    })
-                    .Case([](RopeOp) { return cb::OpKind::ROPE; })
-                    .Case([](KvWriteOp) { return cb::OpKind::KV_WRITE; })
-                    .Case([&](PagedAttentionOp o) {
-                      floats = {double(o.getScale().convertToFloat())};
-                      ints = {int64_t(o.getWindow())};
-                      return cb::OpKind::PAGED_ATTENTION;
-                    })
-                    .Case([](SamplingProbsOp) { return cb::OpKind::SAMPLING_PROBS; })
-                    .Case([](MultinomialOp) { return cb::OpKind::MULTINOMIAL; })
-                    .Default([](Operation *) { return std::nullopt; });
+    auto kind =
+        llvm::TypeSwitch<Operation *, std::optional<cb::OpKind>>(&op)
+            .Case([](AddOp) { return cb::OpKind::ADD; })
+            .Case([](SubOp) { return cb::OpKind::SUB; })
+            .Case([](MulOp) { return cb::OpKind::MUL; })
+            .Case([](DivOp) { return cb::OpKind::DIV; })
+            .Case([](MaxOp) { return cb::OpKind::MAXIMUM; })
+            .Case([](MinOp) { return cb::OpKind::MINIMUM; })
+            .Case([](NegOp) { return cb::OpKind::NEG; })
+            .Case([](ExpOp) { return cb::OpKind::EXP; })
+            .Case([](LogOp) { return cb::OpKind::LOG; })
+            .Case([](SqrtOp) { return cb::OpKind::SQRT; })
+            .Case([](RsqrtOp) { return cb::OpKind::RSQRT; })
+            .Case([](TanhOp) { return cb::OpKind::TANH; })
+            .Case([](SigmoidOp) { return cb::OpKind::SIGMOID; })
+            .Case([](SiluOp) { return cb::OpKind::SILU; })
+            .Case([](GeluOp) { return cb::OpKind::GELU; })
+            .Case([](GeluTanhOp) { return cb::OpKind::GELU_TANH; })
+            .Case([](ReluOp) { return cb::OpKind::RELU; })
+            .Case([](AbsOp) { return cb::OpKind::ABS; })
+            .Case([](ErfOp) { return cb::OpKind::ERF; })
+            .Case([](PowOp) { return cb::OpKind::POW; })
+            .Case([&](CompareOp o) {
+              ints = {llvm::StringSwitch<int64_t>(o.getPredicate())
+                          .Case("eq", 0)
+                          .Case("ne", 1)
+                          .Case("lt", 2)
+                          .Case("le", 3)
+                          .Case("gt", 4)
+                          .Default(5)};
+              return cb::OpKind::COMPARE;
+            })
+            .Case([](SelectOp) { return cb::OpKind::SELECT; })
+            .Case([&](GatherElementsOp o) {
+              ints = {int64_t(o.getAxis())};
+              return cb::OpKind::GATHER_ELEMENTS;
+            })
+            .Case([](BroadcastToOp) { return cb::OpKind::BROADCAST_TO; })
+            .Case([&](FromSizesOp o) {
+              unsigned next = 0;
+              for (int64_t s : o.getStaticSizes())
+                params.push_back(ShapedType::isDynamic(s) ? shapes.index(o.getSizes()[next++])
+                                                          : SymExpr::constant(s));
+              return cb::OpKind::FROM_SIZES;
+            })
+            .Case([&](IotaOp o) {
+              floats = {o.getStart().convertToDouble(), o.getStep().convertToDouble()};
+              return cb::OpKind::IOTA;
+            })
+            .Case([&](CumsumOp o) {
+              ints = {int64_t(o.getAxis()), o.getExclusive() ? 1 : 0, o.getReverse() ? 1 : 0};
+              return cb::OpKind::CUMSUM;
+            })
+            .Case([](CastOp) { return cb::OpKind::CAST; })
+            .Case([&](MatmulOp o) {
+              ints = {o.getTransposeLhs() ? 1 : 0, o.getTransposeRhs() ? 1 : 0};
+              return cb::OpKind::MATMUL;
+            })
+            .Case([&](ReduceSumOp o) {
+              reduction(o);
+              return cb::OpKind::REDUCE_SUM;
+            })
+            .Case([&](ReduceMaxOp o) {
+              reduction(o);
+              return cb::OpKind::REDUCE_MAX;
+            })
+            .Case([&](ReduceMeanOp o) {
+              reduction(o);
+              return cb::OpKind::REDUCE_MEAN;
+            })
+            .Case([&](SoftmaxOp o) {
+              ints = {int64_t(o.getAxis())};
+              return cb::OpKind::SOFTMAX;
+            })
+            .Case([&](RmsNormOp o) {
+              floats = {double(o.getEps().convertToFloat())};
+              return cb::OpKind::RMS_NORM;
+            })
+            .Case([&](LayerNormOp o) {
+              floats = {double(o.getEps().convertToFloat())};
+              ints = {o.getBias() ? 1 : 0};
+              return cb::OpKind::LAYER_NORM;
+            })
+            .Case([](ReshapeOp) { return cb::OpKind::RESHAPE; })
+            .Case([&](TransposeOp o) {
+              ints.assign(o.getPerm().begin(), o.getPerm().end());
+              return cb::OpKind::TRANSPOSE;
+            })
+            .Case([&](SliceOp o) {
+              unsigned nextOffset = 0;
+              for (int64_t so : o.getStaticOffsets())
+                params.push_back(ShapedType::isDynamic(so)
+                                     ? shapes.index(o.getOffsets()[nextOffset++])
+                                     : SymExpr::constant(so));
+              ints.assign(o.getStrides().begin(), o.getStrides().end());
+              return cb::OpKind::SLICE;
+            })
+            .Case([&](ConcatOp o) {
+              ints = {int64_t(o.getAxis())};
+              return cb::OpKind::CONCAT;
+            })
+            .Case([&](GatherOp o) {
+              ints = {int64_t(o.getAxis())};
+              return cb::OpKind::GATHER;
+            })
+            .Case([](RopeOp) { return cb::OpKind::ROPE; })
+            .Case([](KvWriteOp) { return cb::OpKind::KV_WRITE; })
+            .Case([&](PagedAttentionOp o) {
+              floats = {double(o.getScale().convertToFloat())};
+              ints = {int64_t(o.getWindow())};
+              return cb::OpKind::PAGED_ATTENTION;
+            })
+            .Case([](SamplingProbsOp) { return cb::OpKind::SAMPLING_PROBS; })
+            .Case([](MultinomialOp) { return cb::OpKind::MULTINOMIAL; })
+            .Default([](Operation *) { return std::nullopt; });
     if (!kind)
       return op.emitOpError("has no portable encoding");
     Value result = op.getResult(0);

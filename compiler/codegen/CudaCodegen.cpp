@@ -7,6 +7,7 @@
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <limits>
@@ -51,8 +52,7 @@ static int64_t gemvColumnBlocksPerIteration(ArrayRef<int64_t> columns, size_t pr
                                             bool tensorCores) {
   const int64_t maxLoads = tensorCores ? 8 : 2, fixedCost = tensorCores ? 1 : 0;
   int64_t chosen = 1, bestCost = std::numeric_limits<int64_t>::max();
-  for (int64_t cb = 1; cb * int64_t(products) <= std::max<int64_t>(maxLoads, products);
-       cb *= 2) {
+  for (int64_t cb = 1; cb * int64_t(products) <= std::max<int64_t>(maxLoads, products); cb *= 2) {
     int64_t iterations = 0;
     for (int64_t n : columns)
       iterations += (n + cb * kGemvCols - 1) / (cb * kGemvCols);
@@ -101,13 +101,15 @@ std::string storageType(Type t) {
     return "chitu::bf16";
   if (t.isInteger(32))
     return "int";
+  if (t.isInteger(1))
+    return "unsigned char"; // 0 or 1
   return "long long";
 }
 
 std::string computeType(Type t) {
   if (isa<FloatType>(t))
     return "float";
-  return t.isInteger(32) ? "int" : "long long";
+  return t.isInteger(32) || t.isInteger(1) ? "int" : "long long";
 }
 
 Type elementType(Value v) { return cast<RankedTensorType>(v.getType()).getElementType(); }
@@ -403,6 +405,123 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
       .Case([&](NegOp o) {
         return unary(o.getInput(), "(-$)", i32 ? "chitu::neg_i32($)" : "chitu::neg_i64($)");
       })
+      .Case([&](AbsOp o) {
+        return unary(o.getInput(), "fabsf($)",
+                     i32 ? "($ < 0 ? chitu::neg_i32($) : $)" : "($ < 0 ? chitu::neg_i64($) : $)");
+      })
+      .Case([&](ErfOp o) { return unary(o.getInput(), "erff($)"); })
+      .Case([&](PowOp o) { return binary(o.getLhs(), o.getRhs(), "powf", "", ""); })
+      .Case([&](CompareOp o) -> FailureOr<std::string> {
+        auto a = value(o.getLhs(), broadcastIdx(o.getLhs()));
+        if (failed(a))
+          return failure();
+        auto b = value(o.getRhs(), broadcastIdx(o.getRhs()));
+        if (failed(b))
+          return failure();
+        std::string cmp = llvm::StringSwitch<std::string>(o.getPredicate())
+                              .Case("eq", "==")
+                              .Case("ne", "!=")
+                              .Case("lt", "<")
+                              .Case("le", "<=")
+                              .Case("gt", ">")
+                              .Default(">=");
+        return declare("((" + *a + " " + cmp + " " + *b + ") ? 1 : 0)");
+      })
+      .Case([&](SelectOp o) -> FailureOr<std::string> {
+        auto c = value(o.getCondition(), broadcastIdx(o.getCondition()));
+        if (failed(c))
+          return failure();
+        auto a = value(o.getOnTrue(), broadcastIdx(o.getOnTrue()));
+        if (failed(a))
+          return failure();
+        auto b = value(o.getOnFalse(), broadcastIdx(o.getOnFalse()));
+        if (failed(b))
+          return failure();
+        return declare("(" + *c + " ? " + *a + " : " + *b + ")");
+      })
+      .Case([&](BroadcastToOp o) { return value(o.getInput(), broadcastIdx(o.getInput())); })
+      .Case([&](FromSizesOp o) -> FailureOr<std::string> {
+        std::vector<std::string> sizes;
+        unsigned next = 0;
+        for (int64_t s : o.getStaticSizes())
+          sizes.push_back(ShapedType::isDynamic(s) ? size(shapes_.index(o.getSizes()[next++]))
+                                                   : std::to_string(s) + "LL");
+        std::string e = sizes.back();
+        for (size_t k = sizes.size() - 1; k-- > 0;)
+          e = "(" + idx[0] + " == " + std::to_string(k) + "LL ? " + sizes[k] + " : " + e + ")";
+        return declare("(" + ct + ")" + e);
+      })
+      .Case([&](IotaOp o) -> FailureOr<std::string> {
+        double start = o.getStart().convertToDouble(), step = o.getStep().convertToDouble();
+        auto literal = [](double v) {
+          std::ostringstream os;
+          os.precision(17);
+          os << v;
+          std::string t = os.str();
+          if (t.find_first_of(".einn") == std::string::npos)
+            t += ".0";
+          return t;
+        };
+        if (isF)
+          return declare("(float)(" + literal(start) + " + (double)" + idx[0] + " * " +
+                         literal(step) + ")");
+        return declare("(" + ct + ")(" + std::to_string(int64_t(start)) + "LL + " + idx[0] + " * " +
+                       std::to_string(int64_t(step)) + "LL)");
+      })
+      .Case([&](GatherElementsOp o) -> FailureOr<std::string> {
+        int64_t axis = o.getAxis();
+        auto raw = value(o.getIndices(), idx);
+        if (failed(raw))
+          return failure();
+        std::string dim = sizeVar(shapes_.dims(o.getInput())[axis], "d");
+        std::string j = fresh("j"), ok = fresh("ok");
+        launch_.usesStatus = true;
+        line("const long long " + j + "raw = (long long)" + *raw + ";");
+        line("const bool " + ok + " = " + j + "raw >= -" + dim + " && " + j + "raw < " + dim + ";");
+        line("if (!" + ok + ") chitu::report_error(status, chitu::kErrorIndexOutOfRange);");
+        line("const long long " + j + " = " + j + "raw < 0 ? " + j + "raw + " + dim + " : " + j +
+             "raw;");
+        line(ct + " " + out + " = 0;");
+        line("if (" + ok + ") {");
+        ++indent_;
+        pushScope();
+        std::vector<std::string> in(idx);
+        in[axis] = j;
+        auto v = value(o.getInput(), in);
+        if (failed(v))
+          return failure();
+        line(out + " = " + *v + ";");
+        popScope();
+        --indent_;
+        line("}");
+        return out;
+      })
+      .Case([&](CumsumOp o) -> FailureOr<std::string> {
+        // Element i sums its prefix (or suffix) along the axis in order, as the CPU does.
+        int64_t axis = o.getAxis();
+        std::string n = sizeVar(shapes_.dims(o.getInput())[axis], "d");
+        std::string k = fresh("k"), acc = fresh("acc");
+        std::string lo = o.getReverse() ? idx[axis] + (o.getExclusive() ? " + 1" : "") : "0LL";
+        std::string hi = o.getReverse() ? n : idx[axis] + (o.getExclusive() ? "" : " + 1");
+        line(ct + " " + acc + " = 0;");
+        line("for (long long " + k + " = " + lo + "; " + k + " < " + hi + "; ++" + k + ") {");
+        ++indent_;
+        pushScope();
+        std::vector<std::string> in(idx);
+        in[axis] = k;
+        auto v = value(o.getInput(), in);
+        if (failed(v))
+          return failure();
+        line(acc + " = " +
+             (isF   ? "__fadd_rn("
+              : i32 ? "chitu::add_i32("
+                    : "chitu::add_i64(") +
+             acc + ", " + *v + ");");
+        popScope();
+        --indent_;
+        line("}");
+        return declare(acc);
+      })
       .Case([&](ReluOp o) { return unary(o.getInput(), "chitu::relu_f32($)", "($ > 0 ? $ : 0)"); })
       .Case([&](ExpOp o) { return unary(o.getInput(), "expf($)"); })
       .Case([&](LogOp o) { return unary(o.getInput(), "logf($)"); })
@@ -420,7 +539,9 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
         Type from = elementType(o.getInput());
         std::string e;
         // (declare rounds to f16/bf16 results.)
-        if (isa<FloatType>(from)) {
+        if (et.isInteger(1)) {
+          e = "(" + *a + (isa<FloatType>(from) ? " != 0.0f" : " != 0") + " ? 1 : 0)";
+        } else if (isa<FloatType>(from)) {
           if (isF)
             e = *a;
           else
@@ -648,10 +769,11 @@ LogicalResult KernelEmitter::emitReduction(Operation *op, Value input, ArrayRef<
   }
   std::string numOut = sizeVar(nOut, "n"), numRed = sizeVar(nRed, "n");
   bool isMax = isa<ReduceMaxOp>(op);
-  std::string init =
-      isMax ? (isF ? "-chitu::inf_f32()"
-                   : (et.isInteger(32) ? "(int)0x80000000" : "(long long)0x8000000000000000ULL"))
-            : "0";
+  std::string init = isMax ? (isF                ? "-chitu::inf_f32()"
+                              : et.isInteger(1)  ? "0" // false
+                              : et.isInteger(32) ? "(int)0x80000000"
+                                                 : "(long long)0x8000000000000000ULL")
+                           : "0";
   std::string combine = isMax ? "chitu::MaxOp()" : (isF ? "chitu::SumOp()" : "chitu::SumWrapOp()");
   line("__shared__ " + ct + " scratch[32];");
   line(gridStride(numOut, "o", true));
@@ -1036,8 +1158,8 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     line("__shared__ float row_scale[tile_m];");
     // The library epilogue reads the products only: no row scales.
     line(std::string("for (int r = threadIdx.x >> 5; ") +
-         (library_ ? "kRoute != chitu::kRouteLibraryEpilogue && " : "") + "r < tile_m; r += " +
-         std::to_string(kBlockThreads / 32) + ") {");
+         (library_ ? "kRoute != chitu::kRouteLibraryEpilogue && " : "") +
+         "r < tile_m; r += " + std::to_string(kBlockThreads / 32) + ") {");
     ++indent_;
     line("const long long m = row0 + r;");
     line("if (m >= " + m + ") break;");
@@ -1058,8 +1180,8 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   // routine runs one tile per block.
   // Each group's columns per matrix-vector block iteration (a multiple of kGemvCols, fixed
   // here because N is: see gemvColumnBlocksPerGroup).
-  // Where the tensor-core routines (decode and tiles) may read A's rows 8 values at a time (ARows in
-  // kernels/matmul.cuh): A itself, or the input of its rms-norm prologue, when that is a kernel
+  // Where the tensor-core routines (decode and tiles) may read A's rows 8 values at a time (ARows
+  // in kernels/matmul.cuh): A itself, or the input of its rms-norm prologue, when that is a kernel
   // input of B's 16-bit type laid out as A's rows (reshapes keep the row-major order; a norm
   // must produce A directly, so that its row scales are A's rows').
   std::string aRowsInit = "{}";
@@ -1186,9 +1308,8 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     std::string count = fresh("blocks");
     if (gemv)
       line("const long long " + count + " = !few_rows ? " + sizeVar(tiles, "tiles") +
-           " : mma_rows ? " +
-           sizeVar(SymExpr::ceilDiv(N, SymExpr::constant(mmaColumns)), "cols") + " : " +
-           sizeVar(SymExpr::ceilDiv(N, SymExpr::constant(vectorColumns)), "cols") + ";");
+           " : mma_rows ? " + sizeVar(SymExpr::ceilDiv(N, SymExpr::constant(mmaColumns)), "cols") +
+           " : " + sizeVar(SymExpr::ceilDiv(N, SymExpr::constant(vectorColumns)), "cols") + ";");
     else
       line("const long long " + count + " = " + sizeVar(tiles, "tiles") + ";");
     line("if (tile < " + count + ") {");
@@ -1264,8 +1385,8 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
       line("const " + storageType(rhsType) + " *const weights[] = {" + pointers + "};");
       takeTile("few_rows", "chitu::gemv_fused<" + nb + ", " +
                                std::to_string(mmaColumns / kGemvCols) + ", " +
-                               std::to_string(vectorColumns / kGemvCols) +
-                               ">(tile * gemv_cols, " + m + ", " + n + ", " + k +
+                               std::to_string(vectorColumns / kGemvCols) + ">(tile * gemv_cols, " +
+                               m + ", " + n + ", " + k +
                                ", smem, a_resident, mma_ok, load_a, a_rows, weights, epilogue);");
       if (bigTiles)
         takeTile("chitu::gemm_uses_mma<" + storageType(rhsType) + ">(" + k + ", mma_ok)",
@@ -1434,12 +1555,11 @@ LogicalResult KernelEmitter::emitPagedAttention(PagedAttentionOp op) {
     headsPerBlock = group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
   }
   line("chitu::paged_attention_all<" + d + ", " + std::to_string(kWarps) + ", " +
-       std::to_string(headsPerBlock) + ">(" + ptrs[0] + ", " +
-       ptrs[1] + ", " + ptrs[2] + ", " + ptrs[3] + ", " + ptrs[4] + ", " + ptrs[5] + ", " +
-       outputs_[0] + ", " + tokens + ", " + heads + ", " + sizeVar(kc[2], "kvh") + ", " +
-       sizeVar(kc[1], "bs") + ", " + sizeVar(kc[0], "nb") + ", " + sizeVar(tables[0], "ns") + ", " +
-       sizeVar(tables[1], "mb") + ", " + scale + ", " + std::to_string(int64_t(op.getWindow())) +
-       "LL, status, scratch);");
+       std::to_string(headsPerBlock) + ">(" + ptrs[0] + ", " + ptrs[1] + ", " + ptrs[2] + ", " +
+       ptrs[3] + ", " + ptrs[4] + ", " + ptrs[5] + ", " + outputs_[0] + ", " + tokens + ", " +
+       heads + ", " + sizeVar(kc[2], "kvh") + ", " + sizeVar(kc[1], "bs") + ", " +
+       sizeVar(kc[0], "nb") + ", " + sizeVar(tables[0], "ns") + ", " + sizeVar(tables[1], "mb") +
+       ", " + scale + ", " + std::to_string(int64_t(op.getWindow())) + "LL, status, scratch);");
   launch_.usesStatus = true;
   launch_.block[0] = 32 * kWarps;
   launch_.grid[0] = SymExpr::min(q[0] * q[1], SymExpr::constant(kAttentionMaxBlocks));
@@ -1606,7 +1726,9 @@ FailureOr<KernelSource> KernelEmitter::run() {
     auto join = [](const std::vector<std::string> &list, bool names) {
       std::string text;
       for (const std::string &p : list)
-        text += (text.empty() ? "" : names ? ", " : ",\n    ") +
+        text += (text.empty() ? ""
+                 : names      ? ", "
+                              : ",\n    ") +
                 (names ? p.substr(p.find_last_of(" *") + 1) : p);
       return text;
     };

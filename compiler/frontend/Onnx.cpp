@@ -42,8 +42,9 @@ namespace {
 constexpr int64_t kDyn = ShapedType::kDynamic;
 /// Larger constants become weights; chitu.constant is for small values.
 constexpr int64_t kMaxInlineElements = 4096;
-/// Opsets the importer was written against (the ops' semantics at those versions).
-constexpr int64_t kMinOpset = 13, kMaxOpset = 25;
+/// Opsets the importer accepts; each operator also has its first supported version
+/// (opVersions below).
+constexpr int64_t kMinOpset = 7, kMaxOpset = 28;
 
 struct ImportError {
   std::string message;
@@ -231,6 +232,8 @@ private:
       return b_.getI32Type();
     case ox::kInt64:
       return b_.getI64Type();
+    case ox::kBool:
+      return b_.getI1Type();
     default:
       return {};
     }
@@ -244,6 +247,8 @@ private:
       return ox::kBfloat16;
     if (t.isInteger(32))
       return ox::kInt32;
+    if (t.isInteger(1))
+      return ox::kBool;
     return ox::kInt64;
   }
   static DType chituDType(int32_t t) {
@@ -256,6 +261,8 @@ private:
       return DType::I32;
     case ox::kInt64:
       return DType::I64;
+    case ox::kBool:
+      return DType::BOOL;
     default:
       return DType::F32;
     }
@@ -264,7 +271,7 @@ private:
     Type type = mlirType(t);
     if (!type)
       fail(what + " has element type " + ox::elemTypeName(t) +
-           "; supported: float, float16, bfloat16, int32, int64");
+           "; supported: float, float16, bfloat16, int32, int64, bool");
     return type;
   }
   static RankedTensorType tensorType(Value v) { return cast<RankedTensorType>(v.getType()); }
@@ -395,7 +402,10 @@ private:
                " do not broadcast");
     return OpTy::create(b_, loc_, tensor(*shape, elemOf(a)), a, c);
   }
-  Value dimValue(Value v, int64_t d) { return DimOp::create(b_, loc_, v, b_.getI64IntegerAttr(d)); }
+  /// The run-time size of dimension `d` of `v`, traced back through the ops that carry it
+  /// to a dimension of an input where possible (one chitu.dim per input dimension), so
+  /// that equal sizes are the same value: reshape's -1 then cancels them at compile time.
+  Value dimValue(Value v, int64_t d);
   Value indexConstant(int64_t v) { return arith::ConstantIndexOp::create(b_, loc_, v); }
   Value reshape(Value v, const Known &shape);
   Value reshapeStatic(Value v, ArrayRef<int64_t> shape) {
@@ -408,6 +418,10 @@ private:
   Value reduce(StringRef kind, Value x, ArrayRef<int64_t> axes, bool keep);
 
   // ---- folding
+  /// The outcome of comparing two sizes (a run-time value, or `v` when `s` is null),
+  /// where it is decidable at compile time: sizes from chitu.dim are never negative.
+  std::optional<bool> compareSizes(const std::string &op, Value a, int64_t va, Value c, int64_t vc);
+  static bool nonNegative(Value v);
   Known shapeKnown(Value v, int64_t start, int64_t end);
   std::optional<Known> foldElementwise(const std::string &op);
   std::optional<Known> foldNode();
@@ -421,6 +435,16 @@ private:
   void convertLayerNorm();
   void convertPow();
   void convertReduce(StringRef kind);
+  void convertCompare();
+  void convertLogical();
+  void convertRange();
+  void convertTrilu();
+  void convertEinsum();
+  /// Static sizes (kDyn where run-time) and the run-time ones, from a shape tensor.
+  std::pair<SmallVector<int64_t>, SmallVector<Value>> sizesOf(const Known &shape);
+  /// `x` stretched to `shape` (Expand: NumPy broadcasting of both; ConstantOfShape: the
+  /// shape itself).
+  Value broadcastTo(Value x, const Known &shape, bool numpyRules);
 
   void addInputs();
   void addInitializers();
@@ -444,6 +468,7 @@ private:
     std::vector<uint8_t> bytes;
   };
   std::vector<PendingWeight> weights_;
+  std::map<std::pair<void *, int64_t>, Value> argDims_; // (argument, dim) -> chitu.dim
   std::set<std::string> weightNames_;
 };
 
@@ -470,14 +495,22 @@ Value Importer::materialize(Known &c, const std::string &name) {
       } else if (c.type == ox::kInt32) {
         int32_t v = int32_t(c.i[k]);
         std::memcpy(bytes.data() + k * size, &v, 4);
+      } else if (c.type == ox::kBool) {
+        bytes[k] = c.i[k] != 0;
       } else {
         std::memcpy(bytes.data() + k * size, &c.i[k], 8);
       }
     }
   }
   if (c.numel() <= kMaxInlineElements) {
-    auto attr = DenseElementsAttr::getFromRawBuffer(
-        type, ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()), bytes.size()));
+    DenseElementsAttr attr;
+    if (c.type == ox::kBool) { // MLIR packs i1 elements as bits
+      SmallVector<bool> bits(bytes.begin(), bytes.end());
+      attr = DenseElementsAttr::get(type, ArrayRef<bool>(bits));
+    } else {
+      attr = DenseElementsAttr::getFromRawBuffer(
+          type, ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()), bytes.size()));
+    }
     return ConstantOp::create(b_, loc_, type, attr);
   }
   // A weight named after the ONNX tensor (made unique: names need not be).
@@ -491,9 +524,93 @@ Value Importer::materialize(Known &c, const std::string &name) {
 
 /// An integer tensor with run-time elements, built from its index values.
 Value Importer::indexTensor(Known &c) {
-  (void)c;
-  nodeFail("a shape computed at run time is used as tensor data (only as the shape of "
-           "Reshape, Expand, ConstantOfShape or the bounds of Slice); unsupported");
+  Type et = checkedType(c.type, "a shape tensor");
+  if (!isa<IntegerType>(et) || et.isInteger(1) || c.shape.size() > 1)
+    nodeFail("a run-time size is used as " + ox::elemTypeName(c.type) + " tensor data of rank " +
+             std::to_string(c.shape.size()) + "; unsupported");
+  SmallVector<int64_t> sizes;
+  SmallVector<Value> dynamic;
+  for (int64_t k = 0; k < c.numel(); ++k) {
+    sizes.push_back(c.symbolicAt(k) ? kDyn : c.asInt(k));
+    if (c.symbolicAt(k))
+      dynamic.push_back(c.sym[k]);
+  }
+  return FromSizesOp::create(b_, loc_, tensor(c.shape, et), dynamic,
+                             b_.getDenseI64ArrayAttr(sizes));
+}
+
+Value Importer::dimValue(Value v, int64_t d) {
+  auto shape = [](Value x) { return cast<RankedTensorType>(x.getType()).getShape(); };
+  // An operand that carries dimension d of a broadcast result (aligned on the right).
+  auto fromBroadcast = [&](ValueRange operands) -> Value {
+    int64_t rank = int64_t(shape(v).size());
+    for (Value o : operands) {
+      int64_t k = d - (rank - int64_t(shape(o).size()));
+      if (k >= 0 && ShapedType::isDynamic(shape(o)[k]))
+        return dimValue(o, k);
+    }
+    return {};
+  };
+  Operation *def = v.getDefiningOp();
+  Value traced;
+  if (!def) {
+    auto key = std::make_pair(v.getAsOpaquePointer(), d);
+    auto it = argDims_.find(key);
+    if (it != argDims_.end())
+      return it->second;
+    OpBuilder::InsertionGuard guard(b_);
+    b_.setInsertionPointToStart(cast<BlockArgument>(v).getOwner());
+    Value dim = DimOp::create(b_, UnknownLoc::get(&ctx_), v, b_.getI64IntegerAttr(d));
+    return argDims_[key] = dim;
+  }
+  if (def->hasTrait<OpTrait::SameOperandsAndResultType>() || isa<CastOp>(def)) {
+    traced = dimValue(def->getOperand(0), d);
+  } else if (isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, PowOp, CompareOp, SelectOp>(def)) {
+    traced = fromBroadcast(def->getOperands());
+  } else if (isa<RmsNormOp, LayerNormOp, CumsumOp>(def)) {
+    traced = dimValue(def->getOperand(0), d);
+  } else if (auto t = dyn_cast<TransposeOp>(def)) {
+    traced = dimValue(t.getInput(), t.getPerm()[d]);
+  } else if (auto m = dyn_cast<MatmulOp>(def)) {
+    int64_t rank = int64_t(shape(v).size());
+    if (d == rank - 2)
+      traced =
+          dimValue(m.getLhs(), int64_t(shape(m.getLhs()).size()) - (m.getTransposeLhs() ? 1 : 2));
+    else if (d == rank - 1)
+      traced =
+          dimValue(m.getRhs(), int64_t(shape(m.getRhs()).size()) - (m.getTransposeRhs() ? 2 : 1));
+    else
+      traced = fromBroadcast(ValueRange{m.getLhs(), m.getRhs()});
+  } else if (auto r = dyn_cast<ReshapeOp>(def)) {
+    unsigned next = 0;
+    for (int64_t k = 0; k < d; ++k)
+      next += ShapedType::isDynamic(r.getStaticShape()[k]) ? 1 : 0;
+    traced = r.getShape()[next];
+  } else if (auto b = dyn_cast<BroadcastToOp>(def)) {
+    unsigned next = 0;
+    for (int64_t k = 0; k < d; ++k)
+      next += ShapedType::isDynamic(b.getStaticShape()[k]) ? 1 : 0;
+    traced = b.getShape()[next];
+  } else if (auto s = dyn_cast<SliceOp>(def)) {
+    unsigned next = 0;
+    for (int64_t k = 0; k < d; ++k)
+      next += ShapedType::isDynamic(s.getStaticSizes()[k]) ? 1 : 0;
+    traced = s.getSizes()[next];
+  } else if (auto g = dyn_cast<GatherOp>(def)) {
+    int64_t axis = g.getAxis(), ni = int64_t(shape(g.getIndices()).size());
+    traced = d < axis        ? dimValue(g.getTable(), d)
+             : d < axis + ni ? dimValue(g.getIndices(), d - axis)
+                             : dimValue(g.getTable(), d - ni + 1);
+  } else if (auto g = dyn_cast<GatherElementsOp>(def)) {
+    traced = dimValue(g.getIndices(), d);
+  } else if (auto i = dyn_cast<IotaOp>(def)) {
+    traced = i.getSize();
+  } else if (auto c = dyn_cast<ConcatOp>(def); c && d != int64_t(c.getAxis())) {
+    traced = dimValue(c.getInputs().front(), d);
+  }
+  if (traced)
+    return traced;
+  return DimOp::create(b_, loc_, v, b_.getI64IntegerAttr(d));
 }
 
 Value Importer::constantScalar(Type et, double v, int64_t rank) {
@@ -506,7 +623,9 @@ Value Importer::constantScalar(Type et, double v, int64_t rank) {
     f.convert(cast<FloatType>(et).getFloatSemantics(), APFloat::rmNearestTiesToEven, &lost);
     value = DenseElementsAttr::get(type, f);
   } else {
-    value = DenseElementsAttr::get(type, APInt(et.getIntOrFloatBitWidth(), int64_t(v), true));
+    unsigned width = et.getIntOrFloatBitWidth();
+    value = DenseElementsAttr::get(type, width == 1 ? APInt(1, v != 0 ? 1 : 0)
+                                                    : APInt(width, int64_t(v), true));
   }
   return ConstantOp::create(b_, loc_, type, cast<ElementsAttr>(value));
 }
@@ -557,7 +676,25 @@ Value Importer::reshape(Value v, const Known &shapeIn) {
         else
           known *= out[k];
       }
-    if (inStatic && outStatic) {
+    // Run-time sizes that appear on both sides cancel (the same input dimension).
+    SmallVector<Value> inDyn, outDyn;
+    for (size_t d = 0; d < in.size(); ++d)
+      if (ShapedType::isDynamic(in[d]))
+        inDyn.push_back(dimValue(v, int64_t(d)));
+    for (int64_t k = 0; k < rank; ++k)
+      if (k != inferAt && ShapedType::isDynamic(out[k]))
+        outDyn.push_back(dynAt[k]);
+    for (auto it = outDyn.begin(); it != outDyn.end();) {
+      auto match = llvm::find(inDyn, *it);
+      if (match == inDyn.end()) {
+        ++it;
+        continue;
+      }
+      inDyn.erase(match);
+      it = outDyn.erase(it);
+    }
+    bool cancelled = inDyn.empty() && outDyn.empty();
+    if ((inStatic && outStatic) || cancelled) {
       if (known == 0 || inCount % known)
         nodeFail("cannot reshape " + shapeText(in) + " to " + shapeText(out) + " (element count)");
       out[inferAt] = inCount / known;
@@ -573,7 +710,7 @@ Value Importer::reshape(Value v, const Known &shapeIn) {
           others =
               arith::MulIOp::create(b_, loc_, others, dynAt[k] ? dynAt[k] : indexConstant(out[k]));
       out[inferAt] = kDyn;
-      dynAt[inferAt] = arith::DivUIOp::create(b_, loc_, count, others);
+      dynAt[inferAt] = arith::FloorDivSIOp::create(b_, loc_, count, others);
     }
   } else if (inStatic && llvm::none_of(out, ShapedType::isDynamic)) {
     int64_t outCount = 1;
@@ -613,6 +750,55 @@ Value Importer::reduce(StringRef kind, Value x, ArrayRef<int64_t> axes, bool kee
 
 // ---------------------------------------------------------------------------
 // Folding
+
+bool Importer::nonNegative(Value v) {
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return false;
+  if (isa<DimOp>(def))
+    return true;
+  if (auto c = dyn_cast<arith::ConstantIndexOp>(def))
+    return c.value() >= 0;
+  if (isa<arith::AddIOp, arith::MulIOp, arith::FloorDivSIOp, arith::CeilDivSIOp, arith::MinSIOp,
+          arith::MaxSIOp>(def))
+    return llvm::all_of(def->getOperands(), nonNegative);
+  return false;
+}
+
+std::optional<bool> Importer::compareSizes(const std::string &op, Value a, int64_t va, Value c,
+                                           int64_t vc) {
+  auto decide = [&](int64_t x, int64_t y) -> bool {
+    return op == "Equal"         ? x == y
+           : op == "Less"        ? x < y
+           : op == "Greater"     ? x > y
+           : op == "LessOrEqual" ? x <= y
+                                 : x >= y;
+  };
+  if (!a && !c)
+    return decide(va, vc);
+  if (a && c) // the same run-time size: compares like equal numbers
+    return a == c ? std::optional<bool>(decide(0, 0)) : std::nullopt;
+  // One run-time size s >= 0 against a constant k < 0 (or k <= 0 for strict orders).
+  bool sizeLeft = bool(a);
+  int64_t k = sizeLeft ? vc : va;
+  if (!nonNegative(sizeLeft ? a : c) || k > 0)
+    return std::nullopt;
+  std::string o = op;
+  if (!sizeLeft) // k OP s  ==  s OP' k
+    o = op == "Less"             ? "Greater"
+        : op == "Greater"        ? "Less"
+        : op == "LessOrEqual"    ? "GreaterOrEqual"
+        : op == "GreaterOrEqual" ? "LessOrEqual"
+                                 : op;
+  if (k < 0)
+    return o == "Greater" || o == "GreaterOrEqual";
+  // k == 0: s > 0 and s == 0 depend on s; s >= 0 and s < 0 do not.
+  if (o == "GreaterOrEqual")
+    return true;
+  if (o == "Less")
+    return false;
+  return std::nullopt;
+}
 
 Known Importer::shapeKnown(Value v, int64_t start, int64_t end) {
   ArrayRef<int64_t> shape = shapeOf(v);
@@ -668,10 +854,8 @@ std::optional<Known> Importer::foldElementwise(const std::string &op) {
   bool floatOut = isFloatType(out.type);
   int64_t n = out.numel();
   bool anySym = llvm::any_of(in, [](Known *c) { return c->symbolic(); });
-  if (anySym && (floatOut || compare ||
-                 (op != "Add" && op != "Sub" && op != "Mul" && op != "Div" && op != "Cast" &&
-                  op != "Identity")))
-    return std::nullopt; // run-time sizes only through integer arithmetic
+  if (anySym && floatOut)
+    return std::nullopt; // run-time sizes stay integers
   for (int64_t e = 0; e < n; ++e) {
     std::vector<int64_t> src;
     for (Known *c : in)
@@ -679,23 +863,49 @@ std::optional<Known> Importer::foldElementwise(const std::string &op) {
     auto d = [&](size_t k) { return in[k]->asDouble(src[k]); };
     auto iv = [&](size_t k) { return in[k]->asInt(src[k]); };
     if (anySym) {
-      auto idx = [&](size_t k) {
-        return in[k]->symbolicAt(src[k]) ? in[k]->sym[src[k]] : indexConstant(iv(k));
+      auto isSym = [&](size_t k) { return in[k]->symbolicAt(src[k]); };
+      auto idx = [&](size_t k) { return isSym(k) ? in[k]->sym[src[k]] : indexConstant(iv(k)); };
+      auto push = [&](int64_t v, Value s) {
+        out.i.push_back(v);
+        out.sym.resize(out.i.size());
+        out.sym.back() = s;
       };
+      if (op == "Where") { // a static condition picks a size or a constant
+        if (isSym(0))
+          return std::nullopt;
+        size_t pick = iv(0) ? 1 : 2;
+        push(isSym(pick) ? 0 : iv(pick), isSym(pick) ? idx(pick) : Value());
+        continue;
+      }
+      if (compare) {
+        std::optional<bool> r = compareSizes(op, isSym(0) ? idx(0) : Value(), iv(0),
+                                             isSym(1) ? idx(1) : Value(), iv(1));
+        if (!r)
+          return std::nullopt;
+        push(*r, Value());
+        continue;
+      }
       Value r;
-      if (op == "Cast" || op == "Identity")
+      if (op == "Cast" || op == "Identity") {
+        if (out.type != ox::kInt64 && out.type != ox::kInt32)
+          return std::nullopt;
         r = idx(0);
-      else if (op == "Add")
+      } else if (op == "Add") {
         r = arith::AddIOp::create(b_, loc_, idx(0), idx(1));
-      else if (op == "Sub")
+      } else if (op == "Sub") {
         r = arith::SubIOp::create(b_, loc_, idx(0), idx(1));
-      else if (op == "Mul")
+      } else if (op == "Mul") {
         r = arith::MulIOp::create(b_, loc_, idx(0), idx(1));
-      else
-        r = arith::DivSIOp::create(b_, loc_, idx(0), idx(1));
-      out.i.push_back(0);
-      out.sym.resize(size_t(n));
-      out.sym[e] = r;
+      } else if (op == "Div") { // sizes are not negative: floor and truncation agree
+        r = arith::FloorDivSIOp::create(b_, loc_, idx(0), idx(1));
+      } else if (op == "Min") {
+        r = arith::MinSIOp::create(b_, loc_, idx(0), idx(1));
+      } else if (op == "Max") {
+        r = arith::MaxSIOp::create(b_, loc_, idx(0), idx(1));
+      } else {
+        return std::nullopt;
+      }
+      push(0, r);
       continue;
     }
     double fv = 0;
@@ -772,7 +982,7 @@ std::optional<Known> Importer::foldNode() {
     if (!has(0))
       return std::nullopt;
     Entry &e = entry(node_->inputs[0]);
-    if (e.known && !e.known->symbolic()) {
+    if (e.known) { // its shape is static even when its elements are not
       Known k;
       k.type = ox::kInt64;
       int64_t rank = int64_t(e.known->shape.size());
@@ -1019,49 +1229,50 @@ std::optional<Known> Importer::foldNode() {
 // ---------------------------------------------------------------------------
 // Operators
 
+/// The supported operators and, for each, the first opset version whose semantics the
+/// importer implements (later versions only added element types or inputs it also
+/// handles). An older model using the op is refused rather than misread (Softmax before
+/// opset 13 flattened its input to 2-D, for one).
+const std::map<std::string, int64_t> &opVersions() {
+  static const std::map<std::string, int64_t> versions = {
+      {"Abs", 6},        {"Add", 7},
+      {"And", 7},        {"Cast", 6},
+      {"Clip", 11},      {"Concat", 11},
+      {"Constant", 1},   {"ConstantOfShape", 9},
+      {"CumSum", 11},    {"Div", 7},
+      {"Einsum", 12},    {"Equal", 7},
+      {"Erf", 9},        {"Exp", 6},
+      {"Expand", 8},     {"Flatten", 9},
+      {"Gather", 11},    {"GatherElements", 11},
+      {"Gelu", 20},      {"Gemm", 9},
+      {"Greater", 7},    {"GreaterOrEqual", 12},
+      {"Identity", 1},   {"LayerNormalization", 17},
+      {"Less", 7},       {"LessOrEqual", 12},
+      {"Log", 6},        {"LogSoftmax", 13},
+      {"MatMul", 9},     {"Max", 8},
+      {"Min", 8},        {"Mul", 7},
+      {"Neg", 6},        {"Not", 1},
+      {"Or", 7},         {"Pow", 7},
+      {"Range", 11},     {"Reciprocal", 6},
+      {"ReduceMax", 11}, {"ReduceMean", 11},
+      {"ReduceSum", 11}, {"Relu", 6},
+      {"Reshape", 5},    {"Shape", 1},
+      {"Sigmoid", 6},    {"Size", 1},
+      {"Slice", 10},     {"Softmax", 13},
+      {"Split", 11},     {"Sqrt", 6},
+      {"Squeeze", 13},   {"Sub", 7},
+      {"Tanh", 6},       {"Transpose", 1},
+      {"Trilu", 14},     {"Unsqueeze", 13},
+      {"Where", 9},      {"Xor", 7},
+  };
+  return versions;
+}
+
 std::vector<std::string> opList() {
-  return {"Add",
-          "Cast",
-          "Concat",
-          "Constant",
-          "ConstantOfShape",
-          "Div",
-          "Exp",
-          "Expand",
-          "Flatten",
-          "Gather",
-          "Gelu",
-          "Gemm",
-          "Identity",
-          "LayerNormalization",
-          "Log",
-          "LogSoftmax",
-          "MatMul",
-          "Max",
-          "Min",
-          "Mul",
-          "Neg",
-          "Pow",
-          "Range",
-          "Reciprocal",
-          "ReduceMax",
-          "ReduceMean",
-          "ReduceSum",
-          "Relu",
-          "Reshape",
-          "Shape",
-          "Sigmoid",
-          "Size",
-          "Slice",
-          "Softmax",
-          "Split",
-          "Sqrt",
-          "Squeeze",
-          "Sub",
-          "Tanh",
-          "Transpose",
-          "Unsqueeze",
-          "Clip"};
+  std::vector<std::string> ops;
+  for (const auto &[name, version] : opVersions())
+    ops.push_back(name);
+  return ops;
 }
 
 void Importer::convertNode() {
@@ -1069,6 +1280,11 @@ void Importer::convertNode() {
   if (!node_->domain.empty() && node_->domain != "ai.onnx")
     nodeFail("operators of domain '" + node_->domain + "' are not supported");
   loc_ = NameLoc::get(b_.getStringAttr(node_->name.empty() ? op : node_->name));
+  auto version = opVersions().find(op);
+  if (version != opVersions().end() && opset_ < version->second)
+    nodeFail(op + " of opset " + std::to_string(opset_) +
+             " is unsupported (chitu implements it from opset " + std::to_string(version->second) +
+             "; convert the model with onnx.version_converter)");
 
   if (auto folded = foldNode()) {
     defineKnown(0, std::move(*folded));
@@ -1134,6 +1350,12 @@ void Importer::convertNode() {
   };
   struct ReluT {
     using type = ReluOp;
+  };
+  struct AbsT {
+    using type = AbsOp;
+  };
+  struct ErfT {
+    using type = ErfOp;
   };
 
   if (op == "Add")
@@ -1358,11 +1580,81 @@ void Importer::convertNode() {
     return convertReduce("sum");
   if (op == "ReduceMax")
     return convertReduce("max");
-  if (op == "Expand" || op == "ConstantOfShape" || op == "Range")
-    nodeFail("needs compile-time inputs (its shape or bounds are computed at run time, or "
-             "its data is not constant); unsupported");
+  if (op == "Abs")
+    return unary(AbsT{}, false);
   if (op == "Erf")
-    nodeFail("Erf is supported inside the GELU pattern x * 0.5 * (1 + erf(x / sqrt(2))) only");
+    return unary(ErfT{}, true);
+  if (op == "Equal" || op == "Less" || op == "Greater" || op == "LessOrEqual" ||
+      op == "GreaterOrEqual")
+    return convertCompare();
+  if (op == "Not" || op == "And" || op == "Or" || op == "Xor")
+    return convertLogical();
+  if (op == "Where") {
+    allowAttributes({});
+    Value c = value(0), t = value(1), f = value(2);
+    if (!elemOf(c).isInteger(1))
+      nodeFail("the condition must be bool");
+    if (elemOf(t) != elemOf(f))
+      nodeFail("X and Y have different element types");
+    auto shape = broadcastStatic(shapeOf(c), shapeOf(t));
+    if (shape)
+      shape = broadcastStatic(*shape, shapeOf(f));
+    if (!shape)
+      nodeFail("the operand shapes do not broadcast");
+    return define(0, SelectOp::create(b_, loc_, tensor(*shape, elemOf(t)), c, t, f));
+  }
+  if (op == "Expand") {
+    allowAttributes({});
+    Value x = value(0);
+    return define(0, broadcastTo(x, requireKnown(1, "shape"), /*numpyRules=*/true));
+  }
+  if (op == "ConstantOfShape") {
+    allowAttributes({"value"});
+    Known fill;
+    if (const ox::Attribute *v = attr("value")) {
+      fill.type = v->t.dataType;
+      fill.raw = std::make_shared<ox::Tensor>(v->t);
+      if (v->t.data.size() != ox::elemTypeSize(fill.type))
+        nodeFail("the value attribute must hold one element");
+      fill.decode();
+    } else {
+      fill.type = ox::kFloat, fill.f = {0.0};
+    }
+    fill.shape.clear();
+    Value scalar = materialize(fill, "");
+    return define(0, broadcastTo(scalar, requireKnown(0, "shape"), /*numpyRules=*/false));
+  }
+  if (op == "Range")
+    return convertRange();
+  if (op == "GatherElements") {
+    allowAttributes({"axis"});
+    Value x = value(0), indices = value(1);
+    if (!isa<IntegerType>(elemOf(indices)) || elemOf(indices).isInteger(1))
+      nodeFail("indices must be int32 or int64");
+    int64_t rank = int64_t(shapeOf(x).size());
+    if (int64_t(shapeOf(indices).size()) != rank)
+      nodeFail("indices must have the data's rank");
+    int64_t axis = normAxis(intAttr("axis", 0), rank);
+    return define(0, GatherElementsOp::create(b_, loc_, tensor(shapeOf(indices), elemOf(x)), x,
+                                              indices, b_.getI64IntegerAttr(axis)));
+  }
+  if (op == "CumSum") {
+    allowAttributes({"exclusive", "reverse"});
+    Value x = value(0);
+    if (elemOf(x).isInteger(1))
+      nodeFail("needs a numeric input");
+    std::vector<int64_t> axis = requireInts(1, "axis");
+    if (axis.size() != 1)
+      nodeFail("axis must hold one value");
+    int64_t a = normAxis(axis[0], int64_t(shapeOf(x).size()));
+    return define(0, CumsumOp::create(b_, loc_, x.getType(), x, b_.getI64IntegerAttr(a),
+                                      intAttr("exclusive", 0) ? b_.getUnitAttr() : nullptr,
+                                      intAttr("reverse", 0) ? b_.getUnitAttr() : nullptr));
+  }
+  if (op == "Trilu")
+    return convertTrilu();
+  if (op == "Einsum")
+    return convertEinsum();
 
   std::string list;
   for (const std::string &s : opList())
@@ -1374,21 +1666,25 @@ void Importer::convertPow() {
   allowAttributes({});
   Value x = value(0);
   if (!isa<FloatType>(elemOf(x)))
-    nodeFail("needs a float base");
+    nodeFail("needs a float base, got " + ox::elemTypeName(onnxType(elemOf(x))));
+  // A constant scalar exponent of a common value becomes exact, cheaper arithmetic.
   Known *e = known(1);
-  std::optional<double> exponent;
-  if (e && !e->symbolic() && e->numel() >= 1) {
-    exponent = e->asDouble(0);
+  double p = 0;
+  bool special = e && !e->symbolic() && e->numel() >= 1;
+  if (special) {
+    p = e->asDouble(0);
     for (int64_t k = 1; k < e->numel(); ++k)
-      if (e->asDouble(k) != *exponent)
-        exponent.reset();
+      special &= e->asDouble(k) == p;
     auto bshape = broadcastStatic(shapeOf(x), e->shape);
-    if (!bshape || ArrayRef<int64_t>(*bshape) != shapeOf(x))
-      exponent.reset(); // the exponent would change the result's shape
+    special &= bshape && ArrayRef<int64_t>(*bshape) == shapeOf(x);
+    special &= p == 1 || p == 2 || p == 3 || p == 0.5 || p == -0.5 || p == -1;
   }
-  if (!exponent)
-    nodeFail("supported with a constant scalar exponent (0.5, 1, 2, 3, -0.5, -1) only");
-  double p = *exponent;
+  if (!special) {
+    Value y = value(1);
+    if (elemOf(y).isInteger(1))
+      nodeFail("needs a numeric exponent");
+    return define(0, binary<PowOp>(x, castTo(y, elemOf(x))));
+  }
   Value y;
   if (p == 1)
     y = x;
@@ -1400,12 +1696,305 @@ void Importer::convertPow() {
     y = SqrtOp::create(b_, loc_, x.getType(), x);
   else if (p == -0.5)
     y = RsqrtOp::create(b_, loc_, x.getType(), x);
-  else if (p == -1)
-    y = binary<DivOp>(constantScalar(elemOf(x), 1.0, shapeOf(x).size()), x);
   else
-    nodeFail("exponent " + std::to_string(p) +
-             " is not supported (constant 0.5, 1, 2, 3, -0.5, -1 only)");
+    y = binary<DivOp>(constantScalar(elemOf(x), 1.0, shapeOf(x).size()), x);
   define(0, y);
+}
+
+std::pair<SmallVector<int64_t>, SmallVector<Value>> Importer::sizesOf(const Known &shape) {
+  if (shape.shape.size() != 1)
+    nodeFail("the shape must be a 1-D tensor");
+  SmallVector<int64_t> sizes;
+  SmallVector<Value> dynamic;
+  for (int64_t k = 0; k < shape.numel(); ++k) {
+    if (shape.symbolicAt(k)) {
+      sizes.push_back(kDyn);
+      dynamic.push_back(shape.sym[k]);
+      continue;
+    }
+    int64_t v = shape.asInt(k);
+    if (v < 0)
+      nodeFail("shape entry " + std::to_string(v) + " is negative");
+    sizes.push_back(v);
+  }
+  return {sizes, dynamic};
+}
+
+Value Importer::broadcastTo(Value x, const Known &shape, bool numpyRules) {
+  auto [target, dyn] = sizesOf(shape);
+  ArrayRef<int64_t> in = shapeOf(x);
+  SmallVector<Value> dynAt;
+  for (int64_t t : target)
+    dynAt.push_back(ShapedType::isDynamic(t) ? Value() : Value());
+  for (size_t k = 0, d = 0; k < target.size(); ++k)
+    if (ShapedType::isDynamic(target[k]))
+      dynAt[k] = dyn[d++];
+  size_t rank = numpyRules ? std::max(in.size(), target.size()) : target.size();
+  if (!numpyRules && !in.empty())
+    nodeFail("expects a scalar");
+  SmallVector<int64_t> out(rank);
+  SmallVector<Value> outDyn;
+  for (size_t k = 0; k < rank; ++k) {
+    int64_t xi = k + in.size() >= rank ? in[k + in.size() - rank] : 1;
+    int64_t ti = k + target.size() >= rank ? target[k + target.size() - rank] : 1;
+    Value tv = k + target.size() >= rank ? dynAt[k + target.size() - rank] : Value();
+    if (!ShapedType::isDynamic(ti) && ti == 1) {
+      out[k] = xi; // the target's 1 keeps the input's size
+      if (ShapedType::isDynamic(xi))
+        outDyn.push_back(dimValue(x, int64_t(k + in.size() - rank)));
+    } else if (!ShapedType::isDynamic(ti)) {
+      if (!ShapedType::isDynamic(xi) && xi != 1 && xi != ti)
+        nodeFail("cannot expand " + shapeText(in) + " to size " + std::to_string(ti) +
+                 " in dimension " + std::to_string(k));
+      out[k] = ti;
+    } else if (!ShapedType::isDynamic(xi) && xi != 1) {
+      out[k] = xi; // a run-time target size must be 1 or the input's
+    } else {
+      // A run-time target size: the result takes it unless it is 1 and the input's
+      // size is larger, which chitu.broadcast_to checks at run time (equal or 1).
+      out[k] = kDyn;
+      outDyn.push_back(
+          ShapedType::isDynamic(xi)
+              ? arith::MaxSIOp::create(b_, loc_, tv, dimValue(x, int64_t(k + in.size() - rank)))
+              : tv);
+    }
+  }
+  return BroadcastToOp::create(b_, loc_, tensor(out, elemOf(x)), x, outDyn,
+                               b_.getDenseI64ArrayAttr(out));
+}
+
+void Importer::convertCompare() {
+  allowAttributes({});
+  Value a = value(0), c = value(1);
+  if (elemOf(a) != elemOf(c))
+    nodeFail("operand element types differ");
+  const std::string &op = node_->opType;
+  if (elemOf(a).isInteger(1)) {
+    if (op != "Equal")
+      nodeFail("orders bool operands; unsupported");
+    a = castTo(a, b_.getI32Type()); // bool equality as 0/1 integers
+    c = castTo(c, b_.getI32Type());
+  }
+  auto shape = broadcastStatic(shapeOf(a), shapeOf(c));
+  if (!shape)
+    nodeFail("operand shapes " + shapeText(shapeOf(a)) + " and " + shapeText(shapeOf(c)) +
+             " do not broadcast");
+  std::string predicate = op == "Equal"         ? "eq"
+                          : op == "Less"        ? "lt"
+                          : op == "Greater"     ? "gt"
+                          : op == "LessOrEqual" ? "le"
+                                                : "ge";
+  define(0, CompareOp::create(b_, loc_, tensor(*shape, b_.getI1Type()), b_.getStringAttr(predicate),
+                              a, c));
+}
+
+void Importer::convertLogical() {
+  allowAttributes({});
+  const std::string &op = node_->opType;
+  auto requireBool = [&](Value v) {
+    if (!elemOf(v).isInteger(1))
+      nodeFail("needs bool inputs, got " + ox::elemTypeName(onnxType(elemOf(v))));
+    return v;
+  };
+  auto negate = [&](Value v) {
+    Type i1 = b_.getI1Type();
+    int64_t rank = int64_t(shapeOf(v).size());
+    return SelectOp::create(b_, loc_, v.getType(), v, constantScalar(i1, 0, rank),
+                            constantScalar(i1, 1, rank))
+        .getResult();
+  };
+  Value a = requireBool(value(0));
+  if (op == "Not")
+    return define(0, negate(a));
+  Value c = requireBool(value(1));
+  if (op == "And")
+    return define(0, binary<MinOp>(a, c));
+  if (op == "Or")
+    return define(0, binary<MaxOp>(a, c));
+  auto shape = broadcastStatic(shapeOf(a), shapeOf(c)); // Xor: a ? !c : c
+  if (!shape)
+    nodeFail("operand shapes do not broadcast");
+  define(0, SelectOp::create(b_, loc_, tensor(*shape, b_.getI1Type()), a, negate(c), c));
+}
+
+void Importer::convertRange() {
+  allowAttributes({});
+  Known &start = requireKnown(0, "start");
+  Known &limit = requireKnown(1, "limit");
+  Known &delta = requireKnown(2, "delta");
+  if (start.symbolic() || delta.symbolic() || start.numel() != 1 || delta.numel() != 1 ||
+      limit.numel() != 1)
+    nodeFail("start and delta must be constant scalars");
+  Type et = checkedType(start.type, "start");
+  if (!limit.symbolicAt(0) || start.isFloat())
+    nodeFail("a float range with run-time bounds is unsupported");
+  int64_t s = start.asInt(0), d = delta.asInt(0);
+  if (d == 0)
+    nodeFail("delta is 0");
+  // size = max(ceil((limit - start) / delta), 0)
+  Value span = d > 0 ? arith::SubIOp::create(b_, loc_, limit.sym[0], indexConstant(s)).getResult()
+                     : arith::SubIOp::create(b_, loc_, indexConstant(s), limit.sym[0]).getResult();
+  Value size = arith::MaxSIOp::create(
+      b_, loc_, arith::CeilDivSIOp::create(b_, loc_, span, indexConstant(d > 0 ? d : -d)),
+      indexConstant(0));
+  define(0, IotaOp::create(b_, loc_, tensor({kDyn}, et), size, b_.getF64FloatAttr(double(s)),
+                           b_.getF64FloatAttr(double(d))));
+}
+
+void Importer::convertTrilu() {
+  allowAttributes({"upper"});
+  Value x = value(0);
+  int64_t rank = int64_t(shapeOf(x).size());
+  if (rank < 2)
+    nodeFail("needs an input of rank >= 2");
+  int64_t k = 0;
+  if (has(1)) {
+    std::vector<int64_t> kv = requireInts(1, "k");
+    if (kv.size() != 1)
+      nodeFail("k must be a scalar");
+    k = kv[0];
+  }
+  bool upper = intAttr("upper", 1) != 0;
+  // Keep element (i, j) where j - i >= k (upper) or j - i <= k (lower).
+  auto axisIota = [&](int64_t d, bool column) {
+    int64_t n = shapeOf(x)[d];
+    Value size = ShapedType::isDynamic(n) ? dimValue(x, d) : Value();
+    Value seq = IotaOp::create(b_, loc_, tensor({n}, b_.getI64Type()), size,
+                               b_.getF64FloatAttr(0.0), b_.getF64FloatAttr(1.0));
+    Known shape;
+    shape.type = ox::kInt64;
+    shape.i = column ? std::vector<int64_t>{1, 0} : std::vector<int64_t>{0, 1};
+    shape.sym = {Value(), Value()};
+    (column ? shape.i[1] : shape.i[0]) = ShapedType::isDynamic(n) ? 0 : n;
+    (column ? shape.sym[1] : shape.sym[0]) = size;
+    shape.shape = {2};
+    return reshape(seq, shape);
+  };
+  Value rows = axisIota(rank - 2, false), cols = axisIota(rank - 1, true);
+  Value diff = binary<SubOp>(cols, rows);
+  Value kc = constantScalar(b_.getI64Type(), double(k), 2);
+  auto shape = broadcastStatic(shapeOf(diff), shapeOf(kc));
+  Value keep = CompareOp::create(b_, loc_, tensor(*shape, b_.getI1Type()),
+                                 b_.getStringAttr(upper ? "ge" : "le"), diff, kc);
+  Value zero = constantScalar(elemOf(x), 0.0, rank);
+  auto out = broadcastStatic(shapeOf(keep), shapeOf(x));
+  define(0, SelectOp::create(b_, loc_, tensor(*out, elemOf(x)), keep, x, zero));
+}
+
+void Importer::convertEinsum() {
+  allowAttributes({"equation"});
+  std::string eq;
+  for (char ch : stringAttr("equation", ""))
+    if (ch != ' ')
+      eq += ch;
+  size_t arrow = eq.find("->");
+  if (arrow == std::string::npos)
+    nodeFail("needs an explicit output ('->'); implicit outputs are unsupported");
+  std::string lhs = eq.substr(0, arrow), outLabels = eq.substr(arrow + 2);
+  std::vector<std::string> ins;
+  for (size_t p = 0, q; p <= lhs.size(); p = q + 1) {
+    q = lhs.find(',', p);
+    if (q == std::string::npos)
+      q = lhs.size();
+    ins.push_back(lhs.substr(p, q - p));
+  }
+  if (ins.size() != node_->inputs.size() || ins.size() > 2)
+    nodeFail("supports one or two operands named by the equation");
+  if (eq.find('.') != std::string::npos)
+    nodeFail("ellipses ('...') are unsupported");
+  auto dupes = [](const std::string &s) {
+    return std::set<char>(s.begin(), s.end()).size() != s.size();
+  };
+  for (const std::string &s : ins)
+    if (dupes(s))
+      nodeFail("a label repeated within an operand (diagonals) is unsupported");
+  if (dupes(outLabels))
+    nodeFail("the output repeats a label");
+  std::map<char, int64_t> size;
+  std::vector<Value> vals;
+  for (size_t k = 0; k < ins.size(); ++k) {
+    Value v = value(k);
+    if (!isa<FloatType>(elemOf(v)))
+      nodeFail("needs float operands");
+    if (shapeOf(v).size() != ins[k].size())
+      nodeFail("operand " + std::to_string(k) + " has rank " + std::to_string(shapeOf(v).size()) +
+               " but the equation names " + std::to_string(ins[k].size()) + " labels");
+    for (size_t d = 0; d < ins[k].size(); ++d) {
+      int64_t n = shapeOf(v)[d];
+      if (ShapedType::isDynamic(n))
+        nodeFail("run-time sizes are unsupported");
+      auto [it, fresh] = size.emplace(ins[k][d], n);
+      if (!fresh && it->second != n)
+        nodeFail(std::string("label '") + ins[k][d] + "' has two sizes");
+    }
+    vals.push_back(v);
+  }
+  for (char l : outLabels)
+    if (!size.count(l))
+      nodeFail(std::string("output label '") + l + "' names no input dimension");
+  auto has = [](const std::string &s, char c) { return s.find(c) != std::string::npos; };
+  // Sum away labels that only one operand has and the output does not.
+  for (size_t k = 0; k < ins.size(); ++k) {
+    SmallVector<int64_t> axes;
+    std::string kept;
+    for (size_t d = 0; d < ins[k].size(); ++d) {
+      char l = ins[k][d];
+      bool elsewhere = has(outLabels, l) || (ins.size() == 2 && has(ins[1 - k], l));
+      if (elsewhere)
+        kept += l;
+      else
+        axes.push_back(int64_t(d));
+    }
+    if (!axes.empty()) {
+      vals[k] = reduce("sum", vals[k], axes, false);
+      ins[k] = kept;
+    }
+  }
+  auto permute = [&](Value v, const std::string &from, const std::string &to) -> Value {
+    SmallVector<int64_t> perm, shape;
+    bool identity = true;
+    for (size_t d = 0; d < to.size(); ++d) {
+      perm.push_back(int64_t(from.find(to[d])));
+      shape.push_back(shapeOf(v)[perm.back()]);
+      identity &= perm.back() == int64_t(d);
+    }
+    if (identity)
+      return v;
+    return TransposeOp::create(b_, loc_, tensor(shape, elemOf(v)), v,
+                               b_.getDenseI64ArrayAttr(perm));
+  };
+  Value y;
+  std::string yl;
+  if (ins.size() == 1) {
+    y = vals[0], yl = ins[0];
+  } else {
+    std::string batch, m, n, k;
+    for (char l : ins[0]) {
+      if (has(ins[1], l))
+        (has(outLabels, l) ? batch : k) += l;
+      else
+        m += l;
+    }
+    for (char l : ins[1])
+      if (!has(ins[0], l))
+        n += l;
+    auto prod = [&](const std::string &ls) {
+      int64_t p = 1;
+      for (char l : ls)
+        p *= size[l];
+      return p;
+    };
+    int64_t B = prod(batch), M = prod(m), N = prod(n), K = prod(k);
+    Value a = reshapeStatic(permute(vals[0], ins[0], batch + m + k), {B, M, K});
+    Value c = reshapeStatic(permute(vals[1], ins[1], batch + k + n), {B, K, N});
+    Value p = MatmulOp::create(b_, loc_, tensor({B, M, N}, elemOf(a)), a, c, false, false);
+    yl = batch + m + n;
+    SmallVector<int64_t> shape;
+    for (char l : yl)
+      shape.push_back(size[l]);
+    y = reshapeStatic(p, shape);
+  }
+  define(0, permute(y, yl, outLabels));
 }
 
 void Importer::convertMatMul() {
@@ -1670,6 +2259,8 @@ void Importer::convertReduce(StringRef kind) {
   int64_t rank = int64_t(shapeOf(x).size());
   if (kind == "mean" && !isa<FloatType>(elemOf(x)))
     nodeFail("needs a float input");
+  if (kind == "sum" && elemOf(x).isInteger(1))
+    nodeFail("sums bool values; unsupported");
   std::vector<int64_t> axes;
   if (auto a = intsAttr("axes"))
     axes = *a; // ReduceMean/ReduceMax before opset 18
@@ -1770,7 +2361,7 @@ OnnxModel Importer::run() {
   if (opset_ < kMinOpset || opset_ > kMaxOpset)
     fail("opset " + std::to_string(opset_) +
          " is not supported (supported: " + std::to_string(kMinOpset) + " to " +
-         std::to_string(kMaxOpset) + "; convert older models with onnx.version_converter)");
+         std::to_string(kMaxOpset) + "; convert the model with onnx.version_converter)");
   if (model_.functions)
     fail("model-local functions are not supported");
   if (g.sparseInitializers)

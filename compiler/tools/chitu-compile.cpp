@@ -257,7 +257,7 @@ int main(int argc, char **argv) {
       "  chitu-compile HF_CHECKPOINT_DIR -o model.cbin [--precision bf16]\n\n"
       "The input is chitu dialect IR (.mlir), whose chitu.weight ops are read from\n"
       "<input>.safetensors next to it or from --weights files; an ONNX model (opsets 13\n"
-      "to 25, initializers packed into the .cbin; docs/onnx.md lists the operators); or\n"
+      "to 28, initializers packed into the .cbin; docs/onnx.md lists the operators); or\n"
       "a Hugging Face checkpoint directory of a Llama, Qwen2 or Mistral causal LM.\n");
   statsFormat = statsOption().getValue();
   if (listOnnxOps) {

@@ -194,12 +194,59 @@ OpFoldResult DimOp::fold(FoldAdaptor) {
 // Elementwise
 //===----------------------------------------------------------------------===//
 
-LogicalResult AddOp::verify() { return verifyBroadcastOp(*this); }
-LogicalResult SubOp::verify() { return verifyBroadcastOp(*this); }
-LogicalResult MulOp::verify() { return verifyBroadcastOp(*this); }
-LogicalResult DivOp::verify() { return verifyBroadcastOp(*this); }
+namespace {
+
+/// Arithmetic has no meaning on i1 (min/max are its logical and/or).
+LogicalResult verifyArithmeticOp(Operation *op) {
+  if (cast<RankedTensorType>(op->getResult(0).getType()).getElementType().isInteger(1))
+    return op->emitOpError("does not take i1 operands (use min/max for and/or)");
+  return verifyBroadcastOp(op);
+}
+
+} // namespace
+
+LogicalResult AddOp::verify() { return verifyArithmeticOp(*this); }
+LogicalResult SubOp::verify() { return verifyArithmeticOp(*this); }
+LogicalResult MulOp::verify() { return verifyArithmeticOp(*this); }
+LogicalResult DivOp::verify() { return verifyArithmeticOp(*this); }
 LogicalResult MaxOp::verify() { return verifyBroadcastOp(*this); }
 LogicalResult MinOp::verify() { return verifyBroadcastOp(*this); }
+
+LogicalResult PowOp::verify() {
+  if (!isa<FloatType>(getResult().getType().getElementType()))
+    return emitOpError("takes f32, f16 or bf16 operands");
+  return verifyBroadcastOp(*this);
+}
+
+LogicalResult CompareOp::verify() {
+  static const char *const kPredicates[] = {"eq", "ne", "lt", "le", "gt", "ge"};
+  if (!llvm::is_contained(kPredicates, getPredicate()))
+    return emitOpError("predicate '") << getPredicate() << "' is not eq, ne, lt, le, gt or ge";
+  auto lhs = getLhs().getType(), rhs = getRhs().getType();
+  if (lhs.getElementType() != rhs.getElementType())
+    return emitOpError("operands have different element types");
+  if (lhs.getElementType().isInteger(1))
+    return emitOpError("does not compare i1 operands (use min, max or select)");
+  auto shape = broadcastShapes(lhs.getShape(), rhs.getShape());
+  if (failed(shape))
+    return emitOpError("operand shapes ") << shapeString(lhs.getShape()) << " and "
+                                          << shapeString(rhs.getShape()) << " do not broadcast";
+  return verifyResultShape(*this, *shape, getResult().getType().getShape());
+}
+
+LogicalResult SelectOp::verify() {
+  auto t = getOnTrue().getType(), f = getOnFalse().getType();
+  auto result = getResult().getType();
+  if (t.getElementType() != result.getElementType() ||
+      f.getElementType() != result.getElementType())
+    return emitOpError("on_true and on_false must have the result's element type");
+  auto shape = broadcastShapes(getCondition().getType().getShape(), t.getShape());
+  if (succeeded(shape))
+    shape = broadcastShapes(*shape, f.getShape());
+  if (failed(shape))
+    return emitOpError("operand shapes do not broadcast");
+  return verifyResultShape(*this, *shape, result.getShape());
+}
 
 LogicalResult CastOp::verify() {
   return verifyResultShape(*this, getInput().getType().getShape(),
@@ -268,6 +315,8 @@ LogicalResult verifyReduction(Operation *op, RankedTensorType input, ArrayRef<in
 } // namespace
 
 LogicalResult ReduceSumOp::verify() {
+  if (getInput().getType().getElementType().isInteger(1))
+    return emitOpError("does not sum i1 values (cast them first)");
   return verifyReduction(*this, getInput().getType(), getAxes(), getKeepDims(),
                          getResult().getType());
 }
@@ -474,6 +523,73 @@ LogicalResult GatherOp::verify() {
   llvm::append_range(expected, indices.getShape());
   llvm::append_range(expected, table.getShape().drop_front(axis + 1));
   return verifyResultShape(*this, expected, getResult().getType().getShape());
+}
+
+LogicalResult GatherElementsOp::verify() {
+  auto input = getInput().getType(), indices = getIndices().getType();
+  auto result = getResult().getType();
+  if (input.getElementType() != result.getElementType())
+    return emitOpError("result element type differs from the input's");
+  if (input.getRank() != indices.getRank())
+    return emitOpError("indices must have the input's rank");
+  if (failed(verifyAxis(*this, getAxis(), input.getRank(), "axis")))
+    return failure();
+  for (int64_t d = 0; d < input.getRank(); ++d)
+    if (d != getAxis() && !input.isDynamicDim(d) && !indices.isDynamicDim(d) &&
+        indices.getDimSize(d) > input.getDimSize(d))
+      return emitOpError("indices exceed the input in dimension ") << d;
+  return verifyResultShape(*this, indices.getShape(), result.getShape());
+}
+
+LogicalResult BroadcastToOp::verify() {
+  auto input = getInput().getType();
+  auto result = getResult().getType();
+  if (input.getElementType() != result.getElementType())
+    return emitOpError("changes the element type (use chitu.cast)");
+  if (failed(verifyMixedSizes(*this, "shape", getStaticShape(), getShape().size(), result)))
+    return failure();
+  if (input.getRank() > result.getRank())
+    return emitOpError("the input has a higher rank than the target shape");
+  int64_t offset = result.getRank() - input.getRank();
+  for (int64_t d = 0; d < input.getRank(); ++d) {
+    int64_t in = input.getDimSize(d), out = result.getDimSize(d + offset);
+    if (in != 1 && !compatibleDim(in, out))
+      return emitOpError("input dimension ")
+             << d << " of size " << in << " neither is 1 nor matches the target "
+             << shapeString(result.getShape());
+  }
+  return success();
+}
+
+LogicalResult IotaOp::verify() {
+  auto result = getResult().getType();
+  if (result.getRank() != 1)
+    return emitOpError("result must be one-dimensional");
+  if (result.getElementType().isInteger(1))
+    return emitOpError("result must not be i1");
+  if (result.isDynamicDim(0) != bool(getSize()))
+    return emitOpError(getSize() ? "has a size operand but a static result"
+                                 : "needs a size operand for a dynamic result");
+  return success();
+}
+
+LogicalResult FromSizesOp::verify() {
+  auto result = getResult().getType();
+  int64_t count = int64_t(getStaticSizes().size());
+  if (!result.hasStaticShape() || result.getRank() > 1 || result.getNumElements() != count ||
+      (result.getRank() == 0 && count != 1))
+    return emitOpError("result must be a static vector of ")
+           << count << " elements (or a scalar for one size)";
+  if (int64_t(llvm::count_if(getStaticSizes(), ShapedType::isDynamic)) !=
+      int64_t(getSizes().size()))
+    return emitOpError("names a different number of dynamic sizes than it has operands");
+  return success();
+}
+
+LogicalResult CumsumOp::verify() {
+  if (getInput().getType().getElementType().isInteger(1))
+    return emitOpError("does not take i1 operands");
+  return verifyAxis(*this, getAxis(), getInput().getType().getRank(), "axis");
 }
 
 //===----------------------------------------------------------------------===//

@@ -10,12 +10,16 @@ using namespace mlir;
 using namespace mlir::chitu;
 
 bool mlir::chitu::isPointwise(Operation *op) {
-  return isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, NegOp, ReluOp, ExpOp, LogOp, SqrtOp, RsqrtOp,
-             TanhOp, SigmoidOp, SiluOp, GeluOp, GeluTanhOp, CastOp>(op);
+  return isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, PowOp, CompareOp, SelectOp, NegOp, AbsOp,
+             ErfOp, ReluOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, SiluOp, GeluOp,
+             GeluTanhOp, CastOp>(op);
 }
 
 bool mlir::chitu::isElemental(Operation *op) {
-  return isPointwise(op) || isa<ReshapeOp, TransposeOp, SliceOp, ConcatOp, GatherOp, RopeOp>(op);
+  // Each element of these is computed on its own from input elements found by its index
+  // (cumsum sums its prefix along the axis, which is cheap for the short axes it meets).
+  return isPointwise(op) || isa<ReshapeOp, TransposeOp, SliceOp, ConcatOp, GatherOp, RopeOp,
+                                GatherElementsOp, BroadcastToOp, IotaOp, FromSizesOp, CumsumOp>(op);
 }
 
 namespace {

@@ -205,12 +205,48 @@ LogicalResult Analyzer::visitOp(Operation *op) {
         indices_[o.getResult()] = dim;
         return success();
       })
-      .Case<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp>([&](auto o) {
+      .Case<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, PowOp, CompareOp>([&](auto o) {
         auto out = broadcast(dimsOf(o.getLhs()), dimsOf(o.getRhs()), op);
         return setResult(o.getResult(), out, op);
       })
-      .Case<NegOp, ReluOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, SiluOp, GeluOp,
-            GeluTanhOp, CastOp, SoftmaxOp>([&](auto o) {
+      .Case([&](SelectOp o) {
+        auto ct = broadcast(dimsOf(o.getCondition()), dimsOf(o.getOnTrue()), op);
+        auto out = broadcast(ct, dimsOf(o.getOnFalse()), op);
+        return setResult(o.getResult(), out, op);
+      })
+      .Case([&](GatherElementsOp o) {
+        ArrayRef<SymExpr> in = dimsOf(o.getInput());
+        SmallVector<SymExpr, 4> out(dimsOf(o.getIndices()));
+        for (size_t d = 0; d < in.size(); ++d)
+          if (int64_t(d) != o.getAxis())
+            requireLessEqual(out[d], in[d], op,
+                             "indices must not exceed the input in dimension " + std::to_string(d));
+        return setResult(o.getResult(), out, op);
+      })
+      .Case([&](BroadcastToOp o) {
+        SmallVector<SymExpr, 4> out;
+        unsigned next = 0;
+        for (int64_t s : o.getStaticShape())
+          out.push_back(ShapedType::isDynamic(s) ? indices_.lookup(o.getShape()[next++])
+                                                 : SymExpr::constant(s));
+        ArrayRef<SymExpr> in = dimsOf(o.getInput());
+        size_t offset = out.size() - in.size();
+        for (size_t d = 0; d < in.size(); ++d)
+          if (!(in[d].isConstant() && in[d].getConstant() == 1))
+            requireEqual(in[d], out[d + offset], op,
+                         "input dimension " + std::to_string(d) +
+                             " must be 1 or the target's size");
+        return setResult(o.getResult(), out, op);
+      })
+      .Case([&](FromSizesOp o) { return setResult(o.getResult(), staticDims(o.getResult()), op); })
+      .Case([&](IotaOp o) {
+        SymExpr size = o.getSize() ? indices_.lookup(o.getSize())
+                                   : SymExpr::constant(o.getType().getDimSize(0));
+        requireLessEqual(SymExpr::constant(0), size, op, "the size must not be negative");
+        return setResult(o.getResult(), {size}, op);
+      })
+      .Case<NegOp, AbsOp, ErfOp, CumsumOp, ReluOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp,
+            SiluOp, GeluOp, GeluTanhOp, CastOp, SoftmaxOp>([&](auto o) {
         SmallVector<SymExpr, 4> out(dimsOf(o.getInput()));
         return setResult(o.getResult(), out, op);
       })

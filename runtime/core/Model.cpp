@@ -172,18 +172,19 @@ Status validateOp(const cbin::Op &op, uint32_t numValuesBefore, size_t numSymbol
     return invalidArtifact(what + ": unknown op kind " + std::to_string(kind));
   if (!validDType(op.dtype()))
     return invalidArtifact(what + ": unknown dtype");
-  if (!op.operands() || op.operands()->size() == 0)
+  size_t numOperands = op.operands() ? op.operands()->size() : 0;
+  if (numOperands == 0 && op.kind() != cbin::OpKind::IOTA && op.kind() != cbin::OpKind::FROM_SIZES)
     return invalidArtifact(what + ": no operands");
   if (!aligned(op.ints()) || !aligned(op.floats()))
     return invalidArtifact(what + ": misaligned attributes");
-  for (uint32_t v : *op.operands())
-    if (v >= numValuesBefore)
-      return invalidArtifact(what + ": operand refers to a value not yet defined");
+  if (op.operands())
+    for (uint32_t v : *op.operands())
+      if (v >= numValuesBefore)
+        return invalidArtifact(what + ": operand refers to a value not yet defined");
   CHITU_RETURN_IF_ERROR(validateDims(op.dims(), numSymbols, what));
   if (op.params())
     for (uint32_t i = 0; i < op.params()->size(); ++i)
       CHITU_RETURN_IF_ERROR(validateExprField(op.params()->Get(i), numSymbols, what));
-  size_t numOperands = op.operands()->size();
   size_t numInts = op.ints() ? op.ints()->size() : 0;
   size_t numFloats = op.floats() ? op.floats()->size() : 0;
   auto need = [&](bool ok, const char *why) {
@@ -196,7 +197,25 @@ Status validateOp(const cbin::Op &op, uint32_t numValuesBefore, size_t numSymbol
   case cbin::OpKind::DIV:
   case cbin::OpKind::MAXIMUM:
   case cbin::OpKind::MINIMUM:
+  case cbin::OpKind::POW:
     return need(numOperands == 2, "binary op needs 2 operands");
+  case cbin::OpKind::COMPARE:
+    return need(numOperands == 2 && numInts == 1 && op.ints()->Get(0) >= 0 &&
+                    op.ints()->Get(0) <= 5,
+                "compare needs 2 operands and a predicate in [0, 5]");
+  case cbin::OpKind::SELECT:
+    return need(numOperands == 3, "select needs 3 operands");
+  case cbin::OpKind::GATHER_ELEMENTS:
+    return need(numOperands == 2 && numInts == 1, "gather_elements needs 2 operands and an axis");
+  case cbin::OpKind::IOTA:
+    return need(numOperands == 0 && numFloats == 2 && op.dims()->size() == 1,
+                "iota needs no operands, start and step, and a 1-D result");
+  case cbin::OpKind::FROM_SIZES: // (the element count is checked when the op runs)
+    return need(numOperands == 0 && op.params() && op.params()->size() > 0 &&
+                    op.dims()->size() <= 1,
+                "from_sizes needs its sizes and a result of rank <= 1");
+  case cbin::OpKind::CUMSUM:
+    return need(numOperands == 1 && numInts == 3, "cumsum needs an axis and two flags");
   case cbin::OpKind::MATMUL:
     return need(numOperands == 2 && numInts == 2, "matmul needs 2 operands and 2 flags");
   case cbin::OpKind::REDUCE_SUM:
@@ -512,8 +531,8 @@ Status Model::mapExternalWeights(const LoadOptions &options) {
   std::map<std::string, const SafetensorsFile *> byName;
   bool needByName = false;
   for (uint32_t i = 0; i < weightData_.size(); ++i)
-    needByName |= !a.weights()->Get(i)->embedded() &&
-                  a.weights()->Get(i)->file() == kUnresolvedWeightFile;
+    needByName |=
+        !a.weights()->Get(i)->embedded() && a.weights()->Get(i)->file() == kUnresolvedWeightFile;
   if (needByName) {
     std::string dir = !options.weightsDir.empty() ? options.weightsDir : cbinDir;
     auto files = listSafetensors(dir);
@@ -543,20 +562,21 @@ Status Model::mapExternalWeights(const LoadOptions &options) {
     if (w->file() == kUnresolvedWeightFile) {
       auto it = byName.find(tensorName);
       if (it == byName.end())
-        return Status(StatusCode::NotFound, "weight '" + tensorName +
-                                                "' is in none of the checkpoint's .safetensors files");
+        return Status(StatusCode::NotFound,
+                      "weight '" + tensorName +
+                          "' is in none of the checkpoint's .safetensors files");
       file = it->second;
     } else {
       file = weightFiles_[w->file()].get();
     }
     const SafetensorsFile &f = *file;
     const SafetensorsTensor *t = f.find(tensorName);
-    std::string what = "weight '" + str(w->name()) + "' (tensor '" + tensorName + "' of " +
-                       f.path() + ")";
+    std::string what =
+        "weight '" + str(w->name()) + "' (tensor '" + tensorName + "' of " + f.path() + ")";
     if (!t)
       return Status(StatusCode::NotFound, what + " is missing");
-    DType source = isValidDType(int(w->source_dtype())) ? toDType(w->source_dtype())
-                                                        : toDType(w->dtype());
+    DType source =
+        isValidDType(int(w->source_dtype())) ? toDType(w->source_dtype()) : toDType(w->dtype());
     uint64_t sourceBytes = w->byte_size() / dtypeSize(toDType(w->dtype())) * dtypeSize(source);
     if (!t->dtype || *t->dtype != source || t->shape.size() != w->dims()->size() ||
         t->end - t->begin != sourceBytes)
@@ -565,8 +585,7 @@ Status Model::mapExternalWeights(const LoadOptions &options) {
                              shapeText({w->dims()->begin(), w->dims()->end()}));
     for (size_t d = 0; d < t->shape.size(); ++d)
       if (t->shape[d] != w->dims()->Get(uint32_t(d)))
-        return invalidArtifact(what + " has shape " + shapeText(t->shape) +
-                               ", the model expects " +
+        return invalidArtifact(what + " has shape " + shapeText(t->shape) + ", the model expects " +
                                shapeText({w->dims()->begin(), w->dims()->end()}));
     if (source == toDType(w->dtype())) {
       weightData_[i] = f.data(*t);

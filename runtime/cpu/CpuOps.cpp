@@ -8,8 +8,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
 #include <functional>
+#include <limits>
 #include <numeric>
 
 namespace chitu::rt::cpu {
@@ -60,6 +60,10 @@ Value loadValue(const uint8_t *data, DType dtype, const std::vector<int64_t> &di
   case DType::I64:
     std::memcpy(v.i64.data(), data, n * 8);
     break;
+  case DType::BOOL:
+    for (size_t i = 0; i < n; ++i)
+      v.i32[i] = data[i] != 0;
+    break;
   }
   return v;
 }
@@ -85,6 +89,10 @@ void storeValue(const Value &v, uint8_t *data) {
   case DType::I64:
     std::memcpy(data, v.i64.data(), n * 8);
     break;
+  case DType::BOOL:
+    for (size_t i = 0; i < n; ++i)
+      data[i] = v.i32[i] != 0;
+    break;
   }
 }
 
@@ -96,7 +104,11 @@ Status bad(const std::string &what) { return invalidArtifact("inconsistent op: "
 
 bool isBinaryKind(OpKind k) {
   return k == OpKind::ADD || k == OpKind::SUB || k == OpKind::MUL || k == OpKind::DIV ||
-         k == OpKind::MAXIMUM || k == OpKind::MINIMUM;
+         k == OpKind::MAXIMUM || k == OpKind::MINIMUM || k == OpKind::POW;
+}
+
+bool isUnaryKind(OpKind k) {
+  return (k >= OpKind::NEG && k <= OpKind::RELU) || k == OpKind::ABS || k == OpKind::ERF;
 }
 
 std::vector<int64_t> rowMajorStrides(const std::vector<int64_t> &dims) {
@@ -172,6 +184,8 @@ template <typename T> T binaryScalar(OpKind kind, T a, T b) {
       return a / b;
     case OpKind::MAXIMUM:
       return scalar::maxF(a, b);
+    case OpKind::POW:
+      return std::pow(a, b);
     default:
       return scalar::minF(a, b);
     }
@@ -228,6 +242,10 @@ float unaryFloat(OpKind kind, float x) {
     return scalar::gelu(x);
   case OpKind::GELU_TANH:
     return scalar::geluTanh(x);
+  case OpKind::ABS:
+    return std::fabs(x);
+  case OpKind::ERF:
+    return std::erf(x);
   default:
     return scalar::relu(x);
   }
@@ -239,6 +257,8 @@ template <typename I> Status unaryInt(OpKind kind, const Value &in, Value &out) 
   for (size_t i = 0; i < dout.size(); ++i) {
     if (kind == OpKind::NEG)
       dout[i] = scalar::wrapNeg(din[i]);
+    else if (kind == OpKind::ABS)
+      dout[i] = din[i] < 0 ? scalar::wrapNeg(din[i]) : din[i];
     else if (kind == OpKind::RELU)
       dout[i] = din[i] > 0 ? din[i] : 0;
     else
@@ -258,6 +278,13 @@ float roundTo(DType t, float x) {
 Status castOp(const Value &in, Value &out) {
   size_t n = size_t(out.numel());
   ComputeType from = in.ctype(), to = out.ctype();
+  if (out.dtype == DType::BOOL) { // nonzero (NaN included) is true
+    for (size_t i = 0; i < n; ++i)
+      out.i32[i] = from == ComputeType::F32   ? in.f32[i] != 0.0f
+                   : from == ComputeType::I32 ? in.i32[i] != 0
+                                              : in.i64[i] != 0;
+    return Status::ok();
+  }
   for (size_t i = 0; i < n; ++i) {
     if (from == ComputeType::F32) {
       float x = in.f32[i];
@@ -385,8 +412,10 @@ Status reduceOp(OpKind kind, const Value &in, Value &out, bool keepDims,
   } else {
     if (kind == OpKind::REDUCE_MEAN)
       return bad("reduce_mean of integers");
+    // The maximum of nothing is the type's least value (false for i1).
     std::fill(dout.begin(), dout.end(),
-              kind == OpKind::REDUCE_MAX ? std::numeric_limits<T>::min() : T(0));
+              kind == OpKind::REDUCE_MAX && out.dtype != DType::BOOL ? std::numeric_limits<T>::min()
+                                                                     : T(0));
     for (size_t i = 0; i < din.size(); ++i, walk.next()) {
       T &o = dout[walk.offset(0)];
       o = kind == OpKind::REDUCE_MAX ? std::max(o, din[i]) : scalar::wrapAdd(o, din[i]);
@@ -599,6 +628,132 @@ Status gatherOp(int64_t axis, const Value &table, const Value &indices, Value &o
   });
 }
 
+// Elementwise comparison of two broadcast operands into 0/1.
+template <typename T>
+Status compareOp(int64_t predicate, const Value &a, const Value &b, Value &out) {
+  std::vector<int64_t> sa, sb;
+  CHITU_RETURN_IF_ERROR(broadcastStrides(a.dims, out.dims, sa));
+  CHITU_RETURN_IF_ERROR(broadcastStrides(b.dims, out.dims, sb));
+  const auto &da = cdata<T>(a);
+  const auto &db = cdata<T>(b);
+  IndexWalker walk(out.dims, {&sa, &sb});
+  for (size_t i = 0; i < out.i32.size(); ++i, walk.next()) {
+    T x = da[walk.offset(0)], y = db[walk.offset(1)];
+    bool r = predicate == 0   ? x == y
+             : predicate == 1 ? x != y
+             : predicate == 2 ? x < y
+             : predicate == 3 ? x <= y
+             : predicate == 4 ? x > y
+                              : x >= y;
+    out.i32[i] = r;
+  }
+  return Status::ok();
+}
+
+template <typename T> Status selectOp(const Value &c, const Value &a, const Value &b, Value &out) {
+  std::vector<int64_t> sc, sa, sb;
+  CHITU_RETURN_IF_ERROR(broadcastStrides(c.dims, out.dims, sc));
+  CHITU_RETURN_IF_ERROR(broadcastStrides(a.dims, out.dims, sa));
+  CHITU_RETURN_IF_ERROR(broadcastStrides(b.dims, out.dims, sb));
+  const auto &da = cdata<T>(a);
+  const auto &db = cdata<T>(b);
+  auto &dout = data<T>(out);
+  IndexWalker walk(out.dims, {&sc, &sa, &sb});
+  for (size_t i = 0; i < dout.size(); ++i, walk.next())
+    dout[i] = c.i32[walk.offset(0)] ? da[walk.offset(1)] : db[walk.offset(2)];
+  return Status::ok();
+}
+
+template <typename T> Status broadcastToOp(const Value &in, Value &out) {
+  std::vector<int64_t> s;
+  CHITU_RETURN_IF_ERROR(broadcastStrides(in.dims, out.dims, s));
+  const auto &din = cdata<T>(in);
+  auto &dout = data<T>(out);
+  IndexWalker walk(out.dims, {&s});
+  for (size_t i = 0; i < dout.size(); ++i, walk.next())
+    dout[i] = din[walk.offset(0)];
+  return Status::ok();
+}
+
+Status iotaOp(double start, double step, Value &out) {
+  int64_t n = out.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    if (out.ctype() == ComputeType::F32)
+      out.f32[size_t(i)] = float(start + double(i) * step);
+    else if (out.ctype() == ComputeType::I32)
+      out.i32[size_t(i)] = int32_t(int64_t(start) + i * int64_t(step));
+    else
+      out.i64[size_t(i)] = int64_t(start) + i * int64_t(step);
+  }
+  return Status::ok();
+}
+
+Status gatherElementsOp(int64_t axis, const Value &in, const Value &indices, Value &out) {
+  size_t rank = in.dims.size();
+  if (axis < 0 || size_t(axis) >= rank || indices.dims.size() != rank || out.dims != indices.dims)
+    return bad("gather_elements shapes");
+  for (size_t d = 0; d < rank; ++d)
+    if (int64_t(d) != axis && indices.dims[d] > in.dims[d])
+      return bad("gather_elements indices exceed the input");
+  std::vector<int64_t> inStrides = rowMajorStrides(in.dims);
+  int64_t dim = in.dims[size_t(axis)];
+  return dispatch(in.ctype(), [&](auto t) {
+    using T = decltype(t);
+    const auto &din = cdata<T>(in);
+    auto &dout = data<T>(out);
+    std::vector<int64_t> idx(rank, 0);
+    for (size_t i = 0; i < dout.size(); ++i) {
+      int64_t v = indices.ctype() == ComputeType::I32 ? indices.i32[i] : indices.i64[i];
+      if (v < -dim || v >= dim)
+        return runtimeError("gather_elements index " + std::to_string(v) +
+                            " is out of range for a dimension of size " + std::to_string(dim));
+      int64_t offset = 0;
+      for (size_t d = 0; d < rank; ++d)
+        offset += (int64_t(d) == axis ? (v < 0 ? v + dim : v) : idx[d]) * inStrides[d];
+      dout[i] = din[size_t(offset)];
+      for (size_t d = rank; d-- > 0;) { // next index of the result
+        if (++idx[d] < out.dims[d])
+          break;
+        idx[d] = 0;
+      }
+    }
+    return Status::ok();
+  });
+}
+
+Status cumsumOp(int64_t axis, bool exclusive, bool reverse, const Value &in, Value &out) {
+  if (axis < 0 || size_t(axis) >= in.dims.size())
+    return bad("cumsum axis");
+  int64_t n = in.dims[size_t(axis)], inner = 1, outer = 1;
+  for (size_t d = size_t(axis) + 1; d < in.dims.size(); ++d)
+    inner *= in.dims[d];
+  for (size_t d = 0; d < size_t(axis); ++d)
+    outer *= in.dims[d];
+  return dispatch(in.ctype(), [&](auto t) {
+    using T = decltype(t);
+    const auto &din = cdata<T>(in);
+    auto &dout = data<T>(out);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        // Each element sums its own prefix from the start of the axis (the GPU's order).
+        for (int64_t k = 0; k < n; ++k) {
+          int64_t lo = reverse ? k + (exclusive ? 1 : 0) : 0;
+          int64_t hi = reverse ? n : k + (exclusive ? 0 : 1);
+          T acc = 0;
+          for (int64_t j = lo; j < hi; ++j) {
+            T v = din[size_t((o * n + j) * inner + i)];
+            if constexpr (std::is_same_v<T, float>)
+              acc = acc + v;
+            else
+              acc = scalar::wrapAdd(acc, v);
+          }
+          dout[size_t((o * n + k) * inner + i)] = acc;
+        }
+      }
+    return Status::ok();
+  });
+}
+
 } // namespace
 
 namespace {
@@ -614,8 +769,24 @@ Status checkResultShape(const cbin::Op &op, const std::vector<const Value *> &op
                ? Status::ok()
                : bad("result shape " + dimsToString(result) + ", expected " + dimsToString(dims));
   };
-  const std::vector<int64_t> &in = operands[0]->dims;
   OpKind kind = op.kind();
+  if (kind == OpKind::IOTA)
+    return operands.empty() && result.size() == 1 ? Status::ok() : bad("iota shape");
+  if (kind == OpKind::FROM_SIZES)
+    return operands.empty() && result.size() <= 1 ? Status::ok() : bad("from_sizes shape");
+  const std::vector<int64_t> &in = operands[0]->dims;
+  if (isBinaryKind(kind) || kind == OpKind::COMPARE || kind == OpKind::SELECT) {
+    std::vector<int64_t> s;
+    for (const Value *v : operands)
+      CHITU_RETURN_IF_ERROR(broadcastStrides(v->dims, result, s));
+    return Status::ok();
+  }
+  if (kind == OpKind::BROADCAST_TO) {
+    std::vector<int64_t> s;
+    return broadcastStrides(in, result, s);
+  }
+  if (kind == OpKind::GATHER_ELEMENTS)
+    return expect(operands[1]->dims);
   if (isBinaryKind(kind)) {
     std::vector<int64_t> s;
     CHITU_RETURN_IF_ERROR(broadcastStrides(in, result, s));
@@ -696,8 +867,8 @@ Status checkResultShape(const cbin::Op &op, const std::vector<const Value *> &op
   }
   case OpKind::PAGED_ATTENTION: {
     const std::vector<int64_t> &k = operands[1]->dims;
-    if (in.size() != 3 || k.size() != 4 || operands[2]->dims != k || k[3] != in[2] ||
-        k[2] == 0 || in[1] % k[2] != 0 || operands[3]->dims.size() != 2 ||
+    if (in.size() != 3 || k.size() != 4 || operands[2]->dims != k || k[3] != in[2] || k[2] == 0 ||
+        in[1] % k[2] != 0 || operands[3]->dims.size() != 2 ||
         operands[4]->dims != std::vector<int64_t>{in[0]} ||
         operands[5]->dims != std::vector<int64_t>{in[0]})
       return bad("paged_attention operand shapes");
@@ -725,7 +896,6 @@ Status checkResultShape(const cbin::Op &op, const std::vector<const Value *> &op
     return expect(in);
   }
 }
-
 
 // ---- LLM ops -------------------------------------------------------------------------
 
@@ -802,9 +972,8 @@ Status pagedAttentionOp(const std::vector<const Value *> &ops, float scale, int6
     for (int64_t j = lo; j <= p; ++j) {
       int64_t block = intAt(tables, size_t(s * maxBlocks + j / blockSize));
       if (block < 0 || block >= numBlocks)
-        return runtimeError("block " + std::to_string(block) + " of sequence " +
-                            std::to_string(s) + " is outside the cache (" +
-                            std::to_string(numBlocks) + " blocks)");
+        return runtimeError("block " + std::to_string(block) + " of sequence " + std::to_string(s) +
+                            " is outside the cache (" + std::to_string(numBlocks) + " blocks)");
       slots.push_back(block * blockSize + j % blockSize);
     }
     for (int64_t h = 0; h < H; ++h) {
@@ -967,6 +1136,24 @@ StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &oper
                                                  " exceeds the CPU executor's allocation limit");
   Value out;
   out.allocate(toDType(op.dtype()), resultDims);
+  if (kind == OpKind::FROM_SIZES) {
+    if (size_t(out.numel()) != params.size())
+      return bad("from_sizes needs one size per element");
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (out.ctype() == ComputeType::I32)
+        out.i32[i] = int32_t(params[i]);
+      else
+        out.i64[i] = params[i];
+    }
+    return out;
+  }
+  if (kind == OpKind::IOTA) {
+    CHITU_RETURN_IF_ERROR(iotaOp(op.floats()->Get(0), op.floats()->Get(1), out));
+    if (out.dtype == DType::BF16 || out.dtype == DType::F16)
+      for (float &v : out.f32)
+        v = roundTo(out.dtype, v);
+    return out;
+  }
   const Value &in = *operands[0];
   auto sameCType = [&](bool includeResult) {
     for (const Value *v : operands)
@@ -981,7 +1168,7 @@ StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &oper
     st = dispatch(in.ctype(), [&](auto t) {
       return binaryOp<decltype(t)>(kind, *operands[0], *operands[1], out);
     });
-  } else if (kind >= OpKind::NEG && kind <= OpKind::RELU) {
+  } else if (isUnaryKind(kind)) {
     if (!sameCType(true) || in.dims != out.dims)
       return bad("unary op type or shape");
     if (in.ctype() == ComputeType::F32) {
@@ -1066,6 +1253,36 @@ StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &oper
             (i != 2 && i != 6 && operands[i]->ctype() != ComputeType::F32))
           return bad("sampling_probs operand types");
       st = samplingProbsOp(operands, out);
+      break;
+    case OpKind::COMPARE:
+      if (operands[0]->ctype() != operands[1]->ctype() || out.dtype != DType::BOOL)
+        return bad("compare types");
+      st = dispatch(in.ctype(), [&](auto t) {
+        return compareOp<decltype(t)>(op.ints()->Get(0), *operands[0], *operands[1], out);
+      });
+      break;
+    case OpKind::SELECT:
+      if (in.dtype != DType::BOOL || operands[1]->ctype() != out.ctype() ||
+          operands[2]->ctype() != out.ctype())
+        return bad("select types");
+      st = dispatch(out.ctype(), [&](auto t) {
+        return selectOp<decltype(t)>(*operands[0], *operands[1], *operands[2], out);
+      });
+      break;
+    case OpKind::BROADCAST_TO:
+      if (!sameCType(true))
+        return bad("broadcast_to type");
+      st = dispatch(in.ctype(), [&](auto t) { return broadcastToOp<decltype(t)>(in, out); });
+      break;
+    case OpKind::GATHER_ELEMENTS:
+      if (out.ctype() != in.ctype() || operands[1]->ctype() == ComputeType::F32)
+        return bad("gather_elements types");
+      st = gatherElementsOp(op.ints()->Get(0), in, *operands[1], out);
+      break;
+    case OpKind::CUMSUM:
+      if (!sameCType(true))
+        return bad("cumsum type");
+      st = cumsumOp(op.ints()->Get(0), op.ints()->Get(1) != 0, op.ints()->Get(2) != 0, in, out);
       break;
     case OpKind::MULTINOMIAL:
       if (operands[0]->ctype() != ComputeType::F32 || operands[1]->ctype() != ComputeType::I64 ||

@@ -14,6 +14,7 @@ enum class ComputeType { F32, I32, I64 };
 inline ComputeType computeTypeOf(DType t) {
   switch (t) {
   case DType::I32:
+  case DType::BOOL: // held as 0/1 in i32
     return ComputeType::I32;
   case DType::I64:
     return ComputeType::I64;

@@ -30,6 +30,8 @@ double elementAsDouble(DType t, const void *data, size_t i) {
     std::memcpy(&v, p, 8);
     return double(v);
   }
+  case DType::BOOL:
+    return p[0] != 0;
   }
   return 0;
 }

@@ -9,8 +9,9 @@
 
 namespace chitu {
 
-enum class DType : int8_t { F32 = 0, F16 = 1, BF16 = 2, I32 = 3, I64 = 4 };
-constexpr int kNumDTypes = 5;
+// BOOL: one byte per element, 0 or 1 (comparison results, masks).
+enum class DType : int8_t { F32 = 0, F16 = 1, BF16 = 2, I32 = 3, I64 = 4, BOOL = 5 };
+constexpr int kNumDTypes = 6;
 
 inline bool isValidDType(int v) { return v >= 0 && v < kNumDTypes; }
 
@@ -26,6 +27,8 @@ inline size_t dtypeSize(DType t) {
     return 4;
   case DType::I64:
     return 8;
+  case DType::BOOL:
+    return 1;
   }
   return 0;
 }
@@ -45,6 +48,8 @@ inline const char *dtypeName(DType t) {
     return "i32";
   case DType::I64:
     return "i64";
+  case DType::BOOL:
+    return "i1";
   }
   return "?";
 }

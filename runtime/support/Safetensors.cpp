@@ -38,6 +38,8 @@ const char *safetensorsDTypeName(DType t) {
     return "I32";
   case DType::I64:
     return "I64";
+  case DType::BOOL:
+    return "BOOL";
   }
   return "?";
 }

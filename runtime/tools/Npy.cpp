@@ -20,6 +20,8 @@ const char *npyDescr(DType t) {
     return "<i4";
   case DType::I64:
     return "<i8";
+  case DType::BOOL:
+    return "|b1";
   }
   return "?";
 }
@@ -163,8 +165,8 @@ Status writeNpy(const std::string &path, const std::string &descr,
 
 Status convertNpyForInput(const NpyArray &in, DType want, const std::string &name,
                           std::vector<uint8_t> &out) {
-  if (in.descr == npyDescr(want)) {
-    out = in.data;
+  if (in.descr == npyDescr(want) || (want == DType::BOOL && in.descr == "<b1")) {
+    out = in.data; // (the reader writes a '|' byte order as '<')
     return Status::ok();
   }
   if (want == DType::BF16 && in.descr == "<f4") {

@@ -30,9 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       for (int i = 0; i < chitu_model_num_inputs(model, e) && bound; ++i) {
         chitu_tensor_info info;
         chitu_model_input_info(model, e, i, &info);
-        size_t bytes = info.dtype == CHITU_DTYPE_F32 || info.dtype == CHITU_DTYPE_I32 ? 4
-                       : info.dtype == CHITU_DTYPE_I64                                ? 8
-                                                                                      : 2;
+        size_t bytes = chitu_dtype_size(info.dtype);
         for (int d = 0; d < info.rank; ++d) {
           if (info.dims[d] < 0)
             info.dims[d] = 2;

@@ -65,6 +65,7 @@ COMPILE_TIME_INPUTS = {
     "Reshape": [1], "ReduceMean": [1], "ReduceSum": [1], "ReduceMax": [1],
     "Slice": [1, 2, 3, 4], "Split": [1], "Squeeze": [1], "Unsqueeze": [1],
     "Expand": [1], "ConstantOfShape": [0], "Range": [0, 1, 2], "Pow": [1],
+    "Trilu": [1], "CumSum": [1],
 }
 
 

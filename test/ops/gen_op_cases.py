@@ -215,6 +215,93 @@ def movement_cases():
     return cases
 
 
+def frontend_cases():
+    """Ops the ONNX frontend needs: abs, erf, pow, comparisons and i1 masks, select,
+    broadcast_to, iota, gather_elements, cumsum, from_sizes."""
+    cases = []
+    s = [-1, 21]
+    for dt in ALL:
+        cases.append(Case(f"abs_{dt}", "abs", dt, [("x", dt, s, {})],
+                          [f"%r = chitu.abs %x : {ttype(s, dt)}"], [("%r", ttype(s, dt))]))
+    for dt in FLOATS:
+        cases.append(Case(f"erf_{dt}", "erf", dt, [("x", dt, s, {})],
+                          [f"%r = chitu.erf %x : {ttype(s, dt)}"], [("%r", ttype(s, dt))]))
+        a, b = [-1, 21], [21]
+        cases.append(Case(f"pow_{dt}", "pow", dt,
+                          [("a", dt, a, {"frange": [0.25, 3.0]}), ("b", dt, b, {"frange": [-2.0, 2.0]})],
+                          [f"%r = chitu.pow %a, %b : ({ttype(a, dt)}, {ttype(b, dt)}) -> {ttype(a, dt)}"],
+                          [("%r", ttype(a, dt))]))
+    for dt in ALL:
+        preds = ["eq", "ne", "lt", "le", "gt", "ge"] if dt in ("f32", "i64") else ["lt", "eq"]
+        for p in preds:
+            a, b, r = [-1, 9], [9], [-1, 9]
+            ext = {"range": [-2, 3]} if dt in INTS else {"frange": [-1.0, 1.0]}
+            cases.append(Case(f"compare_{p}_{dt}", "compare", dt, [("a", dt, a, ext), ("b", dt, b, ext)],
+                              [f'%r = chitu.compare "{p}", %a, %b : ({ttype(a, dt)}, {ttype(b, dt)}) -> {ttype(r, "i1")}'],
+                              [("%r", ttype(r, "i1"))], {"predicate": p}))
+        c, a, b, r = [-1, 1], [-1, 9], [9], [-1, 9]
+        cases.append(Case(f"select_{dt}", "select", dt,
+                          [("c", "i1", c, {"range": [0, 2]}), ("a", dt, a, {}), ("b", dt, b, {})],
+                          [f"%r = chitu.select %c, %a, %b : ({ttype(c, 'i1')}, {ttype(a, dt)}, {ttype(b, dt)}) -> {ttype(r, dt)}"],
+                          [("%r", ttype(r, dt))]))
+        x, r = [-1, 1], [2, -1, 7]
+        cases.append(Case(f"broadcast_to_{dt}", "broadcast_to", dt, [("x", dt, x, {})],
+                          ["%n = chitu.dim %x, 0 : " + ttype(x, dt),
+                           f"%r = chitu.broadcast_to %x [2, %n, 7] : {ttype(x, dt)} -> {ttype(r, dt)}"],
+                          [("%r", ttype(r, dt))], {"shape": [2, -1, 7]}))
+        x, i = [-1, 16], [-1, 5]
+        cases.append(Case(f"gather_elements_{dt}", "gather_elements", dt,
+                          [("x", dt, x, {}), ("i", "i64", i, {"range": [-16, 16]})],
+                          [f"%r = chitu.gather_elements %x, %i axis = 1 : ({ttype(x, dt)}, {ttype(i, 'i64')}) -> {ttype(i, dt)}"],
+                          [("%r", ttype(i, dt))], {"axis": 1}))
+        x = [-1, 6]
+        cases.append(Case(f"gather_elements_axis0_{dt}", "gather_elements", dt,
+                          [("x", dt, x, {"min": 1}), ("i", "i32", [3, 6], {"range": [0, 1]})],
+                          [f"%r = chitu.gather_elements %x, %i axis = 0 : ({ttype(x, dt)}, {ttype([3, 6], 'i32')}) -> {ttype([3, 6], dt)}"],
+                          [("%r", ttype([3, 6], dt))], {"axis": 0}))
+    for dt in ["f32", "bf16", "i32", "i64"]:
+        for excl, rev in [(False, False), (True, False), (False, True), (True, True)]:
+            if dt != "f32" and (excl or rev):
+                continue
+            x = [-1, 13]
+            flags = (" exclusive" if excl else "") + (" reverse" if rev else "")
+            ext = {"frange": [-1.0, 1.0]} if dt in FLOATS else {}
+            cases.append(Case(f"cumsum{'_excl' if excl else ''}{'_rev' if rev else ''}_{dt}", "cumsum", dt,
+                              [("x", dt, x, ext)],
+                              [f"%r = chitu.cumsum %x axis = 1{flags} : {ttype(x, dt)}"],
+                              [("%r", ttype(x, dt))], {"axis": 1, "exclusive": excl, "reverse": rev}))
+    for dt in ["f32", "bf16", "i32", "i64"]:
+        x, r = [-1, 3], [-1]
+        cases.append(Case(f"iota_{dt}", "iota", dt, [("x", "f32", x, {})],
+                          ["%n = chitu.dim %x, 0 : " + ttype(x, "f32"),
+                           f"%r = chitu.iota size %n start = 3.0 step = -2.0 : {ttype(r, dt)}"],
+                          [("%r", ttype(r, dt))], {"start": 3.0, "step": -2.0}))
+    for dt, shape, sizes in [("i64", [3], [-1, 5, 7]), ("i32", [], [-1])]:
+        x = [-1, 2]
+        listed = ", ".join("%n" if v < 0 else str(v) for v in sizes)
+        cases.append(Case(f"from_sizes_{dt}", "from_sizes", dt, [("x", "f32", x, {})],
+                          ["%n = chitu.dim %x, 0 : " + ttype(x, "f32"),
+                           f"%r = chitu.from_sizes [{listed}] : {ttype(shape, dt)}"],
+                          [("%r", ttype(shape, dt))], {"sizes": sizes, "scalar": not shape}))
+    # i1 values: casts both ways, and/or as min/max, any as reduce_max
+    s = [-1, 10]
+    for src in ["f32", "i64"]:
+        cases.append(Case(f"cast_{src}_i1", "cast", "i1", [("x", src, s, {"range": [-1, 2]} if src == "i64" else {})],
+                          [f"%r = chitu.cast %x : {ttype(s, src)} -> {ttype(s, 'i1')}"],
+                          [("%r", ttype(s, "i1"))]))
+        cases.append(Case(f"cast_i1_{src}", "cast", src, [("x", "i1", s, {"range": [0, 2]})],
+                          [f"%r = chitu.cast %x : {ttype(s, 'i1')} -> {ttype(s, src)}"],
+                          [("%r", ttype(s, src))]))
+    for op in ["min", "max"]:
+        cases.append(Case(f"{op}_i1", op, "i1", [("a", "i1", s, {"range": [0, 2]}), ("b", "i1", [10], {"range": [0, 2]})],
+                          [f"%r = chitu.{op} %a, %b : ({ttype(s, 'i1')}, {ttype([10], 'i1')}) -> {ttype(s, 'i1')}"],
+                          [("%r", ttype(s, "i1"))]))
+    cases.append(Case("reduce_max_i1", "reduce_max", "i1", [("x", "i1", s, {"range": [0, 2]})],
+                      [f"%r = chitu.reduce_max %x axes = [1] : {ttype(s, 'i1')} -> {ttype([-1], 'i1')}"],
+                      [("%r", ttype([-1], "i1"))], {"axes": [1], "keep_dims": False}))
+    return cases
+
+
 def llm_cases():
     """Rotary embedding, the paged KV cache, attention and sampling."""
     cases = []
@@ -462,7 +549,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
 
     cases = (binary_cases() + unary_cases() + matmul_cases() + reduce_cases() +
-             movement_cases() + value_cases() + llm_cases() + fusion_cases())
+             movement_cases() + frontend_cases() + value_cases() + llm_cases() + fusion_cases())
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "duplicate case names"
     jobs = []

@@ -53,6 +53,9 @@ std::vector<uint8_t> NdArray::toBytes() const {
       std::memcpy(p, &x, 8);
       break;
     }
+    case DType::BOOL:
+      p[0] = v != 0;
+      break;
     }
   }
   return out;

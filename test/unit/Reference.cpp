@@ -88,6 +88,8 @@ double binary(const std::string &op, double a, double b, DType t) {
       return a / b;
     return b == 0 ? 0 : wrap(std::trunc(a / b), t);
   }
+  if (op == "pow")
+    return std::pow(a, b);
   if (std::isnan(a) || std::isnan(b))
     return std::numeric_limits<double>::quiet_NaN();
   if (op == "max")
@@ -98,6 +100,10 @@ double binary(const std::string &op, double a, double b, DType t) {
 double unary(const std::string &op, double x, DType t) {
   if (op == "neg")
     return isFloat(t) ? -x : wrap(-x, t);
+  if (op == "abs")
+    return isFloat(t) ? std::fabs(x) : wrap(std::fabs(x), t);
+  if (op == "erf")
+    return std::erf(x);
   if (op == "relu")
     return std::isnan(x) ? x : std::max(x, 0.0);
   if (op == "exp")
@@ -127,6 +133,8 @@ double castTo(double x, DType t) {
     return roundToF16(float(x));
   case DType::BF16:
     return roundToBf16(float(x));
+  case DType::BOOL:
+    return x != 0; // NaN too
   case DType::I32:
   case DType::I64: {
     if (std::isnan(x))
@@ -152,7 +160,8 @@ std::string reference(const OpCase &c, const std::vector<NdArray> &in, NdArray &
   const std::string &op = c.op;
   const JsonValue &attrs = c.attrs;
   DType t = c.dtype;
-  if (op == "add" || op == "sub" || op == "mul" || op == "div" || op == "max" || op == "min") {
+  if (op == "add" || op == "sub" || op == "mul" || op == "div" || op == "max" || op == "min" ||
+      op == "pow") {
     out = make(t, broadcastDims(in[0].dims, in[1].dims));
     forEach(out, [&](const Dims &k) {
       return binary(op, broadcastAt(in[0], k), broadcastAt(in[1], k), t);
@@ -203,10 +212,11 @@ std::string reference(const OpCase &c, const std::vector<NdArray> &in, NdArray &
     NdArray acc = make(t, full);
     std::vector<int64_t> count(acc.values.size(), 0);
     for (double &v : acc.values)
-      v = op == "reduce_max"
-              ? (isFloat(t) ? -INFINITY
-                            : (t == DType::I32 ? -2147483648.0 : -9223372036854775808.0))
-              : 0.0;
+      v = op == "reduce_max" ? (isFloat(t)         ? -INFINITY
+                                : t == DType::BOOL ? 0.0
+                                : t == DType::I32  ? -2147483648.0
+                                                   : -9223372036854775808.0)
+                             : 0.0;
     for (int64_t i = 0; i < x.numel(); ++i) {
       Dims k = coordsOf(i, x.dims);
       for (int64_t a : axes)
@@ -258,8 +268,8 @@ std::string reference(const OpCase &c, const std::vector<NdArray> &in, NdArray &
         double normalized = (row[i] - mean) * scale;
         if (op == "rms_norm" && t != DType::F32) // rounded before the weight, as transformers
           normalized = castTo(normalized, t);
-        out.values[size_t(r * D + i)] = normalized * in[1].values[size_t(i)] +
-                                        (in.size() > 2 ? in[2].values[size_t(i)] : 0.0);
+        out.values[size_t(r * D + i)] =
+            normalized * in[1].values[size_t(i)] + (in.size() > 2 ? in[2].values[size_t(i)] : 0.0);
       }
     }
   } else if (op == "reshape") {
@@ -475,6 +485,69 @@ std::string reference(const OpCase &c, const std::vector<NdArray> &in, NdArray &
         }
       out.values[size_t(r)] = double(pick);
     }
+  } else if (op == "compare") {
+    std::string p = attrs.find("predicate")->asString();
+    out = make(DType::BOOL, broadcastDims(in[0].dims, in[1].dims));
+    forEach(out, [&](const Dims &k) {
+      double a = broadcastAt(in[0], k), b = broadcastAt(in[1], k);
+      bool r = p == "eq"   ? a == b
+               : p == "ne" ? a != b
+               : p == "lt" ? a < b
+               : p == "le" ? a <= b
+               : p == "gt" ? a > b
+                           : a >= b;
+      return r ? 1.0 : 0.0;
+    });
+  } else if (op == "select") {
+    out = make(t, broadcastDims(broadcastDims(in[0].dims, in[1].dims), in[2].dims));
+    forEach(out, [&](const Dims &k) {
+      return broadcastAt(in[0], k) != 0 ? broadcastAt(in[1], k) : broadcastAt(in[2], k);
+    });
+  } else if (op == "broadcast_to") {
+    // The target: the input's rows (dimension 0) then the static sizes after it.
+    Dims od = ints(*attrs.find("shape"));
+    for (int64_t &d : od)
+      if (d < 0)
+        d = in[0].dims[0];
+    out = make(t, od);
+    forEach(out, [&](const Dims &k) { return broadcastAt(in[0], k); });
+  } else if (op == "iota") {
+    double start = attrs.find("start")->asDouble(), step = attrs.find("step")->asDouble();
+    out = make(t, {in[0].dims[0]});
+    forEach(out, [&](const Dims &k) {
+      return isFloat(t) ? castTo(start + double(k[0]) * step, t)
+                        : double(int64_t(start) + k[0] * int64_t(step));
+    });
+  } else if (op == "gather_elements") {
+    size_t axis = size_t(attrs.find("axis")->asInt());
+    const NdArray &x = in[0], &idx = in[1];
+    out = make(t, idx.dims);
+    forEach(out, [&](const Dims &k) {
+      int64_t j = int64_t(at(idx, k));
+      Dims c = k;
+      c[axis] = j < 0 ? j + x.dims[axis] : j;
+      return at(x, c);
+    });
+  } else if (op == "cumsum") {
+    size_t axis = size_t(attrs.find("axis")->asInt());
+    bool exclusive = attrs.find("exclusive")->asBool(), reverse = attrs.find("reverse")->asBool();
+    out = make(t, in[0].dims);
+    forEach(out, [&](const Dims &k) {
+      int64_t n = in[0].dims[axis], i = k[axis];
+      int64_t lo = reverse ? i + (exclusive ? 1 : 0) : 0;
+      int64_t hi = reverse ? n : i + (exclusive ? 0 : 1);
+      double acc = 0;
+      Dims c = k;
+      for (c[axis] = lo; c[axis] < hi; ++c[axis])
+        acc += at(in[0], c);
+      return isFloat(t) ? acc : wrap(acc, t);
+    });
+  } else if (op == "from_sizes") {
+    // [rows of the input, then the static sizes]
+    Dims sizes = ints(*attrs.find("sizes"));
+    out = make(t, attrs.find("scalar")->asBool() ? Dims{} : Dims{int64_t(sizes.size())});
+    for (size_t i = 0; i < sizes.size(); ++i)
+      out.values[i] = double(sizes[i] < 0 ? in[0].dims[0] : sizes[i]);
   } else if (op == "fused_chain") {
     out = make(t, in[0].dims);
     for (size_t i = 0; i < out.values.size(); ++i)
@@ -482,7 +555,7 @@ std::string reference(const OpCase &c, const std::vector<NdArray> &in, NdArray &
   } else {
     bool known = op == "neg" || op == "relu" || op == "exp" || op == "log" || op == "sqrt" ||
                  op == "rsqrt" || op == "tanh" || op == "sigmoid" || op == "silu" || op == "gelu" ||
-                 op == "gelu_tanh";
+                 op == "gelu_tanh" || op == "abs" || op == "erf";
     if (!known)
       return "no reference for op '" + op + "'";
     out = make(t, in[0].dims);

@@ -51,8 +51,26 @@ typedef enum chitu_dtype {
   CHITU_DTYPE_F16 = 1,
   CHITU_DTYPE_BF16 = 2,
   CHITU_DTYPE_I32 = 3,
-  CHITU_DTYPE_I64 = 4
+  CHITU_DTYPE_I64 = 4,
+  CHITU_DTYPE_BOOL = 5 /* one byte per element, 0 or 1 */
 } chitu_dtype;
+
+/* Bytes per element of a dtype (0 for an unknown value). */
+static inline size_t chitu_dtype_size(chitu_dtype dtype) {
+  switch (dtype) {
+  case CHITU_DTYPE_F32:
+  case CHITU_DTYPE_I32:
+    return 4;
+  case CHITU_DTYPE_F16:
+  case CHITU_DTYPE_BF16:
+    return 2;
+  case CHITU_DTYPE_I64:
+    return 8;
+  case CHITU_DTYPE_BOOL:
+    return 1;
+  }
+  return 0;
+}
 
 typedef enum chitu_device { CHITU_DEVICE_CPU = 0, CHITU_DEVICE_CUDA = 1 } chitu_device;
 
@@ -121,8 +139,7 @@ chitu_status chitu_session_set_input(chitu_session *session, int entry, const ch
    state that already has these dims is refilled in place. States persist across runs and are
    updated in place; every entry with a state of that name shares it. */
 chitu_status chitu_session_set_state(chitu_session *session, const char *name, chitu_dtype dtype,
-                                     const int64_t *dims, int rank, const void *data,
-                                     size_t bytes);
+                                     const int64_t *dims, int rank, const void *data, size_t bytes);
 /* Copies a state's current contents (tests, debugging). */
 chitu_status chitu_session_get_state(const chitu_session *session, const char *name, void *data,
                                      size_t bytes);
@@ -159,7 +176,7 @@ typedef struct chitu_llm_info {
   int32_t bos_token_id; /* -1: none */
   int32_t eos_token_ids[8];
   int num_eos_token_ids;
-  int has_tokenizer;    /* the .cbin embeds the checkpoint's tokenizer.json */
+  int has_tokenizer; /* the .cbin embeds the checkpoint's tokenizer.json */
   /* generation_config.json defaults */
   float temperature, top_p, repetition_penalty;
   int32_t top_k;
@@ -224,8 +241,8 @@ size_t chitu_tokenizer_vocab_size(const chitu_tokenizer *tokenizer);
    `add_special` adds the template's tokens (e.g. BOS). Sets *count to the number of ids; with
    `ids` NULL only counts, otherwise `capacity` must be at least that. */
 chitu_status chitu_tokenizer_encode(const chitu_tokenizer *tokenizer, const char *text,
-                                    size_t length, int add_special, int32_t *ids,
-                                    size_t capacity, size_t *count);
+                                    size_t length, int add_special, int32_t *ids, size_t capacity,
+                                    size_t *count);
 /* Decodes ids to UTF-8. Sets *length to the text's length in bytes; with `text` NULL only
    measures, otherwise `capacity` must exceed it (the text is NUL-terminated). */
 chitu_status chitu_tokenizer_decode(const chitu_tokenizer *tokenizer, const int32_t *ids,

@@ -113,9 +113,7 @@ public:
     Tensor t;
     t.dtype = info.dtype;
     t.dims.assign(info.dims, info.dims + info.rank);
-    size_t bytes = info.dtype == CHITU_DTYPE_F32 || info.dtype == CHITU_DTYPE_I32 ? 4
-                   : info.dtype == CHITU_DTYPE_I64                                ? 8
-                                                                                  : 2;
+    size_t bytes = chitu_dtype_size(info.dtype);
     for (int64_t d : t.dims)
       bytes *= size_t(d);
     t.data.resize(bytes);

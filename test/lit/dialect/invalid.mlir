@@ -460,3 +460,83 @@ func.func @multinomial_seeds(%p: tensor<3x10xf32>, %s: tensor<2xi64>) {
   %0 = chitu.multinomial %p, %s : (tensor<3x10xf32>, tensor<2xi64>) -> tensor<3xi32>
   return
 }
+
+// -----
+
+func.func @add_i1(%a: tensor<4xi1>) {
+  // expected-error @+1 {{does not take i1 operands (use min/max for and/or)}}
+  %r = chitu.add %a, %a : (tensor<4xi1>, tensor<4xi1>) -> tensor<4xi1>
+  return
+}
+
+// -----
+
+func.func @pow_int(%a: tensor<4xi32>) {
+  // expected-error @+1 {{takes f32, f16 or bf16 operands}}
+  %r = chitu.pow %a, %a : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @compare_predicate(%a: tensor<4xf32>) {
+  // expected-error @+1 {{predicate 'lte' is not eq, ne, lt, le, gt or ge}}
+  %r = chitu.compare "lte", %a, %a : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xi1>
+  return
+}
+
+// -----
+
+func.func @compare_types(%a: tensor<4xf32>, %b: tensor<4xi32>) {
+  // expected-error @+1 {{operands have different element types}}
+  %r = chitu.compare "eq", %a, %b : (tensor<4xf32>, tensor<4xi32>) -> tensor<4xi1>
+  return
+}
+
+// -----
+
+func.func @select_types(%c: tensor<4xi1>, %a: tensor<4xf32>, %b: tensor<4xf16>) {
+  // expected-error @+1 {{on_true and on_false must have the result's element type}}
+  %r = chitu.select %c, %a, %b : (tensor<4xi1>, tensor<4xf32>, tensor<4xf16>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @broadcast_to_bad(%x: tensor<3xf32>) {
+  // expected-error @+1 {{input dimension 0 of size 3 neither is 1 nor matches the target [2, 4]}}
+  %r = chitu.broadcast_to %x [2, 4] : tensor<3xf32> -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @iota_needs_size() {
+  // expected-error @+1 {{needs a size operand for a dynamic result}}
+  %r = chitu.iota start = 0.0 step = 1.0 : tensor<?xi64>
+  return
+}
+
+// -----
+
+func.func @gather_elements_rank(%x: tensor<4x4xf32>, %i: tensor<4xi64>) {
+  // expected-error @+1 {{indices must have the input's rank}}
+  %r = chitu.gather_elements %x, %i axis = 0 : (tensor<4x4xf32>, tensor<4xi64>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @from_sizes_count() {
+  // expected-error @+1 {{result must be a static vector of 2 elements (or a scalar for one size)}}
+  %r = chitu.from_sizes [2, 3] : tensor<3xi64>
+  return
+}
+
+// -----
+
+func.func @cumsum_axis(%x: tensor<4xf32>) {
+  // expected-error @+1 {{axis 1 is out of range for rank 1}}
+  %r = chitu.cumsum %x axis = 1 : tensor<4xf32>
+  return
+}

@@ -150,3 +150,41 @@ func.func @llm(%x: tensor<?x4x16xbf16>, %pos: tensor<?xi32>, %f: tensor<8xf32>,
   %ids = chitu.multinomial %p, %seeds : (tensor<?x100xf32>, tensor<?xi64>) -> tensor<?xi32>
   return
 }
+
+// -----
+
+// CHECK-LABEL: func.func @masks
+func.func @masks(%a: tensor<?x8xf32>, %b: tensor<8xf32>, %i: tensor<?x8xi64>)
+    -> (tensor<?x8xf32>, tensor<?x8xi1>) {
+  // CHECK: chitu.compare "lt", %{{.*}}, %{{.*}} : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xi1>
+  %m = chitu.compare "lt", %a, %b : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xi1>
+  // CHECK: chitu.min {{.*}} -> tensor<?x8xi1>
+  %both = chitu.min %m, %m : (tensor<?x8xi1>, tensor<?x8xi1>) -> tensor<?x8xi1>
+  // CHECK: chitu.select %{{.*}}, %{{.*}}, %{{.*}} : (tensor<?x8xi1>, tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %s = chitu.select %both, %a, %b : (tensor<?x8xi1>, tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  // CHECK: chitu.abs
+  %abs = chitu.abs %s : tensor<?x8xf32>
+  // CHECK: chitu.erf
+  %erf = chitu.erf %abs : tensor<?x8xf32>
+  // CHECK: chitu.pow
+  %p = chitu.pow %erf, %b : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  // CHECK: chitu.cumsum %{{.*}} axis = 1 exclusive reverse : tensor<?x8xf32>
+  %c = chitu.cumsum %p axis = 1 exclusive reverse : tensor<?x8xf32>
+  // CHECK: chitu.gather_elements %{{.*}}, %{{.*}} axis = 1 : (tensor<?x8xf32>, tensor<?x8xi64>) -> tensor<?x8xf32>
+  %g = chitu.gather_elements %c, %i axis = 1 : (tensor<?x8xf32>, tensor<?x8xi64>) -> tensor<?x8xf32>
+  return %g, %m : tensor<?x8xf32>, tensor<?x8xi1>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @sizes
+func.func @sizes(%x: tensor<?x1xf32>) -> (tensor<?x64xf32>, tensor<?xi64>, tensor<2xi64>) {
+  %n = chitu.dim %x, 0 : tensor<?x1xf32>
+  // CHECK: chitu.broadcast_to %{{.*}} [%{{.*}}, 64] : tensor<?x1xf32> -> tensor<?x64xf32>
+  %b = chitu.broadcast_to %x [%n, 64] : tensor<?x1xf32> -> tensor<?x64xf32>
+  // CHECK: chitu.iota size %{{.*}} start = 0.000000e+00 step = 1.000000e+00 : tensor<?xi64>
+  %r = chitu.iota size %n start = 0.0 step = 1.0 : tensor<?xi64>
+  // CHECK: chitu.from_sizes [%{{.*}}, 64] : tensor<2xi64>
+  %s = chitu.from_sizes [%n, 64] : tensor<2xi64>
+  return %b, %r, %s : tensor<?x64xf32>, tensor<?xi64>, tensor<2xi64>
+}

@@ -20,8 +20,9 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 // Type constraints
 //===----------------------------------------------------------------------===//
 
-def Chitu_ElementType : AnyTypeOf<[F32, F16, BF16, I32, I64]>;
-def Chitu_Tensor : RankedTensorOf<[F32, F16, BF16, I32, I64]>;
+def Chitu_ElementType : AnyTypeOf<[F32, F16, BF16, I32, I64, I1]>;
+def Chitu_Tensor : RankedTensorOf<[F32, F16, BF16, I32, I64, I1]>;
+def Chitu_BoolTensor : RankedTensorOf<[I1]>;
 def Chitu_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
 def Chitu_IndexTensor : RankedTensorOf<[I32, I64]>;
 
@@ -106,9 +107,50 @@ def Chitu_MulOp : Chitu_BinaryOp<"mul", "lhs * rhs">;
 def Chitu_DivOp : Chitu_BinaryOp<"div", "lhs / rhs",
     "any element type (integers truncate; x / 0 = 0)">;
 def Chitu_MaxOp : Chitu_BinaryOp<"max", "max(lhs, rhs)",
-    "any element type (NaN propagates)">;
+    "any element type (NaN propagates; on i1 a logical or)">;
 def Chitu_MinOp : Chitu_BinaryOp<"min", "min(lhs, rhs)",
-    "any element type (NaN propagates)">;
+    "any element type (NaN propagates; on i1 a logical and)">;
+def Chitu_PowOp : Chitu_BinaryOp<"pow", "pow(lhs, rhs)",
+    "f32, f16 or bf16 (C's powf: a negative base with a non-integer exponent gives NaN)">;
+
+def Chitu_CompareOp : Chitu_Op<"compare", [Pure]> {
+  let summary = "Elementwise comparison with broadcasting";
+  let description = [{
+    Compares `lhs` and `rhs` elementwise (broadcasting like the binary ops) and returns
+    an `i1` tensor. `predicate` is one of `eq`, `ne`, `lt`, `le`, `gt`, `ge`; comparisons
+    with NaN are false except `ne`. Operands have the same element type (not `i1`).
+
+    ```mlir
+    %m = chitu.compare "lt", %a, %b : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xi1>
+    ```
+  }];
+  let arguments = (ins StrAttr:$predicate, Chitu_Tensor:$lhs, Chitu_Tensor:$rhs);
+  let results = (outs Chitu_BoolTensor:$result);
+  let assemblyFormat = [{
+    $predicate `,` $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Chitu_SelectOp : Chitu_Op<"select", [Pure]> {
+  let summary = "Elementwise choice between two tensors by a condition";
+  let description = [{
+    `condition ? on_true : on_false` elementwise; the three operands broadcast together
+    like the binary ops. `on_true` and `on_false` have the result's element type.
+
+    ```mlir
+    %r = chitu.select %m, %a, %b
+        : (tensor<?x8xi1>, tensor<?x8xf32>, tensor<f32>) -> tensor<?x8xf32>
+    ```
+  }];
+  let arguments = (ins Chitu_BoolTensor:$condition, Chitu_Tensor:$on_true,
+                   Chitu_Tensor:$on_false);
+  let results = (outs Chitu_Tensor:$result);
+  let assemblyFormat = [{
+    $condition `,` $on_true `,` $on_false attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
 
 //===----------------------------------------------------------------------===//
 // Elementwise unary ops
@@ -125,6 +167,8 @@ class Chitu_UnaryOp<string mnemonic, string formula, Type tensorType>
 }
 
 def Chitu_NegOp : Chitu_UnaryOp<"neg", "-x", Chitu_Tensor>;
+def Chitu_AbsOp : Chitu_UnaryOp<"abs", "|x|", Chitu_Tensor>;
+def Chitu_ErfOp : Chitu_UnaryOp<"erf", "erf(x)", Chitu_FloatTensor>;
 def Chitu_ReluOp : Chitu_UnaryOp<"relu", "max(x, 0)", Chitu_Tensor>;
 def Chitu_ExpOp : Chitu_UnaryOp<"exp", "exp(x)", Chitu_FloatTensor>;
 def Chitu_LogOp : Chitu_UnaryOp<"log", "log(x)", Chitu_FloatTensor>;
@@ -358,6 +402,109 @@ def Chitu_GatherOp : Chitu_Op<"gather", [Pure]> {
   let results = (outs Chitu_Tensor:$result);
   let assemblyFormat = [{
     $table `,` $indices `axis` `=` $axis attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Chitu_GatherElementsOp : Chitu_Op<"gather_elements", [Pure]> {
+  let summary = "Picks one element per index along an axis";
+  let description = [{
+    `result[i0, .., ik, ..] = input[i0, .., indices[i0, .., ik, ..], ..]` with the index
+    replacing coordinate `axis`: the result has the shape of `indices`, whose other
+    dimensions are at most the input's. Indices are i32 or i64 in `[-n, n)` for an axis
+    of size `n` (negative counts from the end); any other index fails the run.
+
+    ```mlir
+    %g = chitu.gather_elements %x, %idx axis = 1
+        : (tensor<?x16xf32>, tensor<?x4xi64>) -> tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins Chitu_Tensor:$input, Chitu_IndexTensor:$indices, I64Attr:$axis);
+  let results = (outs Chitu_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $indices `axis` `=` $axis attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Chitu_BroadcastToOp : Chitu_Op<"broadcast_to", [Pure]> {
+  let summary = "Stretches a tensor to a larger shape (NumPy broadcasting)";
+  let description = [{
+    The input's dimensions align on the right with the target shape; each is 1 (it
+    stretches) or equal to the target's. The shape mixes static sizes and `index`
+    values like `chitu.reshape`'s.
+
+    ```mlir
+    %n = chitu.dim %x, 0 : tensor<?x1xf32>
+    %b = chitu.broadcast_to %x [%n, 64] : tensor<?x1xf32> -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Chitu_Tensor:$input, Variadic<Index>:$shape,
+                   DenseI64ArrayAttr:$static_shape);
+  let results = (outs Chitu_Tensor:$result);
+  let assemblyFormat = [{
+    $input custom<DynamicIndexList>($shape, $static_shape) attr-dict `:` type($input)
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Chitu_IotaOp : Chitu_Op<"iota", [Pure]> {
+  let summary = "A one-dimensional arithmetic sequence";
+  let description = [{
+    `result[i] = start + i * step` for `i` in `[0, size)`, computed in f64 (floats) or
+    exactly (integers) and converted to the result type. `size` is given when the result
+    dimension is dynamic.
+
+    ```mlir
+    %r = chitu.iota size %n start = 0.0 step = 1.0 : tensor<?xi64>
+    ```
+  }];
+  let arguments = (ins Optional<Index>:$size, F64Attr:$start, F64Attr:$step);
+  let results = (outs Chitu_Tensor:$result);
+  let assemblyFormat = [{
+    (`size` $size^)? `start` `=` $start `step` `=` $step attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Chitu_FromSizesOp : Chitu_Op<"from_sizes", [Pure]> {
+  let summary = "A small integer tensor holding sizes";
+  let description = [{
+    Turns sizes (static values and `index` values, as in `chitu.reshape`) into tensor
+    data, for models that compute with their shapes (an ONNX mask built from the
+    sequence length). The result has one element per size (rank 1), or is a scalar
+    (rank 0) for a single size.
+
+    ```mlir
+    %n = chitu.dim %x, 0 : tensor<?x64xf32>
+    %s = chitu.from_sizes [%n, 64] : tensor<2xi64>
+    ```
+  }];
+  let arguments = (ins Variadic<Index>:$sizes, DenseI64ArrayAttr:$static_sizes);
+  let results = (outs Chitu_IndexTensor:$result);
+  let assemblyFormat = [{
+    custom<DynamicIndexList>($sizes, $static_sizes) attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Chitu_CumsumOp : Chitu_Op<"cumsum", [Pure, SameOperandsAndResultType]> {
+  let summary = "Running sum along an axis";
+  let description = [{
+    `result[.., i, ..] = sum of input[.., j, ..]` over `j <= i` (`j < i` with
+    `exclusive`; from the end with `reverse`), accumulated in f32 for floats.
+
+    ```mlir
+    %c = chitu.cumsum %x axis = 1 exclusive : tensor<?x16xf32>
+    ```
+  }];
+  let arguments = (ins Chitu_Tensor:$input, I64Attr:$axis, UnitAttr:$exclusive,
+                   UnitAttr:$reverse);
+  let results = (outs Chitu_Tensor:$result);
+  let assemblyFormat = [{
+    $input `axis` `=` $axis (`exclusive` $exclusive^)? (`reverse` $reverse^)? attr-dict `:`
+    type($input)
   }];
   let hasVerifier = 1;
 }

@@ -4,6 +4,27 @@
 
 include "mlir/Pass/PassBase.td"
 
+def ResolveDims : Pass<"chitu-resolve-dims", "func::FuncOp"> {
+  let summary = "Expresses sizes of intermediate tensors through the entry's input sizes";
+  let description = [{
+    Rewrites each `chitu.dim` of a value computed inside the function into `arith`
+    index operations on `chitu.dim`s of the function's arguments, from the symbolic
+    shape analysis. Size computations then depend only on the inputs, so later passes
+    may reorder and fuse compute ops freely. Frontends that read sizes off intermediate
+    tensors (ONNX `Shape` of an activation) rely on it; a size the analysis cannot
+    express is left alone.
+
+    ```mlir
+    // before: the size is read off an activation
+    %y = chitu.exp %x : tensor<?x64xf32>
+    %n = chitu.dim %y, 0 : tensor<?x64xf32>
+    // after: off the argument it equals
+    %n = chitu.dim %x, 0 : tensor<?x64xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::chitu::ChituDialect", "::mlir::arith::ArithDialect"];
+}
+
 def CheckShapes : Pass<"chitu-check-shapes", "func::FuncOp"> {
   let summary = "Relates all dynamic dimensions and records the run-time shape checks";
   let description = [{
