@@ -204,9 +204,10 @@ int64_t broadcastSource(ArrayRef<int64_t> out, ArrayRef<int64_t> shape, int64_t 
 
 class Importer {
 public:
-  Importer(MLIRContext &ctx, const ox::Model &model, std::string modelDir)
+  Importer(MLIRContext &ctx, const ox::Model &model, std::string modelDir,
+           const OnnxImportOptions &options)
       : ctx_(ctx), model_(model), modelDir_(std::move(modelDir)), b_(&ctx),
-        loc_(UnknownLoc::get(&ctx)) {}
+        loc_(UnknownLoc::get(&ctx)), floatDType_(options.precision.value_or(DType::F32)) {}
 
   OnnxModel run();
 
@@ -222,8 +223,10 @@ private:
   // ---- types
   Type mlirType(int32_t t) {
     switch (t) {
-    case ox::kFloat:
-      return b_.getF32Type();
+    case ox::kFloat: // float32 tensors take the chosen precision
+      return floatDType_ == DType::BF16  ? Type(b_.getBF16Type())
+             : floatDType_ == DType::F16 ? Type(b_.getF16Type())
+                                         : Type(b_.getF32Type());
     case ox::kFloat16:
       return b_.getF16Type();
     case ox::kBfloat16:
@@ -251,8 +254,10 @@ private:
       return ox::kBool;
     return ox::kInt64;
   }
-  static DType chituDType(int32_t t) {
+  DType chituDType(int32_t t) const {
     switch (t) {
+    case ox::kFloat:
+      return floatDType_;
     case ox::kFloat16:
       return DType::F16;
     case ox::kBfloat16:
@@ -469,6 +474,7 @@ private:
   };
   std::vector<PendingWeight> weights_;
   std::map<std::pair<void *, int64_t>, Value> argDims_; // (argument, dim) -> chitu.dim
+  DType floatDType_;                                    // what float32 tensors become
   std::set<std::string> weightNames_;
 };
 
@@ -483,7 +489,10 @@ Value Importer::materialize(Known &c, const std::string &name) {
   DType dtype = chituDType(c.type);
   size_t size = ::chitu::dtypeSize(dtype);
   std::vector<uint8_t> bytes;
-  if (c.raw) {
+  if (c.raw && c.type == ox::kFloat && dtype != DType::F32) {
+    bytes.resize(size_t(c.numel()) * size);
+    ::chitu::convertFloats(c.raw->data.data(), DType::F32, bytes.data(), dtype, size_t(c.numel()));
+  } else if (c.raw) {
     bytes = c.raw->data;
   } else {
     int64_t n = c.numel();
@@ -2452,7 +2461,7 @@ std::vector<std::string> mlir::chitu::supportedOnnxOps() {
 }
 
 FailureOr<OnnxModel> mlir::chitu::importOnnx(MLIRContext &context, const std::string &path,
-                                             std::string &error) {
+                                             const OnnxImportOptions &options, std::string &error) {
   auto file = ::chitu::MappedFile::open(path);
   if (!file.isOk()) {
     error = file.status().message();
@@ -2464,7 +2473,7 @@ FailureOr<OnnxModel> mlir::chitu::importOnnx(MLIRContext &context, const std::st
     return failure();
   }
   try {
-    Importer importer(context, model, ::chitu::dirName(path));
+    Importer importer(context, model, ::chitu::dirName(path), options);
     OnnxModel out = importer.run();
     if (failed(verify(*out.module))) {
       error = path + ": the imported IR does not verify (errors above)";

@@ -17,10 +17,17 @@
 #include "mlir/IR/OwningOpRef.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace mlir::chitu {
+
+struct OnnxImportOptions {
+  /// What float32 tensors (inputs, outputs, initializers, activations) become; default
+  /// float32. Norms, softmax and products still accumulate in f32.
+  std::optional<::chitu::DType> precision;
+};
 
 struct OnnxModel {
   OwningOpRef<ModuleOp> module;
@@ -36,7 +43,8 @@ bool isOnnxFile(const std::string &path);
 
 /// Imports the model at `path`. On failure returns a message that names the node, its
 /// op type and what is supported (or what is wrong with the file).
-FailureOr<OnnxModel> importOnnx(MLIRContext &context, const std::string &path, std::string &error);
+FailureOr<OnnxModel> importOnnx(MLIRContext &context, const std::string &path,
+                                const OnnxImportOptions &options, std::string &error);
 
 /// The ONNX operators (default domain) the importer handles, sorted.
 std::vector<std::string> supportedOnnxOps();

@@ -105,9 +105,9 @@ cl::opt<bool> listOnnxOps("onnx-ops",
                           cl::desc("List the ONNX operators the importer supports and exit"),
                           cl::cat(category));
 cl::opt<std::string> precision("precision",
-                               cl::desc("Hugging Face models: float type of weights and "
-                                        "activations, fp32|fp16|bf16 (default: the "
-                                        "checkpoint's)"),
+                               cl::desc("Float type of weights and activations, fp32|fp16|bf16: "
+                                        "Hugging Face models (default: the checkpoint's) and "
+                                        "ONNX models (their float32 tensors; default fp32)"),
                                cl::value_desc("type"), cl::cat(category));
 cl::opt<unsigned> kvBlockSize("kv-block-size",
                               cl::desc("Hugging Face models: tokens per KV cache block "
@@ -316,18 +316,20 @@ int main(int argc, char **argv) {
   FailureOr<ParsedModule> parsed = ParsedModule();
   std::optional<HfModel> hf;
   std::shared_ptr<::chitu::SafetensorsFile> onnxWeights;
+  std::optional<::chitu::DType> floatPrecision;
+  if (!precision.empty()) {
+    static const std::map<std::string, ::chitu::DType> kPrecisions = {
+        {"fp32", ::chitu::DType::F32},
+        {"fp16", ::chitu::DType::F16},
+        {"bf16", ::chitu::DType::BF16}};
+    auto it = kPrecisions.find(precision);
+    if (it == kPrecisions.end())
+      fatal("--precision must be fp32, fp16 or bf16, got '" + precision + "'");
+    floatPrecision = it->second;
+  }
   if (huggingFace) {
     HfImportOptions hfOptions;
-    if (!precision.empty()) {
-      static const std::map<std::string, ::chitu::DType> kPrecisions = {
-          {"fp32", ::chitu::DType::F32},
-          {"fp16", ::chitu::DType::F16},
-          {"bf16", ::chitu::DType::BF16}};
-      auto it = kPrecisions.find(precision);
-      if (it == kPrecisions.end())
-        fatal("--precision must be fp32, fp16 or bf16, got '" + precision + "'");
-      hfOptions.precision = it->second;
-    }
+    hfOptions.precision = floatPrecision;
     if (kvBlockSize < 1 || kvBlockSize > 4096)
       fatal("--kv-block-size must be between 1 and 4096");
     hfOptions.kvBlockSize = kvBlockSize;
@@ -343,12 +345,12 @@ int main(int argc, char **argv) {
         (hf->weightFiles.empty() ? " (no weight files: they are looked up at load time)" : ""));
     parsed->module = std::move(hf->module);
   } else if (isOnnxFile(inputPath)) {
-    if (!precision.empty())
-      fatal("--precision applies to Hugging Face checkpoints; an ONNX model declares its types");
     if (!weightFiles.empty())
       fatal("--weights applies to .mlir inputs; an ONNX model holds its initializers");
+    OnnxImportOptions onnxOptions;
+    onnxOptions.precision = floatPrecision;
     std::string error;
-    auto imported = importOnnx(context, inputPath, error);
+    auto imported = importOnnx(context, inputPath, onnxOptions, error);
     if (failed(imported))
       fatal(error);
     progress("imported " + inputPath + ": " + std::to_string(imported->nodes) + " nodes, opset " +
@@ -357,7 +359,8 @@ int main(int argc, char **argv) {
     parsed->module = std::move(imported->module);
   } else {
     if (!precision.empty())
-      fatal("--precision applies to Hugging Face checkpoints; a .mlir declares its types");
+      fatal("--precision applies to Hugging Face checkpoints and ONNX models; a .mlir declares "
+            "its types");
     parsed = parseMlirFile(context, sourceMgr, inputPath);
     if (failed(parsed))
       return 1;
