@@ -12,21 +12,23 @@ using namespace mlir::chitu;
 
 LogicalResult mlir::chitu::buildCompilePipeline(OpPassManager &pm, const PipelineOptions &options,
                                                 std::string &error) {
-  static const char *kPasses[] = {"canonicalize",       "chitu-resolve-dims",
-                                  "chitu-check-shapes", "chitu-fuse",
-                                  "chitu-form-kernels", "chitu-plan-memory"};
+  static const char *kPasses[] = {"canonicalize",       "chitu-raise", "chitu-resolve-dims",
+                                  "chitu-check-shapes", "chitu-fuse",  "chitu-form-kernels",
+                                  "chitu-plan-memory"};
   std::set<std::string> disabled(options.disabledPasses.begin(), options.disabledPasses.end());
   for (const std::string &name : disabled)
     if (std::find(std::begin(kPasses), std::end(kPasses), name) == std::end(kPasses)) {
       error = "unknown pass '" + name +
-              "' (passes: canonicalize, chitu-resolve-dims, chitu-check-shapes, chitu-fuse, "
-              "chitu-form-kernels, chitu-plan-memory)";
+              "' (passes: canonicalize, chitu-raise, chitu-resolve-dims, chitu-check-shapes, "
+              "chitu-fuse, chitu-form-kernels, chitu-plan-memory)";
       return failure();
     }
   auto enabled = [&](const char *name) { return !disabled.count(name); };
   if (enabled("canonicalize"))
     pm.addPass(createCanonicalizerPass());
   OpPassManager &fpm = pm.nest<func::FuncOp>();
+  if (enabled("chitu-raise"))
+    fpm.addPass(createRaise());
   if (enabled("chitu-resolve-dims")) {
     fpm.addPass(createResolveDims());
     if (enabled("canonicalize")) // folds the dims it made of static sizes

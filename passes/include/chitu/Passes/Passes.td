@@ -4,6 +4,35 @@
 
 include "mlir/Pass/PassBase.td"
 
+def Raise : Pass<"chitu-raise", "func::FuncOp"> {
+  let summary = "Replaces decomposed GELU, RMS norm and layer norm by the dialect's ops";
+  let description = [{
+    Exporters spell some operations out in elementwise ops and reductions; the dialect
+    has them as single ops that fusion and the kernels handle (one pass over the row for
+    a norm, no intermediate tensors). Recognised, in any association and operand order:
+    * `0.5 * x * (1 + erf(x / sqrt(2)))` (or `x * 0.70710678`) as `chitu.gelu`;
+    * `0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))` as `chitu.gelu_tanh`;
+    * `x / sqrt(mean(x^2) + eps) * w` (or `x * rsqrt(..)`) over the last axis as
+      `chitu.rms_norm`;
+    * `(x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) * w [+ b]` over the last axis as
+      `chitu.layer_norm`.
+    Constants must be splats equal to the formula's values up to their type's rounding
+    (a relative 1e-4 for f32).
+
+    ```mlir
+    // before
+    %d = chitu.div %x, %sqrt2 : (tensor<?x64xf32>, tensor<f32>) -> tensor<?x64xf32>
+    %e = chitu.erf %d : tensor<?x64xf32>
+    %a = chitu.add %e, %one : (tensor<?x64xf32>, tensor<f32>) -> tensor<?x64xf32>
+    %m = chitu.mul %x, %a : (tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+    %g = chitu.mul %m, %half : (tensor<?x64xf32>, tensor<f32>) -> tensor<?x64xf32>
+    // after
+    %g = chitu.gelu %x : tensor<?x64xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::chitu::ChituDialect"];
+}
+
 def ResolveDims : Pass<"chitu-resolve-dims", "func::FuncOp"> {
   let summary = "Expresses sizes of intermediate tensors through the entry's input sizes";
   let description = [{
