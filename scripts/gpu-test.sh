@@ -55,6 +55,18 @@ fi
 step "LLM tests: tiny checkpoints vs transformers' golden logits and greedy ids, CPU and GPU"
 build/bin/chitu-llm-tests --gtest_brief=1 2>&1 | tee "$log/llm-tests.log" | tail -n 8 || status=1
 
+if [ -f build/test/onnx-node/manifest.json ]; then
+  step "ONNX backend node tests on CUDA (compiled by the build machine's ctest)"
+  python3 test/onnx/run_node_tests.py run --device cuda --work build/test/onnx-node \
+    --expected test/onnx/expected_pass.txt --report "$log/onnx-conformance-cuda.md" 2>&1 \
+    | grep -v "  ran:" | tail -n 8 || status=1
+fi
+if [ -d build/test/onnx-models ]; then
+  step "ONNX models (tiny BERT, GPT-2; fp32, bf16, fp16) on CUDA against onnxruntime"
+  python3 test/onnx/test_models.py --run-only --device cuda --work build/test/onnx-models 2>&1 \
+    | tee "$log/onnx-models.log" | tail -n 26 || status=1
+fi
+
 if python3 -c 'import torch, transformers' 2>/dev/null; then
   step "bf16 artifacts vs transformers bf16 on this GPU (cosine >= 0.9995, greedy 32 identical)"
   big=()
@@ -67,7 +79,7 @@ fi
 if command -v compute-sanitizer >/dev/null; then
   step "compute-sanitizer memcheck over a kernel of each family"
   compute-sanitizer --tool memcheck --error-exitcode 3 build/bin/chitu-op-tests --gtest_brief=1 \
-    --gtest_filter='*GpuMatchesCpu/*matmul_broadcast_bf16:*GpuMatchesCpu/gather_axis1_f16:*GpuMatchesCpu/softmax1_f32:*GpuMatchesCpu/layer_norm_bf16:*GpuMatchesCpu/reduce_max1_i64:*GpuMatchesCpu/concat_rows_i32:*GpuMatchesCpu/slice_bf16:*GpuMatchesCpu/example_attention:*GpuMatchesCpu/matmul_trhs_longk_bf16:*GpuMatchesCpu/matmul_trhs_longk_rounds_f16:*GpuMatchesCpu/matmul_trhs_tall_bf16:*GpuMatchesCpu/matmul_trhs_wide_bf16:*GpuMatchesCpu/fuse_head_bf16:*GpuMatchesCpu/fuse_swiglu_residual_bf16:*GpuMatchesCpu/paged_attention_long_bf16:*GpuMatchesCpu/paged_attention_prefill_d128_w_bf16:*GpuMatchesCpu/paged_attention_prefill_d80_bs5_f16:*GpuMatchesCpu/paged_attention_d12_f32:*GpuMatchesCpu/multinomial:*GpuMatchesCpu/sampling_probs_greedy:*GpuMatchesCpu/fuse_wide_swiglu_bf16:*GpuMatchesCpu/fuse_wide_head_f32:*GpuMatchesCpu/paged_attention_grouped_d64_w_bf16:GatherErrors.*' \
+    --gtest_filter='*GpuMatchesCpu/*matmul_broadcast_bf16:*GpuMatchesCpu/gather_axis1_f16:*GpuMatchesCpu/softmax1_f32:*GpuMatchesCpu/layer_norm_bf16:*GpuMatchesCpu/reduce_max1_i64:*GpuMatchesCpu/concat_rows_i32:*GpuMatchesCpu/slice_bf16:*GpuMatchesCpu/example_attention:*GpuMatchesCpu/matmul_trhs_longk_bf16:*GpuMatchesCpu/matmul_trhs_longk_rounds_f16:*GpuMatchesCpu/matmul_trhs_tall_bf16:*GpuMatchesCpu/matmul_trhs_wide_bf16:*GpuMatchesCpu/fuse_head_bf16:*GpuMatchesCpu/fuse_swiglu_residual_bf16:*GpuMatchesCpu/paged_attention_long_bf16:*GpuMatchesCpu/paged_attention_prefill_d128_w_bf16:*GpuMatchesCpu/paged_attention_prefill_d80_bs5_f16:*GpuMatchesCpu/paged_attention_d12_f32:*GpuMatchesCpu/multinomial:*GpuMatchesCpu/sampling_probs_greedy:*GpuMatchesCpu/fuse_wide_swiglu_bf16:*GpuMatchesCpu/fuse_wide_head_f32:*GpuMatchesCpu/paged_attention_grouped_d64_w_bf16:*GpuMatchesCpu/gather_elements_bf16:*GpuMatchesCpu/cumsum_excl_rev_f32:*GpuMatchesCpu/select_i64:*GpuMatchesCpu/compare_lt_f16:*GpuMatchesCpu/iota_bf16:*GpuMatchesCpu/from_sizes_i64:*GpuMatchesCpu/broadcast_to_i32:*GpuMatchesCpu/reduce_max_i1:GatherErrors.*' \
     2>&1 | tee "$log/memcheck.log" | tail -n 8 || status=1
   step "compute-sanitizer racecheck over the shared-memory product and flash-attention routines"
   compute-sanitizer --tool racecheck --error-exitcode 3 build/bin/chitu-op-tests --gtest_brief=1 \

@@ -2390,7 +2390,8 @@ OnnxModel Importer::run() {
     if (values_.count(v.name))
       continue;
     if (!v.otherKind.empty())
-      fail("input '" + v.name + "' is a " + v.otherKind + " (only tensors are supported)");
+      fail("input '" + v.name + "' is " + (v.otherKind == "optional" ? "an " : "a ") + v.otherKind +
+           " (only tensors are supported)");
     Type et = checkedType(v.elemType, "input '" + v.name + "'");
     if (!v.hasShape)
       fail("input '" + v.name + "' has no shape (its rank must be known)");

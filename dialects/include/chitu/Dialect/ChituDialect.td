@@ -15,7 +15,7 @@ def Chitu_Dialect : Dialect {
   let summary = "Tensor operations of LLM inference graphs and their CUDA kernel regions.";
   let description = [{
     Programs are `func.func` functions over ranked tensors whose element types are
-    `f32`, `f16`, `bf16`, `i32` or `i64`; dimensions may be dynamic (`?`). Weights are
+    `f32`, `f16`, `bf16`, `i32`, `i64` or `i1` (masks); dimensions may be dynamic (`?`). Weights are
     referenced by name (`chitu.weight`), never inlined. Dynamic dimensions are read with
     `chitu.dim` and combined with `arith` index operations where an op needs a size
     (`chitu.reshape`, `chitu.slice`).
