@@ -212,22 +212,34 @@ std::pair<Value, Value> splitWeight(MulOp mul) {
   return {};
 }
 
+/// `normalized * w` with w a weight of the last dimension: (weight, normalization).
+struct WeightedNorm {
+  Value weight;
+  Normalized norm;
+};
+std::optional<WeightedNorm> matchWeightedNorm(MulOp root) {
+  auto [normed, weight] = splitWeight(root);
+  if (!normed)
+    return std::nullopt;
+  auto n = matchNormalized(normed);
+  if (!n)
+    return std::nullopt;
+  return WeightedNorm{weight, *n};
+}
+
 /// x / sqrt(mean(x^2) + eps) * w (or x * rsqrt(...) * w) over the last axis: rms_norm.
 struct RaiseRmsNorm : OpRewritePattern<MulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(MulOp root, PatternRewriter &rewriter) const override {
-    auto [normed, weight] = splitWeight(root);
-    if (!normed)
+    auto m = matchWeightedNorm(root);
+    if (!m)
       return failure();
-    auto n = matchNormalized(normed);
-    if (!n)
-      return failure();
-    Value x = n->numerator;
-    Value squared = meanOverLastAxis(n->meanSquare);
+    Value x = m->norm.numerator;
+    Value squared = meanOverLastAxis(m->norm.meanSquare);
     if (!squared || squareOf(squared) != x || x.getType() != root.getType())
       return failure();
-    rewriter.replaceOpWithNewOp<RmsNormOp>(root, x.getType(), x, weight,
-                                           rewriter.getF32FloatAttr(float(n->eps)));
+    rewriter.replaceOpWithNewOp<RmsNormOp>(root, x.getType(), x, m->weight,
+                                           rewriter.getF32FloatAttr(float(m->norm.eps)));
     return success();
   }
 };
@@ -236,12 +248,11 @@ struct RaiseRmsNorm : OpRewritePattern<MulOp> {
 struct RaiseLayerNorm : OpRewritePattern<MulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(MulOp root, PatternRewriter &rewriter) const override {
-    auto [normed, weight] = splitWeight(root);
-    if (!normed)
+    auto m = matchWeightedNorm(root);
+    if (!m)
       return failure();
-    auto n = matchNormalized(normed);
-    if (!n)
-      return failure();
+    Value weight = m->weight;
+    const Normalized *n = &m->norm;
     auto centered = n->numerator.getDefiningOp<SubOp>();
     if (!centered || meanOverLastAxis(centered.getRhs()) != centered.getLhs())
       return failure();

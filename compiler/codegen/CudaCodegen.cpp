@@ -381,6 +381,33 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
     return declare(e);
   };
 
+  // `source` read where an index replaces one coordinate: the index (`raw`, in [-dim, dim),
+  // negative from the end) is checked, a bad one reported and read as 0.
+  auto indexedRead =
+      [&](Value source, const std::string &raw, const std::string &dim,
+          const std::function<std::vector<std::string>(const std::string &)> &coordsOf)
+      -> FailureOr<std::string> {
+    std::string j = fresh("j"), ok = fresh("ok");
+    launch_.usesStatus = true;
+    line("const long long " + j + "raw = (long long)" + raw + ";");
+    line("const bool " + ok + " = " + j + "raw >= -" + dim + " && " + j + "raw < " + dim + ";");
+    line("if (!" + ok + ") chitu::report_error(status, chitu::kErrorIndexOutOfRange);");
+    line("const long long " + j + " = " + j + "raw < 0 ? " + j + "raw + " + dim + " : " + j +
+         "raw;");
+    line(ct + " " + out + " = 0;");
+    line("if (" + ok + ") {");
+    ++indent_;
+    pushScope();
+    auto v = value(source, coordsOf(j));
+    if (failed(v))
+      return failure();
+    line(out + " = " + *v + ";");
+    popScope();
+    --indent_;
+    line("}");
+    return out;
+  };
+
   return llvm::TypeSwitch<Operation *, FailureOr<std::string>>(op)
       .Case([&](AddOp o) {
         // Float add/sub/mul round on their own (__f*_rn): never contracted into an FMA with
@@ -473,28 +500,12 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
         auto raw = value(o.getIndices(), idx);
         if (failed(raw))
           return failure();
-        std::string dim = sizeVar(shapes_.dims(o.getInput())[axis], "d");
-        std::string j = fresh("j"), ok = fresh("ok");
-        launch_.usesStatus = true;
-        line("const long long " + j + "raw = (long long)" + *raw + ";");
-        line("const bool " + ok + " = " + j + "raw >= -" + dim + " && " + j + "raw < " + dim + ";");
-        line("if (!" + ok + ") chitu::report_error(status, chitu::kErrorIndexOutOfRange);");
-        line("const long long " + j + " = " + j + "raw < 0 ? " + j + "raw + " + dim + " : " + j +
-             "raw;");
-        line(ct + " " + out + " = 0;");
-        line("if (" + ok + ") {");
-        ++indent_;
-        pushScope();
-        std::vector<std::string> in(idx);
-        in[axis] = j;
-        auto v = value(o.getInput(), in);
-        if (failed(v))
-          return failure();
-        line(out + " = " + *v + ";");
-        popScope();
-        --indent_;
-        line("}");
-        return out;
+        return indexedRead(o.getInput(), *raw, sizeVar(shapes_.dims(o.getInput())[axis], "d"),
+                           [&](const std::string &j) {
+                             std::vector<std::string> in(idx);
+                             in[axis] = j;
+                             return in;
+                           });
       })
       .Case([&](CumsumOp o) -> FailureOr<std::string> {
         // Element i sums its prefix (or suffix) along the axis in order, as the CPU does.
@@ -623,30 +634,14 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
         auto raw = value(o.getIndices(), indexCoords);
         if (failed(raw))
           return failure();
-        std::string dim = sizeVar(shapes_.dims(o.getTable())[axis], "d");
-        std::string j = fresh("j");
-        std::string ok = fresh("ok");
-        launch_.usesStatus = true;
-        line("const long long " + j + "raw = (long long)" + *raw + ";");
-        line("const bool " + ok + " = " + j + "raw >= -" + dim + " && " + j + "raw < " + dim + ";");
-        line("if (!" + ok + ") chitu::report_error(status, chitu::kErrorIndexOutOfRange);");
-        line("const long long " + j + " = " + j + "raw < 0 ? " + j + "raw + " + dim + " : " + j +
-             "raw;");
-        line(ct + " " + out + " = 0;");
-        line("if (" + ok + ") {");
-        ++indent_;
-        pushScope();
-        std::vector<std::string> tableCoords(idx.begin(), idx.begin() + axis);
-        tableCoords.push_back(j);
-        tableCoords.insert(tableCoords.end(), idx.begin() + axis + numIdx, idx.end());
-        auto v = value(o.getTable(), tableCoords);
-        if (failed(v))
-          return failure();
-        line(out + " = " + *v + ";");
-        popScope();
-        --indent_;
-        line("}");
-        return out;
+        return indexedRead(o.getTable(), *raw, sizeVar(shapes_.dims(o.getTable())[axis], "d"),
+                           [&](const std::string &j) {
+                             std::vector<std::string> tableCoords(idx.begin(), idx.begin() + axis);
+                             tableCoords.push_back(j);
+                             tableCoords.insert(tableCoords.end(), idx.begin() + axis + numIdx,
+                                                idx.end());
+                             return tableCoords;
+                           });
       })
       .Case([&](RopeOp o) -> FailureOr<std::string> {
         // Element (t, h, i) pairs i with i +- d/2; both halves read the same angle.

@@ -114,45 +114,35 @@ struct Known {
     } else {
       i.resize(n);
       size_t size = ox::elemTypeSize(type);
+      auto read = [&](auto tag, const uint8_t *e) {
+        decltype(tag) v;
+        std::memcpy(&v, e, sizeof v);
+        return int64_t(v);
+      };
       for (int64_t k = 0; k < n; ++k) {
         const uint8_t *e = p + k * size;
         switch (type) {
         case ox::kInt8:
-          i[k] = int8_t(e[0]);
+          i[k] = read(int8_t(), e);
           break;
         case ox::kUint8:
         case ox::kBool:
-          i[k] = e[0];
+          i[k] = read(uint8_t(), e);
           break;
-        case ox::kInt16: {
-          int16_t v;
-          std::memcpy(&v, e, 2);
-          i[k] = v;
+        case ox::kInt16:
+          i[k] = read(int16_t(), e);
           break;
-        }
-        case ox::kUint16: {
-          uint16_t v;
-          std::memcpy(&v, e, 2);
-          i[k] = v;
+        case ox::kUint16:
+          i[k] = read(uint16_t(), e);
           break;
-        }
-        case ox::kInt32: {
-          int32_t v;
-          std::memcpy(&v, e, 4);
-          i[k] = v;
+        case ox::kInt32:
+          i[k] = read(int32_t(), e);
           break;
-        }
-        case ox::kUint32: {
-          uint32_t v;
-          std::memcpy(&v, e, 4);
-          i[k] = v;
+        case ox::kUint32:
+          i[k] = read(uint32_t(), e);
           break;
-        }
-        default: {
-          int64_t v;
-          std::memcpy(&v, e, 8);
-          i[k] = v;
-        }
+        default:
+          i[k] = read(int64_t(), e);
         }
       }
     }

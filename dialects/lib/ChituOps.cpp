@@ -400,12 +400,18 @@ LogicalResult verifyMixedSizes(Operation *op, StringRef what, ArrayRef<int64_t> 
 
 } // namespace
 
+/// Ops that keep the element type and take their result shape as a mixed size list.
+template <typename OpTy> LogicalResult verifySizedView(OpTy op) {
+  if (op.getInput().getType().getElementType() != op.getResult().getType().getElementType())
+    return op.emitOpError("changes the element type (use chitu.cast)");
+  return verifyMixedSizes(op, "shape", op.getStaticShape(), op.getShape().size(),
+                          op.getResult().getType());
+}
+
 LogicalResult ReshapeOp::verify() {
   auto input = getInput().getType();
   auto result = getResult().getType();
-  if (input.getElementType() != result.getElementType())
-    return emitOpError("changes the element type (use chitu.cast)");
-  if (failed(verifyMixedSizes(*this, "shape", getStaticShape(), getShape().size(), result)))
+  if (failed(verifySizedView(*this)))
     return failure();
   if (input.hasStaticShape() && result.hasStaticShape() &&
       input.getNumElements() != result.getNumElements())
@@ -535,7 +541,7 @@ LogicalResult GatherElementsOp::verify() {
   if (failed(verifyAxis(*this, getAxis(), input.getRank(), "axis")))
     return failure();
   for (int64_t d = 0; d < input.getRank(); ++d)
-    if (d != getAxis() && !input.isDynamicDim(d) && !indices.isDynamicDim(d) &&
+    if (d != int64_t(getAxis()) && !input.isDynamicDim(d) && !indices.isDynamicDim(d) &&
         indices.getDimSize(d) > input.getDimSize(d))
       return emitOpError("indices exceed the input in dimension ") << d;
   return verifyResultShape(*this, indices.getShape(), result.getShape());
@@ -544,9 +550,7 @@ LogicalResult GatherElementsOp::verify() {
 LogicalResult BroadcastToOp::verify() {
   auto input = getInput().getType();
   auto result = getResult().getType();
-  if (input.getElementType() != result.getElementType())
-    return emitOpError("changes the element type (use chitu.cast)");
-  if (failed(verifyMixedSizes(*this, "shape", getStaticShape(), getShape().size(), result)))
+  if (failed(verifySizedView(*this)))
     return failure();
   if (input.getRank() > result.getRank())
     return emitOpError("the input has a higher rank than the target shape");
