@@ -192,6 +192,18 @@ private:
   }
   void pushScope() { cache_.emplace_back(); }
   void popScope() { cache_.pop_back(); }
+  /// Inside a block the caller opened: `var = v[coords];`, with loads kept local to it.
+  LogicalResult assignInBlock(const std::string &var, Value v,
+                              const std::vector<std::string> &coords) {
+    ++indent_;
+    pushScope();
+    auto loaded = value(v, coords);
+    if (succeeded(loaded))
+      line(var + " = " + *loaded + ";");
+    popScope();
+    --indent_;
+    return success(succeeded(loaded));
+  }
 
   /// Stores every kernel result at `coords` (each result has the shape `coords` index),
   /// at linear position `linear` of its output.
@@ -396,14 +408,8 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
          "raw;");
     line(ct + " " + out + " = 0;");
     line("if (" + ok + ") {");
-    ++indent_;
-    pushScope();
-    auto v = value(source, coordsOf(j));
-    if (failed(v))
+    if (failed(assignInBlock(out, source, coordsOf(j))))
       return failure();
-    line(out + " = " + *v + ";");
-    popScope();
-    --indent_;
     line("}");
     return out;
   };
@@ -613,16 +619,10 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
           bool last = i + 1 == numInputs;
           line(std::string(i ? "} else " : "") +
                (last ? "{" : "if (" + idx[axis] + " < " + starts[i + 1] + ") {"));
-          ++indent_;
-          pushScope();
           std::vector<std::string> in(idx);
           in[axis] = "(" + idx[axis] + " - " + starts[i] + ")";
-          auto v = value(input, in);
-          if (failed(v))
+          if (failed(assignInBlock(out, input, in)))
             return failure();
-          line(out + " = " + *v + ";");
-          popScope();
-          --indent_;
         }
         line("}");
         return out;

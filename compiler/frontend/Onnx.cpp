@@ -538,6 +538,13 @@ Value Importer::indexTensor(Known &c) {
                              b_.getDenseI64ArrayAttr(sizes));
 }
 
+/// The size operand of entry `d` of a mixed static/dynamic size list (null if static).
+Value mixedSize(ArrayRef<int64_t> statics, ValueRange dynamic, int64_t d) {
+  if (!ShapedType::isDynamic(statics[d]))
+    return {};
+  return dynamic[llvm::count_if(statics.take_front(d), ShapedType::isDynamic)];
+}
+
 Value Importer::dimValue(Value v, int64_t d) {
   auto shape = [](Value x) { return cast<RankedTensorType>(x.getType()).getShape(); };
   // An operand that carries dimension d of a broadcast result (aligned on the right).
@@ -581,20 +588,11 @@ Value Importer::dimValue(Value v, int64_t d) {
     else
       traced = fromBroadcast(ValueRange{m.getLhs(), m.getRhs()});
   } else if (auto r = dyn_cast<ReshapeOp>(def)) {
-    unsigned next = 0;
-    for (int64_t k = 0; k < d; ++k)
-      next += ShapedType::isDynamic(r.getStaticShape()[k]) ? 1 : 0;
-    traced = r.getShape()[next];
+    traced = mixedSize(r.getStaticShape(), r.getShape(), d);
   } else if (auto b = dyn_cast<BroadcastToOp>(def)) {
-    unsigned next = 0;
-    for (int64_t k = 0; k < d; ++k)
-      next += ShapedType::isDynamic(b.getStaticShape()[k]) ? 1 : 0;
-    traced = b.getShape()[next];
+    traced = mixedSize(b.getStaticShape(), b.getShape(), d);
   } else if (auto s = dyn_cast<SliceOp>(def)) {
-    unsigned next = 0;
-    for (int64_t k = 0; k < d; ++k)
-      next += ShapedType::isDynamic(s.getStaticSizes()[k]) ? 1 : 0;
-    traced = s.getSizes()[next];
+    traced = mixedSize(s.getStaticSizes(), s.getSizes(), d);
   } else if (auto g = dyn_cast<GatherOp>(def)) {
     int64_t axis = g.getAxis(), ni = int64_t(shape(g.getIndices()).size());
     traced = d < axis        ? dimValue(g.getTable(), d)
@@ -1723,11 +1721,8 @@ Value Importer::broadcastTo(Value x, const Known &shape, bool numpyRules) {
   auto [target, dyn] = sizesOf(shape);
   ArrayRef<int64_t> in = shapeOf(x);
   SmallVector<Value> dynAt;
-  for (int64_t t : target)
-    dynAt.push_back(ShapedType::isDynamic(t) ? Value() : Value());
-  for (size_t k = 0, d = 0; k < target.size(); ++k)
-    if (ShapedType::isDynamic(target[k]))
-      dynAt[k] = dyn[d++];
+  for (size_t k = 0; k < target.size(); ++k)
+    dynAt.push_back(mixedSize(target, dyn, int64_t(k)));
   size_t rank = numpyRules ? std::max(in.size(), target.size()) : target.size();
   if (!numpyRules && !in.empty())
     nodeFail("expects a scalar");

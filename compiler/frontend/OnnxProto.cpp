@@ -137,8 +137,10 @@ public:
     constexpr uint32_t kWire = sizeof(T) == 4 ? kFixed32 : kFixed64;
     if (wire == kWire) {
       T v;
-      if (take(sizeof(T)))
-        std::memcpy(&v, p_ - sizeof(T), sizeof(T)), out.push_back(v);
+      if (take(sizeof(T))) {
+        std::memcpy(&v, p_ - sizeof(T), sizeof(T));
+        out.push_back(v);
+      }
       return;
     }
     if (wire != kBytes)

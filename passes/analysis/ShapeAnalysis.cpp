@@ -80,6 +80,16 @@ private:
     requireEqual(a, b, op, what);
     return b.isConstant() ? b : a;
   }
+  /// A mixed static/dynamic size list (reshape, broadcast_to) as expressions.
+  SmallVector<SymExpr, 4> mixedDims(ArrayRef<int64_t> statics, ValueRange dynamic) {
+    SmallVector<SymExpr, 4> out;
+    unsigned next = 0;
+    for (int64_t s : statics)
+      out.push_back(ShapedType::isDynamic(s) ? indices_.lookup(dynamic[next++])
+                                             : SymExpr::constant(s));
+    return out;
+  }
+
   SmallVector<SymExpr, 4> broadcast(ArrayRef<SymExpr> a, ArrayRef<SymExpr> b, Operation *op) {
     size_t rank = std::max(a.size(), b.size());
     SmallVector<SymExpr, 4> out;
@@ -218,17 +228,13 @@ LogicalResult Analyzer::visitOp(Operation *op) {
         ArrayRef<SymExpr> in = dimsOf(o.getInput());
         SmallVector<SymExpr, 4> out(dimsOf(o.getIndices()));
         for (size_t d = 0; d < in.size(); ++d)
-          if (int64_t(d) != o.getAxis())
+          if (int64_t(d) != int64_t(o.getAxis()))
             requireLessEqual(out[d], in[d], op,
                              "indices must not exceed the input in dimension " + std::to_string(d));
         return setResult(o.getResult(), out, op);
       })
       .Case([&](BroadcastToOp o) {
-        SmallVector<SymExpr, 4> out;
-        unsigned next = 0;
-        for (int64_t s : o.getStaticShape())
-          out.push_back(ShapedType::isDynamic(s) ? indices_.lookup(o.getShape()[next++])
-                                                 : SymExpr::constant(s));
+        SmallVector<SymExpr, 4> out = mixedDims(o.getStaticShape(), o.getShape());
         ArrayRef<SymExpr> in = dimsOf(o.getInput());
         size_t offset = out.size() - in.size();
         for (size_t d = 0; d < in.size(); ++d)
@@ -289,11 +295,7 @@ LogicalResult Analyzer::visitOp(Operation *op) {
         return setResult(o.getResult(), out, op);
       })
       .Case([&](ReshapeOp o) {
-        SmallVector<SymExpr, 4> out;
-        unsigned next = 0;
-        for (int64_t s : o.getStaticShape())
-          out.push_back(ShapedType::isDynamic(s) ? indices_.lookup(o.getShape()[next++])
-                                                 : SymExpr::constant(s));
+        SmallVector<SymExpr, 4> out = mixedDims(o.getStaticShape(), o.getShape());
         requireEqual(numElements(dimsOf(o.getInput())), numElements(out), op,
                      "the new shape must have as many elements as the input");
         return setResult(o.getResult(), out, op);
