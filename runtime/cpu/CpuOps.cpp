@@ -538,15 +538,17 @@ Status sliceOp(const cbin::Op &op, const Value &in, Value &out,
   int64_t base = 0;
   for (size_t d = 0; d < rank; ++d) {
     int64_t step = op.ints()->Get(uint32_t(d));
-    int64_t off = offsets[d], size = out.dims[d];
-    if (step < 1 || off < 0 || (size > 0 && off + (size - 1) * step >= in.dims[d]) ||
-        (size == 0 && off > in.dims[d]))
+    int64_t off = offsets[d], size = out.dims[d], span = 0, last = 0;
+    // (overflow-checked: a damaged artifact may hold any stride)
+    bool outside = size > 0 && (__builtin_mul_overflow(size - 1, step, &span) ||
+                                __builtin_add_overflow(off, span, &last) || last >= in.dims[d]);
+    if (step < 1 || off < 0 || outside || (size == 0 && off > in.dims[d]))
       return shapeMismatch("slice [offset " + std::to_string(off) + ", size " +
                            std::to_string(size) + ", stride " + std::to_string(step) +
                            "] exceeds dimension " + std::to_string(d) + " of size " +
                            std::to_string(in.dims[d]));
     base += off * inStrides[d];
-    strides[d] = step * inStrides[d];
+    strides[d] = size > 1 ? step * inStrides[d] : 0; // (step < dims[d] when size > 1)
   }
   return dispatch(in.ctype(), [&](auto t) {
     if (out.numel() > 0)
