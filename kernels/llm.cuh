@@ -250,6 +250,91 @@ template <int D, typename T> __host__ __device__ constexpr bool flash_attention_
   return flash_attention_supported(D, int(sizeof(T)));
 }
 
+// One sub-tile of kFlashSubKeys keys for a warp's 16 query rows (the lane's rows g and
+// g + 8): S = Q K^T on tensor cores from shared memory (`qrow`: the lane's ldmatrix address
+// of its A fragments; `keys`: the sub-tile's first key row, rows of D + 8 elements, its values
+// `valueOffset` bytes further), `logit(nt, c, s)` turns each product of the lane's C fragments
+// into its log2-domain logit (scaled; -inf hides the key), then the online softmax update of
+// the rows' running max m, sums l and output fragments o, and O += P V with P rounded to T
+// (the C fragments of two key octets are the A fragment of 16 keys; V's B fragments come
+// transposed from its row-major stage by ldmatrix).
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+template <int D, typename T, typename Logit>
+__device__ __forceinline__ void flash_subtile(unsigned qrow, unsigned keys, unsigned valueOffset,
+                                              Logit logit, float (&m)[2], float (&l)[2],
+                                              float (&o)[D / 8][4]) {
+  constexpr int P = D + 8;
+  const int lane = threadIdx.x & 31;
+  const unsigned kst = keys + (((lane >> 4) * 8 + (lane & 7)) * P + ((lane >> 3) & 1) * 8) * 2;
+  const unsigned vst =
+      keys + valueOffset + ((((lane >> 3) & 1) * 8 + (lane & 7)) * P + (lane >> 4) * 8) * 2;
+  const T *type = nullptr; // picks the mma's input type
+  float sc[kFlashSubKeys / 8][4];
+#pragma unroll
+  for (int nt = 0; nt < kFlashSubKeys / 8; ++nt)
+#pragma unroll
+    for (int c = 0; c < 4; ++c)
+      sc[nt][c] = 0.0f;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    unsigned a[4];
+    ldmatrix_x4(a, qrow + kk * 32);
+#pragma unroll
+    for (int nt = 0; nt < kFlashSubKeys / 8; nt += 2) {
+      unsigned b[4];
+      ldmatrix_x4(b, kst + (nt * 8 * P + kk * 16) * 2);
+      mma_16816(sc[nt], a, b[0], b[1], type);
+      mma_16816(sc[nt + 1], a, b[2], b[3], type);
+    }
+  }
+  float mx[2] = {-inf_f32(), -inf_f32()};
+#pragma unroll
+  for (int nt = 0; nt < kFlashSubKeys / 8; ++nt)
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      sc[nt][c] = logit(nt, c, sc[nt][c]);
+      mx[c >> 1] = max_f32(mx[c >> 1], sc[nt][c]);
+    }
+  float base[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    mx[r] = max_f32(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+    mx[r] = max_f32(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+    const float mNew = max_f32(m[r], mx[r]);
+    base[r] = mNew == -inf_f32() ? 0.0f : mNew;
+    const float correction = exp2f(m[r] - base[r]);
+    l[r] *= correction;
+#pragma unroll
+    for (int d = 0; d < D / 8; ++d) {
+      o[d][2 * r] *= correction;
+      o[d][2 * r + 1] *= correction;
+    }
+    m[r] = mNew;
+  }
+#pragma unroll
+  for (int nt = 0; nt < kFlashSubKeys / 8; ++nt)
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      sc[nt][c] = exp2f(sc[nt][c] - base[c >> 1]);
+      l[c >> 1] += sc[nt][c];
+    }
+#pragma unroll
+  for (int kk = 0; kk < kFlashSubKeys / 16; ++kk) {
+    const unsigned pa[4] = {pack2<T>(sc[2 * kk][0], sc[2 * kk][1]),
+                            pack2<T>(sc[2 * kk][2], sc[2 * kk][3]),
+                            pack2<T>(sc[2 * kk + 1][0], sc[2 * kk + 1][1]),
+                            pack2<T>(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
+#pragma unroll
+    for (int np = 0; np < D / 16; ++np) {
+      unsigned b[4];
+      ldmatrix_x4_trans(b, vst + (kk * 16 * P + np * 16) * 2);
+      mma_16816(o[2 * np], pa, b[0], b[1], type);
+      mma_16816(o[2 * np + 1], pa, b[2], b[3], type);
+    }
+  }
+}
+#endif
+
 template <int D, int kWarps, typename T, typename TT, typename TS, typename TP>
 __device__ void
 flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T *__restrict__ vc,
@@ -388,93 +473,19 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
         const int ks0 = kt + half * kFlashSubKeys;
         if (whi < ks0 || wlo >= ks0 + kFlashSubKeys)
           continue;
-        const unsigned subTile = kbase + (stage * kFlashKeys + half * kFlashSubKeys) * P * 2;
-        const unsigned kst =
-            subTile + (((lane >> 4) * 8 + (lane & 7)) * P + ((lane >> 3) & 1) * 8) * 2;
-        const unsigned vst = subTile + kVOffset +
-                             ((((lane >> 3) & 1) * 8 + (lane & 7)) * P + (lane >> 4) * 8) * 2;
-        // S = Q K^T for the warp's 16 rows and the sub-tile's keys.
-        float sc[kFlashSubKeys / 8][4];
-#pragma unroll
-        for (int nt = 0; nt < kFlashSubKeys / 8; ++nt)
-#pragma unroll
-          for (int c = 0; c < 4; ++c)
-            sc[nt][c] = 0.0f;
-#pragma unroll
-        for (int kk = 0; kk < D / 16; ++kk) {
-          unsigned a[4];
-          ldmatrix_x4(a, qrow + kk * 32);
-#pragma unroll
-          for (int nt = 0; nt < kFlashSubKeys / 8; nt += 2) {
-            unsigned b[4];
-            ldmatrix_x4(b, kst + (nt * 8 * P + kk * 16) * 2);
-            mma_16816(sc[nt], a, b[0], b[1], q);
-            mma_16816(sc[nt + 1], a, b[2], b[3], q);
-          }
-        }
         // Mask (causal, window, other sequences) unless every key of the sub-tile is visible
-        // to every row of the warp (most of a long prompt's), then the online softmax.
-        float mx[2] = {-inf_f32(), -inf_f32()};
-        if (ks0 >= wfrom && ks0 + kFlashSubKeys - 1 <= wto) {
-#pragma unroll
-          for (int nt = 0; nt < kFlashSubKeys / 8; ++nt)
-#pragma unroll
-            for (int c = 0; c < 4; ++c) {
-              sc[nt][c] *= scaleLog2;
-              mx[c >> 1] = max_f32(mx[c >> 1], sc[nt][c]);
-            }
-        } else {
-          const int lo0 = rowLo[r0], lo1 = rowLo[r1], pos0 = rowPos[r0], pos1 = rowPos[r1];
-#pragma unroll
-          for (int nt = 0; nt < kFlashSubKeys / 8; ++nt)
-#pragma unroll
-            for (int c = 0; c < 4; ++c) {
+        // to every row of the warp (most of a long prompt's).
+        const bool allVisible = ks0 >= wfrom && ks0 + kFlashSubKeys - 1 <= wto;
+        const int lo0 = rowLo[r0], lo1 = rowLo[r1], pos0 = rowPos[r0], pos1 = rowPos[r1];
+        flash_subtile<D, T>(
+            qrow, kbase + (stage * kFlashKeys + half * kFlashSubKeys) * P * 2, kVOffset,
+            [&](int nt, int c, float product) {
               const int j = ks0 + nt * 8 + 2 * t4 + (c & 1);
-              const bool ok =
-                  c < 2 ? in0 && j >= lo0 && j <= pos0 : in1 && j >= lo1 && j <= pos1;
-              sc[nt][c] = ok ? sc[nt][c] * scaleLog2 : -inf_f32();
-              mx[c >> 1] = max_f32(mx[c >> 1], sc[nt][c]);
-            }
-        }
-        float base[2];
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          mx[r] = max_f32(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-          mx[r] = max_f32(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-          const float mNew = max_f32(m[r], mx[r]);
-          base[r] = mNew == -inf_f32() ? 0.0f : mNew;
-          const float correction = exp2f(m[r] - base[r]);
-          l[r] *= correction;
-#pragma unroll
-          for (int d = 0; d < D / 8; ++d) {
-            o[d][2 * r] *= correction;
-            o[d][2 * r + 1] *= correction;
-          }
-          m[r] = mNew;
-        }
-#pragma unroll
-        for (int nt = 0; nt < kFlashSubKeys / 8; ++nt)
-#pragma unroll
-          for (int c = 0; c < 4; ++c) {
-            sc[nt][c] = exp2f(sc[nt][c] - base[c >> 1]);
-            l[c >> 1] += sc[nt][c];
-          }
-          // O += P V: the C fragments of two key octets are the A fragment of 16 keys; V's
-          // B fragments come transposed from its row-major stage by ldmatrix.
-#pragma unroll
-        for (int kk = 0; kk < kFlashSubKeys / 16; ++kk) {
-          const unsigned pa[4] = {pack2<T>(sc[2 * kk][0], sc[2 * kk][1]),
-                                  pack2<T>(sc[2 * kk][2], sc[2 * kk][3]),
-                                  pack2<T>(sc[2 * kk + 1][0], sc[2 * kk + 1][1]),
-                                  pack2<T>(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
-#pragma unroll
-          for (int np = 0; np < D / 16; ++np) {
-            unsigned b[4];
-            ldmatrix_x4_trans(b, vst + (kk * 16 * P + np * 16) * 2);
-            mma_16816(o[2 * np], pa, b[0], b[1], q);
-            mma_16816(o[2 * np + 1], pa, b[2], b[3], q);
-          }
-        }
+              const bool ok = allVisible || (c < 2 ? in0 && j >= lo0 && j <= pos0
+                                                   : in1 && j >= lo1 && j <= pos1);
+              return ok ? product * scaleLog2 : -inf_f32();
+            },
+            m, l, o);
       }
       __syncthreads(); // the stage is read before the next round's loads overwrite it
     }
@@ -588,6 +599,223 @@ __device__ void paged_attention_all(const T *__restrict__ q, const T *__restrict
     paged_attention_one<D, kWarps, 1>(q, kc, vc, tables, seqs, positions, out, pair / heads,
                                       pair % heads, heads, kvHeads, blockSize, numBlocks, numSeqs,
                                       maxBlocks, scale, window, status, smem);
+}
+
+// ---- dense attention ---------------------------------------------------------------------
+//
+// softmax(q . k^T * scale + mask) . v for `batch` independent [Sq, D] x [Sk, D] x [Sk, DV]
+// problems (contiguous, row-major): the CUDA-core counterpart of chitu.attention's CPU
+// reference for any float type and head dimension up to kDenseMaxDim. A block takes
+// kDenseRows query rows of one batch element (kDenseRows / kDenseWarps per warp) and streams
+// that element's keys and values through shared memory kDenseKeys at a time: lane j scores
+// key j of the tile against the warp's rows, an online softmax per row (running max m, the
+// lane's share of the sum l) rescales the accumulators, and lane c accumulates value dimensions
+// c, c + 32, ... with the probabilities passed round the warp by shuffles. The scores never
+// leave registers. `mask_row(b)` gives the mask of batch element b (nullptr: no mask), read at
+// i * maskRowStride + j * maskColStride (strides 0 where the mask broadcasts).
+template <int D, int DV, typename T, typename MaskRow>
+__device__ void dense_attention(const T *__restrict__ q, const T *__restrict__ k,
+                                const T *__restrict__ v, T *__restrict__ out, i64 batch, i64 Sq,
+                                i64 Sk, float scale, MaskRow mask_row, i64 maskRowStride,
+                                i64 maskColStride, float *smem) {
+  static_assert(D <= kDenseMaxDim && DV <= kDenseMaxDim, "head dimensions");
+  constexpr int kRowsPerWarp = kDenseRows / kDenseWarps, kCols = (DV + 31) / 32;
+  float *qs = smem;                        // [kDenseRows][D]
+  float *ks = qs + kDenseRows * D;         // [kDenseKeys][D + 1]
+  float *vs = ks + kDenseKeys * (D + 1);   // [kDenseKeys][DV]
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const i64 tiles = (Sq + kDenseRows - 1) / kDenseRows;
+  for (i64 item = blockIdx.x; item < batch * tiles; item += gridDim.x) {
+    const i64 b = item / tiles, i0 = item % tiles * kDenseRows;
+    const T *mask = mask_row(b);
+    __syncthreads(); // the previous item's rows and tiles are consumed
+    for (int e = tid; e < kDenseRows * D; e += blockDim.x) {
+      const i64 i = i0 + e / D;
+      qs[e] = i < Sq ? to_float(q[(b * Sq + i) * D + e % D]) : 0.0f;
+    }
+    float m[kRowsPerWarp], l[kRowsPerWarp], acc[kRowsPerWarp][kCols];
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) {
+      m[r] = -inf_f32();
+      l[r] = 0.0f;
+#pragma unroll
+      for (int c = 0; c < kCols; ++c)
+        acc[r][c] = 0.0f;
+    }
+    for (i64 j0 = 0; j0 < Sk; j0 += kDenseKeys) {
+      __syncthreads(); // the previous tile is consumed (and the queries are stored)
+      for (int e = tid; e < kDenseKeys * D; e += blockDim.x) {
+        const i64 j = j0 + e / D;
+        ks[e / D * (D + 1) + e % D] = j < Sk ? to_float(k[(b * Sk + j) * D + e % D]) : 0.0f;
+      }
+      for (int e = tid; e < kDenseKeys * DV; e += blockDim.x) {
+        const i64 j = j0 + e / DV;
+        vs[e] = j < Sk ? to_float(v[(b * Sk + j) * DV + e % DV]) : 0.0f;
+      }
+      __syncthreads();
+      const i64 j = j0 + lane;
+      float s[kRowsPerWarp];
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r)
+        s[r] = 0.0f;
+      for (int d = 0; d < D; ++d) {
+        const float kd = ks[lane * (D + 1) + d];
+#pragma unroll
+        for (int r = 0; r < kRowsPerWarp; ++r)
+          s[r] += qs[(warp * kRowsPerWarp + r) * D + d] * kd;
+      }
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        const i64 i = i0 + warp * kRowsPerWarp + r;
+        if (j < Sk && i < Sq) {
+          s[r] *= scale;
+          if (mask)
+            s[r] += to_float(mask[i * maskRowStride + j * maskColStride]);
+        } else {
+          s[r] = -inf_f32();
+        }
+        float tileMax = s[r];
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1)
+          tileMax = max_f32(tileMax, __shfl_xor_sync(0xffffffffu, tileMax, off));
+        const float mNew = max_f32(m[r], tileMax);
+        if (mNew == -inf_f32())
+          continue; // no visible key yet (uniform over the warp)
+        const float correction = expf(m[r] - mNew); // 0 while m is -inf
+        const float p = expf(s[r] - mNew);
+        l[r] = l[r] * correction + p;
+#pragma unroll
+        for (int c = 0; c < kCols; ++c)
+          acc[r][c] *= correction;
+        for (int jj = 0; jj < kDenseKeys; ++jj) {
+          const float pj = __shfl_sync(0xffffffffu, p, jj);
+#pragma unroll
+          for (int c = 0; c < kCols; ++c)
+            if (c * 32 + lane < DV)
+              acc[r][c] += pj * vs[jj * DV + c * 32 + lane];
+        }
+        m[r] = mNew;
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) {
+      float sum = l[r];
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1)
+        sum += __shfl_xor_sync(0xffffffffu, sum, off);
+      const i64 i = i0 + warp * kRowsPerWarp + r;
+      if (i >= Sq)
+        continue;
+#pragma unroll
+      for (int c = 0; c < kCols; ++c)
+        if (c * 32 + lane < DV)
+          out[(b * Sq + i) * DV + c * 32 + lane] =
+              from_float<T>(Sk == 0 ? 0.0f : acc[r][c] / sum); // all -inf: 0 / 0, NaN
+    }
+  }
+}
+
+// The same on tensor cores for 16-bit types with D == DV, D % 16 == 0 and D <= 128
+// (dense_flash_supported): a block of kDenseFlashWarps warps takes kDenseFlashRows query rows
+// of one batch element (16 per warp, staged in shared memory once) and streams the element's
+// keys and values through two shared-memory stages of kFlashKeys (cp.async), each computed as
+// sub-tiles of kFlashSubKeys by flash_subtile, the routine of paged prefill attention. A row
+// whose logits are all -inf is NaN (0 / 0), as in the CPU reference; with no keys, zeros.
+template <int D, typename T, typename MaskRow>
+__device__ void dense_flash_attention(const T *__restrict__ q, const T *__restrict__ k,
+                                      const T *__restrict__ v, T *__restrict__ out, i64 batch,
+                                      i64 Sq, i64 Sk, float scale, MaskRow mask_row,
+                                      i64 maskRowStride, i64 maskColStride, float *smem) {
+#if __CUDA_ARCH__ >= 800
+  static_assert(dense_flash_supported(D, D, int(sizeof(T))), "16-bit types, D % 16 == 0");
+  constexpr int P = D + 8, kChunks = D / 8; // row pitch (elements), 16-byte chunks per row
+  T *qs = reinterpret_cast<T *>(smem);      // [kDenseFlashRows][P]
+  T *ks = qs + kDenseFlashRows * P;         // [2][kFlashKeys][P]
+  T *vs = ks + 2 * kFlashKeys * P;          // [2][kFlashKeys][P]
+  constexpr unsigned kVOffset = 2 * kFlashKeys * P * 2; // vs - ks, bytes
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t4 = lane & 3;
+  const float log2e = 1.4426950408889634f, scaleLog2 = scale * log2e;
+  const unsigned qrow = shared_address(
+      qs + (warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * P + (lane >> 4) * 8);
+  const unsigned kbase = shared_address(ks);
+  const i64 tiles = (Sq + kDenseFlashRows - 1) / kDenseFlashRows;
+  for (i64 item = blockIdx.x; item < batch * tiles; item += gridDim.x) {
+    const i64 b = item / tiles, i0 = item % tiles * kDenseFlashRows;
+    const T *mask = mask_row(b);
+    const T *kb = k + b * Sk * D, *vb = v + b * Sk * D;
+    for (int c = tid; c < kDenseFlashRows * kChunks; c += blockDim.x) {
+      const i64 i = i0 + c / kChunks;
+      cp_async_16(qs + (c / kChunks) * P + (c % kChunks) * 8,
+                  i < Sq ? q + (b * Sq + i) * D + (c % kChunks) * 8 : q, i < Sq);
+    }
+    cp_async_commit();
+    auto load_keys = [&](int stage, i64 kt) {
+      for (int c = tid; c < 2 * kFlashKeys * kChunks; c += blockDim.x) {
+        const bool isV = c >= kFlashKeys * kChunks;
+        const int cc = isV ? c - kFlashKeys * kChunks : c, key = cc / kChunks;
+        const bool ok = kt + key < Sk;
+        const T *src = (isV ? vb : kb) + (ok ? (kt + key) * D + (cc % kChunks) * 8 : 0);
+        cp_async_16((isV ? vs : ks) + (stage * kFlashKeys + key) * P + (cc % kChunks) * 8, src, ok);
+      }
+    };
+    // The lane's rows (g and g + 8 of the warp's 16) and their mask rows.
+    const i64 row0 = i0 + warp * 16 + g, row1 = row0 + 8;
+    const T *mask0 = mask && row0 < Sq ? mask + row0 * maskRowStride : nullptr;
+    const T *mask1 = mask && row1 < Sq ? mask + row1 * maskRowStride : nullptr;
+    float o[D / 8][4], m[2] = {-inf_f32(), -inf_f32()}, l[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int d = 0; d < D / 8; ++d)
+#pragma unroll
+      for (int c = 0; c < 4; ++c)
+        o[d][c] = 0.0f;
+    load_keys(0, 0);
+    cp_async_commit();
+    int stage = 0;
+    for (i64 kt = 0; kt < Sk; kt += kFlashKeys, stage ^= 1) {
+      if (kt + kFlashKeys < Sk)
+        load_keys(stage ^ 1, kt + kFlashKeys);
+      cp_async_commit();
+      cp_async_wait<1>(); // this stage's keys (and the queries) have landed
+      __syncthreads();
+#pragma unroll
+      for (int half = 0; half < kFlashKeys / kFlashSubKeys; ++half) {
+        const i64 ks0 = kt + half * kFlashSubKeys;
+        if (ks0 >= Sk)
+          continue;
+        flash_subtile<D, T>(
+            qrow, kbase + (stage * kFlashKeys + half * kFlashSubKeys) * P * 2, kVOffset,
+            [&](int nt, int c, float product) {
+              const i64 j = ks0 + nt * 8 + 2 * t4 + (c & 1);
+              if (j >= Sk)
+                return -inf_f32();
+              const T *mrow = c < 2 ? mask0 : mask1;
+              return product * scaleLog2 +
+                     (mrow ? to_float(mrow[j * maskColStride]) * log2e : 0.0f);
+            },
+            m, l, o);
+      }
+      __syncthreads(); // the stage is read before the next round's loads overwrite it
+    }
+    cp_async_wait<0>();
+    // Each row's sum is split over the 4 lanes of its quad.
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    }
+#pragma unroll
+    for (int d = 0; d < D / 8; ++d) {
+      const int col = d * 8 + 2 * t4;
+      if (row0 < Sq)
+        *reinterpret_cast<unsigned *>(out + (b * Sq + row0) * D + col) =
+            Sk == 0 ? 0u : pack2<T>(o[d][0] / l[0], o[d][1] / l[0]);
+      if (row1 < Sq)
+        *reinterpret_cast<unsigned *>(out + (b * Sq + row1) * D + col) =
+            Sk == 0 ? 0u : pack2<T>(o[d][2] / l[1], o[d][3] / l[1]);
+    }
+    __syncthreads(); // shared memory is reused by the block's next item
+  }
+#endif
 }
 
 // ---- next-token probabilities ----------------------------------------------------------

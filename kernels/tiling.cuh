@@ -68,4 +68,25 @@ CHITU_HOST_DEVICE constexpr int flash_smem_bytes(int d) {
   return (kFlashRows + 2 * 2 * kFlashKeys) * (d + 8) * 2 + (3 * kFlashRows + 4) * 4;
 }
 
+// Dense attention (dense_attention in llm.cuh): kDenseRows query rows of one batch element per
+// block of kDenseWarps warps (each warp kDenseRows / kDenseWarps rows), keys and values
+// through shared memory kDenseKeys at a time (one key per lane). Floats of shared memory for
+// head dimension d and value dimension dv: the queries, the keys (rows padded by one float so
+// that the lanes' rows fall in different banks) and the values.
+constexpr int kDenseRows = 16, kDenseKeys = 32, kDenseWarps = 4;
+constexpr int kDenseMaxDim = 256;
+CHITU_HOST_DEVICE constexpr int dense_attention_smem_floats(int d, int dv) {
+  return kDenseRows * d + kDenseKeys * (d + 1) + kDenseKeys * dv;
+}
+// Its tensor-core form (dense_flash_attention): kDenseFlashRows query rows per block of
+// kDenseFlashWarps warps (16 rows each), keys in two stages of kFlashKeys as in prefill
+// attention, for 16-bit types with equal head and value dimensions, a multiple of 16 up to 128.
+constexpr int kDenseFlashWarps = 4, kDenseFlashRows = 16 * kDenseFlashWarps;
+CHITU_HOST_DEVICE constexpr bool dense_flash_supported(int d, int dv, int elementBytes) {
+  return d == dv && flash_attention_supported(d, elementBytes);
+}
+CHITU_HOST_DEVICE constexpr int dense_flash_smem_bytes(int d) {
+  return (kDenseFlashRows + 2 * 2 * kFlashKeys) * (d + 8) * 2;
+}
+
 } // namespace chitu

@@ -279,10 +279,125 @@ struct RaiseLayerNorm : OpRewritePattern<MulOp> {
   }
 };
 
+/// `x * c`, `c * x` or `x / c` with c a splat constant, repeated: (x, the product of the
+/// factors). Only values used once are looked through (the product is rebuilt elsewhere).
+std::pair<Value, double> stripScale(Value v) {
+  double scale = 1.0;
+  for (int depth = 0; depth < 3 && v.hasOneUse(); ++depth) {
+    Value inner;
+    if (auto mul = v.getDefiningOp<MulOp>()) {
+      if (auto c = splatValue(mul.getRhs()); c && mul.getLhs().getType() == v.getType())
+        inner = mul.getLhs(), scale *= *c;
+      else if (auto c = splatValue(mul.getLhs()); c && mul.getRhs().getType() == v.getType())
+        inner = mul.getRhs(), scale *= *c;
+    } else if (auto div = v.getDefiningOp<DivOp>()) {
+      if (auto c = splatValue(div.getRhs()); c && *c != 0 && div.getLhs().getType() == v.getType())
+        inner = div.getLhs(), scale /= *c;
+    }
+    if (!inner)
+      break;
+    v = inner;
+  }
+  return {v, scale};
+}
+
+/// Scaled `q . k^T` products: q, k as [..., len, head_dim] and the scale.
+struct ScaledScores {
+  Value query, keyTransposed, key; // keyTransposed: [..., head_dim, len] when key is unset
+  double scale = 1.0;
+};
+std::optional<ScaledScores> matchScaledScores(Value v) {
+  auto [scores, scale] = stripScale(v);
+  auto product = scores.getDefiningOp<MatmulOp>();
+  if (!product || product.getTransposeLhs() || !scores.hasOneUse())
+    return std::nullopt;
+  ScaledScores s;
+  // Exports of scaled_dot_product_attention scale q and k^T by sqrt(scale) each.
+  auto [q, qScale] = stripScale(product.getLhs());
+  auto [k, kScale] = stripScale(product.getRhs());
+  s.query = q;
+  (product.getTransposeRhs() ? s.key : s.keyTransposed) = k;
+  s.scale = scale * qScale * kScale;
+  return s;
+}
+
+/// Keys as [..., len, head_dim] from their transpose [..., head_dim, len]: the transpose's
+/// input when that is the layout, else one transpose (merged into the one that made them).
+Value untransposeKeys(PatternRewriter &rewriter, Location loc, Value keyTransposed) {
+  auto type = cast<RankedTensorType>(keyTransposed.getType());
+  int64_t rank = type.getRank();
+  SmallVector<int64_t> swap = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+  std::swap(swap[rank - 2], swap[rank - 1]);
+  Value source = keyTransposed;
+  SmallVector<int64_t> perm = swap;
+  if (auto t = keyTransposed.getDefiningOp<TransposeOp>()) {
+    source = t.getInput();
+    perm.assign(t.getPerm().begin(), t.getPerm().end());
+    std::swap(perm[rank - 2], perm[rank - 1]);
+  }
+  if (llvm::equal(perm, llvm::seq<int64_t>(0, rank)))
+    return source;
+  SmallVector<int64_t> shape(type.getShape());
+  std::swap(shape[rank - 2], shape[rank - 1]);
+  return TransposeOp::create(rewriter, loc, type.clone(shape), source,
+                             rewriter.getDenseI64ArrayAttr(perm));
+}
+
+/// matmul(softmax(matmul(q, k^T) * s + mask, last axis), v), the way ONNX exports spell
+/// attention (the scale as a multiply or divide, on the scores or on q and k^T; the mask
+/// added in either order, or absent): chitu.attention. Every intermediate must have no other
+/// use, the operands one element type and the same leading (batch, head) dimensions.
+struct RaiseAttention : OpRewritePattern<MatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MatmulOp root, PatternRewriter &rewriter) const override {
+    if (root.getTransposeLhs() || root.getTransposeRhs())
+      return failure();
+    auto softmax = root.getLhs().getDefiningOp<SoftmaxOp>();
+    auto probsType = cast<RankedTensorType>(root.getLhs().getType());
+    int64_t rank = probsType.getRank();
+    if (!softmax || !softmax->hasOneUse() || int64_t(softmax.getAxis()) != rank - 1 || rank < 2)
+      return failure();
+    // The softmax's input: scaled scores, plus a mask.
+    std::optional<ScaledScores> scores;
+    Value mask;
+    Value logits = softmax.getInput();
+    if (auto add = logits.getDefiningOp<AddOp>(); add && logits.hasOneUse()) {
+      for (auto [a, b] :
+           {std::pair(add.getLhs(), add.getRhs()), std::pair(add.getRhs(), add.getLhs())})
+        if (a.getType() == logits.getType() && (scores = matchScaledScores(a))) {
+          mask = b;
+          break;
+        }
+    }
+    if (!scores && !(scores = matchScaledScores(logits)))
+      return failure();
+    Value value = root.getRhs();
+    Type element = probsType.getElementType();
+    auto sameBatch = [&](Value v) {
+      auto t = cast<RankedTensorType>(v.getType());
+      return t.getRank() == rank && t.getElementType() == element &&
+             t.getShape().drop_back(2) == probsType.getShape().drop_back(2);
+    };
+    Value keySource = scores->key ? scores->key : scores->keyTransposed;
+    if (!sameBatch(scores->query) || !sameBatch(keySource) || !sameBatch(value))
+      return failure();
+    if (mask) {
+      auto m = cast<RankedTensorType>(mask.getType());
+      if (m.getElementType() != element || m.getRank() > rank)
+        return failure();
+    }
+    Value key =
+        scores->key ? scores->key : untransposeKeys(rewriter, root.getLoc(), scores->keyTransposed);
+    rewriter.replaceOpWithNewOp<AttentionOp>(root, root.getType(), scores->query, key, value, mask,
+                                             rewriter.getF32FloatAttr(float(scores->scale)));
+    return success();
+  }
+};
+
 struct RaisePass : mlir::chitu::impl::RaiseBase<RaisePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<RaiseGelu, RaiseRmsNorm>(&getContext());
+    patterns.add<RaiseGelu, RaiseRmsNorm, RaiseAttention>(&getContext());
     // Before rms_norm, which would also match (x - mean) normalised without its mean.
     patterns.add<RaiseLayerNorm>(&getContext(), /*benefit=*/2);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))

@@ -371,6 +371,10 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
               ints = {int64_t(o.getWindow())};
               return cb::OpKind::PAGED_ATTENTION;
             })
+            .Case([&](AttentionOp o) {
+              floats = {double(o.getScale().convertToFloat())};
+              return cb::OpKind::ATTENTION;
+            })
             .Case([](SamplingProbsOp) { return cb::OpKind::SAMPLING_PROBS; })
             .Case([](MultinomialOp) { return cb::OpKind::MULTINOMIAL; })
             .Default([](Operation *) { return std::nullopt; });

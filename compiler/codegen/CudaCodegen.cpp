@@ -92,6 +92,13 @@ std::string renameSymbols(const std::string &text,
   return out;
 }
 
+/// A float as a C literal that reads back as the same float.
+std::string floatLiteral(float x) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9ef", double(x));
+  return text;
+}
+
 std::string storageType(Type t) {
   if (t.isF32())
     return "float";
@@ -235,6 +242,7 @@ private:
   LogicalResult emitKvWriteStore(KvWriteOp op, unsigned output, const std::vector<std::string> &idx,
                                  const std::vector<std::string> &dims);
   LogicalResult emitPagedAttention(PagedAttentionOp op);
+  LogicalResult emitAttention(AttentionOp op);
   LogicalResult emitSamplingProbs(SamplingProbsOp op);
   LogicalResult emitMultinomial(MultinomialOp op);
   /// A kernel input as a pointer, for templates that read memory directly.
@@ -941,8 +949,7 @@ LogicalResult KernelEmitter::emitNorm(Operation *op) {
     }
   }
   std::string numRows = sizeVar(rows, "n"), len = dims.back();
-  char epsText[32];
-  std::snprintf(epsText, sizeof epsText, "%.9ef", double(eps));
+  std::string epsText = floatLiteral(eps);
   // RMS norm: one warp per row, summing in warp_row_sum's order (a product's fused norm
   // prologue sums the same way and so gets the same bits). Layer norm: one block per row.
   const int rowsPerBlock = isRms ? int(kBlockThreads / 32) : 1;
@@ -1147,8 +1154,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   if (RmsNormOp norm = shape.prologueNorm) {
     // The norm's row scales for the tile's rows, summed as the rms_norm kernel sums them.
     includes_.insert("reduce.cuh");
-    char epsText[32];
-    std::snprintf(epsText, sizeof epsText, "%.9ef", double(norm.getEps().convertToFloat()));
+    std::string epsText = floatLiteral(norm.getEps().convertToFloat());
     std::string len = sizeVar(shapes_.dims(norm.getInput()).back(), "d");
     line("__shared__ float row_scale[tile_m];");
     // The library epilogue reads the products only: no row scales.
@@ -1522,8 +1528,7 @@ LogicalResult KernelEmitter::emitPagedAttention(PagedAttentionOp op) {
     return failure();
   const std::vector<std::string> &ptrs = *operandPtrs;
   std::string tokens = sizeVar(q[0], "T"), heads = sizeVar(q[1], "H");
-  char scale[32];
-  std::snprintf(scale, sizeof scale, "%.9ef", double(op.getScale().convertToFloat()));
+  std::string scale = floatLiteral(op.getScale().convertToFloat());
   // One shared array serves the per-(token, head) routine and, for prefill, the flash tiles
   // (chitu::paged_attention_all picks per call); 16-byte aligned for cp.async and ldmatrix.
   // Dynamic: the flash tiles' footprint (queries and two key stages, ~140 KiB at D = 128) is
@@ -1558,6 +1563,72 @@ LogicalResult KernelEmitter::emitPagedAttention(PagedAttentionOp op) {
   launch_.usesStatus = true;
   launch_.block[0] = 32 * kWarps;
   launch_.grid[0] = SymExpr::min(q[0] * q[1], SymExpr::constant(kAttentionMaxBlocks));
+  launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
+  return success();
+}
+
+LogicalResult KernelEmitter::emitAttention(AttentionOp op) {
+  includes_.insert("llm.cuh");
+  ArrayRef<SymExpr> q = shapes_.dims(op.getQuery()), k = shapes_.dims(op.getKey()),
+                    v = shapes_.dims(op.getValue());
+  const size_t rank = q.size();
+  for (const SymExpr &d : {q[rank - 1], v[rank - 1]})
+    if (!d.isConstant() || d.getConstant() < 1 || d.getConstant() > ::chitu::kDenseMaxDim)
+      return op.emitOpError("needs static head and value dimensions of 1 to ")
+             << ::chitu::kDenseMaxDim;
+  const int64_t headDim = q[rank - 1].getConstant(), valueDim = v[rank - 1].getConstant();
+  auto operandPtrs = operandPointers(op);
+  if (failed(operandPtrs))
+    return failure();
+  const std::vector<std::string> &ptrs = *operandPtrs;
+  SymExpr batch = SymExpr::constant(1);
+  for (size_t d = 0; d + 2 < rank; ++d)
+    batch = batch * q[d];
+  std::string batchVar = sizeVar(batch, "B"), sq = sizeVar(q[rank - 2], "Sq"),
+              sk = sizeVar(k[rank - 2], "Sk");
+  std::string maskRow =
+      "[&](long long) { return (const " + storageType(elementType(op.getQuery())) + " *)nullptr; }";
+  std::string rowStride = "0LL", colStride = "0LL";
+  if (Value mask = op.getMask()) {
+    // The mask's strides over the scores' dimensions (its own, right-aligned; 0 where it
+    // broadcasts), and its offset for batch element b from b's coordinates.
+    ArrayRef<SymExpr> m = shapes_.dims(mask);
+    std::vector<SymExpr> strides(rank, SymExpr::constant(0));
+    SymExpr stride = SymExpr::constant(1);
+    for (size_t i = m.size(); i-- > 0;) {
+      size_t d = rank - m.size() + i;
+      if (m[i] != SymExpr::constant(1))
+        strides[d] = stride;
+      stride = stride * m[i];
+    }
+    rowStride = sizeVar(strides[rank - 2], "ms");
+    colStride = sizeVar(strides[rank - 1], "ms");
+    std::string body = "long long rest = b, off = 0; ";
+    for (size_t d = rank - 2; d-- > 0;) {
+      std::string dim = sizeVar(q[d], "bd"), s = sizeVar(strides[d], "ms");
+      body += "off += rest % " + dim + " * " + s + "; rest /= " + dim + "; ";
+    }
+    maskRow = "[&](long long b) { " + body + "return " + ptrs[3] + " + off; }";
+  }
+  // 16-bit types with a head dimension the tensor-core tiles take: the flash routine; else
+  // the CUDA-core one (f32, other dimensions).
+  const bool flash = ::chitu::dense_flash_supported(
+      int(headDim), int(valueDim), int(elementType(op.getQuery()).getIntOrFloatBitWidth() / 8));
+  line("extern __shared__ __align__(16) float smem[];");
+  line(std::string(flash ? "chitu::dense_flash_attention<" + std::to_string(headDim)
+                         : "chitu::dense_attention<" + std::to_string(headDim) + ", " +
+                               std::to_string(valueDim)) +
+       ">(" + ptrs[0] + ", " + ptrs[1] + ", " + ptrs[2] + ", " + outputs_[0] + ", " + batchVar +
+       ", " + sq + ", " + sk + ", " + floatLiteral(op.getScale().convertToFloat()) + ", " +
+       maskRow + ", " + rowStride + ", " + colStride + ", smem);");
+  launch_.block[0] = 32 * (flash ? ::chitu::kDenseFlashWarps : ::chitu::kDenseWarps);
+  launch_.sharedBytes =
+      flash ? unsigned(::chitu::dense_flash_smem_bytes(int(headDim)))
+            : unsigned(::chitu::dense_attention_smem_floats(int(headDim), int(valueDim)) * 4);
+  const int rowsPerBlock = flash ? ::chitu::kDenseFlashRows : ::chitu::kDenseRows;
+  launch_.grid[0] =
+      SymExpr::min(batch * SymExpr::ceilDiv(q[rank - 2], SymExpr::constant(rowsPerBlock)),
+                   SymExpr::constant(kMaxGridX));
   launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
   return success();
 }
@@ -1664,6 +1735,7 @@ FailureOr<KernelSource> KernelEmitter::run() {
              .Case<RmsNormOp, LayerNormOp>([&](auto o) { return emitNorm(o); })
              .Case([&](MatmulOp o) { return emitMatmul(o); })
              .Case([&](PagedAttentionOp o) { return emitPagedAttention(o); })
+             .Case([&](AttentionOp o) { return emitAttention(o); })
              .Case([&](SamplingProbsOp o) { return emitSamplingProbs(o); })
              .Case([&](MultinomialOp o) { return emitMultinomial(o); })
              .Default([&](Operation *o) { return o->emitOpError("has no CUDA code generation"); });

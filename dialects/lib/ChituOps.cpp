@@ -685,6 +685,49 @@ LogicalResult PagedAttentionOp::verify() {
   return verifyResultShape(*this, q.getShape(), getResult().getType().getShape());
 }
 
+LogicalResult AttentionOp::verify() {
+  auto q = getQuery().getType(), k = getKey().getType(), v = getValue().getType();
+  if (q.getRank() < 2)
+    return emitOpError("query must have rank 2 or more, got ") << shapeString(q.getShape());
+  if (failed(expectRank(*this, "key", k, q.getRank())) ||
+      failed(expectRank(*this, "value", v, q.getRank())))
+    return failure();
+  Type element = q.getElementType();
+  if (k.getElementType() != element || v.getElementType() != element ||
+      getResult().getType().getElementType() != element)
+    return emitOpError("query, key, value and result must have one element type");
+  int64_t rank = q.getRank();
+  for (int64_t d = 0; d < rank - 2; ++d)
+    if (failed(expectDim(*this, "key dimension " + std::to_string(d), k.getDimSize(d),
+                         q.getDimSize(d))) ||
+        failed(expectDim(*this, "value dimension " + std::to_string(d), v.getDimSize(d),
+                         q.getDimSize(d))))
+      return failure();
+  if (failed(expectDim(*this, "the key head dimension", k.getDimSize(rank - 1),
+                       q.getDimSize(rank - 1))) ||
+      failed(
+          expectDim(*this, "the number of values", v.getDimSize(rank - 2), k.getDimSize(rank - 2))))
+    return failure();
+  SmallVector<int64_t> scores(q.getShape());
+  scores.back() = k.getDimSize(rank - 2);
+  if (Value mask = getMask()) {
+    auto m = cast<RankedTensorType>(mask.getType());
+    if (m.getElementType() != element)
+      return emitOpError("mask must have the query's element type");
+    auto joined = broadcastShapes(m.getShape(), scores);
+    if (m.getRank() > rank || failed(joined) ||
+        !llvm::all_of(llvm::zip(*joined, scores), [](auto dims) {
+          return compatibleDim(std::get<0>(dims), std::get<1>(dims));
+        }))
+      return emitOpError("mask of shape ")
+             << shapeString(m.getShape()) << " does not broadcast to the scores' shape "
+             << shapeString(scores);
+  }
+  SmallVector<int64_t> expected(q.getShape());
+  expected.back() = v.getDimSize(rank - 1);
+  return verifyResultShape(*this, expected, getResult().getType().getShape());
+}
+
 LogicalResult SamplingProbsOp::verify() {
   auto logits = getLogits().getType();
   if (failed(expectRank(*this, "logits", logits, 2)) ||

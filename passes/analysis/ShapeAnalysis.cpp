@@ -384,6 +384,29 @@ LogicalResult Analyzer::visitOp(Operation *op) {
                      "query heads must be a multiple of the KV heads");
         return setResult(o.getResult(), q, op);
       })
+      .Case([&](AttentionOp o) {
+        SmallVector<SymExpr, 4> q(dimsOf(o.getQuery()));
+        ArrayRef<SymExpr> k = dimsOf(o.getKey()), v = dimsOf(o.getValue());
+        size_t rank = q.size();
+        for (size_t d = 0; d + 2 < rank; ++d) {
+          unify(k[d], q[d], op, "query and key must have the same leading dimensions");
+          unify(v[d], q[d], op, "query and value must have the same leading dimensions");
+        }
+        unify(k[rank - 1], q[rank - 1], op, "queries and keys must have the same head dimension");
+        unify(v[rank - 2], k[rank - 2], op, "there must be one value per key");
+        if (Value mask = o.getMask()) {
+          SmallVector<SymExpr, 4> scores(q);
+          scores.back() = k[rank - 2];
+          // Each mask dimension is 1 or the scores' (it never stretches the scores).
+          ArrayRef<SymExpr> m = dimsOf(mask);
+          for (size_t i = 0; i < m.size(); ++i)
+            if (m[i] != SymExpr::constant(1))
+              unify(m[i], scores[rank - m.size() + i], op,
+                    "mask dimension " + std::to_string(i) + " must be 1 or the scores'");
+        }
+        q.back() = v[rank - 1];
+        return setResult(o.getResult(), q, op);
+      })
       .Case([&](SamplingProbsOp o) {
         SmallVector<SymExpr, 4> logits(dimsOf(o.getLogits()));
         for (Value row : {o.getTemperature(), o.getTopK(), o.getTopP(), o.getMinP(),

@@ -244,6 +244,9 @@ Status validateOp(const cbin::Op &op, uint32_t numValuesBefore, size_t numSymbol
   case cbin::OpKind::ROPE:
   case cbin::OpKind::KV_WRITE:
     return need(numOperands == 3, "op needs 3 operands");
+  case cbin::OpKind::ATTENTION:
+    return need((numOperands == 3 || numOperands == 4) && numFloats == 1,
+                "attention needs query, key, value, an optional mask and a scale");
   case cbin::OpKind::PAGED_ATTENTION:
     return need(numOperands == 6 && numFloats == 1 && numInts == 1,
                 "paged_attention needs 6 operands, a scale and a window");

@@ -876,6 +876,23 @@ Status checkResultShape(const cbin::Op &op, const std::vector<const Value *> &op
       return bad("paged_attention operand shapes");
     return expect(in);
   }
+  case OpKind::ATTENTION: {
+    const std::vector<int64_t> &k = operands[1]->dims, &v = operands[2]->dims;
+    size_t rank = in.size();
+    if (rank < 2 || k.size() != rank || v.size() != rank ||
+        !std::equal(in.begin(), in.end() - 2, k.begin()) ||
+        !std::equal(in.begin(), in.end() - 2, v.begin()) || k[rank - 1] != in[rank - 1] ||
+        v[rank - 2] != k[rank - 2])
+      return bad("attention operand shapes");
+    if (operands.size() == 4) {
+      std::vector<int64_t> scores = in, strides;
+      scores.back() = k[rank - 2];
+      CHITU_RETURN_IF_ERROR(broadcastStrides(operands[3]->dims, scores, strides));
+    }
+    std::vector<int64_t> dims = in;
+    dims.back() = v.back();
+    return expect(dims);
+  }
   case OpKind::SAMPLING_PROBS:
     if (in.size() != 2 || operands[6]->dims.size() != 2 || operands[6]->dims[0] != in[0])
       return bad("sampling_probs operand shapes");
@@ -944,6 +961,58 @@ Status kvWriteOp(const Value &cache, const Value &values, const Value &slots, Va
                           std::to_string(numSlots) + " slots)");
     std::copy(values.f32.begin() + t * row, values.f32.begin() + (t + 1) * row,
               out.f32.begin() + slot * row);
+  }
+  return Status::ok();
+}
+
+// Dense attention over the last two axes (shapes checked by checkResultShape): f32 scores
+// with the broadcast mask added, an f32 softmax, double sums as the paged routine has.
+Status attentionOp(const std::vector<const Value *> &ops, float scale, Value &out) {
+  const Value &q = *ops[0], &k = *ops[1], &v = *ops[2];
+  const Value *mask = ops.size() > 3 ? ops[3] : nullptr;
+  for (const Value *x : ops)
+    if (x->ctype() != ComputeType::F32)
+      return bad("attention operand types");
+  size_t rank = q.dims.size();
+  int64_t Sq = q.dims[rank - 2], D = q.dims[rank - 1], Sk = k.dims[rank - 2], Dv = v.dims.back();
+  int64_t batch = numElements({q.dims.begin(), q.dims.end() - 2});
+  std::vector<int64_t> scoreDims = q.dims, maskStrides;
+  scoreDims.back() = Sk;
+  if (mask)
+    CHITU_RETURN_IF_ERROR(broadcastStrides(mask->dims, scoreDims, maskStrides));
+  std::vector<float> scores(static_cast<size_t>(Sk));
+  for (int64_t b = 0; b < batch; ++b) {
+    // The mask offset of this batch element: its index digits times the mask's strides.
+    int64_t maskBase = 0;
+    for (int64_t d = int64_t(rank) - 3, rest = b; d >= 0 && mask; --d) {
+      maskBase += rest % q.dims[size_t(d)] * maskStrides[size_t(d)];
+      rest /= q.dims[size_t(d)];
+    }
+    for (int64_t i = 0; i < Sq; ++i) {
+      const float *qv = q.f32.data() + (b * Sq + i) * D;
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < Sk; ++j) {
+        const float *kv = k.f32.data() + (b * Sk + j) * D;
+        double dot = 0;
+        for (int64_t d = 0; d < D; ++d)
+          dot += double(qv[d]) * kv[d];
+        float s = float(dot) * scale;
+        if (mask)
+          s += mask->f32[size_t(maskBase + i * maskStrides[rank - 2] + j * maskStrides[rank - 1])];
+        scores[size_t(j)] = s;
+        mx = scalar::maxF(mx, s);
+      }
+      double sum = 0;
+      for (int64_t j = 0; j < Sk; ++j)
+        sum += scores[size_t(j)] = std::exp(scores[size_t(j)] - mx);
+      float *o = out.f32.data() + (b * Sq + i) * Dv;
+      for (int64_t d = 0; d < Dv; ++d) {
+        double acc = 0;
+        for (int64_t j = 0; j < Sk; ++j)
+          acc += double(scores[size_t(j)]) * v.f32[size_t((b * Sk + j) * Dv + d)];
+        o[d] = Sk == 0 ? 0.0f : float(acc / sum);
+      }
+    }
   }
   return Status::ok();
 }
@@ -1245,6 +1314,9 @@ StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &oper
       break;
     case OpKind::KV_WRITE:
       st = kvWriteOp(*operands[0], *operands[1], *operands[2], out);
+      break;
+    case OpKind::ATTENTION:
+      st = attentionOp(operands, float(op.floats()->Get(0)), out);
       break;
     case OpKind::PAGED_ATTENTION:
       st = pagedAttentionOp(operands, float(op.floats()->Get(0)), op.ints()->Get(0), out);

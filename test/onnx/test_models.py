@@ -11,7 +11,10 @@ mask with padding, runs onnxruntime (float32) and chitu-run, and compares every 
 relative error, max |chitu - ort| / max |ort|: <= 1e-4 compiled as float32 (CPU executor
 and CUDA), and within the formats' bounds compiled with --precision bf16 (3e-2) and fp16
 (5e-3): every op rounds its result to the format, as the bf16/fp16 paths of PyTorch do,
-so the error is a few units of the format's last place over the models' two layers.
+so the error is a few units of the format's last place over the models' two layers
+(attention, raised into one op, keeps its scores and probabilities in f32). Every
+Softmax of these models belongs to an attention, so the compile step also checks that
+chitu-raise turned each into a chitu.attention (one ATTENTION op per Softmax node).
 --compile-only / --run-only
 split the work between a machine with chitu-compile and the GPU machine; the inputs and
 onnxruntime's outputs are written with the artifacts, so the GPU machine needs only numpy.
@@ -42,6 +45,14 @@ def compile_and_reference(args, path):
                         os.path.join(d, f"model.{precision}.cbin"), "--precision", precision,
                         "--quiet"], check=True)
     model = onnx.load(path)
+    inspect = subprocess.run([os.path.join(args.bin, "chitu-inspect"),
+                              os.path.join(d, "model.fp32.cbin"), "--json"],
+                             check=True, capture_output=True, text=True)
+    kinds = [op for k in json.loads(inspect.stdout)["kernels"] for op in k["ops"]]
+    softmaxes = sum(node.op_type == "Softmax" for node in model.graph.node)
+    if kinds.count("ATTENTION") != softmaxes or "SOFTMAX" in kinds:
+        sys.exit(f"{name}: {softmaxes} Softmax nodes but {kinds.count('ATTENTION')} attention "
+                 f"ops and {kinds.count('SOFTMAX')} softmax ops after chitu-raise")
     vocab = next(int(t.dims[0]) for t in model.graph.initializer if "word" in t.name or
                  "wte" in t.name)
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])

@@ -379,6 +379,34 @@ def llm_cases():
                                f"({ttype(q, dt)}, {ttype(kc, dt)}, {ttype(kc, dt)}, {ttype(tables, 'i32')}, "
                                f"{ttype([-1], 'i32')}, {ttype([-1], 'i32')}) -> {ttype(q, dt)}"],
                               [("%r", ttype(q, dt))], {"scale": 0.125, "window": window}))
+    # Dense attention (chitu.attention): batch and head dimensions, a broadcast additive mask
+    # (padding: [batch, 1, 1, keys], or causal: [queries, keys] of 0 / -inf), rank 3
+    # without a mask, a value dimension unlike the head dimension, several key tiles (keys >
+    # 64), queries and keys of different lengths, head dimensions 16, 64, 80, 128 and 256
+    # (the limit). On the GPU f16/bf16 with head dimension 16, 64 or 128 take the
+    # tensor-core tiles, the others the CUDA-core routine.
+    for dt in FLOATS:
+        for name, q, k, v, mask, mask_spec in [
+                ("pad_d16", [-1, 3, 5, 16], [-1, 3, 11, 16], [-1, 3, 11, 16], [-1, 1, 1, 11],
+                 {"frange": [-4.0, 0.0]}),
+                ("causal_d64", [2, -1, 64], [2, -1, 64], [2, -1, 64], [-1, -1], {"mask": True}),
+                ("nomask_d80_v24", [3, 37, 80], [3, -1, 80], [3, -1, 24], None, None),
+                ("causal_d256", [2, -1, 256], [2, -1, 256], [2, -1, 256], [-1, -1], {"mask": True}),
+                ("cross_d128", [2, -1, 128], [2, 150, 128], [2, 150, 128], [-1, 150],
+                 {"frange": [-4.0, 0.0]})]:
+            grow = {"grow": 3} if name in ("causal_d64", "cross_d128") else {}
+            ins = [("q", dt, q, dict(grow)), ("k", dt, k, dict(grow)), ("v", dt, v, dict(grow))]
+            types = [ttype(q, dt), ttype(k, dt), ttype(v, dt)]
+            operands = "%q, %k, %v"
+            if mask:
+                ins.append(("mask", dt, mask, dict(mask_spec, **grow)))
+                types.append(ttype(mask, dt))
+                operands += ", %mask"
+            r = q[:-1] + [v[-1]]
+            cases.append(Case(f"attention_{name}_{dt}", "attention", dt, ins,
+                              [f"%r = chitu.attention {operands} scale = 0.125 : "
+                               f"({', '.join(types)}) -> {ttype(r, dt)}"],
+                              [("%r", ttype(r, dt))], {"scale": 0.125}))
     rows = [-1]
     for name, temp in [("sample", [0.5, 1.5]), ("greedy", [0.0, 0.0])]:
         logits, hist = [-1, 50], [-1, 6]

@@ -373,6 +373,60 @@ std::string reference(const OpCase &c, const std::vector<NdArray> &in, NdArray &
         for (int64_t j = 0; j < row; ++j)
           out.values[size_t(slot * row + j)] = in[1].values[size_t(r * row + j)];
     }
+  } else if (op == "attention") {
+    const NdArray &q = in[0], &k = in[1], &v = in[2];
+    const NdArray *mask = in.size() > 3 ? &in[3] : nullptr;
+    double scale = attrs.find("scale")->asDouble();
+    size_t rank = q.dims.size();
+    int64_t Sq = q.dims[rank - 2], D = q.dims[rank - 1], Sk = k.dims[rank - 2],
+            Dv = v.dims[rank - 1];
+    Dims od = q.dims;
+    od.back() = Dv;
+    out = make(t, od);
+    Dims batch(q.dims.begin(), q.dims.end() - 2);
+    NdArray batchShape = make(t, batch);
+    int64_t b = 0;
+    forEach(batchShape, [&](const Dims &bc) {
+      for (int64_t i = 0; i < Sq; ++i, ++b) {
+        std::vector<double> w;
+        Dims qc = bc, kc = bc;
+        qc.insert(qc.end(), {i, 0});
+        kc.insert(kc.end(), {0, 0});
+        for (int64_t j = 0; j < Sk; ++j) {
+          double dot = 0;
+          kc[rank - 2] = j;
+          for (int64_t d = 0; d < D; ++d) {
+            qc[rank - 1] = kc[rank - 1] = d;
+            dot += at(q, qc) * at(k, kc);
+          }
+          double s = dot * scale;
+          if (mask) { // right-aligned to [..., i, j], broadcast where the mask has size 1
+            Dims sc = bc;
+            sc.insert(sc.end(), {i, j});
+            Dims mc(sc.end() - long(mask->dims.size()), sc.end());
+            for (size_t d = 0; d < mc.size(); ++d)
+              if (mask->dims[d] == 1)
+                mc[d] = 0;
+            s += at(*mask, mc);
+          }
+          w.push_back(s);
+        }
+        double mx = Sk ? *std::max_element(w.begin(), w.end()) : 0, sum = 0;
+        for (double &x : w)
+          sum += (x = std::exp(x - mx));
+        for (int64_t c = 0; c < Dv; ++c) {
+          double acc = 0;
+          Dims vc = bc;
+          vc.insert(vc.end(), {0, c});
+          for (int64_t j = 0; j < Sk; ++j) {
+            vc[rank - 2] = j;
+            acc += w[size_t(j)] * at(v, vc);
+          }
+          out.values[size_t(b * Dv + c)] = Sk ? acc / sum : 0.0;
+        }
+      }
+      return 0.0;
+    });
   } else if (op == "paged_attention") {
     const NdArray &q = in[0], &kc = in[1], &vc = in[2], &tables = in[3];
     double scale = attrs.find("scale")->asDouble();

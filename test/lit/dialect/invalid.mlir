@@ -540,3 +540,59 @@ func.func @cumsum_axis(%x: tensor<4xf32>) {
   %r = chitu.cumsum %x axis = 1 : tensor<4xf32>
   return
 }
+
+// -----
+
+func.func @dense_attention_rank(%q: tensor<8xf32>) {
+  // expected-error @+1 {{query must have rank 2 or more}}
+  %0 = chitu.attention %q, %q, %q scale = 1.0 : (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @dense_attention_heads(%q: tensor<4x5x16xf32>, %k: tensor<2x7x16xf32>) {
+  // expected-error @+1 {{key dimension 0 is 2, expected 4}}
+  %0 = chitu.attention %q, %k, %k scale = 1.0 : (tensor<4x5x16xf32>, tensor<2x7x16xf32>, tensor<2x7x16xf32>) -> tensor<4x5x16xf32>
+  return
+}
+
+// -----
+
+func.func @dense_attention_head_dim(%q: tensor<4x5x16xf32>, %k: tensor<4x7x8xf32>) {
+  // expected-error @+1 {{the key head dimension is 8, expected 16}}
+  %0 = chitu.attention %q, %k, %k scale = 1.0 : (tensor<4x5x16xf32>, tensor<4x7x8xf32>, tensor<4x7x8xf32>) -> tensor<4x5x8xf32>
+  return
+}
+
+// -----
+
+func.func @dense_attention_values(%q: tensor<4x5x16xf32>, %k: tensor<4x7x16xf32>, %v: tensor<4x6x16xf32>) {
+  // expected-error @+1 {{the number of values is 6, expected 7}}
+  %0 = chitu.attention %q, %k, %v scale = 1.0 : (tensor<4x5x16xf32>, tensor<4x7x16xf32>, tensor<4x6x16xf32>) -> tensor<4x5x16xf32>
+  return
+}
+
+// -----
+
+func.func @dense_attention_types(%q: tensor<4x5x16xf32>, %k: tensor<4x7x16xbf16>) {
+  // expected-error @+1 {{query, key, value and result must have one element type}}
+  %0 = chitu.attention %q, %k, %k scale = 1.0 : (tensor<4x5x16xf32>, tensor<4x7x16xbf16>, tensor<4x7x16xbf16>) -> tensor<4x5x16xf32>
+  return
+}
+
+// -----
+
+func.func @dense_attention_mask(%q: tensor<4x5x16xf32>, %k: tensor<4x7x16xf32>, %m: tensor<5x5xf32>) {
+  // expected-error @+1 {{mask of shape [5, 5] does not broadcast to the scores' shape [4, 5, 7]}}
+  %0 = chitu.attention %q, %k, %k, %m scale = 1.0 : (tensor<4x5x16xf32>, tensor<4x7x16xf32>, tensor<4x7x16xf32>, tensor<5x5xf32>) -> tensor<4x5x16xf32>
+  return
+}
+
+// -----
+
+func.func @dense_attention_result(%q: tensor<4x5x16xf32>, %k: tensor<4x7x16xf32>, %v: tensor<4x7x8xf32>) {
+  // expected-error @+1 {{result shape [4, 5, 16] does not match the expected shape [4, 5, 8]}}
+  %0 = chitu.attention %q, %k, %v scale = 1.0 : (tensor<4x5x16xf32>, tensor<4x7x16xf32>, tensor<4x7x8xf32>) -> tensor<4x5x16xf32>
+  return
+}

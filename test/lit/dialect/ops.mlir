@@ -188,3 +188,18 @@ func.func @sizes(%x: tensor<?x1xf32>) -> (tensor<?x64xf32>, tensor<?xi64>, tenso
   %s = chitu.from_sizes [%n, 64] : tensor<2xi64>
   return %b, %r, %s : tensor<?x64xf32>, tensor<?xi64>, tensor<2xi64>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @dense_attention
+func.func @dense_attention(%q: tensor<?x12x?x64xbf16>, %k: tensor<?x12x?x64xbf16>,
+                           %v: tensor<?x12x?x32xbf16>, %mask: tensor<?x1x1x?xbf16>)
+    -> (tensor<?x12x?x32xbf16>, tensor<?x12x?x32xbf16>) {
+  // CHECK: chitu.attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} scale = 1.250000e-01 : (tensor<?x12x?x64xbf16>, tensor<?x12x?x64xbf16>, tensor<?x12x?x32xbf16>, tensor<?x1x1x?xbf16>) -> tensor<?x12x?x32xbf16>
+  %o = chitu.attention %q, %k, %v, %mask scale = 0.125
+      : (tensor<?x12x?x64xbf16>, tensor<?x12x?x64xbf16>, tensor<?x12x?x32xbf16>, tensor<?x1x1x?xbf16>) -> tensor<?x12x?x32xbf16>
+  // CHECK: chitu.attention %{{.*}}, %{{.*}}, %{{.*}} scale = 1.000000e+00 : (tensor<?x12x?x64xbf16>, tensor<?x12x?x64xbf16>, tensor<?x12x?x32xbf16>) -> tensor<?x12x?x32xbf16>
+  %o2 = chitu.attention %q, %k, %v scale = 1.0
+      : (tensor<?x12x?x64xbf16>, tensor<?x12x?x64xbf16>, tensor<?x12x?x32xbf16>) -> tensor<?x12x?x32xbf16>
+  return %o, %o2 : tensor<?x12x?x32xbf16>, tensor<?x12x?x32xbf16>
+}

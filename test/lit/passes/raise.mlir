@@ -124,3 +124,86 @@ func.func @layer_norm(%x: tensor<?x32xf32>, %w: tensor<32xf32>, %b: tensor<32xf3
   %y = chitu.add %m, %b : (tensor<?x32xf32>, tensor<32xf32>) -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }
+
+// -----
+
+// The ONNX export of BERT/GPT-2 attention: k^T made by one transpose of [b, s, h, d], the
+// scale on the scores, a padding mask added after it. The k transpose becomes the swap
+// back ([0, 2, 1, 3]).
+// CHECK-LABEL: func.func @attention_onnx
+// CHECK-SAME: (%[[Q:.*]]: tensor<?x4x?x16xf32>, %[[K:.*]]: tensor<?x?x4x16xf32>, %[[V:.*]]: tensor<?x4x?x16xf32>, %[[M:.*]]: tensor<?x1x1x?xf32>)
+// CHECK-NEXT: %[[KT:.*]] = chitu.transpose %[[K]] perm = [0, 2, 1, 3] : tensor<?x?x4x16xf32> -> tensor<?x4x?x16xf32>
+// CHECK-NEXT: %[[O:.*]] = chitu.attention %[[Q]], %[[KT]], %[[V]], %[[M]] scale = 2.500000e-01 : (tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>, tensor<?x1x1x?xf32>) -> tensor<?x4x?x16xf32>
+// CHECK-NEXT: return %[[O]]
+func.func @attention_onnx(%q: tensor<?x4x?x16xf32>, %k: tensor<?x?x4x16xf32>, %v: tensor<?x4x?x16xf32>,
+                          %mask: tensor<?x1x1x?xf32>) -> tensor<?x4x?x16xf32> {
+  %c = chitu.constant dense<0.25> : tensor<f32>
+  %kt = chitu.transpose %k perm = [0, 2, 3, 1] : tensor<?x?x4x16xf32> -> tensor<?x4x16x?xf32>
+  %s = chitu.matmul %q, %kt : (tensor<?x4x?x16xf32>, tensor<?x4x16x?xf32>) -> tensor<?x4x?x?xf32>
+  %ss = chitu.mul %s, %c : (tensor<?x4x?x?xf32>, tensor<f32>) -> tensor<?x4x?x?xf32>
+  %sm = chitu.add %ss, %mask : (tensor<?x4x?x?xf32>, tensor<?x1x1x?xf32>) -> tensor<?x4x?x?xf32>
+  %p = chitu.softmax %sm axis = 3 : tensor<?x4x?x?xf32>
+  %o = chitu.matmul %p, %v : (tensor<?x4x?x?xf32>, tensor<?x4x?x16xf32>) -> tensor<?x4x?x16xf32>
+  return %o : tensor<?x4x?x16xf32>
+}
+
+// -----
+
+// scaled_dot_product_attention's export: q and k^T each scaled by sqrt(scale) (one as a
+// division), k^T a plain transpose of k (which then needs none), the mask added first, no
+// batch dimension beyond the heads.
+// CHECK-LABEL: func.func @attention_sdpa
+// CHECK-SAME: (%[[Q:.*]]: tensor<8x?x32xf16>, %[[K:.*]]: tensor<8x?x32xf16>, %[[V:.*]]: tensor<8x?x24xf16>, %[[M:.*]]: tensor<?x?xf16>)
+// CHECK-NEXT: %[[O:.*]] = chitu.attention %[[Q]], %[[K]], %[[V]], %[[M]] scale = 1.250000e-01
+// CHECK-NEXT: return %[[O]]
+func.func @attention_sdpa(%q: tensor<8x?x32xf16>, %k: tensor<8x?x32xf16>, %v: tensor<8x?x24xf16>,
+                          %mask: tensor<?x?xf16>) -> tensor<8x?x24xf16> {
+  %a = chitu.constant dense<0.5> : tensor<f16>
+  %b = chitu.constant dense<4.0> : tensor<f16>
+  %qs = chitu.mul %a, %q : (tensor<f16>, tensor<8x?x32xf16>) -> tensor<8x?x32xf16>
+  %kt = chitu.transpose %k perm = [0, 2, 1] : tensor<8x?x32xf16> -> tensor<8x32x?xf16>
+  %kts = chitu.div %kt, %b : (tensor<8x32x?xf16>, tensor<f16>) -> tensor<8x32x?xf16>
+  %s = chitu.matmul %qs, %kts : (tensor<8x?x32xf16>, tensor<8x32x?xf16>) -> tensor<8x?x?xf16>
+  %sm = chitu.add %mask, %s : (tensor<?x?xf16>, tensor<8x?x?xf16>) -> tensor<8x?x?xf16>
+  %p = chitu.softmax %sm axis = 2 : tensor<8x?x?xf16>
+  %o = chitu.matmul %p, %v : (tensor<8x?x?xf16>, tensor<8x?x24xf16>) -> tensor<8x?x24xf16>
+  return %o : tensor<8x?x24xf16>
+}
+
+// -----
+
+// k already in [len, dim] layout (transpose_rhs), no mask, the scale divided: no transpose.
+// CHECK-LABEL: func.func @attention_transposed_rhs
+// CHECK-NEXT: %[[O:.*]] = chitu.attention %arg0, %arg1, %arg2 scale = 1.250000e-01
+// CHECK-NEXT: return %[[O]]
+func.func @attention_transposed_rhs(%q: tensor<2x?x64xbf16>, %k: tensor<2x?x64xbf16>, %v: tensor<2x?x64xbf16>)
+    -> tensor<2x?x64xbf16> {
+  %c = chitu.constant dense<8.0> : tensor<bf16>
+  %s = chitu.matmul %q, %k transpose_rhs : (tensor<2x?x64xbf16>, tensor<2x?x64xbf16>) -> tensor<2x?x?xbf16>
+  %ss = chitu.div %s, %c : (tensor<2x?x?xbf16>, tensor<bf16>) -> tensor<2x?x?xbf16>
+  %p = chitu.softmax %ss axis = 2 : tensor<2x?x?xbf16>
+  %o = chitu.matmul %p, %v : (tensor<2x?x?xbf16>, tensor<2x?x64xbf16>) -> tensor<2x?x64xbf16>
+  return %o : tensor<2x?x64xbf16>
+}
+
+// -----
+
+// The probabilities are a result too (output_attentions): nothing is raised. Nor is a
+// softmax over another axis, or keys broadcast over the heads (the dialect op takes equal
+// leading dimensions).
+// CHECK-LABEL: func.func @not_attention
+// CHECK-NOT: chitu.attention
+func.func @not_attention(%q: tensor<4x?x16xf32>, %k: tensor<4x?x16xf32>, %v: tensor<4x?x16xf32>,
+                         %k1: tensor<1x?x16xf32>)
+    -> (tensor<4x?x16xf32>, tensor<4x?x?xf32>, tensor<4x?x16xf32>, tensor<4x?x16xf32>) {
+  %s = chitu.matmul %q, %k transpose_rhs : (tensor<4x?x16xf32>, tensor<4x?x16xf32>) -> tensor<4x?x?xf32>
+  %p = chitu.softmax %s axis = 2 : tensor<4x?x?xf32>
+  %o = chitu.matmul %p, %v : (tensor<4x?x?xf32>, tensor<4x?x16xf32>) -> tensor<4x?x16xf32>
+  %s2 = chitu.matmul %q, %k transpose_rhs : (tensor<4x?x16xf32>, tensor<4x?x16xf32>) -> tensor<4x?x?xf32>
+  %p2 = chitu.softmax %s2 axis = 1 : tensor<4x?x?xf32>
+  %o2 = chitu.matmul %p2, %v : (tensor<4x?x?xf32>, tensor<4x?x16xf32>) -> tensor<4x?x16xf32>
+  %s3 = chitu.matmul %q, %k1 transpose_rhs : (tensor<4x?x16xf32>, tensor<1x?x16xf32>) -> tensor<4x?x?xf32>
+  %p3 = chitu.softmax %s3 axis = 2 : tensor<4x?x?xf32>
+  %o3 = chitu.matmul %p3, %v : (tensor<4x?x?xf32>, tensor<4x?x16xf32>) -> tensor<4x?x16xf32>
+  return %o, %p, %o2, %o3 : tensor<4x?x16xf32>, tensor<4x?x?xf32>, tensor<4x?x16xf32>, tensor<4x?x16xf32>
+}

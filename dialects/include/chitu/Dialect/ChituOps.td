@@ -592,6 +592,38 @@ def Chitu_PagedAttentionOp : Chitu_Op<"paged_attention", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Chitu_AttentionOp : Chitu_Op<"attention", [Pure]> {
+  let summary = "Dense scaled dot-product attention, with an optional additive mask";
+  let description = [{
+    `softmax(query . key^T * scale + mask) . value` over the last two axes: `query` is
+    `[..., q_len, head_dim]`, `key` `[..., kv_len, head_dim]`, `value`
+    `[..., kv_len, value_dim]` with the same leading (batch, head) dimensions, and the result
+    `[..., q_len, value_dim]`. `mask`, when present, is added to the scaled scores and
+    broadcasts to `[..., q_len, kv_len]` (numpy rules: a mask of `-inf` or a large negative
+    value hides a key). Scores, softmax and the weighted sum are computed in f32, without
+    rounding the scores or the probabilities to a 16-bit type. A row whose scores are all
+    `-inf` is NaN, as the softmax of such a row is; with no keys the result is zero.
+
+    `chitu-raise` forms it from `matmul(softmax(matmul(q, k^T) * s + mask), v)`, the way
+    ONNX exports of encoders and decoders spell attention; the CUDA kernel streams keys and
+    values through shared memory with an online softmax, so the scores never reach memory.
+
+    ```mlir
+    %o = chitu.attention %q, %k, %v, %mask scale = 0.125
+        : (tensor<?x12x?x64xf32>, tensor<?x12x?x64xf32>, tensor<?x12x?x64xf32>,
+           tensor<?x1x1x?xf32>) -> tensor<?x12x?x64xf32>
+    ```
+  }];
+  let arguments = (ins Chitu_FloatTensor:$query, Chitu_FloatTensor:$key,
+                   Chitu_FloatTensor:$value, Optional<Chitu_FloatTensor>:$mask, F32Attr:$scale);
+  let results = (outs Chitu_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`,` $mask^)? `scale` `=` $scale attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def Chitu_SamplingProbsOp : Chitu_Op<"sampling_probs", [Pure]> {
   let summary = "Next-token probabilities after penalty, temperature and filters";
   let description = [{

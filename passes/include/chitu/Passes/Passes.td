@@ -5,7 +5,7 @@
 include "mlir/Pass/PassBase.td"
 
 def Raise : Pass<"chitu-raise", "func::FuncOp"> {
-  let summary = "Replaces decomposed GELU, RMS norm and layer norm by the dialect's ops";
+  let summary = "Replaces decomposed GELU, norms and attention by the dialect's ops";
   let description = [{
     Exporters spell some operations out in elementwise ops and reductions; the dialect
     has them as single ops that fusion and the kernels handle (one pass over the row for
@@ -15,7 +15,11 @@ def Raise : Pass<"chitu-raise", "func::FuncOp"> {
     * `x / sqrt(mean(x^2) + eps) * w` (or `x * rsqrt(..)`) over the last axis as
       `chitu.rms_norm`;
     * `(x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) * w [+ b]` over the last axis as
-      `chitu.layer_norm`.
+      `chitu.layer_norm`;
+    * `matmul(softmax(matmul(q, k^T) * s [+ mask], last axis), v)` as `chitu.attention`
+      (the scale multiplied or divided, on the scores or on q and k^T, any splat value; the
+      transpose that made `k^T` is merged with the swap back), when the intermediates have
+      no other use and q, k, v have the same leading dimensions.
     Constants must be splats equal to the formula's values up to their type's rounding
     (a relative 1e-4 for f32).
 
