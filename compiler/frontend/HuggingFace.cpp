@@ -497,7 +497,7 @@ FailureOr<HfModel> mlir::chitu::importHuggingFace(MLIRContext &context, const st
     for (int64_t l = 0; l < layers; ++l) {
       // Every op of the layer gets `chitu.layer` (kernel statistics per decoder layer).
       Operation *beforeLayer = &body->back();
-      auto tagLayer = llvm::make_scope_exit([&, l] {
+      llvm::scope_exit tagLayer([&, l] {
         for (Operation *op = beforeLayer->getNextNode(); op; op = op->getNextNode())
           op->setAttr("chitu.layer", b.getI64IntegerAttr(l));
       });
