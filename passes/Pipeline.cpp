@@ -14,13 +14,13 @@ LogicalResult mlir::chitu::buildCompilePipeline(OpPassManager &pm, const Pipelin
                                                 std::string &error) {
   static const char *kPasses[] = {"canonicalize",       "chitu-raise", "chitu-resolve-dims",
                                   "chitu-check-shapes", "chitu-fuse",  "chitu-form-kernels",
-                                  "chitu-plan-memory"};
+                                  "chitu-plan-memory",  "chitu-slice"};
   std::set<std::string> disabled(options.disabledPasses.begin(), options.disabledPasses.end());
   for (const std::string &name : disabled)
     if (std::find(std::begin(kPasses), std::end(kPasses), name) == std::end(kPasses)) {
       error = "unknown pass '" + name +
               "' (passes: canonicalize, chitu-raise, chitu-resolve-dims, chitu-check-shapes, "
-              "chitu-fuse, chitu-form-kernels, chitu-plan-memory)";
+              "chitu-fuse, chitu-form-kernels, chitu-plan-memory, chitu-slice)";
       return failure();
     }
   auto enabled = [&](const char *name) { return !disabled.count(name); };
@@ -42,6 +42,8 @@ LogicalResult mlir::chitu::buildCompilePipeline(OpPassManager &pm, const Pipelin
     fpm.addPass(createFormKernels());
   if (enabled("chitu-plan-memory"))
     fpm.addPass(createPlanMemory());
+  if (enabled("chitu-slice"))
+    fpm.addPass(createSliceGraph(SliceGraphOptions{options.sliceBudget}));
   return success();
 }
 

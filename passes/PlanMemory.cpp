@@ -83,14 +83,6 @@ bool readsOnlyAlongResult(KernelOp kernel, unsigned arg, unsigned result) {
   return true;
 }
 
-int64_t elementBytes(Type t) {
-  if (t.isF16() || t.isBF16())
-    return 2;
-  if (t.isF32() || t.isInteger(32))
-    return 4;
-  return 8;
-}
-
 struct Buffer {
   SymExpr bytes;        // aligned to kAlign
   SymExpr rawBytes;     // not aligned
@@ -137,7 +129,7 @@ struct PlanMemoryPass : mlir::chitu::impl::PlanMemoryBase<PlanMemoryPass> {
     llvm::DenseMap<Value, unsigned> bufferOf;
     auto rawBytesOf = [&](Value v) {
       return shapes->numElements(v) *
-             SymExpr::constant(elementBytes(cast<RankedTensorType>(v.getType()).getElementType()));
+             SymExpr::constant(storageBytes(cast<RankedTensorType>(v.getType()).getElementType()));
     };
     auto bytesOf = [&](Value v) {
       return SymExpr::constant(kAlign) * SymExpr::ceilDiv(rawBytesOf(v), SymExpr::constant(kAlign));

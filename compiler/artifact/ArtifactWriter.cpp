@@ -42,8 +42,6 @@ cb::DType toCbin(Type t) {
   return cb::DType::I64;
 }
 
-int64_t elementBytes(Type t) { return t.isInteger(1) ? 1 : t.getIntOrFloatBitWidth() / 8; }
-
 Type elementType(Value v) { return cast<RankedTensorType>(v.getType()).getElementType(); }
 
 SymExpr alignUp(const SymExpr &bytes) {
@@ -56,6 +54,65 @@ public:
   explicit Writer(const ArtifactInput &in) : in_(in) { fbb_.ForceDefaults(true); }
 
   LogicalResult build(std::vector<uint8_t> &file, ArtifactStats &stats);
+
+  /// The entry's slices (chitu-slice's `chitu.slice` on each kernel, `chitu.slices` on the
+  /// function): per slice its steps, the weights they read, and the tensors crossing its
+  /// boundary (constants, packed with the artifact, cross no boundary). Empty when the pass
+  /// did not run.
+  FailureOr<std::vector<Offset<cb::Slice>>>
+  sliceTable(func::FuncOp func, const std::vector<int64_t> &stepSlice,
+             const std::vector<std::vector<uint32_t>> &stepInputs,
+             const std::vector<std::vector<uint32_t>> &stepOutputs,
+             const std::set<uint32_t> &weightTensors, const std::set<uint32_t> &constantTensors,
+             const std::set<uint32_t> &returned) {
+    std::vector<Offset<cb::Slice>> out;
+    auto records = func->getAttrOfType<ArrayAttr>("chitu.slices");
+    if (!records)
+      return out;
+    // The slice each tensor is written in (entry inputs: none).
+    std::map<uint32_t, int64_t> writtenIn;
+    for (size_t s = 0; s < stepSlice.size(); ++s)
+      for (uint32_t t : stepOutputs[s])
+        writtenIn[t] = stepSlice[s];
+    size_t step = 0;
+    for (auto [index, record] : llvm::enumerate(records)) {
+      auto dict = dyn_cast<DictionaryAttr>(record);
+      auto weightBytes = dict ? dict.getAs<IntegerAttr>("weight_bytes") : IntegerAttr();
+      auto activationBytes = dict ? dict.getAs<IntegerAttr>("activation_bytes") : IntegerAttr();
+      if (!weightBytes || !activationBytes)
+        return func.emitOpError("has a malformed chitu.slices record ") << index;
+      size_t first = step;
+      std::set<uint32_t> weights, inputs, outputs;
+      for (; step < stepSlice.size() && stepSlice[step] == int64_t(index); ++step) {
+        for (uint32_t t : stepInputs[step]) {
+          if (weightTensors.count(t))
+            weights.insert(t);
+          else if (constantTensors.count(t))
+            continue;
+          else if (!writtenIn.count(t) || writtenIn[t] != int64_t(index))
+            inputs.insert(t);
+        }
+        for (uint32_t t : stepOutputs[step])
+          if (returned.count(t))
+            outputs.insert(t);
+      }
+      // Tensors later slices read.
+      for (size_t later = step; later < stepSlice.size(); ++later)
+        for (uint32_t t : stepInputs[later])
+          if (writtenIn.count(t) && writtenIn[t] == int64_t(index))
+            outputs.insert(t);
+      if (step == first)
+        return func.emitOpError("slice ") << index << " has no kernels in program order";
+      std::vector<uint32_t> w(weights.begin(), weights.end()), i(inputs.begin(), inputs.end()),
+          o(outputs.begin(), outputs.end());
+      out.push_back(cb::CreateSliceDirect(fbb_, uint32_t(first), uint32_t(step - first), &w,
+                                          uint64_t(weightBytes.getInt()),
+                                          uint64_t(activationBytes.getInt()), &i, &o));
+    }
+    if (step != stepSlice.size())
+      return func.emitOpError("slices do not cover the kernels in program order");
+    return out;
+  }
 
 private:
   Offset<cb::Expr> expr(const SymExpr &e) {
@@ -146,7 +203,7 @@ FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
   auto type = cast<RankedTensorType>(op.getType());
   cb::DType dtype = toCbin(type.getElementType());
   std::vector<int64_t> dims(type.getShape().begin(), type.getShape().end());
-  uint64_t bytes = uint64_t(type.getNumElements()) * uint64_t(elementBytes(type.getElementType()));
+  uint64_t bytes = uint64_t(type.getNumElements()) * uint64_t(storageBytes(type.getElementType()));
   Offset<cb::Weight> w;
   if (in_.weightFiles.empty() && in_.unresolvedWeightDType) {
     // Compiled from a configuration alone: the runtime finds the tensor by name.
@@ -207,7 +264,7 @@ FailureOr<uint32_t> Writer::constantTensor(ConstantOp op) {
   if (!dense)
     return op.emitOpError("only dense constants are supported");
   Type et = type.getElementType();
-  size_t width = size_t(elementBytes(et));
+  size_t width = size_t(storageBytes(et));
   std::vector<uint8_t> bytes;
   auto put = [&](const llvm::APInt &bits) {
     if (et.isInteger(1))
@@ -469,7 +526,7 @@ LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {
     if (slot >= numSlots)
       return func.emitOpError("memory plan names slot ") << slot << " of " << numSlots;
     slotOf[v] = slot;
-    SymExpr bytes = shapes.numElements(v) * SymExpr::constant(elementBytes(elementType(v)));
+    SymExpr bytes = shapes.numElements(v) * SymExpr::constant(storageBytes(elementType(v)));
     auto &size = slotSize[size_t(slot)];
     size = size ? SymExpr::max(*size, alignUp(bytes)) : alignUp(bytes);
     return success();
@@ -547,17 +604,23 @@ LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {
   }
 
   std::vector<Offset<cb::Step>> steps;
+  // Per step: its slice (chitu.slice) and the tensors it reads and writes, for the slice table.
+  std::vector<int64_t> stepSlice;
+  std::vector<std::vector<uint32_t>> stepInputs, stepOutputs;
+  std::set<uint32_t> weightTensors, constantTensors, returned;
   for (Operation &op : func.getBody().front()) {
     if (auto w = dyn_cast<WeightOp>(op)) {
       auto t = weightTensor(w);
       if (failed(t))
         return failure();
       tensorOf[w.getResult()] = *t;
+      weightTensors.insert(*t);
     } else if (auto c = dyn_cast<ConstantOp>(op)) {
       auto t = constantTensor(c);
       if (failed(t))
         return failure();
       tensorOf[c.getResult()] = *t;
+      constantTensors.insert(*t);
     } else if (auto k = dyn_cast<KernelOp>(op)) {
       auto kr = kernel(k, shapes, index);
       if (failed(kr))
@@ -578,12 +641,18 @@ LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {
                                           (k.getNumResults() > 1 ? ":" + std::to_string(j) : "")));
       }
       steps.push_back(cb::CreateStepDirect(fbb_, uint32_t(kernels_.size() - 1), &ins, &outs));
+      auto slice = k->getAttrOfType<IntegerAttr>("chitu.slice");
+      stepSlice.push_back(slice ? slice.getInt() : -1);
+      stepInputs.push_back(ins);
+      stepOutputs.push_back(outs);
     } else if (isView(&op)) {
       // A view: the input's memory seen with the result's dimensions; no kernel runs.
       arenaTensor(op.getResult(0), "view:" + std::to_string(tensorOf.size()));
     } else if (auto ret = dyn_cast<func::ReturnOp>(op)) {
-      for (auto [i, v] : llvm::enumerate(ret.getOperands()))
+      for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+        returned.insert(tensorOf[v]);
         outputs.push_back(aliasTensor(tensorOf[v], outputName(func, unsigned(i))));
+      }
     } else if (!isa<DimOp>(op) && !isa<arith::ArithDialect>(op.getDialect())) {
       return op.emitOpError("is not in a kernel (chitu-form-kernels must run)");
     }
@@ -602,8 +671,13 @@ LogicalResult Writer::entry(func::FuncOp func, uint32_t index) {
   }
   auto arena = expr(slotOffset.back());
   stats_.arenas.push_back({func.getSymName().str(), slotOffset.back().str()});
+  auto slices = sliceTable(func, stepSlice, stepInputs, stepOutputs, weightTensors, constantTensors,
+                           returned);
+  if (failed(slices))
+    return failure();
   entries_.push_back(cb::CreateEntryDirect(fbb_, func.getSymName().str().c_str(), &symbols, &checks,
-                                           &inputs, &outputs, &steps, arena));
+                                           &inputs, &outputs, &steps, arena,
+                                           slices->empty() ? nullptr : &*slices));
   return success();
 }
 

@@ -92,6 +92,11 @@ cl::opt<bool> noFusion("no-fusion",
 cl::list<std::string> disabledPasses("disable-pass", cl::CommaSeparated,
                                      cl::desc("Leave a pass out of the pipeline (debugging)"),
                                      cl::value_desc("name"), cl::cat(category));
+cl::opt<std::string> sliceBudget(
+    "slice-budget",
+    cl::desc("Bytes of weights plus activations per slice, e.g. 512MiB or 2GB (default: one "
+             "decoder layer per slice; docs/slicing.md)"),
+    cl::value_desc("size"), cl::cat(category));
 cl::opt<std::string> cacheDir("cache-dir",
                               cl::desc("NVRTC cache directory (default: $CHITU_CACHE_DIR or "
                                        "~/.cache/chitu/nvrtc)"),
@@ -377,6 +382,13 @@ int main(int argc, char **argv) {
   pipelineOptions.disabledPasses.assign(disabledPasses.begin(), disabledPasses.end());
   if (noFusion)
     pipelineOptions.disabledPasses.push_back("chitu-fuse");
+  if (!sliceBudget.empty()) {
+    std::optional<uint64_t> bytes = ::chitu::parseBytes(sliceBudget);
+    if (!bytes || *bytes == 0 || *bytes > uint64_t(INT64_MAX))
+      fatal("--slice-budget: '" + sliceBudget +
+            "' is not a positive size (bytes, or with a unit: KiB MiB GiB, KB MB GB)");
+    pipelineOptions.sliceBudget = int64_t(*bytes);
+  }
   std::string error;
   if (failed(buildCompilePipeline(pm, pipelineOptions, error)))
     fatal(error);

@@ -48,6 +48,10 @@ bool mlir::chitu::isComputeOp(Operation *op) {
   return !isa<WeightOp, ConstantOp, DimOp, KernelOp, YieldOp>(op);
 }
 
+int64_t mlir::chitu::storageBytes(Type elementType) {
+  return elementType.isInteger(1) ? 1 : elementType.getIntOrFloatBitWidth() / 8;
+}
+
 std::optional<unsigned> mlir::chitu::tiedOperand(Operation *op) {
   if (isa<KvWriteOp>(op))
     return 0;

@@ -399,6 +399,27 @@ Status validateEntry(const cbin::Artifact &a, uint32_t index, std::set<std::stri
         return invalidArtifact(swhat + ": writes to a weight");
     }
   }
+  // Slices, when present, cover the steps in order.
+  if (e->slices()) {
+    uint64_t next = 0;
+    for (uint32_t s = 0; s < e->slices()->size(); ++s) {
+      const cbin::Slice *slice = e->slices()->Get(s);
+      std::string swhat = what + " slice " + std::to_string(s);
+      if (slice->first_step() != next || slice->num_steps() == 0)
+        return invalidArtifact(swhat + ": slices must cover the steps in order");
+      next += slice->num_steps();
+      for (auto *list : {slice->weights(), slice->inputs(), slice->outputs()})
+        if (list)
+          for (uint32_t t : *list)
+            CHITU_RETURN_IF_ERROR(validateTensor(a, t, numSymbols).withContext(swhat));
+      if (slice->weights())
+        for (uint32_t t : *slice->weights())
+          if (a.tensors()->Get(t)->storage() != cbin::StorageKind::WEIGHT)
+            return invalidArtifact(swhat + ": lists a tensor that is not a weight as a weight");
+    }
+    if (next != e->steps()->size())
+      return invalidArtifact(what + ": slices must cover the steps in order");
+  }
   return Status::ok();
 }
 

@@ -265,6 +265,18 @@ void printText(const Model &m, const SymbolValues &symbols) {
       std::printf("    %u: %s(%s) -> %s\n", s, a.kernels()->Get(step->kernel())->name()->c_str(),
                   joined(ins).c_str(), joined(outs).c_str());
     }
+    if (e->slices()) {
+      std::printf("  slices (%u):\n", e->slices()->size());
+      for (uint32_t i = 0; i < e->slices()->size(); ++i) {
+        const cbin::Slice *s = e->slices()->Get(i);
+        std::printf(
+            "    %u: steps %u-%u, weights %s (%u tensors), activations %s, %u in / %u out\n", i,
+            s->first_step(), s->first_step() + s->num_steps() - 1,
+            humanBytes(s->weight_bytes()).c_str(), s->weights() ? s->weights()->size() : 0,
+            humanBytes(s->activation_bytes()).c_str(), s->inputs() ? s->inputs()->size() : 0,
+            s->outputs() ? s->outputs()->size() : 0);
+      }
+    }
   }
 
   std::printf("\nkernels (%u):\n", a.kernels() ? a.kernels()->size() : 0);
@@ -420,6 +432,33 @@ void printJson(const Model &m, const SymbolValues &symbols) {
     }
     j.endArray();
     j.endObject();
+  }
+  j.endArray();
+
+  // chitu-slice's slices of every entry: their steps' kernels, weights and boundary tensors.
+  j.key("slices").beginArray();
+  for (const cbin::Entry *e : *a.entries()) {
+    if (!e->slices())
+      continue;
+    for (const cbin::Slice *s : *e->slices()) {
+      j.beginObject();
+      j.key("entry").value(e->name()->str());
+      j.key("weight_bytes").value(uint64_t(s->weight_bytes()));
+      j.key("activation_bytes").value(uint64_t(s->activation_bytes()));
+      j.key("ops").beginArray();
+      for (uint32_t st = s->first_step(); st < s->first_step() + s->num_steps(); ++st)
+        j.value(a.kernels()->Get(e->steps()->Get(st)->kernel())->name()->str());
+      j.endArray();
+      for (auto [key, list] : {std::pair{"weights", s->weights()}, std::pair{"inputs", s->inputs()},
+                               std::pair{"outputs", s->outputs()}}) {
+        j.key(key).beginArray();
+        if (list)
+          for (uint32_t t : *list)
+            j.value(a.tensors()->Get(t)->name()->str());
+        j.endArray();
+      }
+      j.endObject();
+    }
   }
   j.endArray();
 

@@ -1,6 +1,7 @@
 // Runtime support code: 16-bit float conversions, size expressions, JSON, safetensors, npy.
 #include "support/Expr.h"
 #include "support/Float16.h"
+#include "support/Format.h"
 #include "support/Json.h"
 #include "support/Safetensors.h"
 #include "tools/Npy.h"
@@ -37,6 +38,19 @@ void checkNearestEven(float f, Encode encode, Decode decode) {
       ASSERT_EQ(h & 1, 0) << "tie of " << f << " not rounded to even";
     }
   }
+}
+
+TEST(Format, ParsesByteSizes) {
+  EXPECT_EQ(chitu::parseBytes("100000"), std::optional<uint64_t>(100000));
+  EXPECT_EQ(chitu::parseBytes("6GiB"), std::optional<uint64_t>(uint64_t(6) << 30));
+  EXPECT_EQ(chitu::parseBytes("6G"), std::optional<uint64_t>(uint64_t(6) << 30));
+  EXPECT_EQ(chitu::parseBytes("512 MiB"), std::optional<uint64_t>(uint64_t(512) << 20));
+  EXPECT_EQ(chitu::parseBytes("2GB"), std::optional<uint64_t>(2000000000));
+  EXPECT_EQ(chitu::parseBytes("1.5k"), std::optional<uint64_t>(1536));
+  EXPECT_EQ(chitu::parseBytes("64 bytes"), std::optional<uint64_t>(64));
+  for (const char *bad : {"", "GiB", "-1", "1.2.3GiB", "12 parsecs", "1e3", "99999999999TiB", ".G"})
+    EXPECT_EQ(chitu::parseBytes(bad), std::nullopt) << bad;
+  EXPECT_EQ(chitu::humanBytes(uint64_t(3) << 30), "3.00 GiB");
 }
 
 TEST(Float16, RoundTripsEveryHalf) {

@@ -27,6 +27,9 @@ constexpr int64_t kMaxConstantElements = 4096;
 /// but weights, constants, dims, kernels and yields).
 bool isComputeOp(Operation *op);
 
+/// Bytes one element of a chitu tensor element type takes in memory (i1: one byte).
+int64_t storageBytes(Type elementType);
+
 /// The operand whose buffer an op updates in place and returns (kv_write's cache), if any.
 /// Its result must live where that operand lives.
 std::optional<unsigned> tiedOperand(Operation *op);

@@ -20,10 +20,12 @@ namespace mlir::chitu {
 struct PipelineOptions {
   /// Passes to leave out, by argument name (e.g. "chitu-plan-memory").
   std::vector<std::string> disabledPasses;
+  /// chitu-slice's budget in bytes (0: one decoder layer per slice).
+  int64_t sliceBudget = 0;
 };
 
-/// The passes chitu-compile runs, in order: canonicalize, chitu-check-shapes, chitu-fuse,
-/// chitu-form-kernels, chitu-plan-memory. Fails if a disabled pass name
+/// The passes chitu-compile runs, in order: canonicalize, chitu-raise, chitu-resolve-dims,
+/// chitu-check-shapes, chitu-fuse, chitu-form-kernels, chitu-plan-memory, chitu-slice. Fails if a disabled pass name
 /// is unknown or required.
 LogicalResult buildCompilePipeline(OpPassManager &pm, const PipelineOptions &options,
                                    std::string &error);

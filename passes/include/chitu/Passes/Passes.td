@@ -131,4 +131,36 @@ def PlanMemory : Pass<"chitu-plan-memory", "func::FuncOp"> {
   let dependentDialects = ["::mlir::chitu::ChituDialect"];
 }
 
+def SliceGraph : Pass<"chitu-slice", "func::FuncOp"> {
+  let summary = "Cuts an entry's kernels into slices whose weights the runtime places together";
+  let description = [{
+    Dynamic graph slicing: partitions the kernels of each entry, in program order, into
+    slices, so that the runtime can keep each slice's weights resident on the GPU, stream
+    them from host memory while the previous slice runs, or run the slice on the CPU. A
+    slice's footprint is its weights (each counted once) plus its largest kernel's inputs
+    and outputs (activations, with every dynamic dimension at 1).
+
+    * `budget` = 0 (the default): one slice per decoder layer (kernels tagged
+      `chitu.layer` by the Hugging Face importer), and one per run of kernels outside the
+      layers (the embedding; the final norm, head and sampling). A model without layers is
+      one slice.
+    * `budget` > 0: kernels join the current slice while its footprint stays within the
+      budget; a kernel that exceeds the budget by itself is an error naming it.
+
+    Each kernel gets `chitu.slice = i`; the function gets `chitu.slices`, one dictionary
+    per slice: `weight_bytes`, `activation_bytes`, `kernels`. The .cbin records the slices
+    with their steps, weights and boundary tensors (docs/cbin-format.md).
+
+    ```mlir
+    %0 = chitu.kernel "k0_gather"(%ids, %embed) {chitu.slice = 0 : i64} ...
+    %1 = chitu.kernel "k1_rms_norm_matmul"(%0, ...) {chitu.layer = 0 : i64, chitu.slice = 1 : i64} ...
+    ```
+  }];
+  let options = [
+    Option<"budget", "budget", "int64_t", /*default=*/"0",
+           "Bytes of weights plus activations per slice (0: one decoder layer per slice)">
+  ];
+  let dependentDialects = ["::mlir::chitu::ChituDialect"];
+}
+
 #endif // CHITU_PASSES_TD
