@@ -20,6 +20,7 @@ struct chitu_model {
 struct chitu_session {
   std::unique_ptr<Session> session;
   std::string deviceName;
+  std::string placement;
 };
 
 struct chitu_llm {
@@ -230,18 +231,30 @@ int chitu_cuda_device_count(void) {
 
 chitu_status chitu_session_create(chitu_model *m, chitu_device device, int device_index,
                                   chitu_session **session) {
+  return chitu_session_create_with_options(m, device, device_index, nullptr, session);
+}
+
+chitu_status chitu_session_create_with_options(chitu_model *m, chitu_device device,
+                                               int device_index,
+                                               const chitu_session_options *options,
+                                               chitu_session **session) {
   return guarded([&] {
     if (!m || !session)
       return fail(CHITU_ERROR_INVALID_ARGUMENT, "model and session must not be NULL");
     *session = nullptr;
     if (device != CHITU_DEVICE_CPU && device != CHITU_DEVICE_CUDA)
       return fail(CHITU_ERROR_INVALID_ARGUMENT, "unknown device kind");
+    SessionOptions opts;
+    if (options)
+      opts.gpuMemoryBytes = options->gpu_memory_bytes;
     auto s = Session::create(
-        m->model, device == CHITU_DEVICE_CPU ? DeviceKind::Cpu : DeviceKind::Cuda, device_index);
+        m->model, device == CHITU_DEVICE_CPU ? DeviceKind::Cpu : DeviceKind::Cuda, device_index,
+        opts);
     if (!s.isOk())
       return fail(s.status());
-    auto *handle = new chitu_session{std::move(*s), ""};
+    auto *handle = new chitu_session{std::move(*s), "", ""};
     handle->deviceName = handle->session->deviceName();
+    handle->placement = handle->session->placement();
     *session = handle;
     return CHITU_OK;
   });
@@ -256,6 +269,10 @@ void chitu_session_free(chitu_session *session) {
 
 const char *chitu_session_device_name(const chitu_session *s) {
   return s ? s->deviceName.c_str() : "";
+}
+
+const char *chitu_session_placement(const chitu_session *s) {
+  return s ? s->placement.c_str() : "";
 }
 
 chitu_status chitu_session_set_input(chitu_session *s, int entry, const char *name,

@@ -8,13 +8,14 @@
 namespace chitu::rt {
 
 StatusOr<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model,
-                                                   DeviceKind device, int deviceIndex) {
+                                                   DeviceKind device, int deviceIndex,
+                                                   const SessionOptions &options) {
   std::unique_ptr<Session> s(new Session());
   s->model_ = model;
   if (device == DeviceKind::Cpu) {
     s->executor_ = createCpuExecutor(model);
   } else {
-    auto exec = createCudaExecutor(model, deviceIndex);
+    auto exec = createCudaExecutor(model, deviceIndex, options.gpuMemoryBytes);
     if (!exec.isOk())
       return exec.status();
     s->executor_ = std::move(*exec);

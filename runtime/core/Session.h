@@ -12,15 +12,24 @@ namespace chitu::rt {
 
 enum class DeviceKind { Cpu, Cuda };
 
+struct SessionOptions {
+  // The GPU memory the weights may take (0: no limit); below the model's weights, slices are
+  // streamed from pinned host memory (docs/slicing.md). Ignored on the CPU.
+  uint64_t gpuMemoryBytes = 0;
+};
+
 class Session {
 public:
   static StatusOr<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
-                                                   DeviceKind device, int deviceIndex);
+                                                   DeviceKind device, int deviceIndex,
+                                                   const SessionOptions &options = {});
   ~Session();
 
   const Model &model() const { return *model_; }
   std::string deviceName() const { return executor_->deviceName(); }
   std::string gemmLibrary() const { return executor_->gemmLibrary(); }
+  std::string placement() const { return executor_->placement(); }
+  uint64_t streamedBytesPerRun() const { return executor_->streamedBytesPerRun(); }
 
   Status setInput(int entry, const std::string &name, DType dtype, const std::vector<int64_t> &dims,
                   const void *data, size_t bytes);

@@ -47,6 +47,9 @@ Status loadDriver(Driver &d) {
   if (!sym(d.cuEventCreate, "cuEventCreate") || !sym(d.cuEventRecord, "cuEventRecord") ||
       !d.cuEventElapsedTime || !d.cuEventDestroy)
     d.cuEventCreate = nullptr;
+  if (!sym(d.cuMemHostAlloc, "cuMemHostAlloc") || !sym(d.cuMemFreeHost, "cuMemFreeHost") ||
+      !sym(d.cuStreamWaitEvent, "cuStreamWaitEvent") || !d.cuEventCreate)
+    d.cuMemHostAlloc = nullptr;
   if (!sym(d.cuStreamBeginCapture, "cuStreamBeginCapture_v2") ||
       !sym(d.cuStreamEndCapture, "cuStreamEndCapture") ||
       !sym(d.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags") ||

@@ -2,6 +2,7 @@
 
 #include "CublasLt.h"
 #include "CudaDriver.h"
+#include "support/Format.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -33,7 +34,8 @@ bool parseArch(const std::string &arch, int &major, int &minor, bool &specific) 
 
 class CudaExecutor : public Executor {
 public:
-  explicit CudaExecutor(std::shared_ptr<const Model> model) : model_(std::move(model)) {}
+  CudaExecutor(std::shared_ptr<const Model> model, uint64_t gpuMemoryBytes)
+      : model_(std::move(model)), gpuMemoryBytes_(gpuMemoryBytes) {}
 
   ~CudaExecutor() override {
     if (!d_)
@@ -48,6 +50,17 @@ public:
     for (CUdeviceptr p : weights_)
       if (p)
         d_->cuMemFree(p);
+    for (CUdeviceptr p : slots_)
+      if (p)
+        d_->cuMemFree(p);
+    for (StreamedSlice &s : streamed_)
+      if (s.host)
+        d_->cuMemFreeHost(s.host);
+    for (CUevent ev : {runStart_, slotFree_[0], slotFree_[1], copied_[0], copied_[1]})
+      if (ev)
+        d_->cuEventDestroy(ev);
+    if (copyStream_)
+      d_->cuStreamDestroy(copyStream_);
     if (arena_)
       d_->cuMemFree(arena_);
     if (libraryWorkspace_)
@@ -91,7 +104,7 @@ public:
     CHITU_CU(d_->cuCtxSetCurrent(ctx_));
     CHITU_CU(d_->cuStreamCreate(&stream_, 0));
     CHITU_RETURN_IF_ERROR(loadKernels());
-    CHITU_RETURN_IF_ERROR(uploadWeights());
+    CHITU_RETURN_IF_ERROR(placeWeights());
     // CHITU_CUDA_GRAPHS=0 launches every kernel directly (to compare, or to debug).
     const char *graphs = std::getenv("CHITU_CUDA_GRAPHS");
     graphsEnabled_ = d_->cuStreamBeginCapture && !(graphs && std::string(graphs) == "0");
@@ -115,6 +128,13 @@ public:
   }
 
   std::string deviceName() const override { return name_; }
+  std::string placement() const override { return placement_; }
+  uint64_t streamedBytesPerRun() const override {
+    uint64_t bytes = 0;
+    for (const StreamedSlice &s : streamed_)
+      bytes += s.bytes;
+    return bytes;
+  }
   std::string gemmLibrary() const override {
     if (gemm_)
       return gemm_->version() + (libraryNote_.empty() ? "" : " (" + libraryNote_ + ")");
@@ -161,6 +181,7 @@ public:
              const std::vector<void *> &states) override {
     CHITU_CU(d_->cuCtxSetCurrent(ctx_));
     states_ = &states;
+    runEntry_ = entry;
     const cbin::Artifact &a = model_->artifact();
     const cbin::Entry &e = *a.entries()->Get(entry);
     if (shapes.arenaSize > arenaBytes_) {
@@ -203,11 +224,16 @@ public:
       launches_.clear();
       stepBegin_.assign(1, 0);
       libraryNeeded_ = 0;
+      const bool streaming = entry == placementEntry_ && !streamed_.empty();
       for (uint32_t s = 0; s < numSteps; ++s) {
+        if (streaming)
+          prepareCopiesBefore(s);
         Status st = prepare(*e.steps()->Get(s), s, shapes);
         if (!st.isOk())
           return st.withContext("kernel " +
                                 a.kernels()->Get(e.steps()->Get(s)->kernel())->name()->str());
+        if (streaming)
+          prepareCopiesAfter(s);
         stepBegin_.push_back(launches_.size());
       }
       if (libraryNeeded_ <= libraryWorkspaceBytes_)
@@ -327,28 +353,196 @@ private:
     return Status::ok();
   }
 
-  Status uploadWeights() {
+  // ---- weight placement (docs/slicing.md) ------------------------------------------------
+  //
+  // Within gpuMemoryBytes_ (0: no limit) every weight is resident. Below the model's weights,
+  // the first k slices of the entry with slices stay resident (with every weight another entry
+  // reads), k as large as fits beside the staging slots, and the other slices are streamed:
+  // each one's weights that are not resident are packed at load into one pinned host image,
+  // copied before the slice runs into one of two device slots on a copy stream. Streamed
+  // slice i takes slot i % 2; its copy waits until slice i - 2, the slot's last user, has run
+  // (so it overlaps slice i - 1), and the slice's first kernel waits for the copy. Kernels of
+  // a streamed slice read its weights in the slot, so every run of the entry (and a CUDA
+  // graph of it) repeats the same copies and launches.
+  struct StreamedSlice {
+    uint32_t firstStep = 0, numSteps = 0;
+    void *host = nullptr; // the pinned image
+    uint64_t bytes = 0;
+    std::map<uint32_t, uint64_t> offsets; // weight index -> offset in the image and the slot
+  };
+  static constexpr uint64_t kSlotAlign = 256;
+
+  Status uploadWeight(uint32_t i) {
     const cbin::Artifact &a = model_->artifact();
-    size_t n = a.weights() ? a.weights()->size() : 0;
-    weights_.assign(n, 0);
-    for (uint32_t i = 0; i < n; ++i) {
-      uint64_t bytes = a.weights()->Get(i)->byte_size();
-      if (!bytes)
-        continue;
-      Status st = check(d_->cuMemAlloc(&weights_[i], bytes), "cuMemAlloc");
-      if (!st.isOk())
-        return st.withContext("uploading weight '" + a.weights()->Get(i)->name()->str() + "' (" +
-                              std::to_string(bytes) + " bytes)");
-      CHITU_CU(d_->cuMemcpyHtoDAsync(weights_[i], model_->weightData(i), bytes, stream_));
-    }
-    CHITU_CU(d_->cuStreamSynchronize(stream_));
+    uint64_t bytes = a.weights()->Get(i)->byte_size();
+    if (!bytes)
+      return Status::ok();
+    Status st = check(d_->cuMemAlloc(&weights_[i], bytes), "cuMemAlloc");
+    if (!st.isOk())
+      return st.withContext("uploading weight '" + a.weights()->Get(i)->name()->str() + "' (" +
+                            std::to_string(bytes) + " bytes)");
+    CHITU_CU(d_->cuMemcpyHtoDAsync(weights_[i], model_->weightData(i), bytes, stream_));
     return Status::ok();
   }
 
-  CUdeviceptr pointer(uint32_t tensor, const EntryShapes &shapes) const {
+  Status placeWeights() {
+    const cbin::Artifact &a = model_->artifact();
+    size_t n = a.weights() ? a.weights()->size() : 0;
+    weights_.assign(n, 0);
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < n; ++i)
+      total += a.weights()->Get(i)->byte_size();
+    std::vector<bool> resident(n, true);
+    if (gpuMemoryBytes_ != 0 && total > gpuMemoryBytes_)
+      CHITU_RETURN_IF_ERROR(chooseStreamedSlices(total, resident));
+    uint64_t residentBytes = 0;
+    for (uint32_t i = 0; i < n; ++i)
+      if (resident[i]) {
+        CHITU_RETURN_IF_ERROR(uploadWeight(i));
+        residentBytes += a.weights()->Get(i)->byte_size();
+      }
+    CHITU_CU(d_->cuStreamSynchronize(stream_));
+    if (streamed_.empty()) {
+      placement_ = "all weights resident (" + humanBytes(residentBytes) + ")";
+      return Status::ok();
+    }
+    // The pinned images and the two slots.
+    uint64_t slotBytes = 0, pinned = 0;
+    for (StreamedSlice &s : streamed_) {
+      CHITU_CU(d_->cuMemHostAlloc(&s.host, std::max<uint64_t>(s.bytes, 1), 0));
+      for (auto [w, offset] : s.offsets)
+        std::memcpy(static_cast<char *>(s.host) + offset, model_->weightData(w),
+                    a.weights()->Get(w)->byte_size());
+      slotBytes = std::max(slotBytes, s.bytes);
+      pinned += s.bytes;
+    }
+    int numSlots = streamed_.size() > 1 ? 2 : 1;
+    for (int i = 0; i < numSlots; ++i) {
+      Status st = check(d_->cuMemAlloc(&slots_[i], std::max<uint64_t>(slotBytes, 1)), "cuMemAlloc");
+      if (!st.isOk())
+        return st.withContext("allocating a staging slot of " + humanBytes(slotBytes));
+    }
+    CHITU_CU(d_->cuStreamCreate(&copyStream_, 0));
+    constexpr unsigned kDisableTiming = 2; // CU_EVENT_DISABLE_TIMING
+    for (CUevent *ev : {&runStart_, &slotFree_[0], &slotFree_[1], &copied_[0], &copied_[1]})
+      CHITU_CU(d_->cuEventCreate(ev, kDisableTiming));
+    const cbin::Entry &e = *a.entries()->Get(uint32_t(placementEntry_));
+    uint32_t numSlices = e.slices()->size();
+    placement_ = std::to_string(numSlices - streamed_.size()) + " of " +
+                 std::to_string(numSlices) + " slices resident (" + humanBytes(residentBytes) +
+                 " of weights), " + std::to_string(streamed_.size()) +
+                 " streamed from pinned host memory (" + humanBytes(pinned) + ") through " +
+                 std::to_string(numSlots) + " slot" + (numSlots > 1 ? "s" : "") + " of " +
+                 humanBytes(slotBytes);
+    return Status::ok();
+  }
+
+  // Picks the resident slices (the first k) and lays out the streamed ones (streamed_).
+  Status chooseStreamedSlices(uint64_t total, std::vector<bool> &resident) {
+    const cbin::Artifact &a = model_->artifact();
+    std::vector<uint32_t> sliced;
+    for (uint32_t e = 0; e < a.entries()->size(); ++e)
+      if (a.entries()->Get(e)->slices())
+        sliced.push_back(e);
+    const std::string need = "the weights (" + humanBytes(total) +
+                             ") exceed the GPU memory given to them (" +
+                             humanBytes(gpuMemoryBytes_) + ")";
+    if (sliced.size() != 1)
+      return invalidArgument(need + ": streaming needs exactly one entry with slices (this model "
+                                    "has " +
+                             std::to_string(sliced.size()) + "; compile it with chitu-slice)");
+    if (!d_->cuMemHostAlloc)
+      return Status(StatusCode::DeviceError,
+                    need + ": the CUDA driver lacks pinned memory or stream events");
+    placementEntry_ = int(sliced[0]);
+    const cbin::Entry &e = *a.entries()->Get(sliced[0]);
+    auto weightOf = [&](uint32_t tensor) { return a.tensors()->Get(tensor)->weight(); };
+    // Weights other entries read stay resident.
+    std::set<uint32_t> forced;
+    for (uint32_t other = 0; other < a.entries()->size(); ++other)
+      if (other != sliced[0])
+        for (const cbin::Step *step : *a.entries()->Get(other)->steps())
+          for (uint32_t t : *step->inputs())
+            if (a.tensors()->Get(t)->storage() == cbin::StorageKind::WEIGHT)
+              forced.insert(weightOf(t));
+    uint32_t numSlices = e.slices()->size();
+    auto weightsOf = [&](uint32_t s) {
+      std::set<uint32_t> w;
+      if (const auto *list = e.slices()->Get(s)->weights())
+        for (uint32_t t : *list)
+          w.insert(weightOf(t));
+      return w;
+    };
+    auto bytesOf = [&](uint32_t w) { return a.weights()->Get(w)->byte_size(); };
+    for (uint32_t k = numSlices + 1; k-- > 0;) {
+      std::set<uint32_t> res = forced;
+      for (uint32_t s = 0; s < k; ++s)
+        for (uint32_t w : weightsOf(s))
+          res.insert(w);
+      uint64_t resBytes = 0;
+      for (uint32_t w : res)
+        resBytes += bytesOf(w);
+      std::vector<StreamedSlice> plan;
+      uint64_t slot = 0;
+      for (uint32_t s = k; s < numSlices; ++s) {
+        StreamedSlice ss;
+        ss.firstStep = e.slices()->Get(s)->first_step();
+        ss.numSteps = e.slices()->Get(s)->num_steps();
+        for (uint32_t w : weightsOf(s))
+          if (!res.count(w) && bytesOf(w)) {
+            ss.offsets[w] = ss.bytes;
+            ss.bytes += (bytesOf(w) + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
+          }
+        slot = std::max(slot, ss.bytes);
+        plan.push_back(std::move(ss));
+      }
+      uint64_t staging = slot * std::min<uint64_t>(plan.size(), 2);
+      if (resBytes + staging > gpuMemoryBytes_)
+        continue;
+      // Every weight no streamed slice holds stays resident (unused ones included).
+      resident.assign(resident.size(), true);
+      for (const StreamedSlice &s : plan)
+        for (auto [w, offset] : s.offsets)
+          resident[w] = res.count(w) != 0;
+      streamed_ = std::move(plan);
+      streamedOfStep_.assign(e.steps()->size(), -1);
+      for (size_t i = 0; i < streamed_.size(); ++i)
+        for (uint32_t st = streamed_[i].firstStep;
+             st < streamed_[i].firstStep + streamed_[i].numSteps; ++st)
+          streamedOfStep_[st] = int(i);
+      return Status::ok();
+    }
+    // Even with every slice streamed the two slots do not fit.
+    uint64_t largest = 0;
+    uint32_t which = 0;
+    for (uint32_t s = 0; s < numSlices; ++s)
+      if (e.slices()->Get(s)->weight_bytes() > largest)
+        largest = e.slices()->Get(s)->weight_bytes(), which = s;
+    return invalidArgument(need + ", and streaming needs at least two staging slots of the "
+                                  "largest slice (slice " +
+                           std::to_string(which) + ", " + humanBytes(largest) +
+                           " of weights) besides the weights other entries read");
+  }
+
+  // The device address of a weight read by step `stepIndex` of the run's entry (weights of
+  // a streamed slice: their place in its slot).
+  CUdeviceptr weightPointer(uint32_t w, int entry, uint32_t stepIndex) const {
+    if (weights_[w] || entry != placementEntry_)
+      return weights_[w];
+    int s = streamedOfStep_[stepIndex];
+    if (s < 0)
+      return 0;
+    auto it = streamed_[size_t(s)].offsets.find(w);
+    return it == streamed_[size_t(s)].offsets.end() ? 0 : slots_[s % 2] + it->second;
+  }
+
+  // A tensor's device address; a weight's as step `stepIndex` of the running entry reads it
+  // (-1: outside a step, where only resident weights have one).
+  CUdeviceptr pointer(uint32_t tensor, const EntryShapes &shapes, int64_t stepIndex = -1) const {
     const cbin::Tensor &t = *model_->artifact().tensors()->Get(tensor);
     if (t.storage() == cbin::StorageKind::WEIGHT)
-      return weights_[t.weight()];
+      return stepIndex < 0 ? weights_[t.weight()]
+                           : weightPointer(t.weight(), runEntry_, uint32_t(stepIndex));
     if (t.storage() == cbin::StorageKind::STATE)
       return reinterpret_cast<CUdeviceptr>((*states_)[size_t(shapes.stateOf[tensor])]);
     return arena_ + shapes.offsets[tensor];
@@ -357,15 +551,24 @@ private:
   // One kernel launch with everything it takes, so that a step's launches can be compared
   // with those a CUDA graph was captured from.
   // A library GEMM instead when `gemm` is set: params are then A, B, D and the workspace.
+  // Or, with weight streaming, an ordering or copy item (`sync`): the run's start, a
+  // streamed slice's copy into slot `slot`, the wait for it, the slot's release.
+  enum class Sync : unsigned char { None, RunStart, Copy, AwaitCopy, SlotFree };
   struct Launch {
     CUfunction function = nullptr; // null: an empty grid, nothing to launch
     const cuda::GemmLibrary::Plan *gemm = nullptr;
     unsigned grid[3] = {0, 0, 0}, block[3] = {0, 0, 0}, sharedBytes = 0;
     std::vector<uint64_t> params; // device pointers, then int64 scalars
+    Sync sync = Sync::None;
+    int slot = 0;
+    bool afterRunStart = false;    // Copy: waits for the run's start, not the slot's release
+    const void *host = nullptr;    // Copy: the pinned image, `bytes` long
+    uint64_t bytes = 0;
     bool operator==(const Launch &o) const {
       return function == o.function && gemm == o.gemm && std::equal(grid, grid + 3, o.grid) &&
              std::equal(block, block + 3, o.block) && sharedBytes == o.sharedBytes &&
-             params == o.params;
+             params == o.params && sync == o.sync && slot == o.slot &&
+             afterRunStart == o.afterRunStart && host == o.host && bytes == o.bytes;
     }
   };
 
@@ -460,6 +663,41 @@ private:
     return Status::ok();
   }
 
+  // Weight streaming around step s (see placeWeights): at the run's start the first two
+  // streamed slices' copies; before a streamed slice, the wait for its copy; after it, the
+  // slot's release and the copy of the streamed slice that takes the slot next.
+  void appendCopy(size_t streamedIndex, bool afterRunStart) {
+    Launch &c = launches_.append();
+    c.sync = Sync::Copy;
+    c.slot = int(streamedIndex % 2);
+    c.afterRunStart = afterRunStart;
+    c.host = streamed_[streamedIndex].host;
+    c.bytes = streamed_[streamedIndex].bytes;
+  }
+  void prepareCopiesBefore(uint32_t s) {
+    if (s == 0) {
+      launches_.append().sync = Sync::RunStart;
+      for (size_t i = 0; i < std::min<size_t>(2, streamed_.size()); ++i)
+        appendCopy(i, true);
+    }
+    int i = streamedOfStep_[s];
+    if (i >= 0 && streamed_[size_t(i)].firstStep == s) {
+      Launch &w = launches_.append();
+      w.sync = Sync::AwaitCopy;
+      w.slot = i % 2;
+    }
+  }
+  void prepareCopiesAfter(uint32_t s) {
+    int i = streamedOfStep_[s];
+    if (i < 0 || streamed_[size_t(i)].firstStep + streamed_[size_t(i)].numSteps - 1 != s)
+      return;
+    Launch &f = launches_.append();
+    f.sync = Sync::SlotFree;
+    f.slot = i % 2;
+    if (size_t(i) + 2 < streamed_.size())
+      appendCopy(size_t(i) + 2, false);
+  }
+
   // A kernel's parameters: its outputs, its inputs, the status word if it takes one, its
   // scalars.
   Status kernelParams(const cbin::Step &step, uint32_t stepIndex, const EntryShapes &shapes,
@@ -469,7 +707,7 @@ private:
     for (uint32_t t : *step.outputs())
       params.push_back(pointer(t, shapes));
     for (uint32_t t : *step.inputs())
-      params.push_back(pointer(t, shapes));
+      params.push_back(pointer(t, shapes, stepIndex));
     if (l.uses_status())
       params.push_back(status_ + 4 * stepIndex);
     if (l.scalar_args())
@@ -568,6 +806,25 @@ private:
   }
 
   Status issue(const Launch &l) {
+    switch (l.sync) {
+    case Sync::None:
+      break;
+    case Sync::RunStart:
+      CHITU_CU(d_->cuEventRecord(runStart_, stream_));
+      return Status::ok();
+    case Sync::Copy:
+      CHITU_CU(d_->cuStreamWaitEvent(copyStream_, l.afterRunStart ? runStart_ : slotFree_[l.slot], 0));
+      if (l.bytes)
+        CHITU_CU(d_->cuMemcpyHtoDAsync(slots_[l.slot], l.host, l.bytes, copyStream_));
+      CHITU_CU(d_->cuEventRecord(copied_[l.slot], copyStream_));
+      return Status::ok();
+    case Sync::AwaitCopy:
+      CHITU_CU(d_->cuStreamWaitEvent(stream_, copied_[l.slot], 0));
+      return Status::ok();
+    case Sync::SlotFree:
+      CHITU_CU(d_->cuEventRecord(slotFree_[l.slot], stream_));
+      return Status::ok();
+    }
     if (l.gemm)
       return gemm_->run(*l.gemm, l.params[0], l.params[1], l.params[2], l.params[3], stream_);
     if (!l.function)
@@ -659,7 +916,16 @@ private:
   LaunchList launches_;                    // the current run's, prepared before any is issued
   bool graphsEnabled_ = false;
   std::map<int, EntryGraphs> graphs_;
-  std::vector<CUdeviceptr> weights_;
+  std::vector<CUdeviceptr> weights_; // 0 for streamed weights
+  uint64_t gpuMemoryBytes_ = 0;
+  std::string placement_;
+  int placementEntry_ = -1;            // the entry whose slices are streamed
+  std::vector<StreamedSlice> streamed_;
+  std::vector<int> streamedOfStep_;    // per step of placementEntry_: its streamed slice, or -1
+  CUdeviceptr slots_[2] = {0, 0};
+  CUstream copyStream_ = nullptr;
+  CUevent runStart_ = nullptr, slotFree_[2] = {nullptr, nullptr}, copied_[2] = {nullptr, nullptr};
+  int runEntry_ = -1;
   CUdeviceptr arena_ = 0;
   uint64_t arenaBytes_ = 0;
   CUdeviceptr status_ = 0;
@@ -703,8 +969,8 @@ int selectBinary(const cbin::Kernel &kernel, int major, int minor) {
 }
 
 StatusOr<std::unique_ptr<Executor>> createCudaExecutor(std::shared_ptr<const Model> model,
-                                                       int deviceIndex) {
-  auto exec = std::make_unique<CudaExecutor>(std::move(model));
+                                                       int deviceIndex, uint64_t gpuMemoryBytes) {
+  auto exec = std::make_unique<CudaExecutor>(std::move(model), gpuMemoryBytes);
   CHITU_RETURN_IF_ERROR(exec->init(deviceIndex));
   return std::unique_ptr<Executor>(std::move(exec));
 }

@@ -9,8 +9,10 @@
 
 namespace chitu::rt {
 
+// gpuMemoryBytes: the GPU memory the weights may take (0: no limit); below the model's
+// weights, slices are streamed from pinned host memory (docs/slicing.md).
 StatusOr<std::unique_ptr<Executor>> createCudaExecutor(std::shared_ptr<const Model> model,
-                                                       int deviceIndex);
+                                                       int deviceIndex, uint64_t gpuMemoryBytes);
 
 // Number of visible GPUs (0 with a reason when the driver is missing).
 StatusOr<int> cudaDeviceCount();

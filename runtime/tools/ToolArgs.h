@@ -2,6 +2,8 @@
 // `--name=value` forms, positional arguments, and one error style.
 #pragma once
 
+#include "support/Format.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -88,6 +90,17 @@ private:
   std::vector<std::string> args_;
   size_t pos_ = 0;
 };
+
+// A size option's bytes (`value` as given after `name`; empty: 0), or a usage error.
+inline uint64_t parseSizeOption(const Args &args, const std::string &name,
+                                const std::string &value) {
+  if (value.empty())
+    return 0;
+  std::optional<uint64_t> bytes = parseBytes(value);
+  if (!bytes || *bytes == 0)
+    args.usageError(name + ": '" + value + "' is not a positive size (e.g. 6GiB, 512MiB, 2GB)");
+  return *bytes;
+}
 
 [[noreturn]] inline void fatal(const std::string &tool, const std::string &msg) {
   std::fprintf(stderr, "%s: error: %s\n", tool.c_str(), msg.c_str());

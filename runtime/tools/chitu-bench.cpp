@@ -23,6 +23,8 @@ context, reporting medians after warm-up. Random token ids; greedy sampling on t
 options:
   --device cpu|cuda     where to run (default: cuda)
   --device-index N      which GPU (default: 0)
+  --gpu-memory SIZE     GPU memory the weights may take (e.g. 6GiB; default: no limit);
+                        below the weights, slices are streamed from host memory
   --batch 1,16,64       decode batch sizes (default: 1)
   --context N           tokens already in each sequence's KV cache when decode starts
                         (default: 512)
@@ -168,7 +170,7 @@ void printProfile(const std::string &title, const std::vector<KernelRow> &rows) 
 
 int main(int argc, char **argv) {
   tools::Args args(argc, argv);
-  std::string path, device = "cuda", deviceIndex = "0", weightsDir;
+  std::string path, device = "cuda", deviceIndex = "0", weightsDir, gpuMemory;
   std::vector<int64_t> batches{1};
   int64_t context = 512, promptLen = 2048, steps = 128, warmup = 8, repeat = 3;
   bool json = false, profile = false;
@@ -178,7 +180,7 @@ int main(int argc, char **argv) {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (args.option("--device", device) || args.option("--device-index", deviceIndex) ||
-               args.option("--weights", weightsDir)) {
+               args.option("--weights", weightsDir) || args.option("--gpu-memory", gpuMemory)) {
     } else if (args.option("--batch", v)) {
       batches = parseList(args, "--batch", v);
     } else if (args.option("--context", v)) {
@@ -212,8 +214,10 @@ int main(int argc, char **argv) {
   if (!llm)
     tools::fatal(args.tool(),
                  "the model is not a compiled LLM (compile a Hugging Face checkpoint)");
-  auto session =
-      Session::create(*model, where.cuda ? DeviceKind::Cuda : DeviceKind::Cpu, where.index);
+  SessionOptions sessionOptions;
+  sessionOptions.gpuMemoryBytes = tools::parseSizeOption(args, "--gpu-memory", gpuMemory);
+  auto session = Session::create(*model, where.cuda ? DeviceKind::Cuda : DeviceKind::Cpu,
+                                 where.index, sessionOptions);
   if (!session.isOk())
     tools::fatal(args.tool(), session.status().message());
   Session &s = **session;
@@ -256,6 +260,7 @@ int main(int argc, char **argv) {
                 s.deviceName().c_str(), humanBytes(weightBytes).c_str(), launches);
     if (!s.gemmLibrary().empty())
       std::printf("many-row products (prefill): %s\n", s.gemmLibrary().c_str());
+    std::printf("weights: %s\n", s.placement().c_str());
   }
 
   // Prefill: one prompt in one step, until its first token.
@@ -347,6 +352,8 @@ int main(int argc, char **argv) {
     j.key("device").value(s.deviceName());
     if (!s.gemmLibrary().empty())
       j.key("gemm_library").value(s.gemmLibrary());
+    j.key("placement").value(s.placement());
+    j.key("streamed_bytes_per_step").value(s.streamedBytesPerRun());
     j.key("model").value(path);
     j.key("weight_bytes").value(weightBytes);
     j.key("launches_per_step").value(uint64_t(launches));

@@ -37,6 +37,8 @@ generation (models compiled from a Hugging Face checkpoint):
 options:
   --device cpu|cuda       where to run (default: cpu)
   --device-index N        which GPU with --device cuda (default: 0)
+  --gpu-memory SIZE       GPU memory the weights may take (e.g. 6GiB; default: no limit);
+                          below the model's weights, slices are streamed from host memory
   --entry NAME            entry function to run (default: the first)
   --input NAME=FILE.npy   bind an input (repeat for each input)
   --output NAME=FILE.npy  write an output to a .npy file (repeat as needed)
@@ -94,7 +96,7 @@ std::string preview(const Tensor &t, size_t count = 8) {
 
 int main(int argc, char **argv) {
   tools::Args args(argc, argv);
-  std::string modelPath, device = "cpu", deviceIndex = "0", entryName, weightsDir;
+  std::string modelPath, device = "cpu", deviceIndex = "0", entryName, weightsDir, gpuMemory;
   std::vector<std::pair<std::string, std::string>> inputs, outputs;
   bool quiet = false;
   tools::LlmRunOptions llmOptions;
@@ -105,7 +107,8 @@ int main(int argc, char **argv) {
       return 0;
     } else if (tools::parseLlmOption(args, llmOptions)) {
     } else if (args.option("--device", device) || args.option("--device-index", deviceIndex) ||
-               args.option("--entry", entryName) || args.option("--weights", weightsDir)) {
+               args.option("--entry", entryName) || args.option("--weights", weightsDir) ||
+               args.option("--gpu-memory", gpuMemory)) {
     } else if (args.option("--input", v)) {
       inputs.push_back(splitBinding(args, v, "--input"));
     } else if (args.option("--output", v)) {
@@ -125,7 +128,10 @@ int main(int argc, char **argv) {
     int entry = entryName.empty() ? 0 : model.findEntry(entryName);
     auto inputInfos = model.inputs(entry);
     auto outputInfos = model.outputs(entry);
-    Session session(model, where.cuda ? CHITU_DEVICE_CUDA : CHITU_DEVICE_CPU, where.index);
+    Session session(model, where.cuda ? CHITU_DEVICE_CUDA : CHITU_DEVICE_CPU, where.index,
+                    tools::parseSizeOption(args, "--gpu-memory", gpuMemory));
+    if (where.cuda && !quiet)
+      std::fprintf(stderr, "weights: %s\n", session.placement().c_str());
     if (tools::llmModeRequested(llmOptions)) {
       if (!inputs.empty() || !outputs.empty())
         args.usageError("--input/--output do not combine with generation options");

@@ -78,14 +78,14 @@ struct Engine {
 };
 
 Engine open(const std::string &name, const std::string &variant, DeviceKind device,
-            GeneratorOptions options = {}) {
+            GeneratorOptions options = {}, SessionOptions sessionOptions = {}) {
   Engine e;
   auto model = Model::load(kModels + "/" + name + "/" + variant + ".cbin", {});
   if (!model.isOk()) {
     ADD_FAILURE() << model.status().message() << " (ctest's llm.prepare fixture makes it)";
     return e;
   }
-  auto session = Session::create(*model, device, 0);
+  auto session = Session::create(*model, device, 0, sessionOptions);
   if (!session.isOk()) {
     ADD_FAILURE() << session.status().message();
     return e;
@@ -274,6 +274,64 @@ TEST_P(TinyModel, GpuFusionChangesNoBits) {
   if (!haveGpu())
     GTEST_SKIP() << "no CUDA GPU: " << chitu_last_error();
   expectFusionTransparent(GetParam(), DeviceKind::Cuda);
+}
+
+// Weight streaming (docs/slicing.md): with GPU memory for a fraction of the weights, slices
+// stream from pinned host memory through two slots, and the same kernels give the same
+// bits as the fully resident run: prompt logits (one prefill step), greedy decoding (CUDA
+// graphs replaying the copies) and a ragged batch. Budgets from "all but the head" down to
+// "every slice streamed"; a budget below two slots of the largest slice is refused.
+TEST_P(TinyModel, GpuStreamedWeightsMatchResident) {
+  if (!haveGpu())
+    GTEST_SKIP() << "no CUDA GPU: " << chitu_last_error();
+  Golden g = golden(GetParam());
+  ASSERT_FALSE(g.prompt.empty());
+  auto model = Model::load(kModels + "/" + GetParam() + "/bf16.b16.cbin", {});
+  ASSERT_TRUE(model.isOk()) << model.status().message();
+  uint64_t total = 0, largest = 0;
+  for (const cbin::Weight *w : *(*model)->artifact().weights())
+    total += w->byte_size();
+  const cbin::Entry *forward = (*model)->artifact().entries()->Get(0);
+  ASSERT_TRUE(forward->slices());
+  for (const cbin::Slice *s : *forward->slices())
+    largest = std::max<uint64_t>(largest, s->weight_bytes());
+  Engine resident = open(GetParam(), "bf16.b16", DeviceKind::Cuda);
+  ASSERT_TRUE(resident.generator);
+  EXPECT_EQ(resident.session->placement().rfind("all weights resident", 0), 0u);
+  auto reference = resident.generator->promptLogits(g.prompt);
+  ASSERT_TRUE(reference.isOk()) << reference.status().message();
+  std::vector<int32_t> referenceIds = greedy(*resident.generator, g.prompt, 12);
+  const std::vector<std::vector<int32_t>> ragged = {
+      g.prompt, std::vector<int32_t>(g.prompt.begin(), g.prompt.begin() + 3)};
+  auto referenceBatch = resident.generator->promptLogits(ragged);
+  ASSERT_TRUE(referenceBatch.isOk()) << referenceBatch.status().message();
+  // (The smallest budget leaves room for the slots' 256-byte alignment of each weight.)
+  for (uint64_t budget : {total * 3 / 4, total / 2, 2 * largest + 8192}) {
+    SCOPED_TRACE("GPU memory for weights: " + std::to_string(budget) + " of " +
+                 std::to_string(total));
+    SessionOptions so;
+    so.gpuMemoryBytes = budget;
+    Engine streamed = open(GetParam(), "bf16.b16", DeviceKind::Cuda, {}, so);
+    ASSERT_TRUE(streamed.generator);
+    EXPECT_NE(streamed.session->placement().find("streamed"), std::string::npos)
+        << streamed.session->placement();
+    auto logits = streamed.generator->promptLogits(g.prompt);
+    ASSERT_TRUE(logits.isOk()) << logits.status().message();
+    EXPECT_EQ(logits->data, reference->data)
+        << "max difference " << relativeError(floats(*logits), floats(*reference));
+    EXPECT_EQ(greedy(*streamed.generator, g.prompt, 12), referenceIds);
+    auto batched = streamed.generator->promptLogits(ragged);
+    ASSERT_TRUE(batched.isOk()) << batched.status().message();
+    for (size_t i = 0; i < ragged.size(); ++i)
+      EXPECT_EQ((*batched)[i].data, (*referenceBatch)[i].data) << "prompt " << i;
+  }
+  SessionOptions tooSmall;
+  tooSmall.gpuMemoryBytes = largest;
+  auto refused = Session::create(*model, DeviceKind::Cuda, 0, tooSmall);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_NE(refused.status().message().find("two staging slots of the largest slice"),
+            std::string::npos)
+      << refused.status().message();
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, TinyModel, ::testing::ValuesIn(kModelNames));

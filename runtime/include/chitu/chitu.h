@@ -125,7 +125,20 @@ int chitu_cuda_device_count(void);
    architecture and uploads the weights. */
 chitu_status chitu_session_create(chitu_model *model, chitu_device device, int device_index,
                                   chitu_session **session);
+typedef struct chitu_session_options {
+  /* GPU memory the weights may take, in bytes; 0: no limit. Below the model's weights the
+     first slices stay resident and the others are streamed from pinned host memory before
+     they run (docs/slicing.md). Ignored on the CPU. */
+  uint64_t gpu_memory_bytes;
+} chitu_session_options;
+/* chitu_session_create with options (NULL: the defaults). */
+chitu_status chitu_session_create_with_options(chitu_model *model, chitu_device device,
+                                               int device_index,
+                                               const chitu_session_options *options,
+                                               chitu_session **session);
 void chitu_session_free(chitu_session *session);
+/* Where the weights are: "all weights resident (...)", or the resident and streamed slices. */
+const char *chitu_session_placement(const chitu_session *session);
 /* "cpu" or the GPU's name and architecture, e.g. "NVIDIA H100 80GB HBM3 (sm_90)". */
 const char *chitu_session_device_name(const chitu_session *session);
 

@@ -91,12 +91,16 @@ private:
 class Session {
 public:
   chitu_session *get() const { return session_.get(); }
-  Session(const Model &model, chitu_device device, int deviceIndex = 0) {
+  // gpuMemoryBytes: the GPU memory the weights may take (0: no limit; docs/slicing.md).
+  Session(const Model &model, chitu_device device, int deviceIndex = 0,
+          uint64_t gpuMemoryBytes = 0) {
     chitu_session *s = nullptr;
-    check(chitu_session_create(model.get(), device, deviceIndex, &s));
+    chitu_session_options options{gpuMemoryBytes};
+    check(chitu_session_create_with_options(model.get(), device, deviceIndex, &options, &s));
     session_.reset(s);
   }
   std::string deviceName() const { return chitu_session_device_name(session_.get()); }
+  std::string placement() const { return chitu_session_placement(session_.get()); }
 
   void setInput(int entry, const std::string &name, chitu_dtype dtype,
                 const std::vector<int64_t> &dims, const void *data, size_t bytes) {
