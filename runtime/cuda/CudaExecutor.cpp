@@ -473,6 +473,14 @@ private:
           w.insert(weightOf(t));
       return w;
     };
+    // So do weights no slice reads (they are uploaded like the others).
+    std::set<uint32_t> inSlices;
+    for (uint32_t s = 0; s < numSlices; ++s)
+      for (uint32_t w : weightsOf(s))
+        inSlices.insert(w);
+    for (uint32_t w = 0; w < a.weights()->size(); ++w)
+      if (!inSlices.count(w))
+        forced.insert(w);
     auto bytesOf = [&](uint32_t w) { return a.weights()->Get(w)->byte_size(); };
     for (uint32_t k = numSlices + 1; k-- > 0;) {
       std::set<uint32_t> res = forced;
