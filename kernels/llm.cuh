@@ -333,6 +333,48 @@ __device__ __forceinline__ void flash_subtile(unsigned qrow, unsigned keys, unsi
     }
   }
 }
+
+// The end of a warp's flash rows: each row's sum l is split over the 4 lanes of its quad;
+// the lane's output fragments times inv(l) go to rows out0 and out1 (nullptr: past the end).
+template <int D, typename T, typename Inverse>
+__device__ __forceinline__ void flash_store_rows(const float (&o)[D / 8][4], float (&l)[2],
+                                                 Inverse inv, T *out0, T *out1) {
+  const int t4 = threadIdx.x & 3;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+  }
+  const float inv0 = inv(l[0]), inv1 = inv(l[1]);
+#pragma unroll
+  for (int d = 0; d < D / 8; ++d) {
+    const int col = d * 8 + 2 * t4;
+    if (out0)
+      *reinterpret_cast<unsigned *>(out0 + col) = pack2<T>(o[d][0] * inv0, o[d][1] * inv0);
+    if (out1)
+      *reinterpret_cast<unsigned *>(out1 + col) = pack2<T>(o[d][2] * inv1, o[d][3] * inv1);
+  }
+}
+
+// Streams the key tiles kt0, kt0 + kFlashKeys, ... up to `last` through two shared-memory
+// stages: load_keys(stage, kt) issues a tile's cp.async loads (the next tile's while this one
+// is computed), visit(stage, kt) runs once the tile has landed, before its stage is reused.
+template <typename Load, typename Visit>
+__device__ __forceinline__ void flash_key_stages(i64 kt0, i64 last, Load load_keys, Visit visit) {
+  load_keys(0, kt0);
+  cp_async_commit();
+  int stage = 0;
+  for (i64 kt = kt0; kt <= last; kt += kFlashKeys, stage ^= 1) {
+    if (kt + kFlashKeys <= last)
+      load_keys(stage ^ 1, kt + kFlashKeys);
+    cp_async_commit();
+    cp_async_wait<1>(); // this stage's keys (and the queries) have landed
+    __syncthreads();
+    visit(stage, kt);
+    __syncthreads(); // the stage is read before the next round's loads overwrite it
+  }
+  cp_async_wait<0>();
+}
 #endif
 
 template <int D, int kWarps, typename T, typename TT, typename TS, typename TP>
@@ -439,11 +481,11 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
     }
     if (!allIn)
       wto = wfrom - 1;
-    auto load_keys = [&](int stage, int kt) {
+    auto load_keys = [&](int stage, i64 kt) {
       for (int c = tid; c < 2 * kFlashKeys * kChunks; c += blockDim.x) {
         const bool isV = c >= kFlashKeys * kChunks;
         const int cc = isV ? c - kFlashKeys * kChunks : c, key = cc / kChunks;
-        const int j = kt + key;
+        const int j = int(kt) + key;
         const T *src = isV ? vc : kc;
         bool ok = j <= kmax;
         if (ok) {
@@ -458,16 +500,8 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
         cp_async_16((isV ? vs : ks) + (stage * kFlashKeys + key) * P + (cc % kChunks) * 8, src, ok);
       }
     };
-    const int kt0 = kmin / kFlashKeys * kFlashKeys;
-    load_keys(0, kt0);
-    cp_async_commit();
-    int stage = 0;
-    for (int kt = kt0; kt <= kmax; kt += kFlashKeys, stage ^= 1) {
-      if (kt + kFlashKeys <= kmax)
-        load_keys(stage ^ 1, kt + kFlashKeys);
-      cp_async_commit();
-      cp_async_wait<1>(); // this stage's keys (and the queries) have landed
-      __syncthreads();
+    flash_key_stages(kmin / kFlashKeys * kFlashKeys, kmax, load_keys, [&](int stage, i64 kt64) {
+      const int kt = int(kt64);
 #pragma unroll
       for (int half = 0; half < kFlashKeys / kFlashSubKeys; ++half) {
         const int ks0 = kt + half * kFlashSubKeys;
@@ -487,27 +521,12 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
             },
             m, l, o);
       }
-      __syncthreads(); // the stage is read before the next round's loads overwrite it
-    }
-    cp_async_wait<0>();
+    });
   }
-  // Each row's sum is split over the 4 lanes of its quad.
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-  }
-  const float inv0 = l[0] > 0.0f ? 1.0f / l[0] : 0.0f, inv1 = l[1] > 0.0f ? 1.0f / l[1] : 0.0f;
-#pragma unroll
-  for (int d = 0; d < D / 8; ++d) {
-    const int col = d * 8 + 2 * t4;
-    if (t0 + r0 < tokens)
-      *reinterpret_cast<unsigned *>(out + ((t0 + r0) * heads + h) * D + col) =
-          pack2<T>(o[d][0] * inv0, o[d][1] * inv0);
-    if (t0 + r1 < tokens)
-      *reinterpret_cast<unsigned *>(out + ((t0 + r1) * heads + h) * D + col) =
-          pack2<T>(o[d][2] * inv1, o[d][3] * inv1);
-  }
+  flash_store_rows<D, T>(
+      o, l, [](float sum) { return sum > 0.0f ? 1.0f / sum : 0.0f; },
+      t0 + r0 < tokens ? out + ((t0 + r0) * heads + h) * D : nullptr,
+      t0 + r1 < tokens ? out + ((t0 + r1) * heads + h) * D : nullptr);
   cp_async_wait<0>(); // a tile without rows to compute still drains its query loads
   __syncthreads();    // shared memory is reused by the block's next item
 #endif
@@ -768,15 +787,7 @@ __device__ void dense_flash_attention(const T *__restrict__ q, const T *__restri
 #pragma unroll
       for (int c = 0; c < 4; ++c)
         o[d][c] = 0.0f;
-    load_keys(0, 0);
-    cp_async_commit();
-    int stage = 0;
-    for (i64 kt = 0; kt < Sk; kt += kFlashKeys, stage ^= 1) {
-      if (kt + kFlashKeys < Sk)
-        load_keys(stage ^ 1, kt + kFlashKeys);
-      cp_async_commit();
-      cp_async_wait<1>(); // this stage's keys (and the queries) have landed
-      __syncthreads();
+    flash_key_stages(0, Sk - 1, load_keys, [&](int stage, i64 kt) {
 #pragma unroll
       for (int half = 0; half < kFlashKeys / kFlashSubKeys; ++half) {
         const i64 ks0 = kt + half * kFlashSubKeys;
@@ -794,25 +805,12 @@ __device__ void dense_flash_attention(const T *__restrict__ q, const T *__restri
             },
             m, l, o);
       }
-      __syncthreads(); // the stage is read before the next round's loads overwrite it
-    }
-    cp_async_wait<0>();
-    // Each row's sum is split over the 4 lanes of its quad.
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-    }
-#pragma unroll
-    for (int d = 0; d < D / 8; ++d) {
-      const int col = d * 8 + 2 * t4;
-      if (row0 < Sq)
-        *reinterpret_cast<unsigned *>(out + (b * Sq + row0) * D + col) =
-            Sk == 0 ? 0u : pack2<T>(o[d][0] / l[0], o[d][1] / l[0]);
-      if (row1 < Sq)
-        *reinterpret_cast<unsigned *>(out + (b * Sq + row1) * D + col) =
-            Sk == 0 ? 0u : pack2<T>(o[d][2] / l[1], o[d][3] / l[1]);
-    }
+    });
+    // 1 / 0 = inf makes a row of all -inf logits NaN (0 * inf); no keys give zeros.
+    flash_store_rows<D, T>(
+        o, l, [Sk](float sum) { return Sk == 0 ? 0.0f : 1.0f / sum; },
+        row0 < Sq ? out + (b * Sq + row0) * D : nullptr,
+        row1 < Sq ? out + (b * Sq + row1) * D : nullptr);
     __syncthreads(); // shared memory is reused by the block's next item
   }
 #endif
