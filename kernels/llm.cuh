@@ -334,6 +334,19 @@ __device__ __forceinline__ void flash_subtile(unsigned qrow, unsigned keys, unsi
   }
 }
 
+// The start of a lane's two flash rows: no keys seen (running max -inf, sums and outputs 0).
+template <int D>
+__device__ __forceinline__ void flash_start_rows(float (&o)[D / 8][4], float (&m)[2],
+                                                 float (&l)[2]) {
+#pragma unroll
+  for (int d = 0; d < D / 8; ++d)
+#pragma unroll
+    for (int c = 0; c < 4; ++c)
+      o[d][c] = 0.0f;
+  m[0] = m[1] = -inf_f32();
+  l[0] = l[1] = 0.0f;
+}
+
 // The end of a warp's flash rows: each row's sum l is split over the 4 lanes of its quad;
 // the lane's output fragments times inv(l) go to rows out0 and out1 (nullptr: past the end).
 template <int D, typename T, typename Inverse>
@@ -434,12 +447,8 @@ flash_attention_tile(const T *__restrict__ q, const T *__restrict__ kc, const T 
   const unsigned kbase = shared_address(ks);
   constexpr unsigned kVOffset = 2 * kFlashKeys * P * 2; // vs - ks, bytes
   const float scaleLog2 = scale * 1.4426950408889634f;
-  float o[D / 8][4], m[2] = {-inf_f32(), -inf_f32()}, l[2] = {0.0f, 0.0f};
-#pragma unroll
-  for (int d = 0; d < D / 8; ++d)
-#pragma unroll
-    for (int c = 0; c < 4; ++c)
-      o[d][c] = 0.0f;
+  float o[D / 8][4], m[2], l[2];
+  flash_start_rows<D>(o, m, l);
   for (;;) {
     // One pass per sequence among the rows, in the order of their first rows.
     if (tid == 0) {
@@ -781,12 +790,8 @@ __device__ void dense_flash_attention(const T *__restrict__ q, const T *__restri
     const i64 row0 = i0 + warp * 16 + g, row1 = row0 + 8;
     const T *mask0 = mask && row0 < Sq ? mask + row0 * maskRowStride : nullptr;
     const T *mask1 = mask && row1 < Sq ? mask + row1 * maskRowStride : nullptr;
-    float o[D / 8][4], m[2] = {-inf_f32(), -inf_f32()}, l[2] = {0.0f, 0.0f};
-#pragma unroll
-    for (int d = 0; d < D / 8; ++d)
-#pragma unroll
-      for (int c = 0; c < 4; ++c)
-        o[d][c] = 0.0f;
+    float o[D / 8][4], m[2], l[2];
+    flash_start_rows<D>(o, m, l);
     flash_key_stages(0, Sk - 1, load_keys, [&](int stage, i64 kt) {
 #pragma unroll
       for (int half = 0; half < kFlashKeys / kFlashSubKeys; ++half) {
