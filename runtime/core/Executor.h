@@ -40,6 +40,11 @@ public:
   // on the CPU). Off by default: it adds a synchronisation per run on the GPU.
   virtual void setProfiling(bool on) { profiling_ = on; }
   virtual std::vector<double> stepTimes() const { return stepTimes_; }
+  // With profiling and streamed weights: the milliseconds of each streamed slice's copy in
+  // the last run (the entry's last slices, in order); empty otherwise.
+  virtual std::vector<double> copyTimes() const { return {}; }
+  // The bytes each streamed slice copies per run (the same order).
+  virtual std::vector<uint64_t> copyBytes() const { return {}; }
 
   // Copies tensor `tensor` as the last run left it (valid until the next run).
   virtual Status fetch(const EntryShapes &shapes, uint32_t tensor,

@@ -30,6 +30,8 @@ public:
   std::string gemmLibrary() const { return executor_->gemmLibrary(); }
   std::string placement() const { return executor_->placement(); }
   uint64_t streamedBytesPerRun() const { return executor_->streamedBytesPerRun(); }
+  std::vector<double> copyTimes() const { return executor_->copyTimes(); }
+  std::vector<uint64_t> copyBytes() const { return executor_->copyBytes(); }
 
   Status setInput(int entry, const std::string &name, DType dtype, const std::vector<int64_t> &dims,
                   const void *data, size_t bytes);

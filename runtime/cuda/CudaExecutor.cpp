@@ -73,6 +73,8 @@ public:
         d_->cuModuleUnload(m);
     for (CUevent ev : events_)
       d_->cuEventDestroy(ev);
+    for (CUevent ev : copyEvents_)
+      d_->cuEventDestroy(ev);
     if (stream_)
       d_->cuStreamDestroy(stream_);
   }
@@ -129,6 +131,13 @@ public:
 
   std::string deviceName() const override { return name_; }
   std::string placement() const override { return placement_; }
+  std::vector<double> copyTimes() const override { return copyTimes_; }
+  std::vector<uint64_t> copyBytes() const override {
+    std::vector<uint64_t> bytes;
+    for (const StreamedSlice &s : streamed_)
+      bytes.push_back(s.bytes);
+    return bytes;
+  }
   uint64_t streamedBytesPerRun() const override {
     uint64_t bytes = 0;
     for (const StreamedSlice &s : streamed_)
@@ -246,6 +255,13 @@ public:
       CHITU_CU(d_->cuMemAlloc(&libraryWorkspace_, libraryNeeded_));
       libraryWorkspaceBytes_ = libraryNeeded_;
     }
+    timingCopies_ = timed && entry == placementEntry_ && !streamed_.empty();
+    if (timingCopies_)
+      while (copyEvents_.size() < 2 * streamed_.size()) {
+        CUevent ev = nullptr;
+        CHITU_CU(d_->cuEventCreate(&ev, 0));
+        copyEvents_.push_back(ev);
+      }
     if (timed) {
       for (uint32_t s = 0; s < numSteps; ++s) {
         CHITU_CU(d_->cuEventRecord(events_[s], stream_));
@@ -266,6 +282,13 @@ public:
       CHITU_CU(d_->cuEventElapsedTime(&ms, events_[s], events_[s + 1]));
       stepTimes_.push_back(ms);
     }
+    copyTimes_.clear();
+    for (size_t i = 0; timingCopies_ && i < streamed_.size(); ++i) {
+      float ms = 0;
+      CHITU_CU(d_->cuEventElapsedTime(&ms, copyEvents_[2 * i], copyEvents_[2 * i + 1]));
+      copyTimes_.push_back(ms);
+    }
+    timingCopies_ = false;
     for (uint32_t s = 0; s < numSteps; ++s)
       if (status[s] != 0) {
         const cbin::Kernel &k = *a.kernels()->Get(e.steps()->Get(s)->kernel());
@@ -570,13 +593,15 @@ private:
     Sync sync = Sync::None;
     int slot = 0;
     bool afterRunStart = false;    // Copy: waits for the run's start, not the slot's release
+    int streamedIndex = 0;         // Copy: which streamed slice
     const void *host = nullptr;    // Copy: the pinned image, `bytes` long
     uint64_t bytes = 0;
     bool operator==(const Launch &o) const {
       return function == o.function && gemm == o.gemm && std::equal(grid, grid + 3, o.grid) &&
              std::equal(block, block + 3, o.block) && sharedBytes == o.sharedBytes &&
              params == o.params && sync == o.sync && slot == o.slot &&
-             afterRunStart == o.afterRunStart && host == o.host && bytes == o.bytes;
+             afterRunStart == o.afterRunStart && streamedIndex == o.streamedIndex &&
+             host == o.host && bytes == o.bytes;
     }
   };
 
@@ -679,6 +704,7 @@ private:
     c.sync = Sync::Copy;
     c.slot = int(streamedIndex % 2);
     c.afterRunStart = afterRunStart;
+    c.streamedIndex = int(streamedIndex);
     c.host = streamed_[streamedIndex].host;
     c.bytes = streamed_[streamedIndex].bytes;
   }
@@ -822,8 +848,12 @@ private:
       return Status::ok();
     case Sync::Copy:
       CHITU_CU(d_->cuStreamWaitEvent(copyStream_, l.afterRunStart ? runStart_ : slotFree_[l.slot], 0));
+      if (timingCopies_)
+        CHITU_CU(d_->cuEventRecord(copyEvents_[2 * size_t(l.streamedIndex)], copyStream_));
       if (l.bytes)
         CHITU_CU(d_->cuMemcpyHtoDAsync(slots_[l.slot], l.host, l.bytes, copyStream_));
+      if (timingCopies_)
+        CHITU_CU(d_->cuEventRecord(copyEvents_[2 * size_t(l.streamedIndex) + 1], copyStream_));
       CHITU_CU(d_->cuEventRecord(copied_[l.slot], copyStream_));
       return Status::ok();
     case Sync::AwaitCopy:
@@ -934,6 +964,9 @@ private:
   CUstream copyStream_ = nullptr;
   CUevent runStart_ = nullptr, slotFree_[2] = {nullptr, nullptr}, copied_[2] = {nullptr, nullptr};
   int runEntry_ = -1;
+  bool timingCopies_ = false;          // this run records copyEvents_ (profiling)
+  std::vector<CUevent> copyEvents_;    // per streamed slice: before and after its copy
+  std::vector<double> copyTimes_;
   CUdeviceptr arena_ = 0;
   uint64_t arenaBytes_ = 0;
   CUdeviceptr status_ = 0;

@@ -33,7 +33,8 @@ options:
   --warmup N            untimed steps first (default: 8)
   --repeat N            prefill repetitions (default: 3)
   --profile             per-kernel times of a decode step at each batch size (and of the
-                        prefill): time, share, bytes moved and achieved GB/s, FLOP/s
+                        prefill): time, share, bytes moved and achieved GB/s, FLOP/s; with
+                        streamed weights, per slice its kernels' and its copy's time
   --json                print one JSON object
   --weights DIR         directory holding the model's external weight files
   --help                show this help
@@ -133,6 +134,56 @@ std::vector<KernelRow> profileOf(const Model &model, int entry, const EntryShape
     rows.push_back(r);
   }
   return rows;
+}
+
+// With streamed weights (--gpu-memory): per slice its kernels' time (a streamed slice's first
+// kernel includes any wait for its copy) and, for streamed slices, the copy's time and rate.
+struct SliceRow {
+  double kernelMs = 0, copyMs = -1; // -1: resident
+  uint64_t copyBytes = 0;
+};
+
+std::vector<SliceRow> sliceProfileOf(const Model &model, int entry,
+                                     const std::vector<double> &stepTimes,
+                                     const std::vector<double> &copyTimes,
+                                     const std::vector<uint64_t> &copyBytes) {
+  const cbin::Entry &e = *model.artifact().entries()->Get(uint32_t(entry));
+  std::vector<SliceRow> rows;
+  if (!e.slices() || copyTimes.empty())
+    return rows;
+  size_t numSlices = e.slices()->size(), firstStreamed = numSlices - copyTimes.size();
+  for (size_t i = 0; i < numSlices; ++i) {
+    const cbin::Slice &slice = *e.slices()->Get(uint32_t(i));
+    SliceRow r;
+    for (uint32_t st = slice.first_step(); st < slice.first_step() + slice.num_steps(); ++st)
+      r.kernelMs += st < stepTimes.size() ? stepTimes[st] : 0;
+    if (i >= firstStreamed) {
+      r.copyMs = copyTimes[i - firstStreamed];
+      r.copyBytes = i - firstStreamed < copyBytes.size() ? copyBytes[i - firstStreamed] : 0;
+    }
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+void printSliceProfile(const std::string &title, const std::vector<SliceRow> &rows) {
+  if (rows.empty())
+    return;
+  double kernels = 0, copies = 0;
+  for (const SliceRow &r : rows)
+    kernels += r.kernelMs, copies += std::max(r.copyMs, 0.0);
+  std::printf("\n%s: kernels %.3f ms (incl. waits for copies), copies %.3f ms on the copy stream\n",
+              title.c_str(), kernels, copies);
+  std::printf("  %-6s %-9s %12s %10s %12s\n", "slice", "placement", "kernels ms", "copy ms",
+              "copy GB/s");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const SliceRow &r = rows[i];
+    if (r.copyMs < 0)
+      std::printf("  %-6zu %-9s %12.4f\n", i, "resident", r.kernelMs);
+    else
+      std::printf("  %-6zu %-9s %12.4f %10.4f %12.1f\n", i, "streamed", r.kernelMs, r.copyMs,
+                  r.copyMs > 0 ? double(r.copyBytes) / r.copyMs / 1e6 : 0.0);
+  }
 }
 
 void printProfile(const std::string &title, const std::vector<KernelRow> &rows) {
@@ -300,6 +351,7 @@ int main(int argc, char **argv) {
   };
   std::vector<DecodeRow> decode;
   std::vector<std::pair<int64_t, std::vector<KernelRow>>> decodeProfiles;
+  std::vector<std::pair<int64_t, std::vector<SliceRow>>> decodeSlices;
   const uint64_t kvRow = uint64_t(llm->num_layers()) * 2 * llm->num_kv_heads() * llm->head_dim() *
                          dtypeSize(toDType(llm->cache_dtype()));
   for (int64_t b : batches) {
@@ -332,6 +384,7 @@ int main(int argc, char **argv) {
         fail(events.status());
       if (s.lastShapes())
         decodeProfiles.push_back({b, profileOf(**model, entry, *s.lastShapes(), s.stepTimes())});
+      decodeSlices.push_back({b, sliceProfileOf(**model, entry, s.stepTimes(), s.copyTimes(), s.copyBytes())});
       s.setProfiling(false);
     }
     for (int32_t id : ids)
@@ -392,6 +445,20 @@ int main(int argc, char **argv) {
       for (const auto &[b, table] : decodeProfiles)
         rows("decode batch " + std::to_string(b), table);
       j.endArray();
+      j.key("slice_profile").beginArray();
+      for (const auto &[b, table] : decodeSlices)
+        for (size_t i = 0; i < table.size(); ++i) {
+          j.beginObject();
+          j.key("run").value("decode batch " + std::to_string(b));
+          j.key("slice").value(uint64_t(i));
+          j.key("kernel_ms").value(table[i].kernelMs);
+          if (table[i].copyMs >= 0) {
+            j.key("copy_ms").value(table[i].copyMs);
+            j.key("copy_bytes").value(table[i].copyBytes);
+          }
+          j.endObject();
+        }
+      j.endArray();
     }
     j.endObject();
     std::printf("%s\n", j.str().c_str());
@@ -400,6 +467,8 @@ int main(int argc, char **argv) {
       printProfile("prefill profile", prefillProfile);
     for (const auto &[b, table] : decodeProfiles)
       printProfile("decode step profile, batch " + std::to_string(b), table);
+    for (const auto &[b, table] : decodeSlices)
+      printSliceProfile("slices of a decode step, batch " + std::to_string(b), table);
   }
   return 0;
 }
