@@ -13,7 +13,8 @@ namespace chitu::rt {
 enum class DeviceKind { Cpu, Cuda };
 
 struct SessionOptions {
-  // The GPU memory the weights may take (0: no limit); below the model's weights, slices are
+  // The GPU memory the weights may take (0: no limit while the weights fit in the free memory
+  // less a margin, else that); below the model's weights, slices are
   // streamed from pinned host memory (docs/slicing.md). Ignored on the CPU.
   uint64_t gpuMemoryBytes = 0;
 };

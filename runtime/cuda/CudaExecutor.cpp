@@ -416,8 +416,30 @@ private:
     for (uint32_t i = 0; i < n; ++i)
       total += a.weights()->Get(i)->byte_size();
     std::vector<bool> resident(n, true);
-    if (gpuMemoryBytes_ != 0 && total > gpuMemoryBytes_)
-      CHITU_RETURN_IF_ERROR(chooseStreamedSlices(total, resident));
+    // Without a budget: the free memory less a margin for the KV cache and activations (10%
+    // of the GPU's memory, at least 2 GiB), where the weights would not fit in it and the
+    // model has slices to stream (else the allocation below reports what is missing).
+    bool automatic = false;
+    size_t freeBytes = 0, deviceBytes = 0;
+    if (gpuMemoryBytes_ == 0 && d_->cuMemGetInfo(&freeBytes, &deviceBytes) == CUDA_SUCCESS) {
+      const uint64_t margin = std::max<uint64_t>(uint64_t(2) << 30, deviceBytes / 10);
+      bool sliced = false;
+      for (uint32_t e = 0; e < a.entries()->size(); ++e)
+        sliced |= a.entries()->Get(e)->slices() != nullptr;
+      if (sliced && total + margin > freeBytes) {
+        gpuMemoryBytes_ = freeBytes > margin ? freeBytes - margin : 1;
+        automatic = true;
+      }
+    }
+    if (gpuMemoryBytes_ != 0 && total > gpuMemoryBytes_) {
+      Status st = chooseStreamedSlices(total, resident);
+      if (!st.isOk() && automatic)
+        return st.withContext(humanBytes(freeBytes) + " of GPU memory free, " +
+                              humanBytes(freeBytes - gpuMemoryBytes_) +
+                              " kept for the KV cache and activations; give --gpu-memory "
+                              "to choose");
+      CHITU_RETURN_IF_ERROR(st);
+    }
     uint64_t residentBytes = 0;
     for (uint32_t i = 0; i < n; ++i)
       if (resident[i]) {
@@ -451,7 +473,8 @@ private:
       CHITU_CU(d_->cuEventCreate(ev, kDisableTiming));
     const cbin::Entry &e = *a.entries()->Get(uint32_t(placementEntry_));
     uint32_t numSlices = e.slices()->size();
-    placement_ = std::to_string(numSlices - streamed_.size()) + " of " +
+    placement_ = std::string(automatic ? "free GPU memory short of the weights: " : "") +
+                 std::to_string(numSlices - streamed_.size()) + " of " +
                  std::to_string(numSlices) + " slices resident (" + humanBytes(residentBytes) +
                  " of weights), " + std::to_string(streamed_.size()) +
                  " streamed from pinned host memory (" + humanBytes(pinned) + ") through " +

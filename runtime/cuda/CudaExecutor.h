@@ -9,7 +9,8 @@
 
 namespace chitu::rt {
 
-// gpuMemoryBytes: the GPU memory the weights may take (0: no limit); below the model's
+// gpuMemoryBytes: the GPU memory the weights may take (0: no limit while the weights fit in
+// the free memory less a margin, else that); below the model's
 // weights, slices are streamed from pinned host memory (docs/slicing.md).
 StatusOr<std::unique_ptr<Executor>> createCudaExecutor(std::shared_ptr<const Model> model,
                                                        int deviceIndex, uint64_t gpuMemoryBytes);

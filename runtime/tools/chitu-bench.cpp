@@ -23,7 +23,8 @@ context, reporting medians after warm-up. Random token ids; greedy sampling on t
 options:
   --device cpu|cuda     where to run (default: cuda)
   --device-index N      which GPU (default: 0)
-  --gpu-memory SIZE     GPU memory the weights may take (e.g. 6GiB; default: no limit);
+  --gpu-memory SIZE     GPU memory the weights may take (e.g. 6GiB; default: the free
+                        memory less a margin when the weights do not fit in it);
                         below the weights, slices are streamed from host memory
   --batch 1,16,64       decode batch sizes (default: 1)
   --context N           tokens already in each sequence's KV cache when decode starts

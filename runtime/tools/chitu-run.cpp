@@ -37,7 +37,8 @@ generation (models compiled from a Hugging Face checkpoint):
 options:
   --device cpu|cuda       where to run (default: cpu)
   --device-index N        which GPU with --device cuda (default: 0)
-  --gpu-memory SIZE       GPU memory the weights may take (e.g. 6GiB; default: no limit);
+  --gpu-memory SIZE       GPU memory the weights may take (e.g. 6GiB; default: the free
+                          memory less a margin when the weights do not fit in it);
                           below the model's weights, slices are streamed from host memory
   --entry NAME            entry function to run (default: the first)
   --input NAME=FILE.npy   bind an input (repeat for each input)

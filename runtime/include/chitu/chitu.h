@@ -126,7 +126,9 @@ int chitu_cuda_device_count(void);
 chitu_status chitu_session_create(chitu_model *model, chitu_device device, int device_index,
                                   chitu_session **session);
 typedef struct chitu_session_options {
-  /* GPU memory the weights may take, in bytes; 0: no limit. Below the model's weights the
+  /* GPU memory the weights may take, in bytes; 0: no limit while the weights fit in the free
+     memory less a margin (10% of the GPU's memory, at least 2 GiB), else that. Below the
+     model's weights the
      first slices stay resident and the others are streamed from pinned host memory before
      they run (docs/slicing.md). Ignored on the CPU. */
   uint64_t gpu_memory_bytes;
