@@ -69,11 +69,18 @@ public:
     auto records = func->getAttrOfType<ArrayAttr>("chitu.slices");
     if (!records)
       return out;
-    // The slice each tensor is written in (entry inputs: none).
-    std::map<uint32_t, int64_t> writtenIn;
-    for (size_t s = 0; s < stepSlice.size(); ++s)
+    // The slice each tensor is written in (entry inputs: none) and the last slice reading it.
+    std::map<uint32_t, int64_t> writtenIn, lastReadIn;
+    for (size_t s = 0; s < stepSlice.size(); ++s) {
       for (uint32_t t : stepOutputs[s])
         writtenIn[t] = stepSlice[s];
+      for (uint32_t t : stepInputs[s])
+        lastReadIn[t] = std::max(lastReadIn[t], stepSlice[s]);
+    }
+    auto sliceOf = [](const std::map<uint32_t, int64_t> &m, uint32_t t) {
+      auto it = m.find(t);
+      return it == m.end() ? int64_t(-1) : it->second;
+    };
     size_t step = 0;
     for (auto [index, record] : llvm::enumerate(records)) {
       auto dict = dyn_cast<DictionaryAttr>(record);
@@ -89,18 +96,14 @@ public:
             weights.insert(t);
           else if (constantTensors.count(t))
             continue;
-          else if (!writtenIn.count(t) || writtenIn[t] != int64_t(index))
+          else if (sliceOf(writtenIn, t) != int64_t(index))
             inputs.insert(t);
         }
+        // Written here and read by a later slice or returned.
         for (uint32_t t : stepOutputs[step])
-          if (returned.count(t))
+          if (returned.count(t) || sliceOf(lastReadIn, t) > int64_t(index))
             outputs.insert(t);
       }
-      // Tensors later slices read.
-      for (size_t later = step; later < stepSlice.size(); ++later)
-        for (uint32_t t : stepInputs[later])
-          if (writtenIn.count(t) && writtenIn[t] == int64_t(index))
-            outputs.insert(t);
       if (step == first)
         return func.emitOpError("slice ") << index << " has no kernels in program order";
       std::vector<uint32_t> w(weights.begin(), weights.end()), i(inputs.begin(), inputs.end()),

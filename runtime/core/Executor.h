@@ -19,8 +19,6 @@ public:
   // Where the weights are (docs/slicing.md): e.g. "all weights resident (1.2 GiB)", or which
   // slices are resident and which are streamed from host memory.
   virtual std::string placement() const { return "weights in host memory"; }
-  // Bytes of weights copied to the device per run of the streamed entry (0: none streamed).
-  virtual uint64_t streamedBytesPerRun() const { return 0; }
 
   // A zero-filled buffer on the executor's device for a state input.
   virtual StatusOr<void *> allocateState(uint64_t bytes) = 0;

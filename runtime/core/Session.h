@@ -30,9 +30,15 @@ public:
   std::string deviceName() const { return executor_->deviceName(); }
   std::string gemmLibrary() const { return executor_->gemmLibrary(); }
   std::string placement() const { return executor_->placement(); }
-  uint64_t streamedBytesPerRun() const { return executor_->streamedBytesPerRun(); }
   std::vector<double> copyTimes() const { return executor_->copyTimes(); }
   std::vector<uint64_t> copyBytes() const { return executor_->copyBytes(); }
+  // Bytes of weights copied to the device per run of the streamed entry (0: none streamed).
+  uint64_t streamedBytesPerRun() const {
+    uint64_t bytes = 0;
+    for (uint64_t b : copyBytes())
+      bytes += b;
+    return bytes;
+  }
 
   Status setInput(int entry, const std::string &name, DType dtype, const std::vector<int64_t> &dims,
                   const void *data, size_t bytes);

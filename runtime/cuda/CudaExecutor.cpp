@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace chitu::rt {
@@ -136,12 +137,6 @@ public:
     std::vector<uint64_t> bytes;
     for (const StreamedSlice &s : streamed_)
       bytes.push_back(s.bytes);
-    return bytes;
-  }
-  uint64_t streamedBytesPerRun() const override {
-    uint64_t bytes = 0;
-    for (const StreamedSlice &s : streamed_)
-      bytes += s.bytes;
     return bytes;
   }
   std::string gemmLibrary() const override {
@@ -423,10 +418,7 @@ private:
     size_t freeBytes = 0, deviceBytes = 0;
     if (gpuMemoryBytes_ == 0 && d_->cuMemGetInfo(&freeBytes, &deviceBytes) == CUDA_SUCCESS) {
       const uint64_t margin = std::max<uint64_t>(uint64_t(2) << 30, deviceBytes / 10);
-      bool sliced = false;
-      for (uint32_t e = 0; e < a.entries()->size(); ++e)
-        sliced |= a.entries()->Get(e)->slices() != nullptr;
-      if (sliced && total + margin > freeBytes) {
+      if (!slicedEntries().empty() && total + margin > freeBytes) {
         gpuMemoryBytes_ = freeBytes > margin ? freeBytes - margin : 1;
         automatic = true;
       }
@@ -474,28 +466,25 @@ private:
     const cbin::Entry &e = *a.entries()->Get(uint32_t(placementEntry_));
     uint32_t numSlices = e.slices()->size();
     placement_ = std::string(automatic ? "free GPU memory short of the weights: " : "") +
-                 std::to_string(numSlices - streamed_.size()) + " of " +
-                 std::to_string(numSlices) + " slices resident (" + humanBytes(residentBytes) +
-                 " of weights), " + std::to_string(streamed_.size()) +
-                 " streamed from pinned host memory (" + humanBytes(pinned) + ") through " +
-                 std::to_string(numSlots) + " slot" + (numSlots > 1 ? "s" : "") + " of " +
-                 humanBytes(slotBytes);
+                 std::to_string(numSlices - streamed_.size()) + " of " + std::to_string(numSlices) +
+                 " slices resident (" + humanBytes(residentBytes) + " of weights), " +
+                 std::to_string(streamed_.size()) + " streamed from pinned host memory (" +
+                 humanBytes(pinned) + ") through " + std::to_string(numSlots) + " slot" +
+                 (numSlots > 1 ? "s" : "") + " of " + humanBytes(slotBytes);
     return Status::ok();
   }
 
   // Picks the resident slices (the first k) and lays out the streamed ones (streamed_).
   Status chooseStreamedSlices(uint64_t total, std::vector<bool> &resident) {
     const cbin::Artifact &a = model_->artifact();
-    std::vector<uint32_t> sliced;
-    for (uint32_t e = 0; e < a.entries()->size(); ++e)
-      if (a.entries()->Get(e)->slices())
-        sliced.push_back(e);
+    std::vector<uint32_t> sliced = slicedEntries();
     const std::string need = "the weights (" + humanBytes(total) +
                              ") exceed the GPU memory given to them (" +
                              humanBytes(gpuMemoryBytes_) + ")";
     if (sliced.size() != 1)
-      return invalidArgument(need + ": streaming needs exactly one entry with slices (this model "
-                                    "has " +
+      return invalidArgument(need +
+                             ": streaming needs exactly one entry with slices (this model "
+                             "has " +
                              std::to_string(sliced.size()) + "; compile it with chitu-slice)");
     if (!d_->cuMemHostAlloc)
       return Status(StatusCode::DeviceError,
@@ -503,79 +492,93 @@ private:
     placementEntry_ = int(sliced[0]);
     const cbin::Entry &e = *a.entries()->Get(sliced[0]);
     auto weightOf = [&](uint32_t tensor) { return a.tensors()->Get(tensor)->weight(); };
-    // Weights other entries read stay resident.
-    std::set<uint32_t> forced;
+    auto bytesOf = [&](uint32_t w) { return a.weights()->Get(w)->byte_size(); };
+    const uint32_t numSlices = e.slices()->size();
+    std::vector<std::set<uint32_t>> sliceWeights(numSlices);
+    std::set<uint32_t> inSlices;
+    for (uint32_t s = 0; s < numSlices; ++s)
+      if (const auto *list = e.slices()->Get(s)->weights())
+        for (uint32_t t : *list) {
+          sliceWeights[s].insert(weightOf(t));
+          inSlices.insert(weightOf(t));
+        }
+    // Weights other entries read, and weights no slice reads, stay resident.
+    std::set<uint32_t> res;
     for (uint32_t other = 0; other < a.entries()->size(); ++other)
       if (other != sliced[0])
         for (const cbin::Step *step : *a.entries()->Get(other)->steps())
           for (uint32_t t : *step->inputs())
             if (a.tensors()->Get(t)->storage() == cbin::StorageKind::WEIGHT)
-              forced.insert(weightOf(t));
-    uint32_t numSlices = e.slices()->size();
-    auto weightsOf = [&](uint32_t s) {
-      std::set<uint32_t> w;
-      if (const auto *list = e.slices()->Get(s)->weights())
-        for (uint32_t t : *list)
-          w.insert(weightOf(t));
-      return w;
-    };
-    // So do weights no slice reads (they are uploaded like the others).
-    std::set<uint32_t> inSlices;
-    for (uint32_t s = 0; s < numSlices; ++s)
-      for (uint32_t w : weightsOf(s))
-        inSlices.insert(w);
+              res.insert(weightOf(t));
     for (uint32_t w = 0; w < a.weights()->size(); ++w)
       if (!inSlices.count(w))
-        forced.insert(w);
-    auto bytesOf = [&](uint32_t w) { return a.weights()->Get(w)->byte_size(); };
-    for (uint32_t k = numSlices + 1; k-- > 0;) {
-      std::set<uint32_t> res = forced;
-      for (uint32_t s = 0; s < k; ++s)
-        for (uint32_t w : weightsOf(s))
-          res.insert(w);
-      uint64_t resBytes = 0;
-      for (uint32_t w : res)
-        resBytes += bytesOf(w);
-      std::vector<StreamedSlice> plan;
+        res.insert(w);
+    // A streamed slice's image: its weights that are not resident, each 256-byte aligned.
+    auto imageBytes = [&](uint32_t s, const std::set<uint32_t> &resident) {
+      uint64_t bytes = 0;
+      for (uint32_t w : sliceWeights[s])
+        if (!resident.count(w))
+          bytes += (bytesOf(w) + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
+      return bytes;
+    };
+    // The most slices resident (the first k) that fit beside the slots of the others.
+    std::optional<uint32_t> chosen;
+    std::set<uint32_t> chosenRes;
+    uint64_t resBytes = 0;
+    for (uint32_t w : res)
+      resBytes += bytesOf(w);
+    for (uint32_t k = 0; k <= numSlices; ++k) {
+      if (k > 0)
+        for (uint32_t w : sliceWeights[k - 1])
+          if (res.insert(w).second)
+            resBytes += bytesOf(w);
       uint64_t slot = 0;
-      for (uint32_t s = k; s < numSlices; ++s) {
-        StreamedSlice ss;
-        ss.firstStep = e.slices()->Get(s)->first_step();
-        ss.numSteps = e.slices()->Get(s)->num_steps();
-        for (uint32_t w : weightsOf(s))
-          if (!res.count(w) && bytesOf(w)) {
-            ss.offsets[w] = ss.bytes;
-            ss.bytes += (bytesOf(w) + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
-          }
-        slot = std::max(slot, ss.bytes);
-        plan.push_back(std::move(ss));
+      for (uint32_t s = k; s < numSlices; ++s)
+        slot = std::max(slot, imageBytes(s, res));
+      if (resBytes + slot * std::min<uint64_t>(numSlices - k, 2) <= gpuMemoryBytes_) {
+        chosen = k;
+        chosenRes = res;
       }
-      uint64_t staging = slot * std::min<uint64_t>(plan.size(), 2);
-      if (resBytes + staging > gpuMemoryBytes_)
-        continue;
-      // Every weight no streamed slice holds stays resident (unused ones included).
-      resident.assign(resident.size(), true);
-      for (const StreamedSlice &s : plan)
-        for (auto [w, offset] : s.offsets)
-          resident[w] = res.count(w) != 0;
-      streamed_ = std::move(plan);
-      streamedOfStep_.assign(e.steps()->size(), -1);
-      for (size_t i = 0; i < streamed_.size(); ++i)
-        for (uint32_t st = streamed_[i].firstStep;
-             st < streamed_[i].firstStep + streamed_[i].numSteps; ++st)
-          streamedOfStep_[st] = int(i);
-      return Status::ok();
     }
-    // Even with every slice streamed the two slots do not fit.
-    uint64_t largest = 0;
-    uint32_t which = 0;
-    for (uint32_t s = 0; s < numSlices; ++s)
-      if (e.slices()->Get(s)->weight_bytes() > largest)
-        largest = e.slices()->Get(s)->weight_bytes(), which = s;
-    return invalidArgument(need + ", and streaming needs at least two staging slots of the "
-                                  "largest slice (slice " +
-                           std::to_string(which) + ", " + humanBytes(largest) +
-                           " of weights) besides the weights other entries read");
+    if (!chosen) {
+      // Even with every slice streamed the two slots do not fit.
+      uint64_t largest = 0;
+      uint32_t which = 0;
+      for (uint32_t s = 0; s < numSlices; ++s)
+        if (e.slices()->Get(s)->weight_bytes() > largest)
+          largest = e.slices()->Get(s)->weight_bytes(), which = s;
+      return invalidArgument(need +
+                             ", and streaming needs at least two staging slots of the "
+                             "largest slice (slice " +
+                             std::to_string(which) + ", " + humanBytes(largest) +
+                             " of weights) besides the weights other entries read");
+    }
+    streamedOfStep_.assign(e.steps()->size(), -1);
+    for (uint32_t s = *chosen; s < numSlices; ++s) {
+      StreamedSlice ss;
+      ss.firstStep = e.slices()->Get(s)->first_step();
+      ss.numSteps = e.slices()->Get(s)->num_steps();
+      for (uint32_t w : sliceWeights[s])
+        if (!chosenRes.count(w) && bytesOf(w)) {
+          ss.offsets[w] = ss.bytes;
+          ss.bytes += (bytesOf(w) + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
+          resident[w] = false;
+        }
+      for (uint32_t st = ss.firstStep; st < ss.firstStep + ss.numSteps; ++st)
+        streamedOfStep_[st] = int(streamed_.size());
+      streamed_.push_back(std::move(ss));
+    }
+    return Status::ok();
+  }
+
+  // The entries that have slices (chitu-slice ran on them).
+  std::vector<uint32_t> slicedEntries() const {
+    std::vector<uint32_t> out;
+    const cbin::Artifact &a = model_->artifact();
+    for (uint32_t e = 0; e < a.entries()->size(); ++e)
+      if (a.entries()->Get(e)->slices())
+        out.push_back(e);
+    return out;
   }
 
   // The device address of a weight read by step `stepIndex` of the run's entry (weights of
@@ -615,9 +618,9 @@ private:
     std::vector<uint64_t> params; // device pointers, then int64 scalars
     Sync sync = Sync::None;
     int slot = 0;
-    bool afterRunStart = false;    // Copy: waits for the run's start, not the slot's release
-    int streamedIndex = 0;         // Copy: which streamed slice
-    const void *host = nullptr;    // Copy: the pinned image, `bytes` long
+    bool afterRunStart = false; // Copy: waits for the run's start, not the slot's release
+    int streamedIndex = 0;      // Copy: which streamed slice
+    const void *host = nullptr; // Copy: the pinned image, `bytes` long
     uint64_t bytes = 0;
     bool operator==(const Launch &o) const {
       return function == o.function && gemm == o.gemm && std::equal(grid, grid + 3, o.grid) &&
@@ -870,7 +873,8 @@ private:
       CHITU_CU(d_->cuEventRecord(runStart_, stream_));
       return Status::ok();
     case Sync::Copy:
-      CHITU_CU(d_->cuStreamWaitEvent(copyStream_, l.afterRunStart ? runStart_ : slotFree_[l.slot], 0));
+      CHITU_CU(
+          d_->cuStreamWaitEvent(copyStream_, l.afterRunStart ? runStart_ : slotFree_[l.slot], 0));
       if (timingCopies_)
         CHITU_CU(d_->cuEventRecord(copyEvents_[2 * size_t(l.streamedIndex)], copyStream_));
       if (l.bytes)
@@ -967,28 +971,28 @@ private:
   std::vector<CUfunction> functions_;
   std::vector<CUfunction> tilesFunctions_; // a product kernel's tile routines (Kernel.tiles_*)
   std::vector<CUfunction> libraryAFunctions_, libraryEpilogueFunctions_; // Kernel.library
-  std::unique_ptr<cuda::GemmLibrary> gemm_; // null: no library route
-  std::string libraryNote_;                 // why there is none, when the model offers it
+  std::unique_ptr<cuda::GemmLibrary> gemm_;                              // null: no library route
+  std::string libraryNote_; // why there is none, when the model offers it
   bool libraryOffered_ = false;
   CUdeviceptr libraryWorkspace_ = 0;
   uint64_t libraryWorkspaceBytes_ = 0, libraryNeeded_ = 0;
   std::vector<size_t> stepBegin_; // launches_[stepBegin_[s] .. stepBegin_[s + 1]): step s
-  std::vector<CUevent> events_;            // profiling: one before each step and one after the last
-  LaunchList launches_;                    // the current run's, prepared before any is issued
+  std::vector<CUevent> events_;   // profiling: one before each step and one after the last
+  LaunchList launches_;           // the current run's, prepared before any is issued
   bool graphsEnabled_ = false;
   std::map<int, EntryGraphs> graphs_;
   std::vector<CUdeviceptr> weights_; // 0 for streamed weights
   uint64_t gpuMemoryBytes_ = 0;
   std::string placement_;
-  int placementEntry_ = -1;            // the entry whose slices are streamed
+  int placementEntry_ = -1; // the entry whose slices are streamed
   std::vector<StreamedSlice> streamed_;
-  std::vector<int> streamedOfStep_;    // per step of placementEntry_: its streamed slice, or -1
+  std::vector<int> streamedOfStep_; // per step of placementEntry_: its streamed slice, or -1
   CUdeviceptr slots_[2] = {0, 0};
   CUstream copyStream_ = nullptr;
   CUevent runStart_ = nullptr, slotFree_[2] = {nullptr, nullptr}, copied_[2] = {nullptr, nullptr};
   int runEntry_ = -1;
-  bool timingCopies_ = false;          // this run records copyEvents_ (profiling)
-  std::vector<CUevent> copyEvents_;    // per streamed slice: before and after its copy
+  bool timingCopies_ = false;       // this run records copyEvents_ (profiling)
+  std::vector<CUevent> copyEvents_; // per streamed slice: before and after its copy
   std::vector<double> copyTimes_;
   CUdeviceptr arena_ = 0;
   uint64_t arenaBytes_ = 0;
