@@ -62,7 +62,8 @@ public:
       const cbin::Step &step = *e.steps()->Get(s);
       const cbin::Kernel &k = *a.kernels()->Get(step.kernel());
       auto start = std::chrono::steady_clock::now();
-      Status st = runKernel(k, step, shapes);
+      Status st = runStepOnCpu(*model_, step, shapes,
+                               [&](uint32_t tensor) { return storage(tensor, shapes); });
       if (!st.isOk())
         return st.withContext("kernel " + k.name()->str());
       if (profiling_)
@@ -94,55 +95,63 @@ private:
     return arena_.data() + shapes.offsets[tensor];
   }
 
-  Status runKernel(const cbin::Kernel &k, const cbin::Step &step, const EntryShapes &shapes) {
-    const cbin::Artifact &a = model_->artifact();
-    std::vector<cpu::Value> values;
-    values.reserve(k.num_inputs() + k.ops()->size());
-    for (uint32_t t : *step.inputs()) {
-      const cbin::Tensor &tensor = *a.tensors()->Get(t);
-      values.push_back(cpu::loadValue(storage(t, shapes), toDType(tensor.dtype()), shapes.dims[t]));
-    }
-    for (uint32_t j = 0; j < k.ops()->size(); ++j) {
-      const cbin::Op &op = *k.ops()->Get(j);
-      std::vector<const cpu::Value *> operands;
-      for (uint32_t v : *op.operands())
-        operands.push_back(&values[v]);
-      auto dims = shapes.evalDims(*op.dims());
-      if (!dims.isOk())
-        return dims.status();
-      std::vector<int64_t> params;
-      if (op.params())
-        for (const cbin::Expr *p : *op.params()) {
-          auto v = shapes.eval(*p);
-          if (!v.isOk())
-            return v.status();
-          params.push_back(*v);
-        }
-      auto result = cpu::runOp(op, operands, *dims, params);
-      if (!result.isOk())
-        return result.status();
-      values.push_back(std::move(*result));
-    }
-    for (uint32_t r = 0; r < k.results()->size(); ++r) {
-      const cpu::Value &v = values[k.results()->Get(r)];
-      uint32_t t = step.outputs()->Get(r);
-      const cbin::Tensor &tensor = *a.tensors()->Get(t);
-      if (v.dtype != toDType(tensor.dtype()) || v.dims != shapes.dims[t])
-        return invalidArtifact("result " + std::to_string(r) + " (" + dtypeName(v.dtype) +
-                               dimsToString(v.dims) + ") does not match its tensor '" +
-                               tensor.name()->str() + "' (" + dtypeName(toDType(tensor.dtype())) +
-                               dimsToString(shapes.dims[t]) + ")");
-      cpu::storeValue(v, storage(t, shapes));
-    }
-    return Status::ok();
-  }
-
   std::shared_ptr<const Model> model_;
   std::vector<uint8_t> arena_;
   const std::vector<void *> *states_ = nullptr;
 };
 
 } // namespace
+
+Status runStepOnCpu(const Model &model, const cbin::Step &step, const EntryShapes &shapes,
+                    const std::function<uint8_t *(uint32_t tensor)> &storage,
+                    cpu::Accumulate accumulate) {
+  const cbin::Artifact &a = model.artifact();
+  const cbin::Kernel &k = *a.kernels()->Get(step.kernel());
+  std::vector<cpu::Value> values;
+  values.reserve(k.num_inputs() + k.ops()->size());
+  for (uint32_t t : *step.inputs()) {
+    const cbin::Tensor &tensor = *a.tensors()->Get(t);
+    // Weights stay where they are: a matmul reads them in place (cpu::Value::stored).
+    values.push_back(tensor.storage() == cbin::StorageKind::WEIGHT
+                         ? cpu::storedValue(storage(t), toDType(tensor.dtype()), shapes.dims[t])
+                         : cpu::loadValue(storage(t), toDType(tensor.dtype()), shapes.dims[t]));
+  }
+  for (uint32_t j = 0; j < k.ops()->size(); ++j) {
+    const cbin::Op &op = *k.ops()->Get(j);
+    std::vector<const cpu::Value *> operands;
+    for (uint32_t v : *op.operands())
+      operands.push_back(&values[v]);
+    auto dims = shapes.evalDims(*op.dims());
+    if (!dims.isOk())
+      return dims.status();
+    std::vector<int64_t> params;
+    if (op.params())
+      for (const cbin::Expr *p : *op.params()) {
+        auto v = shapes.eval(*p);
+        if (!v.isOk())
+          return v.status();
+        params.push_back(*v);
+      }
+    auto result = cpu::runOp(op, operands, *dims, params, accumulate);
+    if (!result.isOk())
+      return result.status();
+    values.push_back(std::move(*result));
+  }
+  for (uint32_t r = 0; r < k.results()->size(); ++r) {
+    cpu::Value &v = values[k.results()->Get(r)];
+    uint32_t t = step.outputs()->Get(r);
+    const cbin::Tensor &tensor = *a.tensors()->Get(t);
+    if (v.dtype != toDType(tensor.dtype()) || v.dims != shapes.dims[t])
+      return invalidArtifact("result " + std::to_string(r) + " (" + dtypeName(v.dtype) +
+                             dimsToString(v.dims) + ") does not match its tensor '" +
+                             tensor.name()->str() + "' (" + dtypeName(toDType(tensor.dtype())) +
+                             dimsToString(shapes.dims[t]) + ")");
+    if (v.stored) // a kernel input passed through as its result
+      v = cpu::loadValue(v.stored, v.dtype, v.dims);
+    cpu::storeValue(v, storage(t));
+  }
+  return Status::ok();
+}
 
 std::unique_ptr<Executor> createCpuExecutor(std::shared_ptr<const Model> model) {
   return std::make_unique<CpuExecutor>(std::move(model));

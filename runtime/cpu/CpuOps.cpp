@@ -1,6 +1,8 @@
 #include "CpuOps.h"
 
+#include "CpuMatmul.h"
 #include "Scalar.h"
+#include "ThreadPool.h"
 #include "core/Shapes.h"
 #include "support/Float16.h"
 
@@ -65,6 +67,14 @@ Value loadValue(const uint8_t *data, DType dtype, const std::vector<int64_t> &di
       v.i32[i] = data[i] != 0;
     break;
   }
+  return v;
+}
+
+Value storedValue(const uint8_t *data, DType dtype, const std::vector<int64_t> &dims) {
+  Value v;
+  v.dtype = dtype;
+  v.dims = dims;
+  v.stored = data;
   return v;
 }
 
@@ -307,10 +317,17 @@ Status castOp(const Value &in, Value &out) {
   return Status::ok();
 }
 
-Status matmulOp(const cbin::Op &op, const Value &a, const Value &b, Value &out) {
+// Batched products on the fast kernels (CpuMatmul.h). A is made row-major [M, K] where it
+// is transposed; B is read as stored: [N, K] rows when transposed (a linear layer's
+// weight), else [K, N]. Many small matrices run in parallel; few large ones in parallel
+// over their columns.
+Status matmulOp(const cbin::Op &op, const Value &a, const Value &b, Value &out,
+                Accumulate accumulate) {
   bool ta = op.ints()->Get(0) != 0, tb = op.ints()->Get(1) != 0;
   if (a.dims.size() < 2 || b.dims.size() < 2 || out.dims.size() < 2)
     return bad("matmul operands need rank >= 2");
+  if (b.stored && b.dtype != DType::F32 && b.dtype != DType::F16 && b.dtype != DType::BF16)
+    return bad("matmul of a stored " + std::string(dtypeName(b.dtype)) + " operand");
   size_t ra = a.dims.size(), rb = b.dims.size(), ro = out.dims.size();
   int64_t M = ta ? a.dims[ra - 1] : a.dims[ra - 2];
   int64_t K = ta ? a.dims[ra - 2] : a.dims[ra - 1];
@@ -323,30 +340,44 @@ Status matmulOp(const cbin::Op &op, const Value &a, const Value &b, Value &out) 
   std::vector<int64_t> batchA(a.dims.begin(), a.dims.end() - 2);
   std::vector<int64_t> batchB(b.dims.begin(), b.dims.end() - 2);
   // Strides over batch dims in units of whole matrices.
-  std::vector<int64_t> sa, sb, so(batch.size(), 0);
+  std::vector<int64_t> sa, sb;
   CHITU_RETURN_IF_ERROR(broadcastStrides(batchA, batch, sa));
   CHITU_RETURN_IF_ERROR(broadcastStrides(batchB, batch, sb));
   for (auto &s : sa)
     s *= M * K;
   for (auto &s : sb)
     s *= K * N;
-  // Element strides of A[m, k] and B[k, n] within one matrix.
-  int64_t amS = ta ? 1 : K, akS = ta ? M : 1;
-  int64_t bkS = tb ? 1 : N, bnS = tb ? K : 1;
-  IndexWalker walk(batch, {&sa, &sb});
-  int64_t numBatches = numElements(batch);
-  for (int64_t bi = 0; bi < numBatches; ++bi, walk.next()) {
-    const float *pa = a.f32.data() + walk.offset(0);
-    const float *pb = b.f32.data() + walk.offset(1);
-    float *po = out.f32.data() + bi * M * N;
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t n = 0; n < N; ++n) {
-        double acc = 0;
-        for (int64_t k = 0; k < K; ++k)
-          acc += double(pa[m * amS + k * akS]) * double(pb[k * bkS + n * bnS]);
-        po[m * N + n] = float(acc);
-      }
+  std::vector<float> aRows;
+  const float *aData = a.f32.data();
+  if (ta && M > 1 && K > 1) { // each matrix of A as [M, K]
+    aRows.resize(a.f32.size());
+    int64_t matrices = int64_t(a.f32.size()) / (M * K);
+    for (int64_t i = 0; i < matrices; ++i)
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t m = 0; m < M; ++m)
+          aRows[size_t(i * M * K + m * K + k)] = a.f32[size_t(i * M * K + k * M + m)];
+    aData = aRows.data();
   }
+  const DType bType = b.stored ? b.dtype : DType::F32;
+  const uint8_t *bData = b.stored ? b.stored : reinterpret_cast<const uint8_t *>(b.f32.data());
+  const size_t bElement = bType == DType::F32 ? 4 : 2;
+  int64_t numBatches = numElements(batch);
+  std::vector<int64_t> offA, offB;
+  IndexWalker walk(batch, {&sa, &sb});
+  for (int64_t bi = 0; bi < numBatches; ++bi, walk.next()) {
+    offA.push_back(walk.offset(0));
+    offB.push_back(walk.offset(1));
+  }
+  const Isa isa = bestIsa();
+  auto one = [&](int64_t bi, bool parallel) {
+    matmulRows(isa, aData + offA[size_t(bi)], bData + size_t(offB[size_t(bi)]) * bElement, bType,
+               tb, M, N, K, out.f32.data() + bi * M * N, parallel, accumulate);
+  };
+  if (numBatches >= numThreads())
+    parallelFor(numBatches, [&](int64_t bi) { one(bi, false); });
+  else
+    for (int64_t bi = 0; bi < numBatches; ++bi)
+      one(bi, true);
   return Status::ok();
 }
 
@@ -1196,9 +1227,19 @@ uint64_t maxAllocBytes() {
   return limit;
 }
 
-StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &operands,
-                      const std::vector<int64_t> &resultDims, const std::vector<int64_t> &params) {
+StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &given,
+                      const std::vector<int64_t> &resultDims, const std::vector<int64_t> &params,
+                      Accumulate accumulate) {
   OpKind kind = op.kind();
+  // Operands left in storage are loaded, except a matmul's B, which it reads in place.
+  std::vector<const Value *> operands = given;
+  std::vector<Value> loaded;
+  loaded.reserve(given.size());
+  for (size_t i = 0; i < given.size(); ++i)
+    if (given[i]->stored && !(kind == OpKind::MATMUL && i == 1)) {
+      loaded.push_back(loadValue(given[i]->stored, given[i]->dtype, given[i]->dims));
+      operands[i] = &loaded.back();
+    }
   CHITU_RETURN_IF_ERROR(checkResultShape(op, operands, resultDims));
   uint64_t bytes = 8;
   for (int64_t d : resultDims)
@@ -1260,7 +1301,7 @@ StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &oper
     case OpKind::MATMUL:
       if (!sameCType(true) || in.ctype() != ComputeType::F32)
         return bad("matmul needs float operands");
-      st = matmulOp(op, *operands[0], *operands[1], out);
+      st = matmulOp(op, *operands[0], *operands[1], out, accumulate);
       break;
     case OpKind::REDUCE_SUM:
     case OpKind::REDUCE_MAX:

@@ -2,6 +2,7 @@
 // tensors held in their compute type (f32 for every float storage type, i32, i64).
 #pragma once
 
+#include "CpuMatmul.h"
 #include "core/Model.h"
 
 #include <cstdint>
@@ -31,6 +32,9 @@ struct Value {
   std::vector<float> f32;
   std::vector<int32_t> i32;
   std::vector<int64_t> i64;
+  // When set, the numbers were not loaded: they stay where they are stored, in `dtype`
+  // (a weight). runOp loads such operands, except a matmul's second, which it reads there.
+  const uint8_t *stored = nullptr;
 
   ComputeType ctype() const { return computeTypeOf(dtype); }
   int64_t numel() const;
@@ -39,6 +43,8 @@ struct Value {
 
 // Reads a stored tensor (any dtype) into its compute type.
 Value loadValue(const uint8_t *data, DType dtype, const std::vector<int64_t> &dims);
+// A value left in storage (Value::stored), for a weight.
+Value storedValue(const uint8_t *data, DType dtype, const std::vector<int64_t> &dims);
 // Writes a value to storage of its dtype (rounding floats to f16/bf16).
 void storeValue(const Value &v, uint8_t *data);
 
@@ -48,7 +54,10 @@ void storeValue(const Value &v, uint8_t *data);
 uint64_t maxAllocBytes();
 
 // Runs one op. `resultDims` and `params` are the op's Exprs evaluated for this run.
+// Products sum as `accumulate` says (CpuMatmul.h): in double for the reference, in f32 for
+// steps the CUDA executor places on the CPU.
 StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &operands,
-                      const std::vector<int64_t> &resultDims, const std::vector<int64_t> &params);
+                      const std::vector<int64_t> &resultDims, const std::vector<int64_t> &params,
+                      Accumulate accumulate = Accumulate::Double);
 
 } // namespace chitu::rt::cpu
