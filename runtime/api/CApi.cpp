@@ -245,11 +245,19 @@ chitu_status chitu_session_create_with_options(chitu_model *m, chitu_device devi
     if (device != CHITU_DEVICE_CPU && device != CHITU_DEVICE_CUDA)
       return fail(CHITU_ERROR_INVALID_ARGUMENT, "unknown device kind");
     SessionOptions opts;
-    if (options)
+    if (options) {
       opts.gpuMemoryBytes = options->gpu_memory_bytes;
-    auto s = Session::create(
-        m->model, device == CHITU_DEVICE_CPU ? DeviceKind::Cpu : DeviceKind::Cuda, device_index,
-        opts);
+      if (options->num_cpu_weight_patterns && !options->cpu_weight_patterns)
+        return fail(CHITU_ERROR_INVALID_ARGUMENT, "cpu_weight_patterns is NULL");
+      for (size_t i = 0; i < options->num_cpu_weight_patterns; ++i) {
+        if (!options->cpu_weight_patterns[i])
+          return fail(CHITU_ERROR_INVALID_ARGUMENT, "a cpu weight pattern is NULL");
+        opts.cpuWeightPatterns.push_back(options->cpu_weight_patterns[i]);
+      }
+    }
+    auto s =
+        Session::create(m->model, device == CHITU_DEVICE_CPU ? DeviceKind::Cpu : DeviceKind::Cuda,
+                        device_index, opts);
     if (!s.isOk())
       return fail(s.status());
     auto *handle = new chitu_session{std::move(*s), "", ""};

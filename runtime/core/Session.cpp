@@ -12,10 +12,13 @@ StatusOr<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
                                                    const SessionOptions &options) {
   std::unique_ptr<Session> s(new Session());
   s->model_ = model;
+  auto cpu = placeOnCpu(*model, options.cpuWeightPatterns);
+  if (!cpu.isOk())
+    return cpu.status();
   if (device == DeviceKind::Cpu) {
     s->executor_ = createCpuExecutor(model);
   } else {
-    auto exec = createCudaExecutor(model, deviceIndex, options.gpuMemoryBytes);
+    auto exec = createCudaExecutor(model, deviceIndex, options.gpuMemoryBytes, std::move(*cpu));
     if (!exec.isOk())
       return exec.status();
     s->executor_ = std::move(*exec);
@@ -69,14 +72,15 @@ Status Session::setInput(int entry, const std::string &name, DType dtype,
                            "' (inputs: " + names + ")");
   }
   if (isState(entry, index))
-    return invalidArgument("input '" + name + "' is a state (a KV cache): allocate it with "
-                                              "chitu_session_set_state instead");
+    return invalidArgument("input '" + name +
+                           "' is a state (a KV cache): allocate it with "
+                           "chitu_session_set_state instead");
   const cbin::Tensor &t = model_->inputTensor(entry, index);
   DType want = toDType(t.dtype());
   std::vector<int64_t> declared = model_->declaredDims(t);
   if (dtype != want)
-    return invalidArgument("input '" + name + "' is " + dtypeName(want) +
-                           dimsToString(declared) + ", got " + dtypeName(dtype));
+    return invalidArgument("input '" + name + "' is " + dtypeName(want) + dimsToString(declared) +
+                           ", got " + dtypeName(dtype));
   CHITU_RETURN_IF_ERROR(checkDeclared("input '" + name + "'", declared, dims));
   uint64_t need = dtypeSize(dtype);
   for (int64_t d : dims)
@@ -205,7 +209,8 @@ StatusOr<const HostTensor *> Session::output(int entry, const std::string &name)
                                  "another entry");
   auto it = fetched_.find(index);
   if (it == fetched_.end()) {
-    uint32_t t = model_->artifact().entries()->Get(uint32_t(entry))->outputs()->Get(uint32_t(index));
+    uint32_t t =
+        model_->artifact().entries()->Get(uint32_t(entry))->outputs()->Get(uint32_t(index));
     HostTensor out;
     CHITU_RETURN_IF_ERROR(executor_->fetch(*lastShapes_, t, lastStates_, out));
     it = fetched_.emplace(index, std::move(out)).first;

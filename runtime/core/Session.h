@@ -17,6 +17,10 @@ struct SessionOptions {
   // less a margin, else that); below the model's weights, slices are
   // streamed from pinned host memory (docs/slicing.md). Ignored on the CPU.
   uint64_t gpuMemoryBytes = 0;
+  // Regular expressions of weight names (the PATTERN of --place 'PATTERN=cpu'): the steps
+  // reading a matching weight run on the CPU (Placement.h). Checked on the CPU too, where
+  // every step runs there anyway.
+  std::vector<std::string> cpuWeightPatterns;
 };
 
 class Session {

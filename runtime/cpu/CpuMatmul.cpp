@@ -10,8 +10,9 @@
 
 #if defined(__x86_64__)
 // GCC 12's AVX-512 headers start vectors from _mm512_undefined_*, which -Wmaybe-uninitialized
-// reports in every caller.
+// and -Wuninitialized report in every caller.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #define CHITU_X86 1
 #endif
@@ -24,7 +25,6 @@ namespace {
 //   dot:     rows of sums: out[r] = sum_i a[r][i] * b[i] in double, for `rows` (1..4) rows
 //            of A already in double (converted once per product, not once per column)
 //   axpy:    acc[i] += s * b[i] in double
-//   dotF32:  out[r] = sum_i a[r][i] * b[i] in f32 lanes, b read as stored (Accumulate::Float)
 
 void toFloatScalar(const void *src, DType t, int64_t n, float *dst) {
   const uint16_t *h = static_cast<const uint16_t *>(src);
@@ -59,13 +59,23 @@ float storedAt(const void *b, DType t, int64_t i) {
   return t == DType::BF16 ? bf16ToFloat(h) : f16ToFloat(h);
 }
 
-void dotF32Scalar(const float *const *a, int rows, const void *b, DType t, int64_t n, float *out) {
-  for (int r = 0; r < rows; ++r) {
-    float acc = 0;
-    for (int64_t i = 0; i < n; ++i)
-      acc += a[r][i] * storedAt(b, t, i);
-    out[r] = acc;
-  }
+// The f32 tiles: out[m * ldo + n] = sum_k a[m * K + k] * b_n[k] for MR rows of A and NR
+// rows of B (stored as T, B row n at b + n * K elements), in f32: one accumulator per pair,
+// so that each B element loaded serves MR rows, and NR rows of B stream at once (more
+// loads in flight: a matrix-vector product reaches the memory bandwidth).
+using TileFn = void (*)(const float *a, int64_t K, const uint8_t *b, float *out, int64_t ldo);
+constexpr int kTileColumns = 4; // NR of the full tiles
+
+template <int MR, int NR, DType T>
+void tileScalar(const float *a, int64_t K, const uint8_t *b, float *out, int64_t ldo) {
+  const size_t rowBytes = size_t(K) * (T == DType::F32 ? 4 : 2);
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n) {
+      float acc = 0;
+      for (int64_t k = 0; k < K; ++k)
+        acc += a[m * K + k] * storedAt(b + n * rowBytes, T, k);
+      out[m * ldo + n] = acc;
+    }
 }
 
 #ifdef CHITU_X86
@@ -122,28 +132,35 @@ __attribute__((target("avx2,fma,f16c"))) inline __m256 load8(const void *b, DTyp
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-__attribute__((target("avx2,fma,f16c"))) void
-dotF32Avx2(const float *const *a, int rows, const void *b, DType t, int64_t n, float *out) {
-  __m256 acc[4][2];
-  for (int r = 0; r < 4; ++r)
-    acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m256 b0 = load8(b, t, i), b1 = load8(b, t, i + 8);
-    for (int r = 0; r < rows; ++r) {
-      acc[r][0] = _mm256_fmadd_ps(_mm256_loadu_ps(a[r] + i), b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(_mm256_loadu_ps(a[r] + i + 8), b1, acc[r][1]);
+template <int MR, int NR, DType T>
+__attribute__((target("avx2,fma,f16c"))) void tileAvx2(const float *a, int64_t K, const uint8_t *b,
+                                                       float *out, int64_t ldo) {
+  const size_t rowBytes = size_t(K) * (T == DType::F32 ? 4 : 2);
+  __m256 acc[MR][NR];
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n)
+      acc[m][n] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) {
+    __m256 bv[NR];
+    for (int n = 0; n < NR; ++n)
+      bv[n] = load8(b + n * rowBytes, T, k);
+    for (int m = 0; m < MR; ++m) {
+      __m256 av = _mm256_loadu_ps(a + m * K + k);
+      for (int n = 0; n < NR; ++n)
+        acc[m][n] = _mm256_fmadd_ps(av, bv[n], acc[m][n]);
     }
   }
-  for (int r = 0; r < rows; ++r) {
-    float lanes[8];
-    _mm256_storeu_ps(lanes, _mm256_add_ps(acc[r][0], acc[r][1]));
-    float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
-                ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-    for (int64_t j = i; j < n; ++j)
-      sum += a[r][j] * storedAt(b, t, j);
-    out[r] = sum;
-  }
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n) {
+      float lanes[8];
+      _mm256_storeu_ps(lanes, acc[m][n]);
+      float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+                  ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+      for (int64_t j = k; j < K; ++j)
+        sum += a[m * K + j] * storedAt(b + n * rowBytes, T, j);
+      out[m * ldo + n] = sum;
+    }
 }
 
 __attribute__((target("avx2,fma"))) void axpyAvx2(double s, const float *b, int64_t n,
@@ -209,25 +226,32 @@ __attribute__((target("avx512f"))) inline __m512 load16(const void *b, DType t, 
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-__attribute__((target("avx512f"))) void dotF32Avx512(const float *const *a, int rows, const void *b,
-                                                     DType t, int64_t n, float *out) {
-  __m512 acc[4][2];
-  for (int r = 0; r < 4; ++r)
-    acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    __m512 b0 = load16(b, t, i), b1 = load16(b, t, i + 16);
-    for (int r = 0; r < rows; ++r) {
-      acc[r][0] = _mm512_fmadd_ps(_mm512_loadu_ps(a[r] + i), b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(_mm512_loadu_ps(a[r] + i + 16), b1, acc[r][1]);
+template <int MR, int NR, DType T>
+__attribute__((target("avx512f"))) void tileAvx512(const float *a, int64_t K, const uint8_t *b,
+                                                   float *out, int64_t ldo) {
+  const size_t rowBytes = size_t(K) * (T == DType::F32 ? 4 : 2);
+  __m512 acc[MR][NR];
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n)
+      acc[m][n] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    __m512 bv[NR];
+    for (int n = 0; n < NR; ++n)
+      bv[n] = load16(b + n * rowBytes, T, k);
+    for (int m = 0; m < MR; ++m) {
+      __m512 av = _mm512_loadu_ps(a + m * K + k);
+      for (int n = 0; n < NR; ++n)
+        acc[m][n] = _mm512_fmadd_ps(av, bv[n], acc[m][n]);
     }
   }
-  for (int r = 0; r < rows; ++r) {
-    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
-    for (int64_t j = i; j < n; ++j)
-      sum += a[r][j] * storedAt(b, t, j);
-    out[r] = sum;
-  }
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n) {
+      float sum = _mm512_reduce_add_ps(acc[m][n]);
+      for (int64_t j = k; j < K; ++j)
+        sum += a[m * K + j] * storedAt(b + n * rowBytes, T, j);
+      out[m * ldo + n] = sum;
+    }
 }
 
 __attribute__((target("avx512f"))) void axpyAvx512(double s, const float *b, int64_t n,
@@ -246,18 +270,60 @@ struct Kernels {
   void (*toFloat)(const void *, DType, int64_t, float *);
   void (*dot)(const double *const *, int, const float *, int64_t, double *);
   void (*axpy)(double, const float *, int64_t, double *);
-  void (*dotF32)(const float *const *, int, const void *, DType, int64_t, float *);
 };
+
+// The tile for MR (1..maxTileRows) rows of A and NR (1 or kTileColumns) rows of B of type t.
+template <template <int, int, DType> class Tile, int MR, int NR> TileFn tileOfType(DType t) {
+  return t == DType::F32   ? Tile<MR, NR, DType::F32>::fn
+         : t == DType::F16 ? Tile<MR, NR, DType::F16>::fn
+                           : Tile<MR, NR, DType::BF16>::fn;
+}
+template <template <int, int, DType> class Tile, int NR> TileFn tileOfRows(int mr, DType t) {
+  switch (mr) {
+  case 1:
+    return tileOfType<Tile, 1, NR>(t);
+  case 2:
+    return tileOfType<Tile, 2, NR>(t);
+  case 3:
+    return tileOfType<Tile, 3, NR>(t);
+  default:
+    return tileOfType<Tile, 4, NR>(t);
+  }
+}
+template <int MR, int NR, DType T> struct ScalarTile {
+  static constexpr TileFn fn = tileScalar<MR, NR, T>;
+};
+#ifdef CHITU_X86
+template <int MR, int NR, DType T> struct Avx2Tile {
+  static constexpr TileFn fn = tileAvx2<MR, NR, T>;
+};
+template <int MR, int NR, DType T> struct Avx512Tile {
+  static constexpr TileFn fn = tileAvx512<MR, NR, T>;
+};
+#endif
+
+// AVX2 has 16 vector registers: tiles of 2 x 4 accumulators; AVX-512's 32 hold 4 x 4.
+int maxTileRows(Isa isa) { return isa == Isa::Avx2 ? 2 : 4; }
+
+TileFn tileFor(Isa isa, int mr, int nr, DType t) {
+#ifdef CHITU_X86
+  if (isa == Isa::Avx512)
+    return nr == 1 ? tileOfRows<Avx512Tile, 1>(mr, t) : tileOfRows<Avx512Tile, kTileColumns>(mr, t);
+  if (isa == Isa::Avx2)
+    return nr == 1 ? tileOfRows<Avx2Tile, 1>(mr, t) : tileOfRows<Avx2Tile, kTileColumns>(mr, t);
+#endif
+  return nr == 1 ? tileOfRows<ScalarTile, 1>(mr, t) : tileOfRows<ScalarTile, kTileColumns>(mr, t);
+}
 
 Kernels kernelsFor(Isa isa) {
 #ifdef CHITU_X86
   if (isa == Isa::Avx512)
-    return {toFloatAvx512, dotAvx512, axpyAvx512, dotF32Avx512};
+    return {toFloatAvx512, dotAvx512, axpyAvx512};
   if (isa == Isa::Avx2)
-    return {toFloatAvx2, dotAvx2, axpyAvx2, dotF32Avx2};
+    return {toFloatAvx2, dotAvx2, axpyAvx2};
 #endif
   (void)isa;
-  return {toFloatScalar, dotScalar, axpyScalar, dotF32Scalar};
+  return {toFloatScalar, dotScalar, axpyScalar};
 }
 
 size_t elementBytes(DType t) { return t == DType::F32 ? 4 : 2; }
@@ -315,33 +381,35 @@ void matmulRows(Isa isa, const float *a, const void *b, DType bType, bool bRowsA
   const Kernels kern = kernelsFor(isa);
   const uint8_t *bBytes = static_cast<const uint8_t *>(b);
   const size_t eb = elementBytes(bType);
-  // Columns in chunks: enough chunks to keep every thread busy, each big enough to be
-  // worth a task (about 64K multiply-adds).
+  // Columns in chunks: enough chunks to keep every thread busy and balanced (16 a thread),
+  // each big enough to be worth a task (about 64K multiply-adds), whole tiles of columns.
   const int64_t threads = parallel ? numThreads() : 1;
   const int64_t macsPerColumn = std::max<int64_t>(M * K, 1);
-  int64_t chunk =
-      std::max<int64_t>((N + 4 * threads - 1) / (4 * threads), (int64_t(1) << 16) / macsPerColumn);
-  chunk = std::clamp<int64_t>(chunk, 1, N);
+  int64_t chunk = std::max<int64_t>((N + 16 * threads - 1) / (16 * threads),
+                                    (int64_t(1) << 16) / macsPerColumn);
+  chunk = std::clamp<int64_t>((chunk + kTileColumns - 1) / kTileColumns * kTileColumns, 1, N);
   const int64_t numChunks = (N + chunk - 1) / chunk;
   const bool inFloat = accumulate == Accumulate::Float && bRowsAreColumns;
   std::vector<double> aWide;
   if (bRowsAreColumns && !inFloat)
     aWide.assign(a, a + M * K);
+  const int64_t tileRows = maxTileRows(isa);
+  // A's rows in blocks that stay in the core's cache while the chunk's columns pass.
+  const int64_t blockRows =
+      std::max<int64_t>(tileRows, (int64_t(1) << 19) / (4 * K) / tileRows * tileRows);
   auto task = [&](int64_t c) {
     const int64_t n0 = c * chunk, n1 = std::min(N, n0 + chunk);
     if (inFloat) {
-      // Each B row read once as stored, against up to four A rows at a time.
-      float sums[4];
-      for (int64_t n = n0; n < n1; ++n) {
-        const void *row = bBytes + size_t(n) * size_t(K) * eb;
-        for (int64_t m = 0; m < M; m += 4) {
-          int rows = int(std::min<int64_t>(4, M - m));
-          const float *ap[4];
-          for (int r = 0; r < rows; ++r)
-            ap[r] = a + (m + r) * K;
-          kern.dotF32(ap, rows, row, bType, K, sums);
-          for (int r = 0; r < rows; ++r)
-            out[(m + r) * N + n] = sums[r];
+      for (int64_t m0 = 0; m0 < M; m0 += blockRows) {
+        const int64_t m1 = std::min(M, m0 + blockRows);
+        for (int64_t n = n0; n < n1;) {
+          const int nr = n1 - n >= kTileColumns ? kTileColumns : 1;
+          const uint8_t *bRows = bBytes + size_t(n) * size_t(K) * eb;
+          for (int64_t m = m0; m < m1; m += tileRows) {
+            const int mr = int(std::min<int64_t>(tileRows, m1 - m));
+            tileFor(isa, mr, nr, bType)(a + m * K, K, bRows, out + m * N + n, N);
+          }
+          n += nr;
         }
       }
     } else if (bRowsAreColumns) {

@@ -146,6 +146,18 @@ Status broadcastStrides(const std::vector<int64_t> &in, const std::vector<int64_
   return Status::ok();
 }
 
+// Runs fn(begin, end) over parts of [0, count) on every core when the count is large
+// enough to be worth it (elementwise ops of a CPU-placed MLP), else in one call.
+void forEachPart(int64_t count, const std::function<void(int64_t, int64_t)> &fn) {
+  constexpr int64_t kPart = int64_t(1) << 14;
+  if (count <= kPart) {
+    fn(0, count);
+    return;
+  }
+  parallelFor((count + kPart - 1) / kPart,
+              [&](int64_t p) { fn(p * kPart, std::min(count, (p + 1) * kPart)); });
+}
+
 // Walks every index of `dims` in row-major order, keeping offsets of several strided
 // operands up to date (an odometer: no division per element).
 class IndexWalker {
@@ -154,6 +166,16 @@ public:
       : dims_(dims), strides_(std::move(strides)), index_(dims.size(), 0),
         offsets_(strides_.size(), 0) {}
   int64_t offset(size_t operand) const { return offsets_[operand]; }
+  // Moves to the element at row-major position `linear` (to start a part of the walk).
+  void seek(int64_t linear) {
+    std::fill(offsets_.begin(), offsets_.end(), 0);
+    for (size_t d = dims_.size(); d-- > 0;) {
+      index_[d] = dims_[d] ? linear % dims_[d] : 0;
+      linear = dims_[d] ? linear / dims_[d] : 0;
+      for (size_t k = 0; k < strides_.size(); ++k)
+        offsets_[k] += (*strides_[k])[d] * index_[d];
+    }
+  }
   void next() {
     for (size_t d = dims_.size(); d-- > 0;) {
       for (size_t k = 0; k < strides_.size(); ++k)
@@ -224,9 +246,12 @@ template <typename T> Status binaryOp(OpKind kind, const Value &a, const Value &
   const auto &da = cdata<T>(a);
   const auto &db = cdata<T>(b);
   auto &dout = data<T>(out);
-  IndexWalker walk(out.dims, {&sa, &sb});
-  for (size_t i = 0; i < dout.size(); ++i, walk.next())
-    dout[i] = binaryScalar<T>(kind, da[walk.offset(0)], db[walk.offset(1)]);
+  forEachPart(int64_t(dout.size()), [&](int64_t begin, int64_t end) {
+    IndexWalker walk(out.dims, {&sa, &sb});
+    walk.seek(begin);
+    for (int64_t i = begin; i < end; ++i, walk.next())
+      dout[size_t(i)] = binaryScalar<T>(kind, da[walk.offset(0)], db[walk.offset(1)]);
+  });
   return Status::ok();
 }
 
@@ -1284,8 +1309,10 @@ StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &give
     if (!sameCType(true) || in.dims != out.dims)
       return bad("unary op type or shape");
     if (in.ctype() == ComputeType::F32) {
-      for (size_t i = 0; i < out.f32.size(); ++i)
-        out.f32[i] = unaryFloat(kind, in.f32[i]);
+      forEachPart(int64_t(out.f32.size()), [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i)
+          out.f32[size_t(i)] = unaryFloat(kind, in.f32[size_t(i)]);
+      });
     } else if (in.ctype() == ComputeType::I32) {
       st = unaryInt<int32_t>(kind, in, out);
     } else {

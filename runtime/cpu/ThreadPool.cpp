@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -12,6 +13,12 @@ namespace chitu::rt::cpu {
 namespace {
 
 thread_local bool insideParallelFor = false;
+
+inline void pause() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#endif
+}
 
 // Workers sleep until a job is posted, then claim indices from a shared counter; the
 // caller claims them too, so a pool of one thread (no workers) is just a loop.
@@ -32,7 +39,7 @@ public:
       count_ = count;
       next_ = 0;
       done_ = 0;
-      ++generation_;
+      generation_.fetch_add(1);
     }
     posted_.notify_all();
     claim();
@@ -58,10 +65,15 @@ private:
   void work() {
     uint64_t seen = 0;
     for (;;) {
+      // Spin a little before sleeping: a CPU-placed model posts one job per product, a few
+      // hundred microseconds apart, and a sleeping thread takes long to wake.
+      const auto spinUntil = std::chrono::steady_clock::now() + kSpin;
+      while (generation_.load() == seen && std::chrono::steady_clock::now() < spinUntil)
+        pause();
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        posted_.wait(lock, [&] { return generation_ != seen; });
-        seen = generation_;
+        posted_.wait(lock, [&] { return generation_.load() != seen; });
+        seen = generation_.load();
         if (!fn_)
           continue;
         ++active_;
@@ -80,7 +92,8 @@ private:
   const std::function<void(int64_t)> *fn_ = nullptr;
   int64_t count_ = 0, done_ = 0;
   std::atomic<int64_t> next_{0};
-  uint64_t generation_ = 0;
+  std::atomic<uint64_t> generation_{0};
+  static constexpr std::chrono::microseconds kSpin{100};
   int active_ = 0; // workers inside claim(): the job's state must outlive them
 };
 

@@ -50,6 +50,8 @@ Status loadDriver(Driver &d) {
   if (!sym(d.cuMemHostAlloc, "cuMemHostAlloc") || !sym(d.cuMemFreeHost, "cuMemFreeHost") ||
       !sym(d.cuStreamWaitEvent, "cuStreamWaitEvent") || !d.cuEventCreate)
     d.cuMemHostAlloc = nullptr;
+  if (!sym(d.cuLaunchHostFunc, "cuLaunchHostFunc") || !d.cuMemHostAlloc)
+    d.cuLaunchHostFunc = nullptr;
   if (!sym(d.cuStreamBeginCapture, "cuStreamBeginCapture_v2") ||
       !sym(d.cuStreamEndCapture, "cuStreamEndCapture") ||
       !sym(d.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags") ||

@@ -65,6 +65,8 @@ struct Driver {
   CUresult (*cuMemHostAlloc)(void **, size_t, unsigned);
   CUresult (*cuMemFreeHost)(void *);
   CUresult (*cuStreamWaitEvent)(CUstream, CUevent, unsigned);
+  // CPU placement (optional: null when the driver lacks it): a host function in stream order.
+  CUresult (*cuLaunchHostFunc)(CUstream, void (*)(void *), void *);
   CUresult (*cuStreamBeginCapture)(CUstream, int);
   CUresult (*cuStreamEndCapture)(CUstream, CUgraph *);
   CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *, CUgraph, unsigned long long);

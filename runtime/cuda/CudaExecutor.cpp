@@ -2,6 +2,7 @@
 
 #include "CublasLt.h"
 #include "CudaDriver.h"
+#include "cpu/CpuExecutor.h"
 #include "support/Format.h"
 
 #include <algorithm>
@@ -35,8 +36,8 @@ bool parseArch(const std::string &arch, int &major, int &minor, bool &specific) 
 
 class CudaExecutor : public Executor {
 public:
-  CudaExecutor(std::shared_ptr<const Model> model, uint64_t gpuMemoryBytes)
-      : model_(std::move(model)), gpuMemoryBytes_(gpuMemoryBytes) {}
+  CudaExecutor(std::shared_ptr<const Model> model, uint64_t gpuMemoryBytes, CpuPlacement cpu)
+      : model_(std::move(model)), gpuMemoryBytes_(gpuMemoryBytes), cpu_(std::move(cpu)) {}
 
   ~CudaExecutor() override {
     if (!d_)
@@ -64,6 +65,8 @@ public:
       d_->cuStreamDestroy(copyStream_);
     if (arena_)
       d_->cuMemFree(arena_);
+    if (hostArena_)
+      d_->cuMemFreeHost(hostArena_);
     if (libraryWorkspace_)
       d_->cuMemFree(libraryWorkspace_);
     gemm_.reset();
@@ -107,6 +110,7 @@ public:
     CHITU_CU(d_->cuCtxSetCurrent(ctx_));
     CHITU_CU(d_->cuStreamCreate(&stream_, 0));
     CHITU_RETURN_IF_ERROR(loadKernels());
+    CHITU_RETURN_IF_ERROR(groupCpuSteps());
     CHITU_RETURN_IF_ERROR(placeWeights());
     // CHITU_CUDA_GRAPHS=0 launches every kernel directly (to compare, or to debug).
     const char *graphs = std::getenv("CHITU_CUDA_GRAPHS");
@@ -196,6 +200,18 @@ public:
       CHITU_CU(d_->cuMemAlloc(&arena_, shapes.arenaSize));
       arenaBytes_ = shapes.arenaSize;
     }
+    const bool cpuSteps = !cpuGroups_.empty() && !cpuGroups_[size_t(entry)].empty();
+    if (cpuSteps && shapes.arenaSize > hostArenaBytes_) {
+      if (hostArena_)
+        CHITU_CU(d_->cuMemFreeHost(hostArena_));
+      hostArena_ = nullptr;
+      hostArenaBytes_ = 0;
+      void *host = nullptr;
+      CHITU_CU(d_->cuMemHostAlloc(&host, std::max<uint64_t>(shapes.arenaSize, 1), 0));
+      hostArena_ = static_cast<uint8_t *>(host);
+      hostArenaBytes_ = shapes.arenaSize;
+    }
+    hostError_.clear();
     size_t numSteps = e.steps()->size();
     if (numSteps > statusWords_) {
       if (status_)
@@ -229,13 +245,21 @@ public:
       stepBegin_.assign(1, 0);
       libraryNeeded_ = 0;
       const bool streaming = entry == placementEntry_ && !streamed_.empty();
+      // The CPU steps' shapes, kept alive by their launches (and graphs of them).
+      std::shared_ptr<const EntryShapes> cpuShapes;
+      if (cpuSteps)
+        cpuShapes = std::make_shared<EntryShapes>(shapes);
       for (uint32_t s = 0; s < numSteps; ++s) {
         if (streaming)
           prepareCopiesBefore(s);
-        Status st = prepare(*e.steps()->Get(s), s, shapes);
-        if (!st.isOk())
-          return st.withContext("kernel " +
-                                a.kernels()->Get(e.steps()->Get(s)->kernel())->name()->str());
+        if (cpuSteps && cpuGroupOf_[size_t(entry)][s] >= 0) {
+          prepareCpuStep(entry, s, cpuShapes);
+        } else {
+          Status st = prepare(*e.steps()->Get(s), s, shapes);
+          if (!st.isOk())
+            return st.withContext("kernel " +
+                                  a.kernels()->Get(e.steps()->Get(s)->kernel())->name()->str());
+        }
         if (streaming)
           prepareCopiesAfter(s);
         stepBegin_.push_back(launches_.size());
@@ -284,6 +308,8 @@ public:
       copyTimes_.push_back(ms);
     }
     timingCopies_ = false;
+    if (!hostError_.empty())
+      return runtimeError(hostError_ + "; the outputs are not valid");
     for (uint32_t s = 0; s < numSteps; ++s)
       if (status[s] != 0) {
         const cbin::Kernel &k = *a.kernels()->Get(e.steps()->Get(s)->kernel());
@@ -411,6 +437,17 @@ private:
     for (uint32_t i = 0; i < n; ++i)
       total += a.weights()->Get(i)->byte_size();
     std::vector<bool> resident(n, true);
+    uint64_t onCpu = 0;
+    for (uint32_t i = 0; i < n; ++i)
+      if (cpu_.weightOnCpu[i]) { // only CPU steps read it: it stays in host memory
+        resident[i] = false;
+        total -= a.weights()->Get(i)->byte_size();
+        onCpu += a.weights()->Get(i)->byte_size();
+      }
+    const std::string cpuNote = cpu_.empty() ? ""
+                                             : "; " + std::to_string(cpu_.stepsOnCpu) +
+                                                   " steps on the CPU (" + humanBytes(onCpu) +
+                                                   " of weights in host memory)";
     // Without a budget: the free memory less a margin for the KV cache and activations (10%
     // of the GPU's memory, at least 2 GiB), where the weights would not fit in it and the
     // model has slices to stream (else the allocation below reports what is missing).
@@ -440,7 +477,8 @@ private:
       }
     CHITU_CU(d_->cuStreamSynchronize(stream_));
     if (streamed_.empty()) {
-      placement_ = "all weights resident (" + humanBytes(residentBytes) + ")";
+      placement_ = (cpu_.empty() ? "all weights resident (" : "all GPU weights resident (") +
+                   humanBytes(residentBytes) + ")" + cpuNote;
       return Status::ok();
     }
     // The pinned images and the two slots.
@@ -470,7 +508,7 @@ private:
                  " slices resident (" + humanBytes(residentBytes) + " of weights), " +
                  std::to_string(streamed_.size()) + " streamed from pinned host memory (" +
                  humanBytes(pinned) + ") through " + std::to_string(numSlots) + " slot" +
-                 (numSlots > 1 ? "s" : "") + " of " + humanBytes(slotBytes);
+                 (numSlots > 1 ? "s" : "") + " of " + humanBytes(slotBytes) + cpuNote;
     return Status::ok();
   }
 
@@ -498,20 +536,22 @@ private:
     std::set<uint32_t> inSlices;
     for (uint32_t s = 0; s < numSlices; ++s)
       if (const auto *list = e.slices()->Get(s)->weights())
-        for (uint32_t t : *list) {
-          sliceWeights[s].insert(weightOf(t));
-          inSlices.insert(weightOf(t));
-        }
+        for (uint32_t t : *list)
+          if (!cpu_.weightOnCpu[weightOf(t)]) {
+            sliceWeights[s].insert(weightOf(t));
+            inSlices.insert(weightOf(t));
+          }
     // Weights other entries read, and weights no slice reads, stay resident.
     std::set<uint32_t> res;
     for (uint32_t other = 0; other < a.entries()->size(); ++other)
       if (other != sliced[0])
         for (const cbin::Step *step : *a.entries()->Get(other)->steps())
           for (uint32_t t : *step->inputs())
-            if (a.tensors()->Get(t)->storage() == cbin::StorageKind::WEIGHT)
+            if (a.tensors()->Get(t)->storage() == cbin::StorageKind::WEIGHT &&
+                !cpu_.weightOnCpu[weightOf(t)])
               res.insert(weightOf(t));
     for (uint32_t w = 0; w < a.weights()->size(); ++w)
-      if (!inSlices.count(w))
+      if (!inSlices.count(w) && !cpu_.weightOnCpu[w])
         res.insert(w);
     // A streamed slice's image: its weights that are not resident, each 256-byte aligned.
     auto imageBytes = [&](uint32_t s, const std::set<uint32_t> &resident) {
@@ -544,9 +584,13 @@ private:
       // Even with every slice streamed the two slots do not fit.
       uint64_t largest = 0;
       uint32_t which = 0;
-      for (uint32_t s = 0; s < numSlices; ++s)
-        if (e.slices()->Get(s)->weight_bytes() > largest)
-          largest = e.slices()->Get(s)->weight_bytes(), which = s;
+      for (uint32_t s = 0; s < numSlices; ++s) {
+        uint64_t bytes = 0; // its weights on the GPU
+        for (uint32_t w : sliceWeights[s])
+          bytes += bytesOf(w);
+        if (bytes > largest)
+          largest = bytes, which = s;
+      }
       return invalidArgument(need +
                              ", and streaming needs at least two staging slots of the "
                              "largest slice (slice " +
@@ -569,6 +613,134 @@ private:
       streamed_.push_back(std::move(ss));
     }
     return Status::ok();
+  }
+
+  // ---- CPU placement (core/Placement.h) --------------------------------------------------
+  //
+  // Consecutive CPU steps form a group. Before a group its inputs (arena tensors it reads that
+  // it does not write) are copied into the host arena, a pinned mirror of the device arena's
+  // layout; each step runs in a host function (cuLaunchHostFunc) on the CPU executor's code,
+  // weights read where the model holds them; after it, the tensors it writes that later steps
+  // or the entry's outputs read are copied back. All in stream order, so CUDA graphs capture
+  // it like any launch.
+  // One CPU step of a run, the host function's argument (kept alive by the launches).
+  struct CpuWork {
+    CudaExecutor *self = nullptr;
+    int entry = 0;
+    uint32_t step = 0;
+    std::shared_ptr<const EntryShapes> shapes;
+    uint8_t *host = nullptr; // the host arena
+    bool operator==(const CpuWork &o) const {
+      return self == o.self && entry == o.entry && step == o.step && host == o.host &&
+             shapes->symbols == o.shapes->symbols;
+    }
+  };
+  struct CpuGroup {
+    uint32_t first = 0, count = 0;
+    std::vector<uint32_t> inputs, outputs; // arena tensors copied in and out
+  };
+
+  Status groupCpuSteps() {
+    if (cpu_.empty())
+      return Status::ok();
+    if (!d_->cuLaunchHostFunc)
+      return Status(StatusCode::DeviceError,
+                    "the CUDA driver lacks cuLaunchHostFunc or pinned memory, which steps "
+                    "placed on the CPU need");
+    const cbin::Artifact &a = model_->artifact();
+    auto isArena = [&](uint32_t t) {
+      return a.tensors()->Get(t)->storage() == cbin::StorageKind::ARENA;
+    };
+    cpuGroups_.resize(a.entries()->size());
+    cpuGroupOf_.resize(a.entries()->size());
+    for (uint32_t en = 0; en < a.entries()->size(); ++en) {
+      const cbin::Entry &e = *a.entries()->Get(en);
+      const uint32_t n = e.steps()->size();
+      cpuGroupOf_[en].assign(n, -1);
+      for (uint32_t s = 0; s < n;) {
+        if (!cpu_.stepOnCpu[en][s]) {
+          ++s;
+          continue;
+        }
+        CpuGroup g;
+        g.first = s;
+        while (s < n && cpu_.stepOnCpu[en][s])
+          cpuGroupOf_[en][s++] = int(cpuGroups_[en].size());
+        g.count = s - g.first;
+        std::set<uint32_t> written, in;
+        for (uint32_t st = g.first; st < s; ++st) {
+          for (uint32_t t : *e.steps()->Get(st)->inputs())
+            if (isArena(t) && !written.count(t) && in.insert(t).second)
+              g.inputs.push_back(t);
+          for (uint32_t t : *e.steps()->Get(st)->outputs())
+            written.insert(t);
+        }
+        std::set<uint32_t> readLater(e.outputs()->begin(), e.outputs()->end());
+        for (uint32_t st = s; st < n; ++st)
+          for (uint32_t t : *e.steps()->Get(st)->inputs())
+            readLater.insert(t);
+        for (uint32_t t : written)
+          if (isArena(t) && readLater.count(t))
+            g.outputs.push_back(t);
+        cpuGroups_[en].push_back(std::move(g));
+      }
+    }
+    return Status::ok();
+  }
+
+  // Step s of `entry` on the CPU: the group's inputs copied to the host first, its outputs
+  // back after its last step.
+  void prepareCpuStep(int entry, uint32_t s, const std::shared_ptr<const EntryShapes> &shapes) {
+    const CpuGroup &g = cpuGroups_[size_t(entry)][size_t(cpuGroupOf_[size_t(entry)][s])];
+    auto copies = [&](Sync kind, const std::vector<uint32_t> &tensors) {
+      Launch &c = launches_.append();
+      c.sync = kind;
+      for (uint32_t t : tensors)
+        if (shapes->bytes[t]) {
+          c.params.push_back(arena_ + shapes->offsets[t]);
+          c.params.push_back(reinterpret_cast<uint64_t>(hostArena_ + shapes->offsets[t]));
+          c.params.push_back(shapes->bytes[t]);
+        }
+    };
+    if (s == g.first)
+      copies(Sync::ToHost, g.inputs);
+    auto work = std::make_shared<CpuWork>();
+    work->self = this;
+    work->entry = entry;
+    work->step = s;
+    work->shapes = shapes;
+    work->host = hostArena_;
+    Launch &h = launches_.append();
+    h.sync = Sync::CpuStep;
+    h.cpuWork = std::move(work);
+    if (s == g.first + g.count - 1)
+      copies(Sync::ToDevice, g.outputs);
+  }
+
+  static void cpuStepCallback(void *data) {
+    const CpuWork &w = *static_cast<const CpuWork *>(data);
+    w.self->runCpuStep(w);
+  }
+
+  // On the driver's thread, in stream order; an error skips the run's remaining CPU steps
+  // and is reported by run() after the stream synchronises.
+  void runCpuStep(const CpuWork &w) {
+    if (!hostError_.empty())
+      return;
+    const cbin::Artifact &a = model_->artifact();
+    const cbin::Step &step = *a.entries()->Get(uint32_t(w.entry))->steps()->Get(w.step);
+    Status st = runStepOnCpu(
+        *model_, step, *w.shapes,
+        [&](uint32_t t) -> uint8_t * {
+          const cbin::Tensor &tensor = *a.tensors()->Get(t);
+          if (tensor.storage() == cbin::StorageKind::WEIGHT)
+            return const_cast<uint8_t *>(model_->weightData(tensor.weight()));
+          return w.host + w.shapes->offsets[t]; // states never run on the CPU (Placement)
+        },
+        cpu::Accumulate::Float);
+    if (!st.isOk())
+      hostError_ = "kernel " + a.kernels()->Get(step.kernel())->name()->str() +
+                   " (on the CPU): " + st.message();
   }
 
   // The entries that have slices (chitu-slice ran on them).
@@ -610,7 +782,19 @@ private:
   // A library GEMM instead when `gemm` is set: params are then A, B, D and the workspace.
   // Or, with weight streaming, an ordering or copy item (`sync`): the run's start, a
   // streamed slice's copy into slot `slot`, the wait for it, the slot's release.
-  enum class Sync : unsigned char { None, RunStart, Copy, AwaitCopy, SlotFree };
+  // Or, for steps placed on the CPU: copies of a CPU group's boundary tensors between the
+  // arena and its host mirror (params: device address, host address, bytes per tensor),
+  // and the host function running one CPU step (cpuWork).
+  enum class Sync : unsigned char {
+    None,
+    RunStart,
+    Copy,
+    AwaitCopy,
+    SlotFree,
+    ToHost,
+    CpuStep,
+    ToDevice
+  };
   struct Launch {
     CUfunction function = nullptr; // null: an empty grid, nothing to launch
     const cuda::GemmLibrary::Plan *gemm = nullptr;
@@ -622,12 +806,14 @@ private:
     int streamedIndex = 0;      // Copy: which streamed slice
     const void *host = nullptr; // Copy: the pinned image, `bytes` long
     uint64_t bytes = 0;
+    std::shared_ptr<const CpuWork> cpuWork; // CpuStep
     bool operator==(const Launch &o) const {
       return function == o.function && gemm == o.gemm && std::equal(grid, grid + 3, o.grid) &&
              std::equal(block, block + 3, o.block) && sharedBytes == o.sharedBytes &&
              params == o.params && sync == o.sync && slot == o.slot &&
              afterRunStart == o.afterRunStart && streamedIndex == o.streamedIndex &&
-             host == o.host && bytes == o.bytes;
+             host == o.host && bytes == o.bytes &&
+             (cpuWork == o.cpuWork || (cpuWork && o.cpuWork && *cpuWork == *o.cpuWork));
     }
   };
 
@@ -889,6 +1075,20 @@ private:
     case Sync::SlotFree:
       CHITU_CU(d_->cuEventRecord(slotFree_[l.slot], stream_));
       return Status::ok();
+    case Sync::ToHost:
+      for (size_t i = 0; i + 2 < l.params.size(); i += 3)
+        CHITU_CU(d_->cuMemcpyDtoHAsync(reinterpret_cast<void *>(l.params[i + 1]), l.params[i],
+                                       l.params[i + 2], stream_));
+      return Status::ok();
+    case Sync::CpuStep:
+      CHITU_CU(d_->cuLaunchHostFunc(stream_, &CudaExecutor::cpuStepCallback,
+                                    const_cast<CpuWork *>(l.cpuWork.get())));
+      return Status::ok();
+    case Sync::ToDevice:
+      for (size_t i = 0; i + 2 < l.params.size(); i += 3)
+        CHITU_CU(d_->cuMemcpyHtoDAsync(l.params[i], reinterpret_cast<const void *>(l.params[i + 1]),
+                                       l.params[i + 2], stream_));
+      return Status::ok();
     }
     if (l.gemm)
       return gemm_->run(*l.gemm, l.params[0], l.params[1], l.params[2], l.params[3], stream_);
@@ -996,6 +1196,12 @@ private:
   std::vector<double> copyTimes_;
   CUdeviceptr arena_ = 0;
   uint64_t arenaBytes_ = 0;
+  CpuPlacement cpu_;
+  std::vector<std::vector<CpuGroup>> cpuGroups_; // per entry (empty: no CPU steps at all)
+  std::vector<std::vector<int>> cpuGroupOf_;     // [entry][step]: its CPU group, or -1
+  uint8_t *hostArena_ = nullptr;                 // pinned; the arena's layout
+  uint64_t hostArenaBytes_ = 0;
+  std::string hostError_; // the first CPU step error of the run (set on the driver's thread)
   CUdeviceptr status_ = 0;
   size_t statusWords_ = 0;
   const std::vector<void *> *states_ = nullptr;
@@ -1037,8 +1243,9 @@ int selectBinary(const cbin::Kernel &kernel, int major, int minor) {
 }
 
 StatusOr<std::unique_ptr<Executor>> createCudaExecutor(std::shared_ptr<const Model> model,
-                                                       int deviceIndex, uint64_t gpuMemoryBytes) {
-  auto exec = std::make_unique<CudaExecutor>(std::move(model), gpuMemoryBytes);
+                                                       int deviceIndex, uint64_t gpuMemoryBytes,
+                                                       CpuPlacement cpu) {
+  auto exec = std::make_unique<CudaExecutor>(std::move(model), gpuMemoryBytes, std::move(cpu));
   CHITU_RETURN_IF_ERROR(exec->init(deviceIndex));
   return std::unique_ptr<Executor>(std::move(exec));
 }

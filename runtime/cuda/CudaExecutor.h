@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/Executor.h"
+#include "core/Placement.h"
 
 #include <memory>
 
@@ -11,9 +12,11 @@ namespace chitu::rt {
 
 // gpuMemoryBytes: the GPU memory the weights may take (0: no limit while the weights fit in
 // the free memory less a margin, else that); below the model's
-// weights, slices are streamed from pinned host memory (docs/slicing.md).
+// weights, slices are streamed from pinned host memory (docs/slicing.md). `cpu`: the steps
+// that run on the CPU, in stream order, their weights left in host memory.
 StatusOr<std::unique_ptr<Executor>> createCudaExecutor(std::shared_ptr<const Model> model,
-                                                       int deviceIndex, uint64_t gpuMemoryBytes);
+                                                       int deviceIndex, uint64_t gpuMemoryBytes,
+                                                       CpuPlacement cpu = {});
 
 // Number of visible GPUs (0 with a reason when the driver is missing).
 StatusOr<int> cudaDeviceCount();

@@ -102,6 +102,19 @@ inline uint64_t parseSizeOption(const Args &args, const std::string &name,
   return *bytes;
 }
 
+// The pattern of a --place rule 'PATTERN=cpu' (docs/slicing.md); a usage error otherwise.
+inline std::string parsePlacementRule(const Args &args, const std::string &rule) {
+  size_t eq = rule.rfind('=');
+  if (eq == std::string::npos || eq == 0)
+    args.usageError("--place: '" + rule +
+                    "' is not PATTERN=cpu (e.g. 'mlp=cpu': the steps reading weights whose "
+                    "name matches 'mlp' run on the CPU)");
+  if (rule.substr(eq + 1) != "cpu")
+    args.usageError("--place: unknown target '" + rule.substr(eq + 1) + "' in '" + rule +
+                    "' (the one target is cpu; other steps stay on the GPU)");
+  return rule.substr(0, eq);
+}
+
 [[noreturn]] inline void fatal(const std::string &tool, const std::string &msg) {
   std::fprintf(stderr, "%s: error: %s\n", tool.c_str(), msg.c_str());
   std::exit(1);

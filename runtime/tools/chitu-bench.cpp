@@ -26,6 +26,8 @@ options:
   --gpu-memory SIZE     GPU memory the weights may take (e.g. 6GiB; default: the free
                         memory less a margin when the weights do not fit in it);
                         below the weights, slices are streamed from host memory
+  --place PATTERN=cpu   run the steps reading weights whose name matches PATTERN (a
+                        regular expression, e.g. 'mlp') on the CPU; repeatable
   --batch 1,16,64       decode batch sizes (default: 1)
   --context N           tokens already in each sequence's KV cache when decode starts
                         (default: 512)
@@ -224,6 +226,7 @@ int main(int argc, char **argv) {
   tools::Args args(argc, argv);
   std::string path, device = "cuda", deviceIndex = "0", weightsDir, gpuMemory;
   std::vector<int64_t> batches{1};
+  std::vector<std::string> cpuPatterns;
   int64_t context = 512, promptLen = 2048, steps = 128, warmup = 8, repeat = 3;
   bool json = false, profile = false;
   while (!args.done()) {
@@ -233,6 +236,8 @@ int main(int argc, char **argv) {
       return 0;
     } else if (args.option("--device", device) || args.option("--device-index", deviceIndex) ||
                args.option("--weights", weightsDir) || args.option("--gpu-memory", gpuMemory)) {
+    } else if (args.option("--place", v)) {
+      cpuPatterns.push_back(tools::parsePlacementRule(args, v));
     } else if (args.option("--batch", v)) {
       batches = parseList(args, "--batch", v);
     } else if (args.option("--context", v)) {
@@ -268,6 +273,7 @@ int main(int argc, char **argv) {
                  "the model is not a compiled LLM (compile a Hugging Face checkpoint)");
   SessionOptions sessionOptions;
   sessionOptions.gpuMemoryBytes = tools::parseSizeOption(args, "--gpu-memory", gpuMemory);
+  sessionOptions.cpuWeightPatterns = cpuPatterns;
   auto session = Session::create(*model, where.cuda ? DeviceKind::Cuda : DeviceKind::Cpu,
                                  where.index, sessionOptions);
   if (!session.isOk())
@@ -385,7 +391,8 @@ int main(int argc, char **argv) {
         fail(events.status());
       if (s.lastShapes())
         decodeProfiles.push_back({b, profileOf(**model, entry, *s.lastShapes(), s.stepTimes())});
-      decodeSlices.push_back({b, sliceProfileOf(**model, entry, s.stepTimes(), s.copyTimes(), s.copyBytes())});
+      decodeSlices.push_back(
+          {b, sliceProfileOf(**model, entry, s.stepTimes(), s.copyTimes(), s.copyBytes())});
       s.setProfiling(false);
     }
     for (int32_t id : ids)

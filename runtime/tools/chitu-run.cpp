@@ -40,6 +40,9 @@ options:
   --gpu-memory SIZE       GPU memory the weights may take (e.g. 6GiB; default: the free
                           memory less a margin when the weights do not fit in it);
                           below the model's weights, slices are streamed from host memory
+  --place PATTERN=cpu     run the steps reading weights whose name matches PATTERN (a
+                          regular expression, e.g. 'mlp') on the CPU, their weights left
+                          in host memory; repeatable
   --entry NAME            entry function to run (default: the first)
   --input NAME=FILE.npy   bind an input (repeat for each input)
   --output NAME=FILE.npy  write an output to a .npy file (repeat as needed)
@@ -99,6 +102,7 @@ int main(int argc, char **argv) {
   tools::Args args(argc, argv);
   std::string modelPath, device = "cpu", deviceIndex = "0", entryName, weightsDir, gpuMemory;
   std::vector<std::pair<std::string, std::string>> inputs, outputs;
+  std::vector<std::string> cpuPatterns;
   bool quiet = false;
   tools::LlmRunOptions llmOptions;
   while (!args.done()) {
@@ -110,6 +114,8 @@ int main(int argc, char **argv) {
     } else if (args.option("--device", device) || args.option("--device-index", deviceIndex) ||
                args.option("--entry", entryName) || args.option("--weights", weightsDir) ||
                args.option("--gpu-memory", gpuMemory)) {
+    } else if (args.option("--place", v)) {
+      cpuPatterns.push_back(tools::parsePlacementRule(args, v));
     } else if (args.option("--input", v)) {
       inputs.push_back(splitBinding(args, v, "--input"));
     } else if (args.option("--output", v)) {
@@ -130,7 +136,7 @@ int main(int argc, char **argv) {
     auto inputInfos = model.inputs(entry);
     auto outputInfos = model.outputs(entry);
     Session session(model, where.cuda ? CHITU_DEVICE_CUDA : CHITU_DEVICE_CPU, where.index,
-                    tools::parseSizeOption(args, "--gpu-memory", gpuMemory));
+                    tools::parseSizeOption(args, "--gpu-memory", gpuMemory), cpuPatterns);
     if (where.cuda && !quiet)
       std::fprintf(stderr, "weights: %s\n", session.placement().c_str());
     if (tools::llmModeRequested(llmOptions)) {

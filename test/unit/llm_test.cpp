@@ -3,6 +3,7 @@
 // on the CPU executor and, when there is one, the GPU. Also: chunked prefill equals whole,
 // batches equal sequences alone, sampling is reproducible, and bad requests are clear errors.
 #include "chitu/chitu.h"
+#include "core/Placement.h"
 #include "core/Session.h"
 #include "llm/Generator.h"
 #include "support/Json.h"
@@ -350,7 +351,119 @@ TEST_P(TinyModel, GpuStreamedWeightsMatchResident) {
       << refused.status().message();
 }
 
+// CPU placement (docs/slicing.md): the steps reading weights a pattern matches run on the
+// CPU inside the GPU run (host functions in stream order, in CUDA graphs too), summing in
+// f32 as the GPU kernels do. fp32: transformers' logits and greedy ids as tightly as the
+// all-GPU run; bf16: the resident run's logits to bf16 rounding of the intermediates and
+// its greedy ids, alone, in a ragged batch and with the GPU slices streamed as well.
+TEST_P(TinyModel, GpuCpuPlacedStepsMatch) {
+  if (!haveGpu())
+    GTEST_SKIP() << "no CUDA GPU: " << chitu_last_error();
+  Golden g = golden(GetParam());
+  ASSERT_FALSE(g.prompt.empty());
+  const size_t vocab = g.logits.size() / g.prompt.size();
+  const std::vector<std::vector<std::string>> placements = {
+      {"mlp"}, {"mlp", "lm_head|embed_tokens"}, {"self_attn"}};
+  for (const auto &patterns : placements) {
+    SCOPED_TRACE("cpu patterns: " + patterns[0] + (patterns.size() > 1 ? ", " + patterns[1] : ""));
+    SessionOptions so;
+    so.cpuWeightPatterns = patterns;
+    Engine e = open(GetParam(), "fp32.b16", DeviceKind::Cuda, {}, so);
+    ASSERT_TRUE(e.generator);
+    EXPECT_NE(e.session->placement().find("steps on the CPU"), std::string::npos)
+        << e.session->placement();
+    auto logits = e.generator->promptLogits(g.prompt);
+    ASSERT_TRUE(logits.isOk()) << logits.status().message();
+    EXPECT_LE(relativeError(floats(*logits), g.logits), 1e-4);
+    EXPECT_EQ(greedy(*e.generator, g.prompt, int64_t(g.greedy.size())), g.greedy);
+  }
+  Engine resident = open(GetParam(), "bf16.b16", DeviceKind::Cuda);
+  ASSERT_TRUE(resident.generator);
+  auto reference = resident.generator->promptLogits(g.prompt);
+  ASSERT_TRUE(reference.isOk()) << reference.status().message();
+  const std::vector<int32_t> referenceIds = greedy(*resident.generator, g.prompt, 12);
+  const std::vector<std::vector<int32_t>> ragged = {
+      g.prompt, std::vector<int32_t>(g.prompt.begin(), g.prompt.begin() + 3)};
+  auto referenceBatch = resident.generator->promptLogits(ragged);
+  ASSERT_TRUE(referenceBatch.isOk()) << referenceBatch.status().message();
+  // Streaming besides: every slice's GPU weights streamed (two slots of the largest).
+  const cbin::Artifact &a = resident.session->model().artifact();
+  auto mlp = placeOnCpu(resident.session->model(), {"mlp"});
+  ASSERT_TRUE(mlp.isOk()) << mlp.status().message();
+  uint64_t largest = 0;
+  for (const cbin::Slice *slice : *a.entries()->Get(0)->slices()) {
+    uint64_t bytes = 0;
+    for (uint32_t t : *slice->weights())
+      if (!mlp->weightOnCpu[a.tensors()->Get(t)->weight()])
+        bytes += a.weights()->Get(a.tensors()->Get(t)->weight())->byte_size();
+    largest = std::max(largest, bytes);
+  }
+  for (uint64_t budget : {uint64_t(0), 2 * largest + 8192}) {
+    SCOPED_TRACE("GPU memory for weights: " + std::to_string(budget));
+    SessionOptions so;
+    so.cpuWeightPatterns = {"mlp"};
+    so.gpuMemoryBytes = budget;
+    Engine e = open(GetParam(), "bf16.b16", DeviceKind::Cuda, {}, so);
+    ASSERT_TRUE(e.generator);
+    EXPECT_EQ(e.session->placement().find("streamed") != std::string::npos, budget != 0)
+        << e.session->placement();
+    auto logits = e.generator->promptLogits(g.prompt);
+    ASSERT_TRUE(logits.isOk()) << logits.status().message();
+    EXPECT_GE(minRowCosine(floats(*logits), floats(*reference), vocab), 0.9999);
+    EXPECT_EQ(greedy(*e.generator, g.prompt, 12), referenceIds);
+    auto batched = e.generator->promptLogits(ragged);
+    ASSERT_TRUE(batched.isOk()) << batched.status().message();
+    for (size_t i = 0; i < ragged.size(); ++i)
+      EXPECT_GE(minRowCosine(floats((*batched)[i]), floats((*referenceBatch)[i]), vocab), 0.9999)
+          << "prompt " << i;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Golden, TinyModel, ::testing::ValuesIn(kModelNames));
+
+// CPU placement rules are checked on any device: the steps they place, the weights left in
+// host memory, and a clear error for a pattern that is no regular expression, one that
+// matches nothing, and one placing a step that touches the KV cache.
+TEST(Llm, CpuPlacementRulesAreChecked) {
+  auto model = Model::load(kModels + "/llama/bf16.b16.cbin", {});
+  ASSERT_TRUE(model.isOk()) << model.status().message();
+  const cbin::Artifact &a = (*model)->artifact();
+  auto mlp = placeOnCpu(**model, {"mlp"});
+  ASSERT_TRUE(mlp.isOk()) << mlp.status().message();
+  size_t mlpWeights = 0;
+  for (uint32_t w = 0; w < a.weights()->size(); ++w) {
+    bool isMlp = a.weights()->Get(w)->name()->str().find("mlp") != std::string::npos;
+    EXPECT_EQ(mlp->weightOnCpu[w], isMlp) << a.weights()->Get(w)->name()->str();
+    mlpWeights += isMlp;
+  }
+  EXPECT_EQ(mlpWeights, 6u);      // gate, up, down of two layers
+  EXPECT_EQ(mlp->stepsOnCpu, 4u); // each layer's gate/up and down kernels
+  const cbin::Entry &forward = *a.entries()->Get(0);
+  for (uint32_t s = 0; s < forward.steps()->size(); ++s) {
+    std::string kernel = a.kernels()->Get(forward.steps()->Get(s)->kernel())->name()->str();
+    EXPECT_EQ(mlp->stepOnCpu[0][s], kernel.find("silu") != std::string::npos ||
+                                        kernel.find("k4_") == 0 || kernel.find("k9_") == 0)
+        << kernel;
+  }
+  auto none = placeOnCpu(**model, {});
+  ASSERT_TRUE(none.isOk());
+  EXPECT_TRUE(none->empty());
+
+  auto expectError = [&](const std::vector<std::string> &patterns, const std::string &words) {
+    SessionOptions so;
+    so.cpuWeightPatterns = patterns;
+    auto s = Session::create(*model, DeviceKind::Cpu, 0, so);
+    ASSERT_FALSE(s.isOk()) << patterns[0];
+    EXPECT_NE(s.status().message().find(words), std::string::npos) << s.status().message();
+  };
+  expectError({"mlp", "("}, "is not a regular expression");
+  expectError({"no_such_weight"}, "matches no weight of the model (names look like 'model.");
+  // The rotary table is read by the kernel that writes the KV cache.
+  expectError({"^constant"}, "the KV cache");
+  SessionOptions ok;
+  ok.cpuWeightPatterns = {"mlp"};
+  EXPECT_TRUE(Session::create(*model, DeviceKind::Cpu, 0, ok).isOk());
+}
 
 // KV blocks of 1 and of 5 tokens (a prompt not aligned to blocks) change nothing.
 TEST(Llm, BlockSizesAgree) {

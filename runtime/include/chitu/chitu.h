@@ -132,6 +132,12 @@ typedef struct chitu_session_options {
      first slices stay resident and the others are streamed from pinned host memory before
      they run (docs/slicing.md). Ignored on the CPU. */
   uint64_t gpu_memory_bytes;
+  /* Regular expressions (ECMAScript, matched anywhere in a weight's name): the steps reading
+     a matching weight run on the CPU, their weights left in host memory, while the others
+     run on the GPU (docs/slicing.md). A pattern matching no weight, or a matched step that
+     touches the KV cache, is an error. NULL / 0: none. Checked, then moot, on the CPU. */
+  const char *const *cpu_weight_patterns;
+  size_t num_cpu_weight_patterns;
 } chitu_session_options;
 /* chitu_session_create with options (NULL: the defaults). */
 chitu_status chitu_session_create_with_options(chitu_model *model, chitu_device device,

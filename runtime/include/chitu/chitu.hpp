@@ -91,11 +91,15 @@ private:
 class Session {
 public:
   chitu_session *get() const { return session_.get(); }
-  // gpuMemoryBytes: the GPU memory the weights may take (0: no limit; docs/slicing.md).
+  // gpuMemoryBytes: the GPU memory the weights may take (0: no limit); cpuWeightPatterns:
+  // the steps reading a weight whose name matches one run on the CPU (docs/slicing.md).
   Session(const Model &model, chitu_device device, int deviceIndex = 0,
-          uint64_t gpuMemoryBytes = 0) {
+          uint64_t gpuMemoryBytes = 0, const std::vector<std::string> &cpuWeightPatterns = {}) {
     chitu_session *s = nullptr;
-    chitu_session_options options{gpuMemoryBytes};
+    std::vector<const char *> patterns;
+    for (const std::string &p : cpuWeightPatterns)
+      patterns.push_back(p.c_str());
+    chitu_session_options options{gpuMemoryBytes, patterns.data(), patterns.size()};
     check(chitu_session_create_with_options(model.get(), device, deviceIndex, &options, &s));
     session_.reset(s);
   }
