@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """chitu-run's generation mode end to end on the bundled model (models/tiny-llama): the
 streamed text starts with the prompt and equals the tokenizer's decode of the generated ids,
-the speed lines are printed, --greedy/--dump-logits/--stop/--seed behave as documented.
+the speed lines are printed, --greedy/--dump-logits/--stop/--seed/--place behave as
+documented.
 
     python3 test/llm/test_cli.py --bin build/bin --work build/test/cli [--device cuda]
 """
@@ -81,6 +82,26 @@ def main():
     check(logits.dtype == np.float32 and logits.ndim == 2 and logits.shape[1] == 1024,
           f"logits shape {logits.shape}")
     check(int(logits[-1].argmax()) == int(ids[0]), "the last prompt row's argmax is greedy id 0")
+
+    # --place: the MLP steps on the CPU give the same greedy ids (on the CPU the rules are
+    # only checked), the logits to rounding on the GPU; bad rules are clear errors.
+    placed = gen + ["--place", "mlp=cpu"]
+    placed_ids, placed_err = run(placed + ["--greedy", "20"])
+    if args.device == "cpu":
+        check(placed_ids.split() == ids, "--place mlp=cpu keeps the greedy ids")
+    else:
+        check("steps on the CPU" in placed_err, f"the placement line: {placed_err!r}")
+        placed_npy = os.path.join(args.work, "placed-logits.npy")
+        run(placed + ["--dump-logits", placed_npy])
+        a, b = np.load(placed_npy).astype(np.float64), logits.astype(np.float64)
+        cosine = (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
+        check(cosine.min() >= 0.9999, f"--place mlp=cpu logits cosine {cosine.min()}")
+    for rule, words in [("mlp", "is not PATTERN=cpu"), ("mlp=gpu", "unknown target 'gpu'"),
+                        ("no_such_weight=cpu", "matches no weight of the model"),
+                        ("(=cpu", "is not a regular expression")]:
+        r = subprocess.run(gen + ["--place", rule, "--max-tokens", "1"], capture_output=True,
+                           text=True)
+        check(r.returncode != 0 and words in r.stderr, f"--place {rule!r}: {r.stderr!r}")
 
     for f in failures:
         print("FAIL:", f)
