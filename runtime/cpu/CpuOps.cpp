@@ -38,35 +38,39 @@ void Value::allocate(DType t, std::vector<int64_t> shape) {
   }
 }
 
-Value loadValue(const uint8_t *data, DType dtype, const std::vector<int64_t> &dims) {
-  Value v;
-  v.allocate(dtype, dims);
-  size_t n = size_t(v.numel());
+// Converts n stored elements of `dtype` into v's compute type at element `at`.
+void loadInto(const uint8_t *data, DType dtype, size_t n, Value &v, size_t at) {
   if (n == 0)
-    return v; // empty vectors may have null data: no memcpy at all
+    return; // empty vectors may have null data: no memcpy at all
   switch (dtype) {
   case DType::F32:
-    std::memcpy(v.f32.data(), data, n * 4);
+    std::memcpy(v.f32.data() + at, data, n * 4);
     break;
   case DType::F16:
   case DType::BF16:
     for (size_t i = 0; i < n; ++i) {
       uint16_t h;
       std::memcpy(&h, data + 2 * i, 2);
-      v.f32[i] = dtype == DType::F16 ? f16ToFloat(h) : bf16ToFloat(h);
+      v.f32[at + i] = dtype == DType::F16 ? f16ToFloat(h) : bf16ToFloat(h);
     }
     break;
   case DType::I32:
-    std::memcpy(v.i32.data(), data, n * 4);
+    std::memcpy(v.i32.data() + at, data, n * 4);
     break;
   case DType::I64:
-    std::memcpy(v.i64.data(), data, n * 8);
+    std::memcpy(v.i64.data() + at, data, n * 8);
     break;
   case DType::BOOL:
     for (size_t i = 0; i < n; ++i)
-      v.i32[i] = data[i] != 0;
+      v.i32[at + i] = data[i] != 0;
     break;
   }
+}
+
+Value loadValue(const uint8_t *data, DType dtype, const std::vector<int64_t> &dims) {
+  Value v;
+  v.allocate(dtype, dims);
+  loadInto(data, dtype, size_t(v.numel()), v, 0);
   return v;
 }
 
@@ -673,6 +677,14 @@ Status gatherOp(int64_t axis, const Value &table, const Value &indices, Value &o
                           " is out of range for a dimension of size " + std::to_string(dim));
     idx[size_t(i)] = v < 0 ? v + dim : v;
   }
+  if (table.stored) { // a weight (an embedding): only the gathered rows are read
+    const size_t rowBytes = size_t(inner) * dtypeSize(table.dtype);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < numIdx; ++i)
+        loadInto(table.stored + size_t(o * dim + idx[size_t(i)]) * rowBytes, table.dtype,
+                 size_t(inner), out, size_t((o * numIdx + i) * inner));
+    return Status::ok();
+  }
   return dispatch(table.ctype(), [&](auto t) {
     using T = decltype(t);
     const auto &din = cdata<T>(table);
@@ -1256,12 +1268,14 @@ StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &give
                       const std::vector<int64_t> &resultDims, const std::vector<int64_t> &params,
                       Accumulate accumulate) {
   OpKind kind = op.kind();
-  // Operands left in storage are loaded, except a matmul's B, which it reads in place.
+  // Operands left in storage are loaded, except a matmul's B and a gather's table, which
+  // are read in place.
   std::vector<const Value *> operands = given;
   std::vector<Value> loaded;
   loaded.reserve(given.size());
   for (size_t i = 0; i < given.size(); ++i)
-    if (given[i]->stored && !(kind == OpKind::MATMUL && i == 1)) {
+    if (given[i]->stored && !(kind == OpKind::MATMUL && i == 1) &&
+        !(kind == OpKind::GATHER && i == 0)) {
       loaded.push_back(loadValue(given[i]->stored, given[i]->dtype, given[i]->dims));
       operands[i] = &loaded.back();
     }

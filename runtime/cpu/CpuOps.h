@@ -33,7 +33,8 @@ struct Value {
   std::vector<int32_t> i32;
   std::vector<int64_t> i64;
   // When set, the numbers were not loaded: they stay where they are stored, in `dtype`
-  // (a weight). runOp loads such operands, except a matmul's second, which it reads there.
+  // (a weight). runOp loads such operands, except a matmul's second and a gather's table,
+  // which it reads there.
   const uint8_t *stored = nullptr;
 
   ComputeType ctype() const { return computeTypeOf(dtype); }
