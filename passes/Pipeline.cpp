@@ -12,14 +12,16 @@ using namespace mlir::chitu;
 
 LogicalResult mlir::chitu::buildCompilePipeline(OpPassManager &pm, const PipelineOptions &options,
                                                 std::string &error) {
-  static const char *kPasses[] = {"canonicalize",       "chitu-raise", "chitu-resolve-dims",
-                                  "chitu-check-shapes", "chitu-fuse",  "chitu-form-kernels",
-                                  "chitu-plan-memory",  "chitu-slice"};
+  static const char *kPasses[] = {
+      "canonicalize",       "chitu-raise",        "chitu-quantize-weights",
+      "chitu-resolve-dims", "chitu-check-shapes", "chitu-fuse",
+      "chitu-form-kernels", "chitu-plan-memory",  "chitu-slice"};
   std::set<std::string> disabled(options.disabledPasses.begin(), options.disabledPasses.end());
   for (const std::string &name : disabled)
     if (std::find(std::begin(kPasses), std::end(kPasses), name) == std::end(kPasses)) {
       error = "unknown pass '" + name +
-              "' (passes: canonicalize, chitu-raise, chitu-resolve-dims, chitu-check-shapes, "
+              "' (passes: canonicalize, chitu-raise, chitu-quantize-weights, "
+              "chitu-resolve-dims, chitu-check-shapes, "
               "chitu-fuse, chitu-form-kernels, chitu-plan-memory, chitu-slice)";
       return failure();
     }
@@ -29,6 +31,9 @@ LogicalResult mlir::chitu::buildCompilePipeline(OpPassManager &pm, const Pipelin
   OpPassManager &fpm = pm.nest<func::FuncOp>();
   if (enabled("chitu-raise"))
     fpm.addPass(createRaise());
+  if (enabled("chitu-quantize-weights") && !options.weightDtype.empty())
+    fpm.addPass(
+        createQuantizeWeights(QuantizeWeightsOptions{options.weightDtype, options.keepWeights}));
   if (enabled("chitu-resolve-dims")) {
     fpm.addPass(createResolveDims());
     if (enabled("canonicalize")) // folds the dims it made of static sizes

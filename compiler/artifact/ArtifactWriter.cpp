@@ -7,6 +7,7 @@
 #include "chitu/cbin/cbin_generated.h"
 #include "support/CbinConstants.h"
 #include "support/MappedFile.h"
+#include "support/Quantize.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -39,6 +40,8 @@ cb::DType toCbin(Type t) {
     return cb::DType::I32;
   if (t.isInteger(1))
     return cb::DType::BOOL;
+  if (t.isInteger(8))
+    return cb::DType::I8;
   return cb::DType::I64;
 }
 
@@ -200,10 +203,18 @@ uint32_t Writer::fileIndex(const ::chitu::SafetensorsFile &f) {
 }
 
 FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
-  std::string name = op.getName().str();
+  auto type = cast<RankedTensorType>(op.getType());
+  // A quantized weight is one part (values or scales) of its source tensor, named after it.
+  const bool quantized = op.getQuantize().has_value();
+  const bool values = type.getElementType().isInteger(8);
+  const cb::Quantization quantization = !quantized ? cb::Quantization::NONE
+                                        : values   ? cb::Quantization::INT8_ROWS_VALUES
+                                                   : cb::Quantization::INT8_ROWS_SCALES;
+  const std::string source = op.getName().str();
+  const std::string name =
+      !quantized ? source : source + (values ? ".int8_values" : ".int8_scales");
   if (auto it = weightTensors_.find(name); it != weightTensors_.end())
     return it->second;
-  auto type = cast<RankedTensorType>(op.getType());
   cb::DType dtype = toCbin(type.getElementType());
   std::vector<int64_t> dims(type.getShape().begin(), type.getShape().end());
   uint64_t bytes = uint64_t(type.getNumElements()) * uint64_t(storageBytes(type.getElementType()));
@@ -212,22 +223,32 @@ FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
     // Compiled from a configuration alone: the runtime finds the tensor by name.
     auto wname = fbb_.CreateString(name);
     auto wdims = fbb_.CreateVector(dims);
-    auto tname = fbb_.CreateString(name);
+    auto tname = fbb_.CreateString(source);
     w = cb::CreateWeight(fbb_, wname, dtype, wdims, bytes, false, 0, ::chitu::kUnresolvedWeightFile,
-                         tname, cb::DType(int(*in_.unresolvedWeightDType)));
+                         tname, cb::DType(int(*in_.unresolvedWeightDType)), quantization);
     stats_.externalBytes += bytes;
   } else {
-    auto source = findWeight(op, in_.weightFiles, in_.allowPrecisionChange);
-    if (failed(source))
+    auto found = findWeight(op, in_.weightFiles, in_.allowPrecisionChange);
+    if (failed(found))
       return failure();
-    const ::chitu::SafetensorsFile *file = source->file;
-    const ::chitu::SafetensorsTensor *t = source->tensor;
+    const ::chitu::SafetensorsFile *file = found->file;
+    const ::chitu::SafetensorsTensor *t = found->tensor;
     cb::DType fileDType = cb::DType(int(*t->dtype));
     auto wname = fbb_.CreateString(name);
     auto wdims = fbb_.CreateVector(dims);
     if (in_.embedWeights) {
       uint64_t offset;
-      if (fileDType == dtype) {
+      if (quantized) { // both parts come from one pass over the source
+        const int64_t rows = t->shape[0], cols = t->shape[1];
+        std::vector<int8_t> q(size_t(rows * cols));
+        std::vector<float> scales(static_cast<size_t>(rows));
+        int64_t badRow = 0;
+        if (!::chitu::quantizeInt8Rows(file->data(*t), *t->dtype, rows, cols, q.data(),
+                                       scales.data(), badRow))
+          return op.emitError("weight '") << source << "': row " << badRow
+                                          << " holds a NaN or an infinity and cannot be quantized";
+        offset = values ? embed(q.data(), bytes) : embed(scales.data(), bytes);
+      } else if (fileDType == dtype) {
         offset = embed(file->data(*t), bytes);
       } else {
         std::vector<uint8_t> converted(bytes);
@@ -246,8 +267,9 @@ FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
                << " have the same name; rename one or use --embed-weights";
       fileBasenames_[base] = file->path();
       uint32_t fi = fileIndex(*file);
-      auto tname = fbb_.CreateString(name);
-      w = cb::CreateWeight(fbb_, wname, dtype, wdims, bytes, false, 0, fi, tname, fileDType);
+      auto tname = fbb_.CreateString(source);
+      w = cb::CreateWeight(fbb_, wname, dtype, wdims, bytes, false, 0, fi, tname, fileDType,
+                           quantization);
       stats_.externalBytes += bytes;
     }
   }
@@ -435,6 +457,7 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
               floats = {double(o.getScale().convertToFloat())};
               return cb::OpKind::ATTENTION;
             })
+            .Case([](DequantizeOp) { return cb::OpKind::DEQUANTIZE; })
             .Case([](SamplingProbsOp) { return cb::OpKind::SAMPLING_PROBS; })
             .Case([](MultinomialOp) { return cb::OpKind::MULTINOMIAL; })
             .Default([](Operation *) { return std::nullopt; });
@@ -743,6 +766,14 @@ mlir::chitu::findWeight(WeightOp op,
     const ::chitu::SafetensorsTensor *t = f->find(name);
     if (!t)
       continue;
+    if (op.getQuantize()) { // a float matrix of the rows (and, for the values, columns)
+      bool values = type.getElementType().isInteger(8);
+      if (!t->dtype || !::chitu::isFloat(*t->dtype) || t->shape.size() != 2 ||
+          t->shape[0] != type.getDimSize(0) || (values && t->shape[1] != type.getDimSize(1)))
+        return op.emitError("weight '") << name << "' in " << f->path() << " is not the float "
+                                        << "matrix its quantized type " << type << " needs";
+      return WeightSource{f.get(), t};
+    }
     std::string want =
         ::chitu::safetensorsDTypeName(::chitu::DType(int(toCbin(type.getElementType()))));
     std::string declared;

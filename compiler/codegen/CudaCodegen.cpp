@@ -110,13 +110,15 @@ std::string storageType(Type t) {
     return "int";
   if (t.isInteger(1))
     return "unsigned char"; // 0 or 1
+  if (t.isInteger(8))
+    return "signed char";
   return "long long";
 }
 
 std::string computeType(Type t) {
   if (isa<FloatType>(t))
     return "float";
-  return t.isInteger(32) || t.isInteger(1) ? "int" : "long long";
+  return t.isInteger(32) || t.isInteger(1) || t.isInteger(8) ? "int" : "long long";
 }
 
 Type elementType(Value v) { return cast<RankedTensorType>(v.getType()).getElementType(); }
@@ -557,6 +559,13 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
       .Case([&](SiluOp o) { return unary(o.getInput(), "chitu::silu_f32($)"); })
       .Case([&](GeluOp o) { return unary(o.getInput(), "chitu::gelu_f32($)"); })
       .Case([&](GeluTanhOp o) { return unary(o.getInput(), "chitu::gelu_tanh_f32($)"); })
+      .Case([&](DequantizeOp o) -> FailureOr<std::string> {
+        auto q = value(o.getValues(), idx);
+        auto s = value(o.getScales(), broadcastIdx(o.getScales()));
+        if (failed(q) || failed(s))
+          return failure();
+        return declare("(float)" + *q + " * " + *s); // (declare rounds to f16/bf16)
+      })
       .Case([&](CastOp o) -> FailureOr<std::string> {
         auto a = value(o.getInput(), idx);
         if (failed(a))

@@ -97,6 +97,16 @@ cl::opt<std::string> sliceBudget(
     cl::desc("Bytes of weights plus activations per slice, e.g. 512MiB or 2GB (default: one "
              "decoder layer per slice; docs/slicing.md)"),
     cl::value_desc("size"), cl::cat(category));
+cl::opt<std::string> weightDtype(
+    "weight-dtype",
+    cl::desc("Storage of the linear layers' weights: int8 (per-row scales, dequantized to the "
+             "activation type; default: as --precision; docs/precision.md)"),
+    cl::value_desc("type"), cl::cat(category));
+cl::opt<std::string>
+    keepWeights("keep-weights",
+                cl::desc("With --weight-dtype: regular expression of weight names left as they are "
+                         "(default: lm_head)"),
+                cl::value_desc("regex"), cl::init("lm_head"), cl::cat(category));
 cl::opt<std::string> cacheDir("cache-dir",
                               cl::desc("NVRTC cache directory (default: $CHITU_CACHE_DIR or "
                                        "~/.cache/chitu/nvrtc)"),
@@ -389,6 +399,12 @@ int main(int argc, char **argv) {
             "' is not a positive size (bytes, or with a unit: KiB MiB GiB, KB MB GB)");
     pipelineOptions.sliceBudget = int64_t(*bytes);
   }
+  if (!weightDtype.empty() && weightDtype != "int8")
+    fatal("--weight-dtype: '" + weightDtype +
+          "' is not supported (int8; fp8 and int4 are not built yet, bf16/fp16/fp32 weights "
+          "follow --precision)");
+  pipelineOptions.weightDtype = weightDtype;
+  pipelineOptions.keepWeights = keepWeights;
   std::string error;
   if (failed(buildCompilePipeline(pm, pipelineOptions, error)))
     fatal(error);

@@ -162,8 +162,36 @@ LogicalResult verifyAxis(Operation *op, int64_t axis, int64_t rank, StringRef wh
 LogicalResult WeightOp::verify() {
   if (getName().empty())
     return emitOpError("needs a non-empty name");
-  if (!getType().hasStaticShape())
+  auto type = cast<RankedTensorType>(getType());
+  if (!type.hasStaticShape())
     return emitOpError("weight '") << getName() << "' must have a static shape";
+  bool i8 = type.getElementType().isInteger(8);
+  if (!getQuantize())
+    return i8 ? emitOpError("an i8 weight must say how it is quantized (quantize = ...)")
+              : success();
+  if (*getQuantize() != "int8_rows")
+    return emitOpError("unknown quantization '") << *getQuantize() << "' (known: int8_rows)";
+  if (type.getRank() != 2)
+    return emitOpError("int8_rows quantizes a matrix: the result must have rank 2");
+  if (!i8 && !(type.getElementType().isF32() && type.getDimSize(1) == 1))
+    return emitOpError("int8_rows parts are the i8 values [rows, cols] and the f32 scales "
+                       "[rows, 1], not ")
+           << type;
+  return success();
+}
+
+LogicalResult DequantizeOp::verify() {
+  auto values = cast<RankedTensorType>(getValues().getType());
+  auto scales = cast<RankedTensorType>(getScales().getType());
+  auto result = cast<RankedTensorType>(getResult().getType());
+  if (scales.getRank() != values.getRank())
+    return emitOpError("scales must have the rank of the values");
+  for (int64_t d = 0; d < values.getRank(); ++d)
+    if (!scales.isDynamicDim(d) && !values.isDynamicDim(d) && scales.getDimSize(d) != 1 &&
+        scales.getDimSize(d) != values.getDimSize(d))
+      return emitOpError("scales ") << scales << " do not broadcast to the values " << values;
+  if (result.getShape() != values.getShape())
+    return emitOpError("result shape must be the values' shape");
   return success();
 }
 

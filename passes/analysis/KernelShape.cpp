@@ -12,7 +12,7 @@ using namespace mlir::chitu;
 bool mlir::chitu::isPointwise(Operation *op) {
   return isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, PowOp, CompareOp, SelectOp, NegOp, AbsOp,
              ErfOp, ReluOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, SiluOp, GeluOp,
-             GeluTanhOp, CastOp>(op);
+             GeluTanhOp, CastOp, DequantizeOp>(op);
 }
 
 bool mlir::chitu::isElemental(Operation *op) {

@@ -219,6 +219,15 @@ LogicalResult Analyzer::visitOp(Operation *op) {
         auto out = broadcast(dimsOf(o.getLhs()), dimsOf(o.getRhs()), op);
         return setResult(o.getResult(), out, op);
       })
+      .Case([&](DequantizeOp o) {
+        SmallVector<SymExpr, 4> out(dimsOf(o.getValues()));
+        ArrayRef<SymExpr> scales = dimsOf(o.getScales());
+        for (size_t d = 0; d < out.size(); ++d)
+          if (!(scales[d].isConstant() && scales[d].getConstant() == 1))
+            requireEqual(scales[d], out[d], op,
+                         "scales dimension " + std::to_string(d) + " must be 1 or the values'");
+        return setResult(o.getResult(), out, op);
+      })
       .Case([&](SelectOp o) {
         auto ct = broadcast(dimsOf(o.getCondition()), dimsOf(o.getOnTrue()), op);
         auto out = broadcast(ct, dimsOf(o.getOnFalse()), op);

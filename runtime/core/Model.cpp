@@ -1,5 +1,7 @@
 #include "Model.h"
 
+#include "support/Quantize.h"
+
 #include "support/Expr.h"
 
 #include "support/Json.h"
@@ -159,6 +161,20 @@ Status validateWeights(const cbin::Artifact &a) {
       if (!w->tensor_name())
         return invalidArtifact(what + ": missing tensor name");
     }
+    switch (w->quantization()) {
+    case cbin::Quantization::NONE:
+      break;
+    case cbin::Quantization::INT8_ROWS_VALUES:
+      if (w->dtype() != cbin::DType::I8 || w->dims()->size() != 2)
+        return invalidArtifact(what + ": int8 row values must be an i8 matrix");
+      break;
+    case cbin::Quantization::INT8_ROWS_SCALES:
+      if (w->dtype() != cbin::DType::F32 || w->dims()->size() != 2 || w->dims()->Get(1) != 1)
+        return invalidArtifact(what + ": int8 row scales must be f32 [rows, 1]");
+      break;
+    default:
+      return invalidArtifact(what + ": unknown quantization");
+    }
   }
   return Status::ok();
 }
@@ -244,6 +260,8 @@ Status validateOp(const cbin::Op &op, uint32_t numValuesBefore, size_t numSymbol
   case cbin::OpKind::ROPE:
   case cbin::OpKind::KV_WRITE:
     return need(numOperands == 3, "op needs 3 operands");
+  case cbin::OpKind::DEQUANTIZE:
+    return need(numOperands == 2, "dequantize needs values and scales");
   case cbin::OpKind::ATTENTION:
     return need((numOperands == 3 || numOperands == 4) && numFloats == 1,
                 "attention needs query, key, value, an optional mask and a scale");
@@ -601,6 +619,10 @@ Status Model::mapExternalWeights(const LoadOptions &options) {
       return Status(StatusCode::NotFound, what + " is missing");
     DType source =
         isValidDType(int(w->source_dtype())) ? toDType(w->source_dtype()) : toDType(w->dtype());
+    if (w->quantization() != cbin::Quantization::NONE) {
+      CHITU_RETURN_IF_ERROR(quantizeAtLoad(i, *t, f, what));
+      continue;
+    }
     uint64_t sourceBytes = w->byte_size() / dtypeSize(toDType(w->dtype())) * dtypeSize(source);
     if (!t->dtype || *t->dtype != source || t->shape.size() != w->dims()->size() ||
         t->end - t->begin != sourceBytes)
@@ -623,6 +645,42 @@ Status Model::mapExternalWeights(const LoadOptions &options) {
                   w->byte_size() / dtypeSize(toDType(w->dtype())));
     weightData_[i] = converted_.back().data();
   }
+  return Status::ok();
+}
+
+Status Model::quantizeAtLoad(uint32_t i, const SafetensorsTensor &t, const SafetensorsFile &f,
+                             const std::string &what) {
+  const cbin::Weight *w = artifact_->weights()->Get(i);
+  const int64_t rows = w->dims()->Get(0);
+  if (!t.dtype || !isFloat(*t.dtype) || t.shape.size() != 2 || t.shape[0] != rows ||
+      (w->quantization() == cbin::Quantization::INT8_ROWS_VALUES &&
+       t.shape[1] != w->dims()->Get(1)))
+    return invalidArtifact(what + " is " + t.dtypeName + " " + shapeText(t.shape) +
+                           ", the model quantizes a float matrix of " + std::to_string(rows) +
+                           " rows");
+  const std::string key = f.path() + "\n" + t.name;
+  auto it = quantized_.find(key);
+  if (it == quantized_.end()) {
+    const int64_t cols = t.shape[1];
+    std::vector<uint8_t> values(size_t(rows * cols)), scales(size_t(rows) * 4);
+    int64_t badRow = 0;
+    if (!quantizeInt8Rows(f.data(t), *t.dtype, rows, cols,
+                          reinterpret_cast<int8_t *>(values.data()),
+                          reinterpret_cast<float *>(scales.data()), badRow))
+      return invalidArgument(what + ": row " + std::to_string(badRow) +
+                             " holds a NaN or an infinity and cannot be quantized");
+    converted_.push_back(std::move(values));
+    converted_.push_back(std::move(scales));
+    it =
+        quantized_.emplace(key, std::make_pair(converted_.size() - 2, converted_.size() - 1)).first;
+  }
+  const std::vector<uint8_t> &bytes =
+      converted_[w->quantization() == cbin::Quantization::INT8_ROWS_VALUES ? it->second.first
+                                                                           : it->second.second];
+  if (bytes.size() != w->byte_size())
+    return invalidArtifact(what + ": quantized to " + std::to_string(bytes.size()) +
+                           " bytes, the model expects " + std::to_string(w->byte_size()));
+  weightData_[i] = bytes.data();
   return Status::ok();
 }
 

@@ -10,6 +10,7 @@
 #include "support/Status.h"
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,12 +58,19 @@ private:
                                                       const LoadOptions &options);
   Status resolveWeights(const LoadOptions &options);
   Status mapExternalWeights(const LoadOptions &options);
+  // Weight i derives from tensor t by quantization: computes it (both parts of the format
+  // at once, cached for the other part).
+  Status quantizeAtLoad(uint32_t i, const SafetensorsTensor &t, const SafetensorsFile &f,
+                        const std::string &what);
 
   std::shared_ptr<MappedFile> file_;
   const cbin::Artifact *artifact_ = nullptr;
   std::vector<std::shared_ptr<SafetensorsFile>> weightFiles_;
   std::vector<const uint8_t *> weightData_;
   std::vector<std::vector<uint8_t>> converted_; // weights converted to another precision
+  // Quantized source tensors (file path + tensor name) -> their values and scales in
+  // converted_.
+  std::map<std::string, std::pair<size_t, size_t>> quantized_;
 };
 
 // Structural validation of a verified flatbuffer: every index in range, every Expr well

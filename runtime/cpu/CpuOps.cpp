@@ -64,6 +64,10 @@ void loadInto(const uint8_t *data, DType dtype, size_t n, Value &v, size_t at) {
     for (size_t i = 0; i < n; ++i)
       v.i32[at + i] = data[i] != 0;
     break;
+  case DType::I8:
+    for (size_t i = 0; i < n; ++i)
+      v.i32[at + i] = int8_t(data[i]);
+    break;
   }
 }
 
@@ -106,6 +110,10 @@ void storeValue(const Value &v, uint8_t *data) {
   case DType::BOOL:
     for (size_t i = 0; i < n; ++i)
       data[i] = v.i32[i] != 0;
+    break;
+  case DType::I8: // values are in range (only weights and dequantize's operand are i8)
+    for (size_t i = 0; i < n; ++i)
+      data[i] = uint8_t(int8_t(v.i32[i]));
     break;
   }
 }
@@ -343,6 +351,21 @@ Status castOp(const Value &in, Value &out) {
         out.i64[i] = x;
     }
   }
+  return Status::ok();
+}
+
+// values * scales (scales broadcast), rounded to the result's float type.
+Status dequantizeOp(const Value &values, const Value &scales, Value &out) {
+  std::vector<int64_t> sv, ss;
+  CHITU_RETURN_IF_ERROR(broadcastStrides(values.dims, out.dims, sv));
+  CHITU_RETURN_IF_ERROR(broadcastStrides(scales.dims, out.dims, ss));
+  forEachPart(out.numel(), [&](int64_t begin, int64_t end) {
+    IndexWalker walk(out.dims, {&sv, &ss});
+    walk.seek(begin);
+    for (int64_t i = begin; i < end; ++i, walk.next())
+      out.f32[size_t(i)] = roundTo(out.dtype, float(values.i32[size_t(walk.offset(0))]) *
+                                                  scales.f32[size_t(walk.offset(1))]);
+  });
   return Status::ok();
 }
 
@@ -857,6 +880,13 @@ Status checkResultShape(const cbin::Op &op, const std::vector<const Value *> &op
   }
   if (kind == OpKind::GATHER_ELEMENTS)
     return expect(operands[1]->dims);
+  if (kind == OpKind::DEQUANTIZE) {
+    if (operands.size() != 2)
+      return bad("dequantize takes values and scales");
+    std::vector<int64_t> s;
+    CHITU_RETURN_IF_ERROR(broadcastStrides(operands[1]->dims, in, s));
+    return expect(in);
+  }
   if (isBinaryKind(kind)) {
     std::vector<int64_t> s;
     CHITU_RETURN_IF_ERROR(broadcastStrides(in, result, s));
@@ -1399,6 +1429,12 @@ StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &give
       break;
     case OpKind::ATTENTION:
       st = attentionOp(operands, float(op.floats()->Get(0)), out);
+      break;
+    case OpKind::DEQUANTIZE:
+      if (in.dtype != DType::I8 || operands[1]->dtype != DType::F32 ||
+          out.ctype() != ComputeType::F32)
+        return bad("dequantize takes i8 values and f32 scales to floats");
+      st = dequantizeOp(in, *operands[1], out);
       break;
     case OpKind::PAGED_ATTENTION:
       st = pagedAttentionOp(operands, float(op.floats()->Get(0)), op.ints()->Get(0), out);

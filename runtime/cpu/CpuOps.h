@@ -16,6 +16,7 @@ inline ComputeType computeTypeOf(DType t) {
   switch (t) {
   case DType::I32:
   case DType::BOOL: // held as 0/1 in i32
+  case DType::I8:   // held in i32, -128..127
     return ComputeType::I32;
   case DType::I64:
     return ComputeType::I64;

@@ -32,6 +32,8 @@ double elementAsDouble(DType t, const void *data, size_t i) {
   }
   case DType::BOOL:
     return p[0] != 0;
+  case DType::I8:
+    return double(int8_t(p[0]));
   }
   return 0;
 }

@@ -9,9 +9,10 @@
 
 namespace chitu {
 
-// BOOL: one byte per element, 0 or 1 (comparison results, masks).
-enum class DType : int8_t { F32 = 0, F16 = 1, BF16 = 2, I32 = 3, I64 = 4, BOOL = 5 };
-constexpr int kNumDTypes = 6;
+// BOOL: one byte per element, 0 or 1 (comparison results, masks). I8: signed bytes, the
+// values of int8-quantized weights (docs/precision.md).
+enum class DType : int8_t { F32 = 0, F16 = 1, BF16 = 2, I32 = 3, I64 = 4, BOOL = 5, I8 = 6 };
+constexpr int kNumDTypes = 7;
 
 inline bool isValidDType(int v) { return v >= 0 && v < kNumDTypes; }
 
@@ -28,6 +29,7 @@ inline size_t dtypeSize(DType t) {
   case DType::I64:
     return 8;
   case DType::BOOL:
+  case DType::I8:
     return 1;
   }
   return 0;
@@ -50,6 +52,8 @@ inline const char *dtypeName(DType t) {
     return "i64";
   case DType::BOOL:
     return "i1";
+  case DType::I8:
+    return "i8";
   }
   return "?";
 }

@@ -40,6 +40,8 @@ const char *safetensorsDTypeName(DType t) {
     return "I64";
   case DType::BOOL:
     return "BOOL";
+  case DType::I8:
+    return "I8";
   }
   return "?";
 }

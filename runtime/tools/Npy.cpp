@@ -22,6 +22,8 @@ const char *npyDescr(DType t) {
     return "<i8";
   case DType::BOOL:
     return "|b1";
+  case DType::I8:
+    return "|i1";
   }
   return "?";
 }

@@ -204,6 +204,33 @@ Totals totals(const cbin::Artifact &a) {
   return t;
 }
 
+// What a weight is: its format when quantized, else its dtype ("bf16", "int8_rows values").
+std::string weightFormat(const cbin::Weight &w) {
+  switch (w.quantization()) {
+  case cbin::Quantization::INT8_ROWS_VALUES:
+    return "int8_rows values";
+  case cbin::Quantization::INT8_ROWS_SCALES:
+    return "int8_rows scales";
+  default:
+    return dtypeName(toDType(w.dtype()));
+  }
+}
+
+// Bytes of weights per format, in first-seen order.
+std::vector<std::pair<std::string, uint64_t>> bytesByFormat(const cbin::Artifact &a) {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  if (a.weights())
+    for (const cbin::Weight *w : *a.weights()) {
+      std::string f = weightFormat(*w);
+      auto it = std::find_if(out.begin(), out.end(), [&](const auto &p) { return p.first == f; });
+      if (it == out.end())
+        out.emplace_back(f, w->byte_size());
+      else
+        it->second += w->byte_size();
+    }
+  return out;
+}
+
 void printText(const Model &m, const SymbolValues &symbols) {
   const cbin::Artifact &a = m.artifact();
   Totals tot = totals(a);
@@ -218,6 +245,10 @@ void printText(const Model &m, const SymbolValues &symbols) {
   std::printf("sizes: kernel binaries %s, embedded weights %s, external weights %s\n",
               humanBytes(tot.binaries).c_str(), humanBytes(tot.embedded).c_str(),
               humanBytes(tot.external).c_str());
+  std::vector<std::string> formats;
+  for (const auto &[format, bytes] : bytesByFormat(a))
+    formats.push_back(format + " " + humanBytes(bytes));
+  std::printf("weights by format: %s\n", formats.empty() ? "(none)" : joined(formats).c_str());
 
   for (const cbin::Entry *e : *a.entries()) {
     std::printf("\nentry '%s': %u steps, arena %s bytes\n", e->name()->c_str(), e->steps()->size(),
@@ -336,8 +367,12 @@ void printText(const Model &m, const SymbolValues &symbols) {
                               : "external: '" + w->tensor_name()->str() + "' " +
                                     (weightFile(a, w) ? "in " + weightFile(a, w)->name()->str()
                                                       : std::string("found by name at load"));
-      std::printf("  %s: %s[%s], %s, %s\n", w->name()->c_str(), dtypeName(toDType(w->dtype())),
-                  joined(dims).c_str(), humanBytes(w->byte_size()).c_str(), where.c_str());
+      std::printf("  %s: %s[%s]%s, %s, %s\n", w->name()->c_str(), dtypeName(toDType(w->dtype())),
+                  joined(dims).c_str(),
+                  w->quantization() == cbin::Quantization::NONE
+                      ? ""
+                      : (" (" + weightFormat(*w) + ")").c_str(),
+                  humanBytes(w->byte_size()).c_str(), where.c_str());
     }
 }
 
@@ -360,6 +395,10 @@ void printJson(const Model &m, const SymbolValues &symbols) {
   j.key("embedded_weights").value(tot.embedded);
   j.key("external_weights").value(tot.external);
   j.key("weight_segment").value(uint64_t(a.segment_size()));
+  j.key("weights_by_format").beginObject();
+  for (const auto &[format, bytes] : bytesByFormat(a))
+    j.key(format).value(bytes);
+  j.endObject();
   j.endObject();
 
   j.key("entries").beginArray();
@@ -548,6 +587,7 @@ void printJson(const Model &m, const SymbolValues &symbols) {
         j.value(d);
       j.endArray();
       j.key("bytes").value(uint64_t(w->byte_size()));
+      j.key("format").value(weightFormat(*w));
       j.key("embedded").value(w->embedded());
       if (!w->embedded()) {
         if (const cbin::WeightFile *f = weightFile(a, w))

@@ -13,8 +13,10 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 
 using namespace chitu;
 using namespace chitu::rt;
@@ -422,6 +424,57 @@ TEST_P(TinyModel, GpuCpuPlacedStepsMatch) {
       EXPECT_GE(minRowCosine(floats((*batched)[i]), floats((*referenceBatch)[i]), vocab), 0.9999)
           << "prompt " << i;
   }
+}
+
+// int8 weights (chitu-compile --weight-dtype int8: the linear layers' weights as int8 with
+// per-row scales, the head kept): the prompt logits stay close to the bf16 artifact's
+// (cosine over rows), on the CPU and on the GPU, the quantized weights take about half the
+// bytes, and the greedy agreement over 16 tokens is printed.
+void expectInt8CloseToBf16(const char *model, DeviceKind device) {
+  Golden g = golden(model);
+  ASSERT_FALSE(g.prompt.empty());
+  const size_t vocab = g.logits.size() / g.prompt.size();
+  Engine bf16 = open(model, "bf16.b16", device);
+  Engine int8 = open(model, "bf16.b16.int8", device);
+  ASSERT_TRUE(bf16.generator && int8.generator);
+  // Each quantized weight (values and scales) against the bf16 weight it replaces.
+  std::map<std::string, uint64_t> bf16Bytes;
+  for (const cbin::Weight *w : *bf16.session->model().artifact().weights())
+    bf16Bytes[w->name()->str()] = w->byte_size();
+  uint64_t quantized = 0, replaced = 0;
+  for (const cbin::Weight *w : *int8.session->model().artifact().weights()) {
+    std::string name = w->name()->str();
+    for (const char *suffix : {".int8_values", ".int8_scales"})
+      if (name.size() > strlen(suffix) &&
+          name.compare(name.size() - strlen(suffix), std::string::npos, suffix) == 0) {
+        quantized += w->byte_size();
+        if (w->dtype() == cbin::DType::I8)
+          replaced += bf16Bytes[name.substr(0, name.size() - strlen(suffix))];
+      }
+  }
+  EXPECT_GT(replaced, 0u);
+  EXPECT_LT(quantized, replaced * 6 / 10) << quantized << " bytes replace " << replaced;
+  auto a = bf16.generator->promptLogits(g.prompt);
+  auto b = int8.generator->promptLogits(g.prompt);
+  ASSERT_TRUE(a.isOk() && b.isOk());
+  double cosine = minRowCosine(floats(*b), floats(*a), vocab);
+  EXPECT_GE(cosine, 0.998);
+  std::vector<int32_t> x = greedy(*bf16.generator, g.prompt, 16);
+  std::vector<int32_t> y = greedy(*int8.generator, g.prompt, 16);
+  size_t agree = 0;
+  while (agree < x.size() && agree < y.size() && x[agree] == y[agree])
+    ++agree;
+  std::printf("[ int8     ] %s: prompt logits cosine >= %.5f, greedy tokens equal before the "
+              "first difference: %zu of 16\n",
+              model, cosine, agree);
+}
+
+TEST_P(TinyModel, CpuInt8WeightsCloseToBf16) { expectInt8CloseToBf16(GetParam(), DeviceKind::Cpu); }
+
+TEST_P(TinyModel, GpuInt8WeightsCloseToBf16) {
+  if (!haveGpu())
+    GTEST_SKIP() << "no CUDA GPU: " << chitu_last_error();
+  expectInt8CloseToBf16(GetParam(), DeviceKind::Cuda);
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, TinyModel, ::testing::ValuesIn(kModelNames));

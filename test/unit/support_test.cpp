@@ -3,6 +3,7 @@
 #include "support/Float16.h"
 #include "support/Format.h"
 #include "support/Json.h"
+#include "support/Quantize.h"
 #include "support/Safetensors.h"
 #include "tools/Npy.h"
 
@@ -51,6 +52,63 @@ TEST(Format, ParsesByteSizes) {
   for (const char *bad : {"", "GiB", "-1", "1.2.3GiB", "12 parsecs", "1e3", "99999999999TiB", ".G"})
     EXPECT_EQ(chitu::parseBytes(bad), std::nullopt) << bad;
   EXPECT_EQ(chitu::humanBytes(uint64_t(3) << 30), "3.00 GiB");
+}
+
+// int8 per-row quantization (docs/precision.md): scales are max|row| / 127, values the
+// quotient rounded half to even; every element is within half a step of its value, each
+// nonzero row reaches +-127, an all-zero row has scale 1, bf16 sources give the same result
+// as their f32 values, and a NaN or infinity names its row.
+TEST(Quantize, Int8RowsWithinHalfAStep) {
+  const int64_t rows = 5, cols = 37;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  std::vector<float> x(size_t(rows * cols));
+  for (float &v : x)
+    v = normal(rng);
+  for (int64_t c = 0; c < cols; ++c)
+    x[size_t(2 * cols + c)] = 0.0f; // row 2: zeros
+  // Row 3: ties. max 127 -> scale 1, so 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -0.5 -> -0, -1.5 -> -2.
+  const float ties[] = {127.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f};
+  for (int64_t c = 0; c < cols; ++c)
+    x[size_t(3 * cols + c)] = c < 6 ? ties[c] : 0.0f;
+  std::vector<int8_t> q(x.size());
+  std::vector<float> scales(static_cast<size_t>(rows));
+  int64_t bad = -1;
+  ASSERT_TRUE(quantizeInt8Rows(x.data(), DType::F32, rows, cols, q.data(), scales.data(), bad));
+  for (int64_t r = 0; r < rows; ++r) {
+    float maxAbs = 0;
+    int maxQ = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      float v = x[size_t(r * cols + c)];
+      maxAbs = std::max(maxAbs, std::fabs(v));
+      int qi = q[size_t(r * cols + c)];
+      maxQ = std::max(maxQ, std::abs(qi));
+      EXPECT_LE(std::fabs(double(v) - double(qi) * double(scales[size_t(r)])),
+                0.5 * double(scales[size_t(r)]) * (1 + 1e-6))
+          << "row " << r << " col " << c;
+    }
+    EXPECT_EQ(scales[size_t(r)], maxAbs > 0 ? maxAbs / 127.0f : 1.0f) << "row " << r;
+    EXPECT_EQ(maxQ, maxAbs > 0 ? 127 : 0) << "row " << r;
+  }
+  const int8_t wantTies[] = {127, 0, 2, 2, 0, -2};
+  for (int c = 0; c < 6; ++c)
+    EXPECT_EQ(q[size_t(3 * cols + c)], wantTies[c]) << "tie " << ties[c];
+  // A bf16 source quantizes as its f32 values do.
+  std::vector<uint16_t> h(x.size());
+  std::vector<float> hx(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    h[i] = floatToBf16(x[i]);
+    hx[i] = bf16ToFloat(h[i]);
+  }
+  std::vector<int8_t> qa(x.size()), qb(x.size());
+  std::vector<float> sa(scales.size()), sb(scales.size());
+  ASSERT_TRUE(quantizeInt8Rows(h.data(), DType::BF16, rows, cols, qa.data(), sa.data(), bad));
+  ASSERT_TRUE(quantizeInt8Rows(hx.data(), DType::F32, rows, cols, qb.data(), sb.data(), bad));
+  EXPECT_EQ(qa, qb);
+  EXPECT_EQ(sa, sb);
+  x[size_t(4 * cols + 7)] = std::numeric_limits<float>::infinity();
+  EXPECT_FALSE(quantizeInt8Rows(x.data(), DType::F32, rows, cols, q.data(), scales.data(), bad));
+  EXPECT_EQ(bad, 4);
 }
 
 TEST(Float16, RoundTripsEveryHalf) {

@@ -52,7 +52,8 @@ typedef enum chitu_dtype {
   CHITU_DTYPE_BF16 = 2,
   CHITU_DTYPE_I32 = 3,
   CHITU_DTYPE_I64 = 4,
-  CHITU_DTYPE_BOOL = 5 /* one byte per element, 0 or 1 */
+  CHITU_DTYPE_BOOL = 5, /* one byte per element, 0 or 1 */
+  CHITU_DTYPE_I8 = 6    /* signed bytes (int8-quantized weights) */
 } chitu_dtype;
 
 /* Bytes per element of a dtype (0 for an unknown value). */
@@ -67,6 +68,7 @@ static inline size_t chitu_dtype_size(chitu_dtype dtype) {
   case CHITU_DTYPE_I64:
     return 8;
   case CHITU_DTYPE_BOOL:
+  case CHITU_DTYPE_I8:
     return 1;
   }
   return 0;

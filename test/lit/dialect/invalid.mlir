@@ -596,3 +596,51 @@ func.func @dense_attention_result(%q: tensor<4x5x16xf32>, %k: tensor<4x7x16xf32>
   %0 = chitu.attention %q, %k, %v scale = 1.0 : (tensor<4x5x16xf32>, tensor<4x7x16xf32>, tensor<4x7x8xf32>) -> tensor<4x5x16xf32>
   return
 }
+
+// -----
+
+func.func @weight_i8_unquantized() {
+  // expected-error @+1 {{an i8 weight must say how it is quantized}}
+  %w = chitu.weight "w" : tensor<4x4xi8>
+  return
+}
+
+// -----
+
+func.func @weight_unknown_quantization() {
+  // expected-error @+1 {{unknown quantization 'int3' (known: int8_rows)}}
+  %w = chitu.weight "w" {quantize = "int3"} : tensor<4x4xi8>
+  return
+}
+
+// -----
+
+func.func @weight_bad_scales() {
+  // expected-error @+1 {{int8_rows parts are the i8 values [rows, cols] and the f32 scales [rows, 1], not 'tensor<4x2xf32>'}}
+  %s = chitu.weight "w" {quantize = "int8_rows"} : tensor<4x2xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_bad_scales(%q: tensor<4x8xi8>, %s: tensor<2x1xf32>) {
+  // expected-error @+1 {{scales 'tensor<2x1xf32>' do not broadcast to the values 'tensor<4x8xi8>'}}
+  %w = chitu.dequantize %q, %s : (tensor<4x8xi8>, tensor<2x1xf32>) -> tensor<4x8xbf16>
+  return
+}
+
+// -----
+
+func.func @dequantize_bad_result(%q: tensor<4x8xi8>, %s: tensor<4x1xf32>) {
+  // expected-error @+1 {{result shape must be the values' shape}}
+  %w = chitu.dequantize %q, %s : (tensor<4x8xi8>, tensor<4x1xf32>) -> tensor<8x4xbf16>
+  return
+}
+
+// -----
+
+func.func @i8_elsewhere(%q: tensor<4x8xi8>) {
+  // expected-error @+1 {{operand #0 must be}}
+  %r = chitu.relu %q : tensor<4x8xi8>
+  return
+}

@@ -203,3 +203,17 @@ func.func @dense_attention(%q: tensor<?x12x?x64xbf16>, %k: tensor<?x12x?x64xbf16
       : (tensor<?x12x?x64xbf16>, tensor<?x12x?x64xbf16>, tensor<?x12x?x32xbf16>) -> tensor<?x12x?x32xbf16>
   return %o, %o2 : tensor<?x12x?x32xbf16>, tensor<?x12x?x32xbf16>
 }
+
+// -----
+
+// int8 weights (chitu-quantize-weights) round-trip.
+// CHECK-LABEL: func.func @quantized
+func.func @quantized() -> tensor<4x8xbf16> {
+  // CHECK: chitu.weight "w" {quantize = "int8_rows"} : tensor<4x8xi8>
+  %q = chitu.weight "w" {quantize = "int8_rows"} : tensor<4x8xi8>
+  // CHECK: chitu.weight "w" {quantize = "int8_rows"} : tensor<4x1xf32>
+  %s = chitu.weight "w" {quantize = "int8_rows"} : tensor<4x1xf32>
+  // CHECK: chitu.dequantize %{{.*}}, %{{.*}} : (tensor<4x8xi8>, tensor<4x1xf32>) -> tensor<4x8xbf16>
+  %w = chitu.dequantize %q, %s : (tensor<4x8xi8>, tensor<4x1xf32>) -> tensor<4x8xbf16>
+  return %w : tensor<4x8xbf16>
+}

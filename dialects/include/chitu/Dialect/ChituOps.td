@@ -25,6 +25,8 @@ def Chitu_Tensor : RankedTensorOf<[F32, F16, BF16, I32, I64, I1]>;
 def Chitu_BoolTensor : RankedTensorOf<[I1]>;
 def Chitu_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
 def Chitu_IndexTensor : RankedTensorOf<[I32, I64]>;
+// Quantized weight values: only chitu.weight makes them and only chitu.dequantize reads them.
+def Chitu_QuantizedTensor : RankedTensorOf<[I8]>;
 
 //===----------------------------------------------------------------------===//
 // Values: weights and constants
@@ -41,9 +43,25 @@ def Chitu_WeightOp : Chitu_Op<"weight", [Pure]> {
     ```mlir
     %w = chitu.weight "layers.0.mlp.up_proj.weight" : tensor<11008x4096xbf16>
     ```
+
+    With `quantize = "int8_rows"` (set by `chitu-quantize-weights`) the op is one part of
+    the named float matrix `[rows, cols]` quantized per row (runtime/support/Quantize.h):
+    an `i8` result of its shape is the values, an `f32` result `[rows, 1]` the scales. The
+    compiler quantizes embedded weights; the runtime quantizes external ones when it loads
+    them.
+
+    ```mlir
+    %q = chitu.weight "lm_head.weight" {quantize = "int8_rows"} : tensor<32000x4096xi8>
+    %s = chitu.weight "lm_head.weight" {quantize = "int8_rows"} : tensor<32000x1xf32>
+    ```
   }];
-  let arguments = (ins StrAttr:$name);
-  let results = (outs Chitu_Tensor:$result);
+  let arguments = (ins StrAttr:$name, OptionalAttr<StrAttr>:$quantize);
+  let results = (outs AnyTypeOf<[Chitu_Tensor, Chitu_QuantizedTensor]>:$result);
+  let builders = [
+    OpBuilder<(ins "Type":$type, "StringRef":$name), [{
+      build($_builder, $_state, type, $_builder.getStringAttr(name), StringAttr());
+    }]>
+  ];
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
@@ -624,6 +642,25 @@ def Chitu_AttentionOp : Chitu_Op<"attention", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Chitu_DequantizeOp : Chitu_Op<"dequantize", [Pure]> {
+  let summary = "Quantized values times their scales, as floats";
+  let description = [{
+    `values * scales`, elementwise, `scales` broadcast to `values` (numpy rules, same rank),
+    computed in f32 and rounded to the result's float type. `chitu-quantize-weights` puts it
+    between an int8-quantized weight and the product reading it; it is pointwise, so fusion
+    may fold it into its consumer.
+
+    ```mlir
+    %w = chitu.dequantize %q, %s : (tensor<4096x4096xi8>, tensor<4096x1xf32>)
+        -> tensor<4096x4096xbf16>
+    ```
+  }];
+  let arguments = (ins Chitu_QuantizedTensor:$values, RankedTensorOf<[F32]>:$scales);
+  let results = (outs Chitu_FloatTensor:$result);
+  let assemblyFormat = "$values `,` $scales attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def Chitu_SamplingProbsOp : Chitu_Op<"sampling_probs", [Pure]> {
   let summary = "Next-token probabilities after penalty, temperature and filters";
   let description = [{
@@ -698,7 +735,7 @@ def Chitu_KernelOp : Chitu_Op<"kernel", [IsolatedFromAbove, RecursiveMemoryEffec
     }
     ```
   }];
-  let arguments = (ins StrAttr:$name, Variadic<AnyTypeOf<[Chitu_Tensor, Index]>>:$inputs);
+  let arguments = (ins StrAttr:$name, Variadic<AnyTypeOf<[Chitu_Tensor, Chitu_QuantizedTensor, Index]>>:$inputs);
   let results = (outs Variadic<Chitu_Tensor>:$results);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{

@@ -22,9 +22,13 @@ struct PipelineOptions {
   std::vector<std::string> disabledPasses;
   /// chitu-slice's budget in bytes (0: one decoder layer per slice).
   int64_t sliceBudget = 0;
+  /// chitu-quantize-weights: the linear layers' weight type ("" or "int8") and the names it
+  /// leaves alone.
+  std::string weightDtype;
+  std::string keepWeights = "lm_head";
 };
 
-/// The passes chitu-compile runs, in order: canonicalize, chitu-raise, chitu-resolve-dims,
+/// The passes chitu-compile runs, in order: canonicalize, chitu-raise, chitu-quantize-weights (with a weight dtype), chitu-resolve-dims,
 /// chitu-check-shapes, chitu-fuse, chitu-form-kernels, chitu-plan-memory, chitu-slice. Fails if a disabled pass name
 /// is unknown or required.
 LogicalResult buildCompilePipeline(OpPassManager &pm, const PipelineOptions &options,

@@ -37,6 +37,37 @@ def Raise : Pass<"chitu-raise", "func::FuncOp"> {
   let dependentDialects = ["::mlir::chitu::ChituDialect"];
 }
 
+def QuantizeWeights : Pass<"chitu-quantize-weights", "func::FuncOp"> {
+  let summary = "Stores the weights of linear layers as int8 with per-row scales";
+  let description = [{
+    Precision assignment for weights (docs/precision.md). With `weight-dtype=int8`, every
+    `chitu.matmul` whose right operand is a float `chitu.weight` matrix read transposed (a
+    linear layer's `[out, in]` weight) and whose name `exclude` does not match reads instead
+    the weight's int8 values and f32 per-row scales through `chitu.dequantize`. The matmul
+    still computes in its float type with f32 accumulation; the weight takes 1 byte an element
+    plus 4 a row. Other uses of the weight (a tied embedding's gather) keep the float weight.
+    An empty `weight-dtype` leaves the function alone.
+
+    ```mlir
+    // before
+    %w = chitu.weight "layers.0.mlp.up_proj.weight" : tensor<11008x4096xbf16>
+    %y = chitu.matmul %x, %w transpose_rhs : (tensor<?x4096xbf16>, tensor<11008x4096xbf16>) -> tensor<?x11008xbf16>
+    // after
+    %q = chitu.weight "layers.0.mlp.up_proj.weight" {quantize = "int8_rows"} : tensor<11008x4096xi8>
+    %s = chitu.weight "layers.0.mlp.up_proj.weight" {quantize = "int8_rows"} : tensor<11008x1xf32>
+    %w = chitu.dequantize %q, %s : (tensor<11008x4096xi8>, tensor<11008x1xf32>) -> tensor<11008x4096xbf16>
+    %y = chitu.matmul %x, %w transpose_rhs : ...
+    ```
+  }];
+  let options = [
+    Option<"weightDtype", "weight-dtype", "std::string", /*default=*/"\"\"",
+           "Storage type of linear layers' weights: int8 (empty: as imported)">,
+    Option<"exclude", "exclude", "std::string", /*default=*/"\"lm_head\"",
+           "Regular expression of weight names to keep as imported">
+  ];
+  let dependentDialects = ["::mlir::chitu::ChituDialect"];
+}
+
 def ResolveDims : Pass<"chitu-resolve-dims", "func::FuncOp"> {
   let summary = "Expresses sizes of intermediate tensors through the entry's input sizes";
   let description = [{

@@ -1,0 +1,74 @@
+//===- QuantizeWeights.cpp - chitu-quantize-weights -----------------------===//
+//
+// Precision assignment for the weights of linear layers: int8 values with per-row scales,
+// read through chitu.dequantize (see Passes.td).
+//
+//===----------------------------------------------------------------------===//
+
+#include "chitu/Passes/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/Regex.h"
+
+namespace mlir::chitu {
+#define GEN_PASS_DEF_QUANTIZEWEIGHTS
+#include "chitu/Passes/Passes.h.inc"
+} // namespace mlir::chitu
+
+using namespace mlir;
+using namespace mlir::chitu;
+
+namespace {
+
+struct QuantizeWeightsPass : mlir::chitu::impl::QuantizeWeightsBase<QuantizeWeightsPass> {
+  using QuantizeWeightsBase::QuantizeWeightsBase;
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    if (weightDtype.empty())
+      return;
+    if (weightDtype != "int8") {
+      func.emitError("chitu-quantize-weights: unknown weight dtype '")
+          << weightDtype << "' (supported: int8)";
+      return signalPassFailure();
+    }
+    llvm::Regex keep(exclude);
+    std::string regexError;
+    if (!exclude.empty() && !keep.isValid(regexError)) {
+      func.emitError("chitu-quantize-weights: exclude pattern '")
+          << exclude << "' is not a regular expression: " << regexError;
+      return signalPassFailure();
+    }
+    // One dequantized value per weight, made next to the weight, shared by its products.
+    llvm::DenseMap<Operation *, Value> dequantized;
+    func.walk([&](MatmulOp matmul) {
+      auto weight = matmul.getRhs().getDefiningOp<WeightOp>();
+      if (!weight || weight.getQuantize() || !matmul.getTransposeRhs())
+        return;
+      auto type = cast<RankedTensorType>(weight.getType());
+      if (type.getRank() != 2 || !isa<FloatType>(type.getElementType()))
+        return;
+      if (!exclude.empty() && keep.match(weight.getName()))
+        return;
+      Value &d = dequantized[weight];
+      if (!d) {
+        OpBuilder b(weight);
+        b.setInsertionPointAfter(weight);
+        Location loc = weight.getLoc();
+        auto q = WeightOp::create(b, loc, RankedTensorType::get(type.getShape(), b.getI8Type()),
+                                  weight.getNameAttr(), b.getStringAttr("int8_rows"));
+        auto s =
+            WeightOp::create(b, loc, RankedTensorType::get({type.getDimSize(0), 1}, b.getF32Type()),
+                             weight.getNameAttr(), b.getStringAttr("int8_rows"));
+        d = DequantizeOp::create(b, loc, type, q, s);
+      }
+      matmul.getRhsMutable().assign(d);
+    });
+    for (auto [weight, value] : dequantized)
+      if (weight->use_empty())
+        weight->erase();
+  }
+};
+
+} // namespace
