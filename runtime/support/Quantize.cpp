@@ -1,16 +1,21 @@
 #include "Quantize.h"
 
+#include <algorithm>
 #include <cmath>
+#include <thread>
 #include <vector>
 
 namespace chitu {
 
-bool quantizeInt8Rows(const void *src, DType srcType, int64_t rows, int64_t cols, int8_t *values,
-                      float *scales, int64_t &badRow) {
+namespace {
+
+// Rows [begin, end); false with the row in badRow at a NaN or an infinity.
+bool quantizeRows(const uint8_t *src, DType srcType, int64_t begin, int64_t end, int64_t cols,
+                  int8_t *values, float *scales, int64_t &badRow) {
   std::vector<float> row(size_t(cols > 0 ? cols : 0));
-  for (int64_t r = 0; r < rows; ++r) {
-    convertFloats(static_cast<const uint8_t *>(src) + size_t(r * cols) * dtypeSize(srcType),
-                  srcType, row.data(), DType::F32, size_t(cols));
+  for (int64_t r = begin; r < end; ++r) {
+    convertFloats(src + size_t(r * cols) * dtypeSize(srcType), srcType, row.data(), DType::F32,
+                  size_t(cols));
     float maxAbs = 0;
     for (float x : row) {
       if (!std::isfinite(x)) {
@@ -28,6 +33,35 @@ bool quantizeInt8Rows(const void *src, DType srcType, int64_t rows, int64_t cols
       values[r * cols + c] = int8_t(std::fmax(-127.0f, std::fmin(127.0f, q)));
     }
   }
+  return true;
+}
+
+} // namespace
+
+bool quantizeInt8Rows(const void *src, DType srcType, int64_t rows, int64_t cols,
+                      int8_t *values, float *scales, int64_t &badRow) {
+  // Rows split over the hardware threads: an 8B checkpoint quantizes ~7e9 weights at load.
+  const auto *bytes = static_cast<const uint8_t *>(src);
+  const int64_t threads =
+      std::clamp<int64_t>(int64_t(std::thread::hardware_concurrency()), 1,
+                          std::max<int64_t>(1, rows * cols / (int64_t(1) << 20)));
+  std::vector<std::thread> workers;
+  std::vector<int64_t> bad(size_t(threads), -1);
+  auto part = [&](int64_t t) {
+    int64_t begin = rows * t / threads, end = rows * (t + 1) / threads, row = -1;
+    if (!quantizeRows(bytes, srcType, begin, end, cols, values, scales, row))
+      bad[size_t(t)] = row;
+  };
+  for (int64_t t = 1; t < threads; ++t)
+    workers.emplace_back(part, t);
+  part(0);
+  for (std::thread &w : workers)
+    w.join();
+  for (int64_t row : bad)
+    if (row >= 0) {
+      badRow = row;
+      return false;
+    }
   return true;
 }
 
