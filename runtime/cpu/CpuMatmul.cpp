@@ -11,8 +11,10 @@
 #if defined(__x86_64__)
 // GCC 12's AVX-512 headers start vectors from _mm512_undefined_*, which -Wmaybe-uninitialized
 // and -Wuninitialized report in every caller.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #include <immintrin.h>
 #define CHITU_X86 1
 #endif
@@ -336,8 +338,8 @@ bool isaSupported(Isa isa) {
   case Isa::Scalar:
     return true;
   case Isa::Avx2:
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    // Every CPU with AVX2 has F16C (it came first), which older compilers cannot query.
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   case Isa::Avx512:
     return __builtin_cpu_supports("avx512f");
   }
