@@ -185,6 +185,12 @@ private:
   std::map<std::string, uint32_t> weightTensors_; // weight name -> tensor
   std::map<const ::chitu::SafetensorsFile *, uint32_t> files_;
   std::map<std::string, std::string> fileBasenames_; // basename -> path
+  // Embedded int8_rows weights by source tensor: its values and scales, quantized once.
+  struct Int8Rows {
+    std::vector<int8_t> values;
+    std::vector<float> scales;
+  };
+  std::map<std::string, Int8Rows> int8Rows_;
   unsigned constants_ = 0;
   ArtifactStats stats_;
 };
@@ -238,16 +244,21 @@ FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
     auto wdims = fbb_.CreateVector(dims);
     if (in_.embedWeights) {
       uint64_t offset;
-      if (quantized) { // both parts come from one pass over the source
-        const int64_t rows = t->shape[0], cols = t->shape[1];
-        std::vector<int8_t> q(size_t(rows * cols));
-        std::vector<float> scales(static_cast<size_t>(rows));
-        int64_t badRow = 0;
-        if (!::chitu::quantizeInt8Rows(file->data(*t), *t->dtype, rows, cols, q.data(),
-                                       scales.data(), badRow))
-          return op.emitError("weight '") << source << "': row " << badRow
-                                          << " holds a NaN or an infinity and cannot be quantized";
-        offset = values ? embed(q.data(), bytes) : embed(scales.data(), bytes);
+      if (quantized) { // both parts come from one pass over the source, made for the first
+        auto [it, fresh] = int8Rows_.try_emplace(source);
+        Int8Rows &parts = it->second;
+        if (fresh) {
+          const int64_t rows = t->shape[0], cols = t->shape[1];
+          parts.values.resize(size_t(rows * cols));
+          parts.scales.resize(size_t(rows));
+          int64_t badRow = 0;
+          if (!::chitu::quantizeInt8Rows(file->data(*t), *t->dtype, rows, cols, parts.values.data(),
+                                         parts.scales.data(), badRow))
+            return op.emitError("weight '")
+                   << source << "': row " << badRow
+                   << " holds a NaN or an infinity and cannot be quantized";
+        }
+        offset = values ? embed(parts.values.data(), bytes) : embed(parts.scales.data(), bytes);
       } else if (fileDType == dtype) {
         offset = embed(file->data(*t), bytes);
       } else {

@@ -70,7 +70,7 @@ constexpr int kTileColumns = 4; // NR of the full tiles
 
 template <int MR, int NR, DType T>
 void tileScalar(const float *a, int64_t K, const uint8_t *b, float *out, int64_t ldo) {
-  const size_t rowBytes = size_t(K) * (T == DType::F32 ? 4 : 2);
+  const size_t rowBytes = size_t(K) * dtypeSize(T);
   for (int m = 0; m < MR; ++m)
     for (int n = 0; n < NR; ++n) {
       float acc = 0;
@@ -137,7 +137,7 @@ __attribute__((target("avx2,fma,f16c"))) inline __m256 load8(const void *b, DTyp
 template <int MR, int NR, DType T>
 __attribute__((target("avx2,fma,f16c"))) void tileAvx2(const float *a, int64_t K, const uint8_t *b,
                                                        float *out, int64_t ldo) {
-  const size_t rowBytes = size_t(K) * (T == DType::F32 ? 4 : 2);
+  const size_t rowBytes = size_t(K) * dtypeSize(T);
   __m256 acc[MR][NR];
   for (int m = 0; m < MR; ++m)
     for (int n = 0; n < NR; ++n)
@@ -231,7 +231,7 @@ __attribute__((target("avx512f"))) inline __m512 load16(const void *b, DType t, 
 template <int MR, int NR, DType T>
 __attribute__((target("avx512f"))) void tileAvx512(const float *a, int64_t K, const uint8_t *b,
                                                    float *out, int64_t ldo) {
-  const size_t rowBytes = size_t(K) * (T == DType::F32 ? 4 : 2);
+  const size_t rowBytes = size_t(K) * dtypeSize(T);
   __m512 acc[MR][NR];
   for (int m = 0; m < MR; ++m)
     for (int n = 0; n < NR; ++n)
@@ -328,8 +328,6 @@ Kernels kernelsFor(Isa isa) {
   return {toFloatScalar, dotScalar, axpyScalar};
 }
 
-size_t elementBytes(DType t) { return t == DType::F32 ? 4 : 2; }
-
 } // namespace
 
 bool isaSupported(Isa isa) {
@@ -382,7 +380,7 @@ void matmulRows(Isa isa, const float *a, const void *b, DType bType, bool bRowsA
     return;
   const Kernels kern = kernelsFor(isa);
   const uint8_t *bBytes = static_cast<const uint8_t *>(b);
-  const size_t eb = elementBytes(bType);
+  const size_t eb = dtypeSize(bType);
   // Columns in chunks: enough chunks to keep every thread busy and balanced (16 a thread),
   // each big enough to be worth a task (about 64K multiply-adds), whole tiles of columns.
   const int64_t threads = parallel ? numThreads() : 1;

@@ -412,7 +412,7 @@ Status matmulOp(const cbin::Op &op, const Value &a, const Value &b, Value &out,
   }
   const DType bType = b.stored ? b.dtype : DType::F32;
   const uint8_t *bData = b.stored ? b.stored : reinterpret_cast<const uint8_t *>(b.f32.data());
-  const size_t bElement = bType == DType::F32 ? 4 : 2;
+  const size_t bElement = dtypeSize(bType);
   int64_t numBatches = numElements(batch);
   std::vector<int64_t> offA, offB;
   IndexWalker walk(batch, {&sa, &sb});

@@ -245,10 +245,15 @@ public:
       stepBegin_.assign(1, 0);
       libraryNeeded_ = 0;
       const bool streaming = entry == placementEntry_ && !streamed_.empty();
-      // The CPU steps' shapes, kept alive by their launches (and graphs of them).
+      // The CPU steps' shapes, kept alive by their launches (and graphs of them); copied only
+      // when the sizes change (the symbols fix every shape), not on every decode step.
       std::shared_ptr<const EntryShapes> cpuShapes;
-      if (cpuSteps)
-        cpuShapes = std::make_shared<EntryShapes>(shapes);
+      if (cpuSteps) {
+        std::shared_ptr<const EntryShapes> &last = cpuShapes_[size_t(entry)];
+        if (!last || last->symbols != shapes.symbols)
+          last = std::make_shared<EntryShapes>(shapes);
+        cpuShapes = last;
+      }
       for (uint32_t s = 0; s < numSteps; ++s) {
         if (streaming)
           prepareCopiesBefore(s);
@@ -653,6 +658,7 @@ private:
     };
     cpuGroups_.resize(a.entries()->size());
     cpuGroupOf_.resize(a.entries()->size());
+    cpuShapes_.resize(a.entries()->size());
     for (uint32_t en = 0; en < a.entries()->size(); ++en) {
       const cbin::Entry &e = *a.entries()->Get(en);
       const uint32_t n = e.steps()->size();
@@ -1199,7 +1205,8 @@ private:
   CpuPlacement cpu_;
   std::vector<std::vector<CpuGroup>> cpuGroups_; // per entry (empty: no CPU steps at all)
   std::vector<std::vector<int>> cpuGroupOf_;     // [entry][step]: its CPU group, or -1
-  uint8_t *hostArena_ = nullptr;                 // pinned; the arena's layout
+  std::vector<std::shared_ptr<const EntryShapes>> cpuShapes_; // per entry: its last CPU shapes
+  uint8_t *hostArena_ = nullptr;                              // pinned; the arena's layout
   uint64_t hostArenaBytes_ = 0;
   std::string hostError_; // the first CPU step error of the run (set on the driver's thread)
   CUdeviceptr status_ = 0;
