@@ -19,6 +19,7 @@ struct f16 {
 };
 
 __device__ __forceinline__ float to_float(float x) { return x; }
+__device__ __forceinline__ float to_float(signed char x) { return (float)x; }
 __device__ __forceinline__ float to_float(bf16 x) {
   return __uint_as_float(((unsigned)x.bits) << 16);
 }
@@ -43,6 +44,17 @@ template <> __device__ __forceinline__ f16 from_float<f16>(float x) {
 
 // Loads N consecutive values of T at p as floats: one 16-byte load when N values fill 16
 // bytes (p must then be 16-byte aligned), scalar loads otherwise.
+// Four int8 values (one 32-bit word, lowest byte first) as floats: byte q + 128 (the sign
+// bit flipped) becomes the low mantissa byte of 2^23 + q + 128, then one exact subtraction.
+// Integer-pipe byte permutes and an FADD instead of an I2F conversion per value (I2F issues
+// at a sixteenth of the FMA rate).
+__device__ __forceinline__ void int8x4_to_floats(unsigned word, float *out) {
+  const unsigned biased = word ^ 0x80808080u;
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+    out[i] = __uint_as_float(__byte_perm(biased, 0x4B000000u, 0x7540u | i)) - 8388736.0f;
+}
+
 template <int N, typename T>
 __device__ __forceinline__ void load_floats(const T *__restrict__ p, float (&out)[N]) {
   if constexpr (N * sizeof(T) == 16) {
@@ -52,6 +64,10 @@ __device__ __forceinline__ void load_floats(const T *__restrict__ p, float (&out
 #pragma unroll
       for (int i = 0; i < 4; ++i)
         out[i] = __uint_as_float(w[i]);
+    } else if constexpr (sizeof(T) == 1) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+        int8x4_to_floats(w[i], out + 4 * i);
     } else {
 #pragma unroll
       for (int i = 0; i < N; ++i) {

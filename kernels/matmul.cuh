@@ -131,10 +131,11 @@ __device__ __forceinline__ void stage_rows(i64 M, int kc, int stride, i64 k0, S 
     }
 }
 
-// ---- 5 to 16 rows of 16-bit operands: tensor cores ---------------------------------------
+// ---- 2 to 16 rows of 16-bit operands: tensor cores ---------------------------------------
 //
-// With more than 4 rows the CUDA-core routine above is bound by shared-memory reads of A (each
-// weight meets every row). When A and B are both bf16 (or both f16) and K % 8 == 0, mma.sync
+// With more than one row the CUDA-core routine above is bound by shared-memory reads of A
+// (each weight meets every row; measured 8B batch 4: 15.4 ms/step on it, 6.4 ms at batch 8
+// here). When A and B are both bf16 (or both f16; or B int8, see below) and K % 8 == 0, mma.sync
 // m16n8k16 (sm_80+) computes 16 rows x the block's 8 columns instead, accumulating in f32.
 // A is used as 16-bit values (exact: they are values of a 16-bit tensor): staged once per
 // block when 16 rows of K fit in shared memory (the caller sizes it so for K up to ~3000),
@@ -149,7 +150,7 @@ __device__ __forceinline__ void stage_rows(i64 M, int kc, int stride, i64 k0, S 
 // Whether the tensor-core routine takes a product of M rows (mmaOk: A's type is B's 16-bit type).
 template <typename TB> __device__ __forceinline__ bool gemv_uses_mma(i64 M, i64 K, bool mmaOk) {
 #if __CUDA_ARCH__ >= 800
-  return mmaOk && sizeof(TB) == 2 && M > 4 && M <= kMmaRows && K % 8 == 0;
+  return mmaOk && sizeof(TB) == 2 && M > 1 && M <= kMmaRows && K % 8 == 0;
 #else
   return false;
 #endif
@@ -172,10 +173,13 @@ __device__ __forceinline__ bool gemv_a_resident(i64 M, i64 K, bool mmaOk, int sm
 // Stages all of A for the routine that takes the product (when gemv_a_resident).
 template <typename TB, typename LoadA>
 __device__ __forceinline__ void gemv_stage_a(i64 M, i64 K, bool mmaOk, float *smem, LoadA load_a) {
-  if (gemv_uses_mma<TB>(M, K, mmaOk))
-    stage_rows(M, (int)K, mma_row_stride(K), 0, reinterpret_cast<TB *>(smem), load_a);
-  else
-    stage_rows(M, (int)K, (int)K, 0, smem, load_a);
+  if constexpr (sizeof(TB) == 2) {
+    if (gemv_uses_mma<TB>(M, K, mmaOk)) {
+      stage_rows(M, (int)K, mma_row_stride(K), 0, reinterpret_cast<TB *>(smem), load_a);
+      return;
+    }
+  }
+  stage_rows(M, (int)K, (int)K, 0, smem, load_a);
 }
 
 // 8 16-bit values as one 16-byte fragment, h[0] in the lowest bits.
@@ -250,16 +254,41 @@ __device__ __forceinline__ uint4 a_rows_fragment(const ARows<TB> &rows, i64 m, i
   return pack8(h);
 }
 
-template <int NB, int CB, typename TB, typename LoadA, typename Epilogue>
+// int8 weights (TB = signed char, TA A's 16-bit type): a lane loads its 8 weights as 8 bytes,
+// converts them exactly to TA where they are used, and product j's column n is scaled by
+// S[j][n] once summed.
+template <int Bytes> struct raw_words { // a lane's 8 weights as loaded
+  using type = uint4;
+};
+template <> struct raw_words<1> {
+  using type = uint2;
+};
+
+template <typename TA>
+__device__ __forceinline__ unsigned int8x2_to_packed(float lo, float hi) {
+  unsigned r;
+  if constexpr (is_bf16<TA>::value)
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  else
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+template <int NB, int CB, typename TA, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, float *smem,
-                                              bool aResident, LoadA load_a, ARows<TB> rows,
-                                              const TB *const *B, Epilogue epilogue) {
+                                              bool aResident, LoadA load_a, ARows<TA> rows,
+                                              const TB *const *B, const float *const *S,
+                                              Epilogue epilogue) {
 #if __CUDA_ARCH__ >= 800
   static_assert(kGemvCols == 8, "one n8 tile per column block; one warp per 32-wide slice of K");
+  static_assert(sizeof(TA) == 2 && (sizeof(TB) == 2 || sizeof(TB) == 1), "16-bit A, B or int8");
   constexpr int kWarps = 8;
-  constexpr int U = kGemvLoadsInFlight / (NB * CB) > 0 ? kGemvLoadsInFlight / (NB * CB) : 1;
+  // int8 weights are 8-byte loads: twice as many keep the same bytes in flight.
+  constexpr int kLoads = kGemvLoadsInFlight;
+  constexpr int U = kLoads / (NB * CB) > 0 ? kLoads / (NB * CB) : 1;
+  using Raw = typename raw_words<sizeof(TB)>::type;
   __shared__ float partial[NB][kWarps][kMmaRows * kGemvCols];
-  TB *as = reinterpret_cast<TB *>(smem);
+  TA *as = reinterpret_cast<TA *>(smem);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
   const int stride = mma_row_stride(K);
@@ -274,7 +303,7 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
       return *reinterpret_cast<const uint4 *>(as + row * stride + kk);
     if (rows.x)
       return a_rows_fragment(rows, row, K, kk);
-    return load_a_packed<TB>(load_a, row, kk);
+    return load_a_packed<TA>(load_a, row, kk);
   };
   float acc[CB][NB][4];
 #pragma unroll
@@ -286,7 +315,8 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
   for (int s0 = warp * 32; s0 < K; s0 += kWarps * 32 * U) {
     // The slices' weights and A fragments are all requested before any is used: A from L2
     // (not resident) costs a load latency per slice when it is fetched where it is consumed.
-    uint4 w[U][CB][NB], ap[U], aq[U];
+    Raw raw[U][CB][NB];
+    uint4 ap[U], aq[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int kk = s0 + u * kWarps * 32 + 8 * t;
@@ -295,12 +325,31 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
         const i64 n = col0 + c * kGemvCols + g;
 #pragma unroll
         for (int j = 0; j < NB; ++j)
-          w[u][c][j] = (n < N && kk < K) ? *reinterpret_cast<const uint4 *>(B[j] + n * K + kk)
-                                         : make_uint4(0, 0, 0, 0);
+          raw[u][c][j] = (n < N && kk < K) ? *reinterpret_cast<const Raw *>(B[j] + n * K + kk)
+                                           : Raw{};
       }
       ap[u] = a_fragment(g, kk);
       aq[u] = a_fragment(g + 8, kk);
     }
+    // B fragments: int8 weights converted (exactly) to A's type, all before the products.
+    uint4 w[U][CB][NB];
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+#pragma unroll
+      for (int c = 0; c < CB; ++c)
+#pragma unroll
+        for (int j = 0; j < NB; ++j) {
+          if constexpr (sizeof(TB) == 1) {
+            float f[8];
+            int8x4_to_floats(raw[u][c][j].x, f);
+            int8x4_to_floats(raw[u][c][j].y, f + 4);
+            w[u][c][j] =
+                make_uint4(int8x2_to_packed<TA>(f[0], f[1]), int8x2_to_packed<TA>(f[2], f[3]),
+                           int8x2_to_packed<TA>(f[4], f[5]), int8x2_to_packed<TA>(f[6], f[7]));
+          } else {
+            w[u][c][j] = raw[u][c][j];
+          }
+        }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       if (s0 + u * kWarps * 32 >= K)
@@ -312,8 +361,8 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
       for (int c = 0; c < CB; ++c)
 #pragma unroll
         for (int j = 0; j < NB; ++j) {
-          mma_16816(acc[c][j], a0, w[u][c][j].x, w[u][c][j].y, B[j]);
-          mma_16816(acc[c][j], a1, w[u][c][j].z, w[u][c][j].w, B[j]);
+          mma_16816(acc[c][j], a0, w[u][c][j].x, w[u][c][j].y, static_cast<const TA *>(nullptr));
+          mma_16816(acc[c][j], a1, w[u][c][j].z, w[u][c][j].w, static_cast<const TA *>(nullptr));
         }
     }
   }
@@ -342,7 +391,7 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
 #pragma unroll
           for (int w = 0; w < kWarps; ++w)
             s += partial[j][w][e];
-          out[j] = s;
+          out[j] = S && S[j] ? s * S[j][nn] : s;
         }
         epilogue(m, nn, out);
       }
@@ -353,10 +402,12 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
 }
 
 // CB columns per warp (warp w of the block's 8 takes columns col0 + c * 8 + w, c < CB).
+// Quantized weights (TB = signed char): product j's column n is scaled by S[j][n] once its
+// sum is complete (S null: no scales), so each weight costs a conversion and an FMA.
 template <int NB, int MaxRows, int CB, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, float *smem,
                                                 bool aResident, LoadA load_a, const TB *const *B,
-                                                Epilogue epilogue) {
+                                                const float *const *S, Epilogue epilogue) {
   // Loads in flight per lane: kGemvLoadsInFlight over the products and columns, a quarter of
   // that with the 16-row accumulators (registers).
   constexpr int kLoads = MaxRows > 4 ? kGemvLoadsInFlight / 4 : kGemvLoadsInFlight;
@@ -384,6 +435,88 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
     }
     if (n0 >= N)
       continue;
+    if constexpr (sizeof(TB) == 1) {
+      if (vec) {
+        // int8: the 16-byte words are held as loaded (4 registers for 16 weights, where
+        // floats would take 16) and converted where they are summed. With one row the next
+        // round's words are requested before this round's are converted, so a warp's loads
+        // overlap its conversions (8B gate/up at batch 1: 1.68 -> 1.60 ms). With 16 rows'
+        // accumulators, one load per product and column at a time (registers).
+        constexpr bool kPrefetch = MaxRows == 1;
+        constexpr int UQ = MaxRows > 4 ? 1 : U, kStep = 32 * V * UQ;
+        uint4 raw[UQ][CB][NB], next[UQ][CB][NB];
+        auto fetch = [&](uint4(&r)[UQ][CB][NB], int kk0) {
+#pragma unroll
+          for (int u = 0; u < UQ; ++u) {
+            const int kk = kk0 + u * 32 * V;
+#pragma unroll
+            for (int c = 0; c < CB; ++c) {
+              const i64 n = n0 + c * kGemvCols;
+#pragma unroll
+              for (int j = 0; j < NB; ++j)
+                r[u][c][j] = kk < kc && n < N
+                                 ? *reinterpret_cast<const uint4 *>(B[j] + n * K + k0 + kk)
+                                 : make_uint4(0, 0, 0, 0);
+            }
+          }
+        };
+        if (kPrefetch)
+          fetch(raw, lane * V);
+        for (int kk0 = lane * V; kk0 < kc; kk0 += kStep) {
+          if (!kPrefetch)
+            fetch(raw, kk0);
+          else if (kk0 + kStep < kc)
+            fetch(next, kk0 + kStep);
+#pragma unroll
+          for (int u = 0; u < UQ; ++u) {
+            const int kk = kk0 + u * 32 * V;
+            if (kk >= kc)
+              break;
+            // All columns' and products' weights of this slice, then one read of A's values
+            // per row serves them.
+            float w[CB * NB][16];
+#pragma unroll
+            for (int c = 0; c < CB; ++c)
+#pragma unroll
+              for (int j = 0; j < NB; ++j) {
+                const uint4 r = raw[u][c][j];
+                int8x4_to_floats(r.x, w[c * NB + j]);
+                int8x4_to_floats(r.y, w[c * NB + j] + 4);
+                int8x4_to_floats(r.z, w[c * NB + j] + 8);
+                int8x4_to_floats(r.w, w[c * NB + j] + 12);
+              }
+#pragma unroll
+            for (int m = 0; m < MaxRows; ++m) {
+              if (m >= M)
+                break;
+#pragma unroll
+              for (int i = 0; i < 16; i += 4) {
+                const float4 a4 = *reinterpret_cast<const float4 *>(smem + m * chunk + kk + i);
+#pragma unroll
+                for (int c = 0; c < CB; ++c)
+#pragma unroll
+                  for (int j = 0; j < NB; ++j) {
+                    float &sum = acc[c][j][m];
+                    sum += a4.x * w[c * NB + j][i];
+                    sum += a4.y * w[c * NB + j][i + 1];
+                    sum += a4.z * w[c * NB + j][i + 2];
+                    sum += a4.w * w[c * NB + j][i + 3];
+                  }
+              }
+            }
+          }
+          if (kPrefetch)
+#pragma unroll
+            for (int u = 0; u < UQ; ++u)
+#pragma unroll
+              for (int c = 0; c < CB; ++c)
+#pragma unroll
+                for (int j = 0; j < NB; ++j)
+                  raw[u][c][j] = next[u][c][j];
+        }
+        continue;
+      }
+    }
     if (vec) {
       for (int kk0 = lane * V; kk0 < kc; kk0 += 32 * V * U) {
         // Converted as loaded: holding raw 16-byte words instead made ptxas spill.
@@ -467,6 +600,8 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
         for (int off = 16; off > 0; off >>= 1)
           v += __shfl_xor_sync(0xffffffffu, v, off);
         out[j] = __shfl_sync(0xffffffffu, v, 0);
+        if (S && S[j])
+          out[j] *= S[j][n];
       }
       if (lane == 0)
         epilogue(m, n, out);
@@ -627,31 +762,39 @@ __device__ __forceinline__ void gemm_tiles_fused(i64 row0, i64 col0, int rows, i
 }
 
 // The matrix-vector routine for M rows over the columns of one iteration at col0: tensor
-// cores for 5..16 rows of 16-bit operands (see gemv_uses_mma) with CBRows column blocks (of
+// cores for 2..16 rows of 16-bit operands (see gemv_uses_mma) with CBRows column blocks (of
 // kGemvCols) per iteration, else CUDA cores with accumulators for the fewest rows that hold M
 // and CBVector column blocks per iteration. An iteration's columns share each load of A and
 // keep more weight loads in flight, with one drain of the block's pipeline (reduction,
 // epilogue) per iteration instead of per column block; the code generator picks both sizes
 // (gemvColumnBlocksPerIteration) and lays out the iterations by the routine M selects.
-template <int NB, int CBRows, int CBVector, typename TB, typename LoadA, typename Epilogue>
+// TA: A's type on tensor cores (B's, or A's own 16-bit type when B is int8 weights).
+template <int NB, int CBRows, int CBVector, typename TA, typename TB, typename LoadA,
+          typename Epilogue>
 __device__ __forceinline__ void gemv_fused(i64 col0, i64 M, i64 N, i64 K, float *smem,
                                            bool aResident, bool mmaOk, LoadA load_a,
-                                           ARows<TB> rows, const TB *const *B,
-                                           Epilogue epilogue) {
-  if constexpr (sizeof(TB) == 2) {
-    if (gemv_uses_mma<TB>(M, K, mmaOk)) {
-      gemv_tile_mma<NB, CBRows>(col0, M, N, K, smem, aResident, load_a, rows, B, epilogue);
+                                           ARows<TA> rows, const TB *const *B,
+                                           const float *const *S, Epilogue epilogue) {
+  if constexpr (sizeof(TA) == 2 && (sizeof(TB) == 2 || sizeof(TB) == 1)) {
+    if (gemv_uses_mma<TA>(M, K, mmaOk)) {
+      gemv_tile_mma<NB, CBRows>(col0, M, N, K, smem, aResident, load_a, rows, B, S, epilogue);
       return;
     }
   }
-  if (M == 1)
-    gemv_tile_fused<NB, 1, CBVector>(col0, M, N, K, smem, aResident, load_a, B, epilogue);
-  else if (M <= 4)
-    gemv_tile_fused<NB, 4, CBVector>(col0, M, N, K, smem, aResident, load_a, B, epilogue);
+  if (M == 1) {
+    gemv_tile_fused<NB, 1, CBVector>(col0, M, N, K, smem, aResident, load_a, B, S, epilogue);
+    return;
+  }
+  // Tensor cores took 2..16 rows if they could: a compile-time fact where mmaOk and K are
+  // constants, so the CUDA-core routines below (and their registers) drop out of the kernel.
+  if (mmaOk && (sizeof(TB) == 2 || sizeof(TB) == 1) && sizeof(TA) == 2 && K % 8 == 0)
+    return;
+  if (M <= 4)
+    gemv_tile_fused<NB, 4, CBVector>(col0, M, N, K, smem, aResident, load_a, B, S, epilogue);
   else // 16-row accumulators: one column block at a time (registers)
     for (int c = 0; c < CBVector; ++c)
       gemv_tile_fused<NB, kGemvMaxRows, 1>(col0 + c * kGemvCols, M, N, K, smem, aResident,
-                                            load_a, B, epilogue);
+                                            load_a, B, S, epilogue);
 }
 
 // C[m, n] = sum_k A[m * sam + k * sak] * B[k * sbk + n * sbn] for the block's tile

@@ -43,14 +43,18 @@ CHITU_HOST_DEVICE constexpr int gemm_mma_smem_floats() {
 // A product kernel's functions: one body, compiled once per route (compiler/codegen).
 // Library routes: launches of at least kLibraryMinRows rows run their products on a GEMM
 // library (cuBLASLt) where the runtime has one: the A function writes A's rows (the
-// prologue applied) kLibraryARows per block, the epilogue function computes the kernel's
-// results from the library's products, one tile of them per block.
+// prologue applied) kLibraryARows per block, the B function writes quantized weights as
+// A's 16-bit type (dequantized), the epilogue function computes the kernel's results from
+// the library's products, one tile of them per block.
 enum ProductRoute : int {
   kRouteTiles = 0,
   kRouteFewRows = 1,
   kRouteLibraryA = 2,
-  kRouteLibraryEpilogue = 3
+  kRouteLibraryEpilogue = 3,
+  kRouteLibraryB = 4
 };
+// The B function's blocks (a grid-stride loop over the weights).
+constexpr int kLibraryBBlocks = 1056;
 constexpr int kLibraryMinRows = 64, kLibraryARows = 8;
 
 // Prefill attention (flash_attention_tile in llm.cuh): kFlashRows query tokens of one head per

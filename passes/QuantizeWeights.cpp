@@ -40,8 +40,9 @@ struct QuantizeWeightsPass : mlir::chitu::impl::QuantizeWeightsBase<QuantizeWeig
           << exclude << "' is not a regular expression: " << regexError;
       return signalPassFailure();
     }
-    // One dequantized value per weight, made next to the weight, shared by its products.
-    llvm::DenseMap<Operation *, Value> dequantized;
+    // The quantized parts of each weight, made next to it once; a dequantize per product,
+    // just before it, so that fusion can fold each into its product's kernel.
+    llvm::DenseMap<Operation *, std::pair<Value, Value>> quantized;
     func.walk([&](MatmulOp matmul) {
       auto weight = matmul.getRhs().getDefiningOp<WeightOp>();
       if (!weight || weight.getQuantize() || !matmul.getTransposeRhs())
@@ -51,21 +52,20 @@ struct QuantizeWeightsPass : mlir::chitu::impl::QuantizeWeightsBase<QuantizeWeig
         return;
       if (!exclude.empty() && keep.match(weight.getName()))
         return;
-      Value &d = dequantized[weight];
-      if (!d) {
+      auto &[q, s] = quantized[weight];
+      if (!q) {
         OpBuilder b(weight);
         b.setInsertionPointAfter(weight);
         Location loc = weight.getLoc();
-        auto q = WeightOp::create(b, loc, RankedTensorType::get(type.getShape(), b.getI8Type()),
-                                  weight.getNameAttr(), b.getStringAttr("int8_rows"));
-        auto s =
-            WeightOp::create(b, loc, RankedTensorType::get({type.getDimSize(0), 1}, b.getF32Type()),
+        q = WeightOp::create(b, loc, RankedTensorType::get(type.getShape(), b.getI8Type()),
                              weight.getNameAttr(), b.getStringAttr("int8_rows"));
-        d = DequantizeOp::create(b, loc, type, q, s);
+        s = WeightOp::create(b, loc, RankedTensorType::get({type.getDimSize(0), 1}, b.getF32Type()),
+                             weight.getNameAttr(), b.getStringAttr("int8_rows"));
       }
-      matmul.getRhsMutable().assign(d);
+      OpBuilder b(matmul);
+      matmul.getRhsMutable().assign(DequantizeOp::create(b, weight.getLoc(), type, q, s));
     });
-    for (auto [weight, value] : dequantized)
+    for (auto &[weight, parts] : quantized)
       if (weight->use_empty())
         weight->erase();
   }

@@ -522,7 +522,8 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
   if (const std::optional<LibraryRule> &lib = rule.library) {
     std::vector<Offset<cb::LibraryProduct>> products;
     for (const LibraryRule::Product &p : lib->products)
-      products.push_back(cb::CreateLibraryProduct(fbb_, p.weightInput, expr(p.n), p.output));
+      products.push_back(
+          cb::CreateLibraryProduct(fbb_, p.weightInput, expr(p.n), p.output, p.dequantized));
     auto when = expr(lib->when), m = expr(lib->m), kk = expr(lib->k);
     Offset<flatbuffers::String> aSymbol = 0, epilogueSymbol = 0;
     Offset<flatbuffers::Vector<Offset<cb::Expr>>> aGrid = 0;
@@ -534,9 +535,18 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
     }
     if (lib->epilogue)
       epilogueSymbol = fbb_.CreateString(ck.source.libraryEpilogueSymbol);
+    Offset<flatbuffers::String> bSymbol = 0;
+    Offset<flatbuffers::Vector<Offset<cb::Expr>>> bGrid = 0;
+    if (lib->dequantizes()) {
+      bSymbol = fbb_.CreateString(ck.source.libraryBSymbol);
+      std::vector<Offset<cb::Expr>> g = {expr(lib->bGrid[0]), expr(lib->bGrid[1]),
+                                         expr(lib->bGrid[2])};
+      bGrid = fbb_.CreateVector(g);
+    }
     auto productsVec = fbb_.CreateVector(products);
     library = cb::CreateLibraryGemm(fbb_, when, m, kk, lib->f16 ? cb::DType::F16 : cb::DType::BF16,
-                                    lib->aInput, aSymbol, aGrid, productsVec, epilogueSymbol);
+                                    lib->aInput, aSymbol, aGrid, productsVec, epilogueSymbol,
+                                    bSymbol, bGrid);
   }
   auto opsVec = fbb_.CreateVector(ops);
   auto resultsVec = fbb_.CreateVector(results);

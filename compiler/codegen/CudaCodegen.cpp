@@ -38,12 +38,13 @@ constexpr int64_t kGemvGridBlocks = 264;
 // groups of products have `columns` (N) each and share the block loop. Iterations are dealt
 // to the kGemvGridBlocks blocks in rounds; larger iterations share each load of A among more
 // columns and drain the block's pipeline (reduction, epilogue) once per iteration.
-//  - Tensor cores (5..16 rows, A read through the prologue unless resident): an iteration
+//  - Tensor cores (2..16 rows, A read through the prologue unless resident): an iteration
 //    costs its column blocks' weights plus a fixed part about as long as one column block's
 //    (measured at one column block per iteration, 8B batch 16 gate/up: 28 us per column
 //    block against 7 us of weights), so rounds * (CB + 1); CB * products <= 8 (loads in
 //    flight).
-//  - CUDA cores (1..4 rows, A resident or staged once per chunk): the fixed part is small, so
+//  - CUDA cores (1 row, or 1..16 rows without tensor cores; A resident or staged once per chunk):
+//  the fixed part is small, so
 //    rounds * CB; CB * products <= 2 (measured, 8B batch 1: q/k/v 0.96 -> 1.42 ms and gate/up
 //    2.17 -> 2.35 ms with 4 column blocks per iteration, down 1.53 -> 1.39 ms and o_proj
 //    0.64 -> 0.60 ms with 2).
@@ -1081,17 +1082,29 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
 
   // Few rows (decode): every product reads its weights as rows ([N, K], transpose_rhs) of one
   // type, so the matrix-vector routine applies; the launch grid then counts its column blocks.
+  // What each product's weights are stored as: B itself, or the quantized values a fused
+  // dequantize reads (int8 rows, scaled per row after the sum in the matrix-vector routine).
+  auto storedWeights = [&](unsigned i) {
+    DequantizeOp dq = shape.rhsDequantize[i];
+    return dq ? dq.getValues() : MatmulOp(shape.matmuls[i]).getRhs();
+  };
+  const bool quantized = llvm::any_of(shape.rhsDequantize, [](DequantizeOp d) { return !!d; });
   bool gemv = true;
-  Type rhsType = elementType(MatmulOp(shape.matmuls.front()).getRhs());
-  for (MatmulOp mm : shape.matmuls)
-    gemv &= mm.getTransposeRhs() && elementType(mm.getRhs()) == rhsType && isa<FloatType>(rhsType);
-  // 5..16 rows of 16-bit A and B go to tensor cores (gemv_tile_mma), which keeps A resident in
+  Type rhsType = elementType(storedWeights(0));
+  for (unsigned i = 0; i < shape.matmuls.size(); ++i)
+    gemv &= MatmulOp(shape.matmuls[i]).getTransposeRhs() &&
+            elementType(storedWeights(i)) == rhsType &&
+            (isa<FloatType>(rhsType) || (rhsType.isInteger(8) && shape.rhsDequantize[i]));
+  // 2..16 rows of 16-bit A and B go to tensor cores (gemv_tile_mma), which keeps A resident in
   // dynamic shared memory sized for 16 rows of K (at most kMmaSmemBytes, two blocks per SM).
+  // int8 weights go there too, converted to A's 16-bit type in registers (mmaType: the
+  // 16-bit type of both operands on tensor cores).
   Type lhsType = elementType(shape.lhs);
-  bool mmaOk = gemv && lhsType == rhsType && (rhsType.isBF16() || rhsType.isF16());
+  const Type mmaType = quantized ? lhsType : rhsType;
+  bool mmaOk = gemv && (quantized || lhsType == rhsType) && (mmaType.isBF16() || mmaType.isF16());
   // Many rows on tensor cores: 128 x 128 tiles of all products of a group (gemm_tile_mma takes
-  // one or two); otherwise 64 x 64 tiles on CUDA cores.
-  const bool bigTiles = mmaOk && widest <= 2;
+  // one or two; 16-bit weights only); otherwise 64 x 64 tiles on CUDA cores.
+  const bool bigTiles = mmaOk && !quantized && widest <= 2;
   const int64_t tileRows = bigTiles ? ::chitu::kMmaBM : ::chitu::kGemmBM;
   auto tileCols = [&](size_t products) {
     return int64_t(bigTiles ? ::chitu::kMmaBN / int(products) : ::chitu::kGemmBN);
@@ -1130,15 +1143,20 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   // of weights given as kernel inputs, whose results depend on A only through them (the
   // epilogue then needs no prologue), each product's result of B's type (the library writes
   // it in that type).
-  library_ = bigTiles;
+  // Dequantized weights take the route too: the B function writes them as A's type into the
+  // workspace (library_b*) before the library reads them (the tiles would run on CUDA cores).
+  library_ = mmaOk && widest <= 2;
   {
     llvm::SmallPtrSet<Operation *, 8> prologue;
     SmallVector<Value> work{shape.lhs};
     while (!work.empty())
       if (Operation *def = work.pop_back_val().getDefiningOp(); def && prologue.insert(def).second)
         llvm::append_range(work, def->getOperands());
-    for (MatmulOp mm : shape.matmuls)
-      library_ &= elementType(mm.getResult()) == rhsType && inputPtr_.count(mm.getRhs());
+    for (unsigned i = 0; i < shape.matmuls.size(); ++i) {
+      MatmulOp mm = shape.matmuls[i];
+      library_ &= elementType(mm.getResult()) == mmaType &&
+                  (inputPtr_.count(mm.getRhs()) || shape.rhsDequantize[i]);
+    }
     for (Value r : results_) {
       work.assign({r});
       while (!work.empty() && library_) {
@@ -1160,6 +1178,35 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     line("constexpr long long tile_m = " + std::to_string(tileRows) + ";");
   line("const long long row0 = (long long)blockIdx.y * tile_m;");
   rowBase_ = "row0";
+  if (library_ && quantized) {
+    // The B function: each dequantized product's weights as A's type, [N, K] rows, as the
+    // dequantize op computes them (so the library's products equal the unfused ones).
+    line("if constexpr (kRoute == chitu::kRouteLibraryB) {");
+    ++indent_;
+    line("const long long stride = (long long)gridDim.x * blockDim.x;");
+    for (unsigned i = 0; i < shape.matmuls.size(); ++i) {
+      if (!shape.rhsDequantize[i])
+        continue;
+      MatmulOp mm = shape.matmuls[i];
+      std::string n = sizeVar(shapes_.dims(mm.getResult())[1], "N");
+      line("for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < " + n + " * " +
+           k + "; i += stride) {");
+      ++indent_;
+      line("const long long bn = i / " + k + ", bk = i - bn * " + k + ";");
+      pushScope();
+      auto w = value(mm.getRhs(), {"bn", "bk"});
+      if (failed(w))
+        return failure();
+      line("library_b" + std::to_string(i) + "[i] = chitu::from_float<" + storageType(mmaType) +
+           ">(" + *w + ");");
+      popScope();
+      --indent_;
+      line("}");
+    }
+    line("return;");
+    --indent_;
+    line("}");
+  }
   if (RmsNormOp norm = shape.prologueNorm) {
     // The norm's row scales for the tile's rows, summed as the rms_norm kernel sums them.
     includes_.insert("reduce.cuh");
@@ -1198,16 +1245,16 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   if (mmaOk) {
     auto rowsOf = [&](Value v) -> std::string {
       auto it = inputPtr_.find(throughReshapes(v));
-      return it != inputPtr_.end() && elementType(it->first) == rhsType ? it->second : "";
+      return it != inputPtr_.end() && elementType(it->first) == mmaType ? it->second : "";
     };
     RmsNormOp norm = shape.prologueNorm;
     if (std::string x = rowsOf(shape.lhs); !x.empty()) {
       aRowsInit = "{" + x + ", nullptr, nullptr, 0}";
     } else if (norm && shape.lhs == norm.getResult() && rowScale_.count(norm.getOperation()) &&
-               elementType(norm.getResult()) == rhsType) {
+               elementType(norm.getResult()) == mmaType) {
       std::string x = rowsOf(norm.getInput());
       auto gamma = inputPtr_.find(norm.getWeight());
-      if (!x.empty() && gamma != inputPtr_.end() && elementType(norm.getWeight()) == rhsType)
+      if (!x.empty() && gamma != inputPtr_.end() && elementType(norm.getWeight()) == mmaType)
         aRowsInit = "{" + x + ", " + gamma->second + ", row_scale, row0}";
     }
   }
@@ -1218,7 +1265,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
                              SymExpr::floorDiv(M, SymExpr::constant(::chitu::kLibraryMinRows)));
     rule.m = M;
     rule.k = K;
-    rule.f16 = rhsType.isF16();
+    rule.f16 = mmaType.isF16();
     if (auto it = inputIndex_.find(throughReshapes(shape.lhs));
         it != inputIndex_.end() && elementType(shape.lhs) == rhsType)
       rule.aInput = int(it->second);
@@ -1235,12 +1282,17 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     for (MatmulOp mm : shape.matmuls)
       direct &= llvm::is_contained(results_, mm.getResult());
     rule.epilogue = !direct;
-    for (MatmulOp mm : shape.matmuls) {
-      LibraryRule::Product p{inputIndex_.lookup(mm.getRhs()), shapes_.dims(mm.getResult())[1], -1};
+    for (unsigned i = 0; i < shape.matmuls.size(); ++i) {
+      MatmulOp mm = shape.matmuls[i];
+      LibraryRule::Product p{inputIndex_.lookup(storedWeights(i)), shapes_.dims(mm.getResult())[1],
+                             -1};
+      p.dequantized = bool(shape.rhsDequantize[i]);
       if (direct)
         p.output = int(llvm::find(results_, mm.getResult()) - results_.begin());
       rule.products.push_back(p);
     }
+    for (int d = 0; d < 3; ++d)
+      rule.bGrid[d] = SymExpr::constant(d == 0 ? ::chitu::kLibraryBBlocks : 1);
     if (rule.aInput < 0) {
       line("if constexpr (kRoute == chitu::kRouteLibraryA) {");
       ++indent_;
@@ -1253,7 +1305,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   }
 
   // Columns per iteration of the matrix-vector routine, one layout for tensor-core rows
-  // (5..16) and one for CUDA-core rows (1..4), fixed here because N is (see
+  // (2..16) and one for CUDA-core rows (1, or all without them), fixed here because N is (see
   // gemvColumnBlocksPerIteration); the kernel picks the layout from M at run time.
   SymExpr totalTiles = SymExpr::constant(0), totalRowsMma = SymExpr::constant(0),
           totalRowsVector = SymExpr::constant(0);
@@ -1285,7 +1337,8 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     totalGemv = totalRowsMma;
   std::string columnBlocks;
   if (gemv) {
-    std::string tb = storageType(rhsType);
+    // A's type on tensor cores (the routines' template argument; unused on CUDA cores).
+    std::string tb = storageType(mmaType);
     line("const bool mma_rows = few_rows && chitu::gemv_uses_mma<" + tb + ">(" + m + ", " + k +
          ", mma_ok);");
     line("const long long gemv_cols = mma_rows ? " + std::to_string(mmaColumns) + " : " +
@@ -1327,17 +1380,29 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     // B of each product of the group: rhs is [N, K] with transpose_rhs, else [K, N].
     line("auto load_b = [&](int j, long long bk, long long bn) -> float {");
     ++indent_;
-    std::string expr;
-    for (size_t j = groupProducts[g].size(); j-- > 0;) {
+    for (size_t j = 0; j < groupProducts[g].size(); ++j) {
       MatmulOp mm = shape.matmuls[groupProducts[g][j]];
-      auto ptr = pointerOf(mm, mm.getRhs());
-      if (failed(ptr))
-        return failure();
-      std::string index = mm.getTransposeRhs() ? "bn * " + k + " + bk" : "bk * " + n + " + bn";
-      std::string load = "chitu::to_float(" + *ptr + "[" + index + "])";
-      expr = expr.empty() ? load : "j == " + std::to_string(j) + " ? " + load + " : " + expr;
+      line("if (j == " + std::to_string(j) + ") {");
+      ++indent_;
+      if (shape.rhsDequantize[groupProducts[g][j]]) {
+        // The dequantized weight, as the op computes it (B is [N, K]).
+        pushScope();
+        auto w = value(mm.getRhs(), {"bn", "bk"});
+        if (failed(w))
+          return failure();
+        line("return " + *w + ";");
+        popScope();
+      } else {
+        auto ptr = pointerOf(mm, mm.getRhs());
+        if (failed(ptr))
+          return failure();
+        std::string index = mm.getTransposeRhs() ? "bn * " + k + " + bk" : "bk * " + n + " + bn";
+        line("return chitu::to_float(" + *ptr + "[" + index + "]);");
+      }
+      --indent_;
+      line("}");
     }
-    line("return " + expr + ";");
+    line("return 0.0f;");
     --indent_;
     line("};");
     line("auto epilogue = [&](long long em, long long en, const float *acc) {");
@@ -1365,7 +1430,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
         products += (products.empty() ? "" : ", ") + std::string("library_c") + std::to_string(j);
       line("if constexpr (kRoute == chitu::kRouteLibraryEpilogue) {");
       ++indent_;
-      line("const " + storageType(rhsType) + " *const products[] = {" + products + "};");
+      line("const " + storageType(mmaType) + " *const products[] = {" + products + "};");
       line("chitu::library_epilogue<" + std::to_string(groupProducts[g].size()) +
            ">(row0, tile * " + std::to_string(cols) + ", tile_m, " + std::to_string(cols) + ", " +
            m + ", " + n + ", products, epilogue);");
@@ -1374,13 +1439,21 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
       line("}");
     }
     if (gemv) {
-      std::string pointers;
+      std::string pointers, scalePointers;
       for (unsigned j : groupProducts[g]) {
         MatmulOp mm = shape.matmuls[j];
-        auto ptr = pointerOf(mm, mm.getRhs());
+        auto ptr = pointerOf(mm, storedWeights(j));
         if (failed(ptr))
           return failure();
         pointers += (pointers.empty() ? "" : ", ") + *ptr;
+        std::string scale = "nullptr";
+        if (DequantizeOp dq = shape.rhsDequantize[j]) {
+          auto s = pointerOf(mm, dq.getScales());
+          if (failed(s))
+            return failure();
+          scale = *s;
+        }
+        scalePointers += (scalePointers.empty() ? "" : ", ") + scale;
       }
       // `if (condition) { routine(...); continue; }`: the routine takes this tile.
       auto takeTile = [&](const std::string &condition, const std::string &call) {
@@ -1393,11 +1466,13 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
       };
       std::string nb = std::to_string(groupProducts[g].size());
       line("const " + storageType(rhsType) + " *const weights[] = {" + pointers + "};");
-      takeTile("few_rows", "chitu::gemv_fused<" + nb + ", " +
-                               std::to_string(mmaColumns / kGemvCols) + ", " +
-                               std::to_string(vectorColumns / kGemvCols) + ">(tile * gemv_cols, " +
-                               m + ", " + n + ", " + k +
-                               ", smem, a_resident, mma_ok, load_a, a_rows, weights, epilogue);");
+      if (quantized)
+        line("const float *const scales[] = {" + scalePointers + "};");
+      takeTile("few_rows",
+               "chitu::gemv_fused<" + nb + ", " + std::to_string(mmaColumns / kGemvCols) + ", " +
+                   std::to_string(vectorColumns / kGemvCols) + ">(tile * gemv_cols, " + m + ", " +
+                   n + ", " + k + ", smem, a_resident, mma_ok, load_a, a_rows, weights, " +
+                   (quantized ? "scales" : "nullptr") + ", epilogue);");
       if (bigTiles)
         takeTile("chitu::gemm_uses_mma<" + storageType(rhsType) + ">(" + k + ", mma_ok)",
                  "chitu::gemm_tile_mma<" + nb + ">(row0, tile * " + std::to_string(cols) + ", " +
@@ -1798,6 +1873,9 @@ FailureOr<KernelSource> KernelEmitter::run() {
       libraryParams.push_back(t + " *__restrict__ library_a");
       for (size_t j = 0; j < launch_.library->products.size(); ++j)
         libraryParams.push_back("const " + t + " *__restrict__ library_c" + std::to_string(j));
+      if (launch_.library->dequantizes())
+        for (size_t j = 0; j < launch_.library->products.size(); ++j)
+          libraryParams.push_back(t + " *__restrict__ library_b" + std::to_string(j));
     }
     auto join = [](const std::vector<std::string> &list, bool names) {
       std::string text;
@@ -1835,6 +1913,10 @@ FailureOr<KernelSource> KernelEmitter::run() {
       if (launch_.library->epilogue) {
         out.libraryEpilogueSymbol = out.symbol + "_library_epilogue";
         src += global(out.libraryEpilogueSymbol, 0) + call("kRouteLibraryEpilogue", true);
+      }
+      if (launch_.library->dequantizes()) {
+        out.libraryBSymbol = out.symbol + "_library_b";
+        src += global(out.libraryBSymbol, 0) + call("kRouteLibraryB", true);
       }
     }
   } else {

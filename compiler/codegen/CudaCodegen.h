@@ -28,16 +28,24 @@ namespace mlir::chitu {
 /// per product, and its `libraryEpilogueSymbol` function computing the results from them.
 struct LibraryRule {
   SymExpr when, m, k;
-  bool f16 = false;             // A, B and D are f16 (else bf16)
-  int aInput = -1;              // the kernel input holding A's rows, or -1
-  SymExpr aGrid[3];             // the A function's launch grid when aInput < 0
+  bool f16 = false; // A, B and D are f16 (else bf16)
+  int aInput = -1;  // the kernel input holding A's rows, or -1
+  SymExpr aGrid[3]; // the A function's launch grid when aInput < 0
   struct Product {
     unsigned weightInput;
     SymExpr n;
-    int output = -1;            // the kernel output written directly, or -1: workspace
+    int output = -1;          // the kernel output written directly, or -1: workspace
+    bool dequantized = false; // B dequantized into the workspace by the B function
   };
   std::vector<Product> products;
-  bool epilogue = false;        // the epilogue function runs after the library GEMMs
+  bool epilogue = false; // the epilogue function runs after the library GEMMs
+  SymExpr bGrid[3];      // the B function's launch grid (when a product is dequantized)
+  bool dequantizes() const {
+    for (const Product &p : products)
+      if (p.dequantized)
+        return true;
+    return false;
+  }
 };
 
 struct LaunchRule {
@@ -66,8 +74,8 @@ struct KernelSource {
   std::string tilesSymbol; // the second function when launch.tilesWhen is set
   // The library route's functions (launch.library): A's rows into the workspace, and the
   // epilogue from the library's products (empty when the route needs none).
-  std::string libraryASymbol, libraryEpilogueSymbol;
-  std::string source;      // CUDA C++; includes the embedded headers of kernels/
+  std::string libraryASymbol, libraryEpilogueSymbol, libraryBSymbol;
+  std::string source; // CUDA C++; includes the embedded headers of kernels/
   LaunchRule launch;
 };
 

@@ -137,9 +137,25 @@ KernelShape classifyMatmul(const Group &g, llvm::ArrayRef<MatmulOp> matmuls) {
       return unsupported("fused products must be rank 2");
     if (m.getTransposeLhs())
       return unsupported("fused products take their left operand untransposed");
-    if (g.inside(m.getRhs()))
-      return unsupported("a product's right operand must be a kernel input");
+    DequantizeOp dequantize;
+    if (g.inside(m.getRhs())) {
+      dequantize = m.getRhs().getDefiningOp<DequantizeOp>();
+      if (!dequantize)
+        return unsupported("a product's right operand must be a kernel input or dequantized "
+                           "weights");
+      if (!m.getTransposeRhs())
+        return unsupported("dequantized weights are read transposed (rows [N, K])");
+      if (g.inside(dequantize.getValues()) || g.inside(dequantize.getScales()))
+        return unsupported("a dequantized product's values and scales must be kernel inputs");
+      auto scales = tensorType(dequantize.getScales());
+      if (scales.getRank() != 2 || scales.getDimSize(1) != 1)
+        return unsupported("a dequantized product takes one scale per weight row");
+      if (g.isResult(dequantize.getResult()) ||
+          llvm::any_of(dequantize->getUsers(), [&](Operation *u) { return u != m; }))
+        return unsupported("dequantized weights feed only their product");
+    }
     s.matmuls.push_back(m);
+    s.rhsDequantize.push_back(dequantize);
   }
   // Which products each op depends on.
   llvm::DenseMap<Operation *, llvm::SmallVector<unsigned, 2>> uses;
@@ -172,7 +188,8 @@ KernelShape classifyMatmul(const Group &g, llvm::ArrayRef<MatmulOp> matmuls) {
   for (unsigned i = 0; i < s.matmuls.size(); ++i)
     tiles.insert(i);
   for (Operation *op : g.ops) {
-    if (isa<MatmulOp>(op))
+    if (auto dq = dyn_cast<DequantizeOp>(op);
+        isa<MatmulOp>(op) || (dq && llvm::is_contained(s.rhsDequantize, dq)))
       continue;
     if (prologue.contains(op)) {
       if (auto norm = dyn_cast<RmsNormOp>(op)) {

@@ -343,7 +343,12 @@ Status validateKernel(const cbin::Artifact &a, uint32_t index) {
         return invalidArtifact(w + ": a product names no kernel input or output");
       CHITU_RETURN_IF_ERROR(validateExprField(p->n(), numSymbols, w + " N"));
       direct &= p->output() >= 0;
+      if (p->dequantized() && (!lib->b_symbol() || !lib->b_grid() || lib->b_grid()->size() != 3))
+        return invalidArtifact(w + ": a dequantized product needs a B function and its grid");
     }
+    if (lib->b_grid())
+      for (const cbin::Expr *x : *lib->b_grid())
+        CHITU_RETURN_IF_ERROR(validateExprField(x, numSymbols, w + " B grid"));
     if (!direct && !lib->epilogue_symbol())
       return invalidArtifact(w + ": products written to the workspace need an epilogue");
   }

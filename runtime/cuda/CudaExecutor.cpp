@@ -346,6 +346,7 @@ private:
     tilesFunctions_.assign(n, nullptr);
     libraryAFunctions_.assign(n, nullptr);
     libraryEpilogueFunctions_.assign(n, nullptr);
+    libraryBFunctions_.assign(n, nullptr);
     // Kernels with the same code share one stored cubin: load each cubin once.
     std::map<const uint8_t *, CUmodule> loaded;
     for (uint32_t i = 0; i < n; ++i) {
@@ -397,6 +398,8 @@ private:
         if (lib->epilogue_symbol())
           CHITU_RETURN_IF_ERROR(
               getFunction(lib->epilogue_symbol()->c_str(), libraryEpilogueFunctions_[i]));
+        if (lib->b_symbol())
+          CHITU_RETURN_IF_ERROR(getFunction(lib->b_symbol()->c_str(), libraryBFunctions_[i]));
       }
     }
     return Status::ok();
@@ -973,11 +976,12 @@ private:
   }
 
   // The library route of a product kernel (cbin LibraryGemm), replacing the launch prepare()
-  // appended last: A's rows into the workspace (unless A is an input), one library GEMM per
-  // product, then the epilogue function (unless the products are the outputs). Workspace
-  // layout, 256-byte aligned parts: A, the products that are not outputs, the library's
-  // scratch. `params` are the kernel's parameters (kernelParams) and `tileGrid` its grid
-  // (its tiles), which the A and epilogue functions take and launch with.
+  // appended last: dequantized weights into the workspace (the B function, where the kernel
+  // dequantizes some), A's rows into the workspace (unless A is an input), one library GEMM
+  // per product, then the epilogue function (unless the products are the outputs). Workspace
+  // layout, 256-byte aligned parts: A, the products that are not outputs, the dequantized
+  // weights, the library's scratch. `params` are the kernel's parameters (kernelParams) and
+  // `tileGrid` its grid (its tiles), which the A and epilogue functions take and launch with.
   Status prepareLibrary(const cbin::Step &step, std::vector<uint64_t> params,
                         const EntryShapes &shapes, const int64_t tileGrid[3]) {
     const cbin::Kernel &k = *model_->artifact().kernels()->Get(step.kernel());
@@ -1008,15 +1012,23 @@ private:
       products.push_back(p->output() >= 0 ? params[uint32_t(p->output())]
                                           : take(uint64_t(*m) * uint64_t(*n) * 2));
     }
+    // B of each product: its weight input, or its dequantized copy in the workspace.
+    std::vector<uint64_t> weights, dequantized;
+    for (uint32_t j = 0; j < lib.products()->size(); ++j) {
+      const cbin::LibraryProduct *p = lib.products()->Get(j);
+      const uint64_t b = p->dequantized() ? take(uint64_t(columns[j]) * uint64_t(*kk) * 2) : 0;
+      if (lib.b_symbol())
+        dequantized.push_back(b);
+      weights.push_back(b ? b : params[numOutputs + p->weight_input()]);
+    }
     const uint64_t scratch = take(cuda::GemmLibrary::kWorkspaceBytes);
     // A shape the library has no algorithm for keeps the kernel's own tiles (the launch
     // prepare() appended), noted once for gemmLibrary().
     const bool f16 = lib.dtype() == cbin::DType::F16;
     std::vector<const cuda::GemmLibrary::Plan *> plans;
     for (uint32_t j = 0; j < lib.products()->size(); ++j) {
-      const uint64_t b = params[numOutputs + lib.products()->Get(j)->weight_input()];
       auto plan = gemm_->plan(*m, columns[j], *kk, f16,
-                              cuda::GemmLibrary::alignmentOf({a, b, products[j]}));
+                              cuda::GemmLibrary::alignmentOf({a, weights[j], products[j]}));
       if (!plan.isOk()) {
         if (libraryNote_.empty())
           libraryNote_ = plan.status().message() + "; that kernel keeps its own tiles";
@@ -1029,6 +1041,7 @@ private:
     const cbin::Launch &l = *k.launch();
     params.push_back(a);
     params.insert(params.end(), products.begin(), products.end());
+    params.insert(params.end(), dequantized.begin(), dequantized.end());
     auto kernel = [&](CUfunction function, const int64_t grid[3]) -> Status {
       Launch &out = launches_.append();
       out.function = function;
@@ -1041,6 +1054,11 @@ private:
       out.params = params;
       return Status::ok();
     };
+    if (lib.b_symbol()) {
+      int64_t grid[3];
+      CHITU_RETURN_IF_ERROR(evalGrid(*lib.b_grid(), shapes, grid));
+      CHITU_RETURN_IF_ERROR(kernel(libraryBFunctions_[step.kernel()], grid));
+    }
     if (lib.a_input() < 0) {
       int64_t grid[3];
       CHITU_RETURN_IF_ERROR(evalGrid(*lib.a_grid(), shapes, grid));
@@ -1049,8 +1067,7 @@ private:
     for (uint32_t j = 0; j < lib.products()->size(); ++j) {
       Launch &g = launches_.append();
       g.gemm = plans[j];
-      g.params = {a, params[numOutputs + lib.products()->Get(j)->weight_input()], products[j],
-                  scratch};
+      g.params = {a, weights[j], products[j], scratch};
     }
     if (lib.epilogue_symbol())
       CHITU_RETURN_IF_ERROR(kernel(libraryEpilogueFunctions_[step.kernel()], tileGrid));
@@ -1176,9 +1193,10 @@ private:
   std::vector<CUmodule> modules_;
   std::vector<CUfunction> functions_;
   std::vector<CUfunction> tilesFunctions_; // a product kernel's tile routines (Kernel.tiles_*)
-  std::vector<CUfunction> libraryAFunctions_, libraryEpilogueFunctions_; // Kernel.library
-  std::unique_ptr<cuda::GemmLibrary> gemm_;                              // null: no library route
-  std::string libraryNote_; // why there is none, when the model offers it
+  std::vector<CUfunction> libraryAFunctions_, libraryEpilogueFunctions_,
+      libraryBFunctions_;                   // Kernel.library
+  std::unique_ptr<cuda::GemmLibrary> gemm_; // null: no library route
+  std::string libraryNote_;                 // why there is none, when the model offers it
   bool libraryOffered_ = false;
   CUdeviceptr libraryWorkspace_ = 0;
   uint64_t libraryWorkspaceBytes_ = 0, libraryNeeded_ = 0;

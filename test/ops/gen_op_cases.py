@@ -562,6 +562,29 @@ def fusion_cases():
         cases.append(Case(f"fuse_wide_head_{dt}", "fuse_wide_head", dt,
                           [("x", dt, x, {}), ("w", dt, [40], {}), ("head", dt, [16890, 40], {})],
                           body, [("%l", t([-1, 16890]))]))
+        # Int8 weights (values and row scales) dequantized inside the products: gate and up
+        # with K = 48 (16-value loads), the down projection with K = 72 (scalar loads).
+        h = [-1, 48]
+        deq = lambda v, sc, shape: (  # noqa: E731
+            f"chitu.dequantize {v}, {sc} : ({ttype(shape, 'i8')}, {ttype([shape[0], 1], 'f32')}) -> {t(shape)}")
+        body = [f"%n = chitu.rms_norm %h, %w eps = 1.0e-06 : ({t(h)}, {t([48])}) -> {t(h)}",
+                f"%wg = {deq('%gq', '%gs', [72, 48])}",
+                f"%g = {mm('%n', '%wg', t(h), t([72, 48]), t([-1, 72]))}",
+                f"%wu = {deq('%uq', '%us', [72, 48])}",
+                f"%u = {mm('%n', '%wu', t(h), t([72, 48]), t([-1, 72]))}",
+                f"%s = chitu.silu %g : {t([-1, 72])}",
+                f"%a = chitu.mul %s, %u : ({t([-1, 72])}, {t([-1, 72])}) -> {t([-1, 72])}",
+                f"%wd = {deq('%dq', '%ds', [48, 72])}",
+                f"%d = {mm('%a', '%wd', t([-1, 72]), t([48, 72]), t(h))}",
+                f"%r = chitu.add %h, %d : ({t(h)}, {t(h)}) -> {t(h)}"]
+        q = {"range": [-127, 128]}
+        sc = {"frange": [0.002, 0.03]}
+        cases.append(Case(f"fuse_int8_swiglu_{dt}", "fuse_int8_swiglu", dt,
+                          [("h", dt, h, {}), ("w", dt, [48], {}),
+                           ("gq", "i8", [72, 48], q), ("gs", "f32", [72, 1], sc),
+                           ("uq", "i8", [72, 48], q), ("us", "f32", [72, 1], sc),
+                           ("dq", "i8", [48, 72], q), ("ds", "f32", [48, 1], sc)],
+                          body, [("%r", t(h))], attrs={"fusion": "unrounded weights"}))
     for c in cases:
         c.kind = "model"
     return cases

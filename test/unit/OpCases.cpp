@@ -56,6 +56,9 @@ std::vector<uint8_t> NdArray::toBytes() const {
     case DType::BOOL:
       p[0] = v != 0;
       break;
+    case DType::I8:
+      p[0] = uint8_t(int8_t(v));
+      break;
     }
   }
   return out;

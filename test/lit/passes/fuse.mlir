@@ -182,3 +182,50 @@ func.func @three_products(%x: tensor<?x16xf32>, %w1: tensor<16x16xf32>, %w2: ten
   %abc = chitu.add %ab, %c : (tensor<?x16xf32>, tensor<?x16xf32>) -> tensor<?x16xf32>
   return %abc : tensor<?x16xf32>
 }
+
+// -----
+
+// Dequantized weights (int8 rows times row scales) are computed in their product's kernel:
+// gate and up fuse with the norm and both dequantizes, and the down projection with its
+// own; no bf16 copy of a weight is ever stored.
+// CHECK-LABEL: func.func @dequantized_weights
+// CHECK: %[[H:.*]] = chitu.kernel "k0_rms_norm_dequantize_matmul_silu"
+// CHECK-COUNT-2: chitu.dequantize
+// CHECK: chitu.yield %{{.*}} : tensor<?x8xbf16>
+// CHECK: chitu.kernel "k1_dequantize_matmul_add"({{.*}}%[[H]],
+// CHECK-NOT: chitu.kernel
+func.func @dequantized_weights(%x: tensor<?x4xbf16>, %w: tensor<4xbf16>, %gq: tensor<8x4xi8>, %gs: tensor<8x1xf32>, %uq: tensor<8x4xi8>, %us: tensor<8x1xf32>, %dq: tensor<4x8xi8>, %ds: tensor<4x1xf32>) -> tensor<?x4xbf16> {
+  %n = chitu.rms_norm %x, %w eps = 1.0e-05 : (tensor<?x4xbf16>, tensor<4xbf16>) -> tensor<?x4xbf16>
+  %wg = chitu.dequantize %gq, %gs : (tensor<8x4xi8>, tensor<8x1xf32>) -> tensor<8x4xbf16>
+  %g = chitu.matmul %n, %wg transpose_rhs : (tensor<?x4xbf16>, tensor<8x4xbf16>) -> tensor<?x8xbf16>
+  %wu = chitu.dequantize %uq, %us : (tensor<8x4xi8>, tensor<8x1xf32>) -> tensor<8x4xbf16>
+  %u = chitu.matmul %n, %wu transpose_rhs : (tensor<?x4xbf16>, tensor<8x4xbf16>) -> tensor<?x8xbf16>
+  %s = chitu.silu %g : tensor<?x8xbf16>
+  %m = chitu.mul %s, %u : (tensor<?x8xbf16>, tensor<?x8xbf16>) -> tensor<?x8xbf16>
+  %wd = chitu.dequantize %dq, %ds : (tensor<4x8xi8>, tensor<4x1xf32>) -> tensor<4x8xbf16>
+  %d = chitu.matmul %m, %wd transpose_rhs : (tensor<?x8xbf16>, tensor<4x8xbf16>) -> tensor<?x4xbf16>
+  %r = chitu.add %x, %d : (tensor<?x4xbf16>, tensor<?x4xbf16>) -> tensor<?x4xbf16>
+  return %r : tensor<?x4xbf16>
+}
+
+// -----
+
+// Refused: weights read untransposed ([K, N]: the row scales would scale K), and one
+// dequantized value read by two products (it would be computed twice). Each dequantize
+// stays a kernel of its own.
+// CHECK-LABEL: func.func @dequantize_refused
+// CHECK-NEXT: chitu.dequantize
+// CHECK-NEXT: chitu.dequantize
+// CHECK-NEXT: chitu.kernel "k0_matmul"
+// CHECK-NOT: chitu.dequantize
+// CHECK: chitu.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: chitu.matmul
+func.func @dequantize_refused(%x: tensor<?x4xbf16>, %y: tensor<?x8xbf16>, %aq: tensor<4x8xi8>, %as: tensor<4x1xf32>, %bq: tensor<8x4xi8>, %bs: tensor<8x1xf32>) -> (tensor<?x8xbf16>, tensor<?x8xbf16>, tensor<?x4xbf16>) {
+  %wa = chitu.dequantize %aq, %as : (tensor<4x8xi8>, tensor<4x1xf32>) -> tensor<4x8xbf16>
+  %a = chitu.matmul %x, %wa : (tensor<?x4xbf16>, tensor<4x8xbf16>) -> tensor<?x8xbf16>
+  %wb = chitu.dequantize %bq, %bs : (tensor<8x4xi8>, tensor<8x1xf32>) -> tensor<8x4xbf16>
+  %b = chitu.matmul %x, %wb transpose_rhs : (tensor<?x4xbf16>, tensor<8x4xbf16>) -> tensor<?x8xbf16>
+  %c = chitu.matmul %y, %wb : (tensor<?x8xbf16>, tensor<8x4xbf16>) -> tensor<?x4xbf16>
+  return %a, %b, %c : tensor<?x8xbf16>, tensor<?x8xbf16>, tensor<?x4xbf16>
+}

@@ -5,16 +5,18 @@
 // RUN: not chitu-opt %s --split-input-file --chitu-quantize-weights=weight-dtype=int4 -o /dev/null 2>&1 | FileCheck --check-prefix=BADTYPE %s
 // RUN: not chitu-opt %s --split-input-file --chitu-quantize-weights="weight-dtype=int8 exclude=(" -o /dev/null 2>&1 | FileCheck --check-prefix=BADRE %s
 
-// Two products of one weight share its dequantized value; the head (lm_head, excluded by
-// default) stays bf16; the original weight is gone.
+// Two products of one weight share its quantized values and scales, each with its own
+// dequantize (fusion folds each into its product); the head (lm_head, excluded by default)
+// stays bf16; the original weight is gone.
 // CHECK-LABEL: func.func @linear
 // CHECK-NOT: chitu.weight "layers.0.up.weight" :
 // CHECK: %[[Q:.*]] = chitu.weight "layers.0.up.weight" {quantize = "int8_rows"} : tensor<8x4xi8>
 // CHECK: %[[S:.*]] = chitu.weight "layers.0.up.weight" {quantize = "int8_rows"} : tensor<8x1xf32>
-// CHECK: %[[W:.*]] = chitu.dequantize %[[Q]], %[[S]] : (tensor<8x4xi8>, tensor<8x1xf32>) -> tensor<8x4xbf16>
 // CHECK: %[[H:.*]] = chitu.weight "lm_head.weight" : tensor<6x8xbf16>
+// CHECK: %[[W:.*]] = chitu.dequantize %[[Q]], %[[S]] : (tensor<8x4xi8>, tensor<8x1xf32>) -> tensor<8x4xbf16>
 // CHECK: chitu.matmul %arg0, %[[W]] transpose_rhs
-// CHECK: chitu.matmul %arg1, %[[W]] transpose_rhs
+// CHECK: %[[W2:.*]] = chitu.dequantize %[[Q]], %[[S]]
+// CHECK: chitu.matmul %arg1, %[[W2]] transpose_rhs
 // CHECK: chitu.matmul %{{.*}}, %[[H]] transpose_rhs
 // ALL-LABEL: func.func @linear
 // ALL: chitu.weight "lm_head.weight" {quantize = "int8_rows"} : tensor<6x8xi8>
@@ -38,8 +40,8 @@ func.func @linear(%x: tensor<?x4xbf16>, %y: tensor<?x4xbf16>) -> (tensor<?x8xbf1
 // CHECK-LABEL: func.func @untouched
 // CHECK: %[[E:.*]] = chitu.weight "embed.weight" : tensor<10x4xf32>
 // CHECK: %[[Q:.*]] = chitu.weight "embed.weight" {quantize = "int8_rows"} : tensor<10x4xi8>
-// CHECK: %[[D:.*]] = chitu.dequantize %[[Q]]
 // CHECK: %[[X:.*]] = chitu.gather %[[E]]
+// CHECK: %[[D:.*]] = chitu.dequantize %[[Q]]
 // CHECK: chitu.matmul %[[X]], %[[D]] transpose_rhs
 // CHECK: %[[K:.*]] = chitu.weight "k.weight" : tensor<4x10xf32>
 // CHECK: chitu.matmul %[[X]], %[[K]] :

@@ -647,8 +647,11 @@ def Chitu_DequantizeOp : Chitu_Op<"dequantize", [Pure]> {
   let description = [{
     `values * scales`, elementwise, `scales` broadcast to `values` (numpy rules, same rank),
     computed in f32 and rounded to the result's float type. `chitu-quantize-weights` puts it
-    between an int8-quantized weight and the product reading it; it is pointwise, so fusion
-    may fold it into its consumer.
+    between an int8-quantized weight and the product reading it. Fusion folds it into that
+    product's kernel (weight rows `[N, K]` read transposed, one scale per row): the
+    matrix-vector routines then sum activations times the int8 values and scale each
+    column's sum once, without rounding each weight to the result type (a difference within
+    that type's rounding); the other routes dequantize exactly as written.
 
     ```mlir
     %w = chitu.dequantize %q, %s : (tensor<4096x4096xi8>, tensor<4096x1xf32>)

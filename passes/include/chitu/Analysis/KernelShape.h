@@ -12,7 +12,9 @@
 //              fusion), that operand computed in the kernel from elemental ops and at
 //              most one rms_norm (prologue), and pointwise consumers of the products
 //              (epilogue: bias, activation, residual, cast), where one consumer may
-//              combine two products of the same width (silu(gate) * up).
+//              combine two products of the same width (silu(gate) * up). A product's
+//              weights may be dequantized in the kernel (B prologue: int8 rows times
+//              their scales, read transposed).
 //   Single     any one op (attention, sampling, batched matmul, ...).
 //
 //===----------------------------------------------------------------------===//
@@ -47,6 +49,10 @@ struct KernelShape {
   /// Matmul: for each product, its tile group (products combined by one epilogue op
   /// share a group and are computed by the same thread blocks).
   llvm::SmallVector<unsigned, 3> tileGroup;
+  /// Matmul: for each product, the dequantize computing its right operand in the kernel
+  /// (quantized weight rows [N, K] times row scales [N, 1], both kernel inputs), or null
+  /// when the right operand is a kernel input itself.
+  llvm::SmallVector<DequantizeOp, 3> rhsDequantize;
   /// Unsupported: why.
   std::string reason;
 
