@@ -28,12 +28,14 @@ LogicalResult mlir::chitu::buildCompilePipeline(OpPassManager &pm, const Pipelin
   auto enabled = [&](const char *name) { return !disabled.count(name); };
   if (enabled("canonicalize"))
     pm.addPass(createCanonicalizerPass());
-  OpPassManager &fpm = pm.nest<func::FuncOp>();
   if (enabled("chitu-raise"))
-    fpm.addPass(createRaise());
-  if (enabled("chitu-quantize-weights") && !options.weightDtype.empty())
-    fpm.addPass(
-        createQuantizeWeights(QuantizeWeightsOptions{options.weightDtype, options.keepWeights}));
+    pm.nest<func::FuncOp>().addPass(createRaise());
+  // A module pass: a rule must match a weight somewhere in the module.
+  if (enabled("chitu-quantize-weights") &&
+      (!options.weightDtype.empty() || !options.precisionRules.empty()))
+    pm.addPass(createQuantizeWeights(
+        QuantizeWeightsOptions{options.weightDtype, options.keepWeights, options.precisionRules}));
+  OpPassManager &fpm = pm.nest<func::FuncOp>();
   if (enabled("chitu-resolve-dims")) {
     fpm.addPass(createResolveDims());
     if (enabled("canonicalize")) // folds the dims it made of static sizes

@@ -1,15 +1,22 @@
 //===- QuantizeWeights.cpp - chitu-quantize-weights -----------------------===//
 //
 // Precision assignment for the weights of linear layers: int8 values with per-row scales,
-// read through chitu.dequantize (see Passes.td).
+// read through chitu.dequantize, for the weights the policy picks: the precision rules
+// (first match), else weight-dtype unless `exclude` matches (see Passes.td).
 //
 //===----------------------------------------------------------------------===//
 
 #include "chitu/Passes/Passes.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Regex.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/YAMLParser.h"
+
+#include <optional>
 
 namespace mlir::chitu {
 #define GEN_PASS_DEF_QUANTIZEWEIGHTS
@@ -21,36 +28,237 @@ using namespace mlir::chitu;
 
 namespace {
 
+/// What a weight becomes: int8 rows, or kept as imported.
+enum class WeightFormat { Keep, Int8 };
+
+std::optional<WeightFormat> parseFormat(StringRef name) {
+  if (name == "int8")
+    return WeightFormat::Int8;
+  if (name == "keep")
+    return WeightFormat::Keep;
+  return std::nullopt;
+}
+
+struct Rule {
+  std::string where; // "rule N (file:line)" for messages
+  std::string weightsPattern, opsPattern;
+  std::optional<llvm::Regex> weights, ops;
+  WeightFormat format = WeightFormat::Keep;
+  unsigned matches = 0; // weights (uses) its patterns match
+  unsigned decided = 0; // of those, where it was the first rule to match
+};
+
+/// A precision rule file: `weight_dtype` (optional default) and `rules` (a list of
+/// {weights, ops, weight_dtype}). JSON is YAML, so one parser reads both.
+struct RuleFile {
+  std::optional<WeightFormat> defaultFormat;
+  std::vector<Rule> rules;
+};
+
+class RuleFileParser {
+public:
+  explicit RuleFileParser(StringRef path) : path_(path) {}
+
+  /// The parsed file, or failure with `error` set (file:line:col: message).
+  FailureOr<RuleFile> parse(std::string &error) {
+    auto buffer = llvm::MemoryBuffer::getFile(path_);
+    if (!buffer) {
+      error = path_ + ": cannot read the precision rules: " + buffer.getError().message();
+      return failure();
+    }
+    text_ = (*buffer)->getBuffer().str();
+    // Syntax first (the parser reports through the source manager), then the contents.
+    std::string syntaxError;
+    sm_.setDiagHandler(
+        [](const llvm::SMDiagnostic &d, void *out) {
+          auto &message = *static_cast<std::string *>(out);
+          if (message.empty())
+            message = std::to_string(d.getLineNo()) + ":" + std::to_string(d.getColumnNo() + 1) +
+                      ": " + d.getMessage().str();
+        },
+        &syntaxError);
+    {
+      llvm::yaml::Stream syntax(text_, sm_, /*ShowColors=*/false);
+      for (llvm::yaml::Document &d : syntax)
+        d.skip();
+      if (syntax.failed() || !syntaxError.empty()) {
+        error = path_ + ":" + syntaxError + " (not JSON or YAML)";
+        return failure();
+      }
+    }
+    llvm::yaml::Stream stream(text_, sm_, /*ShowColors=*/false);
+    llvm::yaml::document_iterator doc = stream.begin();
+    if (doc == stream.end() || !doc->getRoot())
+      return fail(nullptr, "empty precision rules", error);
+    auto *top = dyn_cast<llvm::yaml::MappingNode>(doc->getRoot());
+    if (stream.failed())
+      return fail(nullptr, "not JSON or YAML", error);
+    if (!top)
+      return fail(doc->getRoot(), "expected a mapping with 'rules' (and 'weight_dtype')", error);
+    RuleFile file;
+    bool sawRules = false;
+    for (llvm::yaml::KeyValueNode &kv : *top) {
+      std::string key;
+      if (failed(scalar(kv.getKey(), key, error)))
+        return failure();
+      if (key == "weight_dtype") {
+        std::string value;
+        if (failed(scalar(kv.getValue(), value, error)))
+          return failure();
+        file.defaultFormat = parseFormat(value);
+        if (!file.defaultFormat)
+          return fail(kv.getValue(), unknownType(value), error);
+      } else if (key == "rules") {
+        sawRules = true;
+        auto *list = dyn_cast_or_null<llvm::yaml::SequenceNode>(kv.getValue());
+        if (!list)
+          return fail(kv.getValue(), "'rules' must be a list", error);
+        for (llvm::yaml::Node &item : *list) {
+          auto rule = parseRule(&item, unsigned(file.rules.size()) + 1, error);
+          if (failed(rule))
+            return failure();
+          file.rules.push_back(std::move(*rule));
+        }
+      } else {
+        return fail(kv.getKey(), "unknown key '" + key + "' (keys: rules, weight_dtype)", error);
+      }
+    }
+    if (stream.failed())
+      return fail(nullptr, "not JSON or YAML", error);
+    if (!sawRules && !file.defaultFormat)
+      return fail(top, "no 'rules' and no 'weight_dtype'", error);
+    return file;
+  }
+
+private:
+  FailureOr<Rule> parseRule(llvm::yaml::Node *node, unsigned index, std::string &error) {
+    auto *map = dyn_cast<llvm::yaml::MappingNode>(node);
+    if (!map)
+      return fail(node, "a rule must be a mapping (weights, ops, weight_dtype)", error);
+    Rule rule;
+    rule.where = "rule " + std::to_string(index) + " (" + location(node) + ")";
+    bool sawType = false;
+    for (llvm::yaml::KeyValueNode &kv : *map) {
+      std::string key, value;
+      if (failed(scalar(kv.getKey(), key, error)) || failed(scalar(kv.getValue(), value, error)))
+        return failure();
+      if (key == "weights" || key == "ops") {
+        llvm::Regex re(value);
+        std::string why;
+        if (!re.isValid(why))
+          return fail(kv.getValue(), "'" + value + "' is not a regular expression: " + why, error);
+        (key == "weights" ? rule.weightsPattern : rule.opsPattern) = value;
+        (key == "weights" ? rule.weights : rule.ops) = std::move(re);
+      } else if (key == "weight_dtype") {
+        auto format = parseFormat(value);
+        if (!format)
+          return fail(kv.getValue(), unknownType(value), error);
+        rule.format = *format;
+        sawType = true;
+      } else {
+        return fail(kv.getKey(), "unknown key '" + key + "' (keys: weights, ops, weight_dtype)",
+                    error);
+      }
+    }
+    if (!rule.weights && !rule.ops)
+      return fail(node, "a rule needs 'weights' or 'ops' (regular expressions)", error);
+    if (!sawType)
+      return fail(node, "a rule needs 'weight_dtype'", error);
+    return rule;
+  }
+
+  static std::string unknownType(StringRef value) {
+    return "unknown weight dtype '" + value.str() + "' (supported: int8, keep)";
+  }
+
+  LogicalResult scalar(llvm::yaml::Node *node, std::string &out, std::string &error) {
+    auto *s = dyn_cast_or_null<llvm::yaml::ScalarNode>(node);
+    if (!s)
+      return fail(node, "expected a string", error);
+    SmallString<64> storage;
+    out = s->getValue(storage).str();
+    return success();
+  }
+
+  std::string location(llvm::yaml::Node *node) {
+    if (!node)
+      return path_;
+    auto [line, col] = sm_.getLineAndColumn(node->getSourceRange().Start);
+    return path_ + ":" + std::to_string(line) + ":" + std::to_string(col);
+  }
+
+  LogicalResult fail(llvm::yaml::Node *node, const std::string &message, std::string &error) {
+    error = location(node) + ": " + message;
+    return failure();
+  }
+
+  std::string path_, text_;
+  llvm::SourceMgr sm_;
+};
+
 struct QuantizeWeightsPass : mlir::chitu::impl::QuantizeWeightsBase<QuantizeWeightsPass> {
   using QuantizeWeightsBase::QuantizeWeightsBase;
 
   void runOnOperation() override {
-    func::FuncOp func = getOperation();
-    if (weightDtype.empty())
-      return;
-    if (weightDtype != "int8") {
-      func.emitError("chitu-quantize-weights: unknown weight dtype '")
-          << weightDtype << "' (supported: int8)";
-      return signalPassFailure();
+    ModuleOp module = getOperation();
+    auto fail = [&](const Twine &message) {
+      module.emitError("chitu-quantize-weights: ") << message;
+      signalPassFailure();
+    };
+    std::optional<WeightFormat> defaultFormat = WeightFormat::Keep;
+    if (!weightDtype.empty())
+      defaultFormat = parseFormat(weightDtype);
+    if (!defaultFormat || weightDtype == "keep")
+      return fail("unknown weight dtype '" + weightDtype + "' (supported: int8)");
+    RuleFile rules;
+    if (!rulesFile.empty()) {
+      std::string error;
+      auto parsed = RuleFileParser(rulesFile).parse(error);
+      if (failed(parsed))
+        return fail(error);
+      rules = std::move(*parsed);
+      if (rules.defaultFormat)
+        defaultFormat = rules.defaultFormat;
     }
     llvm::Regex keep(exclude);
     std::string regexError;
-    if (!exclude.empty() && !keep.isValid(regexError)) {
-      func.emitError("chitu-quantize-weights: exclude pattern '")
-          << exclude << "' is not a regular expression: " << regexError;
-      return signalPassFailure();
-    }
+    if (!exclude.empty() && !keep.isValid(regexError))
+      return fail("exclude pattern '" + exclude + "' is not a regular expression: " + regexError);
+
+    // The format of a linear layer's weight read by `op`: the first matching rule's, else
+    // the default unless `exclude` matches.
+    auto formatOf = [&](StringRef name, Operation *op) {
+      StringRef kind = op->getName().stripDialect();
+      Rule *first = nullptr;
+      for (Rule &rule : rules.rules)
+        if ((!rule.weights || rule.weights->match(name)) && (!rule.ops || rule.ops->match(kind))) {
+          ++rule.matches;
+          if (!first)
+            first = &rule;
+        }
+      if (first) {
+        ++first->decided;
+        return first->format;
+      }
+      if (!exclude.empty() && keep.match(name))
+        return WeightFormat::Keep;
+      return *defaultFormat;
+    };
+
     // The quantized parts of each weight, made next to it once; a dequantize per product,
     // just before it, so that fusion can fold each into its product's kernel.
     llvm::DenseMap<Operation *, std::pair<Value, Value>> quantized;
-    func.walk([&](MatmulOp matmul) {
+    std::string exampleName;
+    module.walk([&](MatmulOp matmul) {
       auto weight = matmul.getRhs().getDefiningOp<WeightOp>();
       if (!weight || weight.getQuantize() || !matmul.getTransposeRhs())
         return;
       auto type = cast<RankedTensorType>(weight.getType());
       if (type.getRank() != 2 || !isa<FloatType>(type.getElementType()))
         return;
-      if (!exclude.empty() && keep.match(weight.getName()))
+      if (exampleName.empty())
+        exampleName = weight.getName().str();
+      if (formatOf(weight.getName(), matmul) != WeightFormat::Int8)
         return;
       auto &[q, s] = quantized[weight];
       if (!q) {
@@ -65,6 +273,19 @@ struct QuantizeWeightsPass : mlir::chitu::impl::QuantizeWeightsBase<QuantizeWeig
       OpBuilder b(matmul);
       matmul.getRhsMutable().assign(DequantizeOp::create(b, weight.getLoc(), type, q, s));
     });
+    for (const Rule &rule : rules.rules) {
+      std::string what = rule.weights ? "weights '" + rule.weightsPattern + "'" : "";
+      if (rule.ops)
+        what += what.empty() ? "ops '" + rule.opsPattern + "'"
+                             : " read by ops '" + rule.opsPattern + "'";
+      if (rule.matches == 0)
+        return fail(rule.where + ": " + what + " matches no linear layer's weight" +
+                    (exampleName.empty() ? std::string(" (the model has none)")
+                                         : " (names look like '" + exampleName + "')"));
+      if (rule.decided == 0)
+        return fail(rule.where + ": " + what +
+                    " decides no weight: earlier rules take every weight it matches");
+    }
     for (auto &[weight, parts] : quantized)
       if (weight->use_empty())
         weight->erase();

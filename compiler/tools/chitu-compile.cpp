@@ -107,6 +107,12 @@ cl::opt<std::string>
                 cl::desc("With --weight-dtype: regular expression of weight names left as they are "
                          "(default: lm_head)"),
                 cl::value_desc("regex"), cl::init("lm_head"), cl::cat(category));
+cl::opt<std::string> precisionRules(
+    "precision-rules",
+    cl::desc("Precision rule file (JSON or YAML): per pattern on weight names and op kinds, "
+             "the linear layers' weight type (int8 or keep); first match wins, the rest follow "
+             "--weight-dtype (docs/precision.md)"),
+    cl::value_desc("file"), cl::cat(category));
 cl::opt<std::string> cacheDir("cache-dir",
                               cl::desc("NVRTC cache directory (default: $CHITU_CACHE_DIR or "
                                        "~/.cache/chitu/nvrtc)"),
@@ -405,6 +411,7 @@ int main(int argc, char **argv) {
           "follow --precision)");
   pipelineOptions.weightDtype = weightDtype;
   pipelineOptions.keepWeights = keepWeights;
+  pipelineOptions.precisionRules = precisionRules;
   std::string error;
   if (failed(buildCompilePipeline(pm, pipelineOptions, error)))
     fatal(error);

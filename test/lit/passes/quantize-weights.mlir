@@ -53,3 +53,34 @@ func.func @untouched(%ids: tensor<?xi32>) -> (tensor<?x10xf32>, tensor<?x10xf32>
   %y = chitu.matmul %x, %k : (tensor<?x4xf32>, tensor<4x10xf32>) -> tensor<?x10xf32>
   return %logits, %y : tensor<?x10xf32>, tensor<?x10xf32>
 }
+
+// Precision rules (Inputs/precision-rules.*): the first rule matching a weight decides; the
+// rest follow the file's (or the pass's) weight dtype, then `exclude`.
+// RUN: chitu-opt %S/Inputs/precision-rules-model.mlir --chitu-quantize-weights=rules-file=%S/Inputs/precision-rules.yaml 2>&1 | FileCheck --check-prefix=YAML %s
+// RUN: chitu-opt %S/Inputs/precision-rules-model.mlir --chitu-quantize-weights=rules-file=%S/Inputs/precision-rules.json 2>&1 | FileCheck --check-prefix=JSON %s
+// RUN: not chitu-opt %S/Inputs/precision-rules-model.mlir --chitu-quantize-weights=rules-file=%S/Inputs/precision-rules-unmatched.yaml -o /dev/null 2>&1 | FileCheck --check-prefix=UNMATCHED %s
+// RUN: not chitu-opt %S/Inputs/precision-rules-model.mlir --chitu-quantize-weights=rules-file=%S/Inputs/precision-rules-shadowed.yaml -o /dev/null 2>&1 | FileCheck --check-prefix=SHADOWED %s
+// RUN: not chitu-opt %S/Inputs/precision-rules-model.mlir --chitu-quantize-weights=rules-file=%S/Inputs/precision-rules-bad-type.yaml -o /dev/null 2>&1 | FileCheck --check-prefix=RULETYPE %s
+// RUN: not chitu-opt %S/Inputs/precision-rules-model.mlir --chitu-quantize-weights=rules-file=%S/Inputs/precision-rules-bad-key.yaml -o /dev/null 2>&1 | FileCheck --check-prefix=RULEKEY %s
+// RUN: not chitu-opt %S/Inputs/precision-rules-model.mlir --chitu-quantize-weights=rules-file=%S/Inputs/precision-rules-bad-regex.json -o /dev/null 2>&1 | FileCheck --check-prefix=RULERE %s
+// RUN: not chitu-opt %S/Inputs/precision-rules-model.mlir --chitu-quantize-weights=rules-file=%S/Inputs/precision-rules-gather.yaml -o /dev/null 2>&1 | FileCheck --check-prefix=RULEOPS %s
+// RUN: not chitu-opt %S/Inputs/precision-rules-model.mlir --chitu-quantize-weights=rules-file=%S/Inputs/precision-rules-malformed.yaml -o /dev/null 2>&1 | FileCheck --check-prefix=MALFORMED %s
+// RUN: not chitu-opt %S/Inputs/precision-rules-model.mlir --chitu-quantize-weights=rules-file=%S/Inputs/missing.yaml -o /dev/null 2>&1 | FileCheck --check-prefix=MISSING %s
+// YAML-LABEL: func.func @layers
+// YAML: chitu.weight "layers.0.q.weight" : tensor<8x8xbf16>
+// YAML: chitu.weight "layers.1.q.weight" {quantize = "int8_rows"} : tensor<8x8xi8>
+// YAML: chitu.weight "layers.2.q.weight" : tensor<8x8xbf16>
+// YAML: chitu.weight "lm_head.weight" {quantize = "int8_rows"} : tensor<6x8xi8>
+// JSON-LABEL: func.func @layers
+// JSON: chitu.weight "layers.0.q.weight" : tensor<8x8xbf16>
+// JSON: chitu.weight "layers.1.q.weight" {quantize = "int8_rows"} : tensor<8x8xi8>
+// JSON: chitu.weight "layers.2.q.weight" : tensor<8x8xbf16>
+// JSON: chitu.weight "lm_head.weight" : tensor<6x8xbf16>
+// UNMATCHED: precision-rules-unmatched.yaml:4:5): weights 'layers\.7\.' matches no linear layer's weight (names look like 'layers.0.q.weight')
+// SHADOWED: precision-rules-shadowed.yaml:4:5): weights 'layers\.1\.' decides no weight: earlier rules take every weight it matches
+// RULETYPE: precision-rules-bad-type.yaml:3:19: unknown weight dtype 'int4' (supported: int8, keep)
+// RULEKEY: precision-rules-bad-key.yaml:2:5: unknown key 'weight' (keys: weights, ops, weight_dtype)
+// RULERE: precision-rules-bad-regex.json:1:24: 'layers(' is not a regular expression
+// RULEOPS: ops 'gather' matches no linear layer's weight
+// MALFORMED: precision-rules-malformed.yaml:1:21: Unexpected token{{.*}}(not JSON or YAML)
+// MISSING: missing.yaml: cannot read the precision rules

@@ -26,6 +26,8 @@ struct PipelineOptions {
   /// leaves alone.
   std::string weightDtype;
   std::string keepWeights = "lm_head";
+  /// chitu-quantize-weights: the precision rule file ("": none).
+  std::string precisionRules;
 };
 
 /// The passes chitu-compile runs, in order: canonicalize, chitu-raise, chitu-quantize-weights (with a weight dtype), chitu-resolve-dims,

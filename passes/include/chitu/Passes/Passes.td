@@ -37,7 +37,7 @@ def Raise : Pass<"chitu-raise", "func::FuncOp"> {
   let dependentDialects = ["::mlir::chitu::ChituDialect"];
 }
 
-def QuantizeWeights : Pass<"chitu-quantize-weights", "func::FuncOp"> {
+def QuantizeWeights : Pass<"chitu-quantize-weights", "ModuleOp"> {
   let summary = "Stores the weights of linear layers as int8 with per-row scales";
   let description = [{
     Precision assignment for weights (docs/precision.md). With `weight-dtype=int8`, every
@@ -47,6 +47,14 @@ def QuantizeWeights : Pass<"chitu-quantize-weights", "func::FuncOp"> {
     still computes in its float type with f32 accumulation; the weight takes 1 byte an element
     plus 4 a row. Other uses of the weight (a tied embedding's gather) keep the float weight.
     An empty `weight-dtype` leaves the function alone.
+
+    `rules-file` names a precision rule file (JSON or YAML, docs/precision.md): a list of
+    rules, each a regular expression on weight names (`weights`) and/or on the kinds of the
+    ops reading them (`ops`, e.g. `matmul`) with the `weight_dtype` to give them (`int8`,
+    or `keep`: as imported), and optionally a default `weight_dtype` for the rest. The first
+    rule that matches a linear layer's weight decides its type; weights no rule matches
+    follow `weight-dtype` and `exclude`. A rule that matches no weight, an unknown key or
+    type, or a pattern that is not a regular expression is an error.
 
     ```mlir
     // before
@@ -63,7 +71,9 @@ def QuantizeWeights : Pass<"chitu-quantize-weights", "func::FuncOp"> {
     Option<"weightDtype", "weight-dtype", "std::string", /*default=*/"\"\"",
            "Storage type of linear layers' weights: int8 (empty: as imported)">,
     Option<"exclude", "exclude", "std::string", /*default=*/"\"lm_head\"",
-           "Regular expression of weight names to keep as imported">
+           "Regular expression of weight names to keep as imported">,
+    Option<"rulesFile", "rules-file", "std::string", /*default=*/"\"\"",
+           "Precision rule file (JSON or YAML)">
   ];
   let dependentDialects = ["::mlir::chitu::ChituDialect"];
 }
