@@ -10,12 +10,23 @@ namespace chitu {
 typedef long long i64;
 typedef int i32;
 
+template <typename A, typename B> struct same_type {
+  static constexpr bool value = false;
+};
+template <typename A> struct same_type<A, A> {
+  static constexpr bool value = true;
+};
+
 // 16-bit floats travel as raw bits; arithmetic happens in f32.
 struct bf16 {
   unsigned short bits;
 };
 struct f16 {
   unsigned short bits;
+};
+// fp8 e4m3 ("fn": no infinities; 0x7f and 0xff are NaN, which quantized weights never hold).
+struct fp8e4m3 {
+  unsigned char bits;
 };
 
 __device__ __forceinline__ float to_float(float x) { return x; }
@@ -27,6 +38,12 @@ __device__ __forceinline__ float to_float(f16 x) {
   float f;
   asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x.bits));
   return f;
+}
+// e4m3's exponent and mantissa moved into f32's fields, then times 2^(127 - 7): exact for
+// normal and subnormal values alike (as runtime/support/DType.cpp decodes them).
+__device__ __forceinline__ float to_float(fp8e4m3 x) {
+  const unsigned b = x.bits;
+  return __uint_as_float(((b & 0x80u) << 24) | ((b & 0x7fu) << 20)) * 0x1p120f;
 }
 
 template <typename T> __device__ __forceinline__ T from_float(float x);
@@ -55,6 +72,34 @@ __device__ __forceinline__ void int8x4_to_floats(unsigned word, float *out) {
     out[i] = __uint_as_float(__byte_perm(biased, 0x4B000000u, 0x7540u | i)) - 8388736.0f;
 }
 
+// Four fp8 e4m3 values (one 32-bit word, lowest byte first) as floats: two hardware
+// conversions to f16 pairs on sm_89+ (every e4m3 value is an f16 value), else to_float's
+// bit moves per value.
+__device__ __forceinline__ void fp8x4_to_floats(unsigned word, float *out) {
+#if __CUDA_ARCH__ >= 890
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const unsigned short pair = (unsigned short)(word >> (16 * h));
+    unsigned halves;
+    asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(halves) : "h"(pair));
+    asm("cvt.f32.f16 %0, %1;" : "=f"(out[2 * h]) : "h"((unsigned short)(halves & 0xffffu)));
+    asm("cvt.f32.f16 %0, %1;" : "=f"(out[2 * h + 1]) : "h"((unsigned short)(halves >> 16)));
+  }
+#else
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+    out[i] = to_float(fp8e4m3{(unsigned char)(word >> (8 * i))});
+#endif
+}
+
+// Four 1-byte weights of type T (signed char: int8, fp8e4m3) as floats.
+template <typename T> __device__ __forceinline__ void bytes4_to_floats(unsigned word, float *out) {
+  if constexpr (same_type<T, fp8e4m3>::value)
+    fp8x4_to_floats(word, out);
+  else
+    int8x4_to_floats(word, out);
+}
+
 template <int N, typename T>
 __device__ __forceinline__ void load_floats(const T *__restrict__ p, float (&out)[N]) {
   if constexpr (N * sizeof(T) == 16) {
@@ -67,7 +112,7 @@ __device__ __forceinline__ void load_floats(const T *__restrict__ p, float (&out
     } else if constexpr (sizeof(T) == 1) {
 #pragma unroll
       for (int i = 0; i < 4; ++i)
-        int8x4_to_floats(w[i], out + 4 * i);
+        bytes4_to_floats<T>(w[i], out + 4 * i);
     } else {
 #pragma unroll
       for (int i = 0; i < N; ++i) {

@@ -254,7 +254,8 @@ __device__ __forceinline__ uint4 a_rows_fragment(const ARows<TB> &rows, i64 m, i
   return pack8(h);
 }
 
-// int8 weights (TB = signed char, TA A's 16-bit type): a lane loads its 8 weights as 8 bytes,
+// 1-byte weights (TB = signed char: int8, or fp8e4m3; TA A's 16-bit type, which holds every
+// value of both exactly): a lane loads its 8 weights as 8 bytes,
 // converts them exactly to TA where they are used, and product j's column n is scaled by
 // S[j][n] once summed.
 template <int Bytes> struct raw_words { // a lane's 8 weights as loaded
@@ -265,7 +266,7 @@ template <> struct raw_words<1> {
 };
 
 template <typename TA>
-__device__ __forceinline__ unsigned int8x2_to_packed(float lo, float hi) {
+__device__ __forceinline__ unsigned exact_pair_to_packed(float lo, float hi) {
   unsigned r;
   if constexpr (is_bf16<TA>::value)
     asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
@@ -341,11 +342,11 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
         for (int j = 0; j < NB; ++j) {
           if constexpr (sizeof(TB) == 1) {
             float f[8];
-            int8x4_to_floats(raw[u][c][j].x, f);
-            int8x4_to_floats(raw[u][c][j].y, f + 4);
+            bytes4_to_floats<TB>(raw[u][c][j].x, f);
+            bytes4_to_floats<TB>(raw[u][c][j].y, f + 4);
             w[u][c][j] =
-                make_uint4(int8x2_to_packed<TA>(f[0], f[1]), int8x2_to_packed<TA>(f[2], f[3]),
-                           int8x2_to_packed<TA>(f[4], f[5]), int8x2_to_packed<TA>(f[6], f[7]));
+                make_uint4(exact_pair_to_packed<TA>(f[0], f[1]), exact_pair_to_packed<TA>(f[2], f[3]),
+                           exact_pair_to_packed<TA>(f[4], f[5]), exact_pair_to_packed<TA>(f[6], f[7]));
           } else {
             w[u][c][j] = raw[u][c][j];
           }
@@ -480,10 +481,10 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
 #pragma unroll
               for (int j = 0; j < NB; ++j) {
                 const uint4 r = raw[u][c][j];
-                int8x4_to_floats(r.x, w[c * NB + j]);
-                int8x4_to_floats(r.y, w[c * NB + j] + 4);
-                int8x4_to_floats(r.z, w[c * NB + j] + 8);
-                int8x4_to_floats(r.w, w[c * NB + j] + 12);
+                bytes4_to_floats<TB>(r.x, w[c * NB + j]);
+                bytes4_to_floats<TB>(r.y, w[c * NB + j] + 4);
+                bytes4_to_floats<TB>(r.z, w[c * NB + j] + 8);
+                bytes4_to_floats<TB>(r.w, w[c * NB + j] + 12);
               }
 #pragma unroll
             for (int m = 0; m < MaxRows; ++m) {

@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Regex.h"
 #include "llvm/Support/SourceMgr.h"
@@ -28,12 +29,14 @@ using namespace mlir::chitu;
 
 namespace {
 
-/// What a weight becomes: int8 rows, or kept as imported.
-enum class WeightFormat { Keep, Int8 };
+/// What a weight becomes: int8 or fp8 (e4m3) rows, or kept as imported.
+enum class WeightFormat { Keep, Int8, Fp8 };
 
 std::optional<WeightFormat> parseFormat(StringRef name) {
   if (name == "int8")
     return WeightFormat::Int8;
+  if (name == "fp8")
+    return WeightFormat::Fp8;
   if (name == "keep")
     return WeightFormat::Keep;
   return std::nullopt;
@@ -168,7 +171,7 @@ private:
   }
 
   static std::string unknownType(StringRef value) {
-    return "unknown weight dtype '" + value.str() + "' (supported: int8, keep)";
+    return "unknown weight dtype '" + value.str() + "' (supported: int8, fp8, keep)";
   }
 
   LogicalResult scalar(llvm::yaml::Node *node, std::string &out, std::string &error) {
@@ -209,7 +212,7 @@ struct QuantizeWeightsPass : mlir::chitu::impl::QuantizeWeightsBase<QuantizeWeig
     if (!weightDtype.empty())
       defaultFormat = parseFormat(weightDtype);
     if (!defaultFormat || weightDtype == "keep")
-      return fail("unknown weight dtype '" + weightDtype + "' (supported: int8)");
+      return fail("unknown weight dtype '" + weightDtype + "' (supported: int8, fp8)");
     RuleFile rules;
     if (!rulesFile.empty()) {
       std::string error;
@@ -247,7 +250,7 @@ struct QuantizeWeightsPass : mlir::chitu::impl::QuantizeWeightsBase<QuantizeWeig
 
     // The quantized parts of each weight, made next to it once; a dequantize per product,
     // just before it, so that fusion can fold each into its product's kernel.
-    llvm::DenseMap<Operation *, std::pair<Value, Value>> quantized;
+    llvm::DenseMap<std::pair<Operation *, int>, std::pair<Value, Value>> quantized;
     std::string exampleName;
     module.walk([&](MatmulOp matmul) {
       auto weight = matmul.getRhs().getDefiningOp<WeightOp>();
@@ -258,17 +261,21 @@ struct QuantizeWeightsPass : mlir::chitu::impl::QuantizeWeightsBase<QuantizeWeig
         return;
       if (exampleName.empty())
         exampleName = weight.getName().str();
-      if (formatOf(weight.getName(), matmul) != WeightFormat::Int8)
+      const WeightFormat format = formatOf(weight.getName(), matmul);
+      if (format == WeightFormat::Keep)
         return;
-      auto &[q, s] = quantized[weight];
+      auto &[q, s] = quantized[{weight, int(format)}];
       if (!q) {
         OpBuilder b(weight);
         b.setInsertionPointAfter(weight);
         Location loc = weight.getLoc();
-        q = WeightOp::create(b, loc, RankedTensorType::get(type.getShape(), b.getI8Type()),
-                             weight.getNameAttr(), b.getStringAttr("int8_rows"));
+        const bool fp8 = format == WeightFormat::Fp8;
+        Type valueType = fp8 ? Type(b.getType<Float8E4M3FNType>()) : Type(b.getI8Type());
+        StringAttr name = b.getStringAttr(fp8 ? "fp8_rows" : "int8_rows");
+        q = WeightOp::create(b, loc, RankedTensorType::get(type.getShape(), valueType),
+                             weight.getNameAttr(), name);
         s = WeightOp::create(b, loc, RankedTensorType::get({type.getDimSize(0), 1}, b.getF32Type()),
-                             weight.getNameAttr(), b.getStringAttr("int8_rows"));
+                             weight.getNameAttr(), name);
       }
       OpBuilder b(matmul);
       matmul.getRhsMutable().assign(DequantizeOp::create(b, weight.getLoc(), type, q, s));
@@ -286,9 +293,10 @@ struct QuantizeWeightsPass : mlir::chitu::impl::QuantizeWeightsBase<QuantizeWeig
         return fail(rule.where + ": " + what +
                     " decides no weight: earlier rules take every weight it matches");
     }
-    for (auto &[weight, parts] : quantized)
-      if (weight->use_empty())
-        weight->erase();
+    llvm::SmallPtrSet<Operation *, 16> erased;
+    for (auto &[key, parts] : quantized)
+      if (key.first->use_empty() && erased.insert(key.first).second)
+        key.first->erase();
   }
 };
 

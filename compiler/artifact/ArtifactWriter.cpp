@@ -42,6 +42,8 @@ cb::DType toCbin(Type t) {
     return cb::DType::BOOL;
   if (t.isInteger(8))
     return cb::DType::I8;
+  if (isa<Float8E4M3FNType>(t))
+    return cb::DType::F8E4M3;
   return cb::DType::I64;
 }
 
@@ -185,12 +187,13 @@ private:
   std::map<std::string, uint32_t> weightTensors_; // weight name -> tensor
   std::map<const ::chitu::SafetensorsFile *, uint32_t> files_;
   std::map<std::string, std::string> fileBasenames_; // basename -> path
-  // Embedded int8_rows weights by source tensor: its values and scales, quantized once.
-  struct Int8Rows {
-    std::vector<int8_t> values;
+  // Embedded row-quantized weights by source tensor and format: values and scales,
+  // quantized once.
+  struct QuantizedRows {
+    std::vector<uint8_t> values;
     std::vector<float> scales;
   };
-  std::map<std::string, Int8Rows> int8Rows_;
+  std::map<std::pair<std::string, std::string>, QuantizedRows> quantizedRows_;
   unsigned constants_ = 0;
   ArtifactStats stats_;
 };
@@ -212,13 +215,15 @@ FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
   auto type = cast<RankedTensorType>(op.getType());
   // A quantized weight is one part (values or scales) of its source tensor, named after it.
   const bool quantized = op.getQuantize().has_value();
-  const bool values = type.getElementType().isInteger(8);
-  const cb::Quantization quantization = !quantized ? cb::Quantization::NONE
-                                        : values   ? cb::Quantization::INT8_ROWS_VALUES
-                                                   : cb::Quantization::INT8_ROWS_SCALES;
+  const bool values = quantized && !type.getElementType().isF32();
+  const bool fp8 = quantized && *op.getQuantize() == "fp8_rows";
+  const cb::Quantization quantization =
+      !quantized ? cb::Quantization::NONE
+      : fp8      ? (values ? cb::Quantization::FP8_ROWS_VALUES : cb::Quantization::FP8_ROWS_SCALES)
+            : (values ? cb::Quantization::INT8_ROWS_VALUES : cb::Quantization::INT8_ROWS_SCALES);
   const std::string source = op.getName().str();
-  const std::string name =
-      !quantized ? source : source + (values ? ".int8_values" : ".int8_scales");
+  const std::string prefix = fp8 ? ".fp8" : ".int8";
+  const std::string name = !quantized ? source : source + prefix + (values ? "_values" : "_scales");
   if (auto it = weightTensors_.find(name); it != weightTensors_.end())
     return it->second;
   cb::DType dtype = toCbin(type.getElementType());
@@ -245,15 +250,16 @@ FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
     if (in_.embedWeights) {
       uint64_t offset;
       if (quantized) { // both parts come from one pass over the source, made for the first
-        auto [it, fresh] = int8Rows_.try_emplace(source);
-        Int8Rows &parts = it->second;
+        auto [it, fresh] = quantizedRows_.try_emplace({source, op.getQuantize()->str()});
+        QuantizedRows &parts = it->second;
         if (fresh) {
           const int64_t rows = t->shape[0], cols = t->shape[1];
           parts.values.resize(size_t(rows * cols));
           parts.scales.resize(size_t(rows));
           int64_t badRow = 0;
-          if (!::chitu::quantizeInt8Rows(file->data(*t), *t->dtype, rows, cols, parts.values.data(),
-                                         parts.scales.data(), badRow))
+          if (!::chitu::quantizeRows(fp8 ? ::chitu::RowFormat::Fp8E4M3 : ::chitu::RowFormat::Int8,
+                                     file->data(*t), *t->dtype, rows, cols, parts.values.data(),
+                                     parts.scales.data(), badRow))
             return op.emitError("weight '")
                    << source << "': row " << badRow
                    << " holds a NaN or an infinity and cannot be quantized";
@@ -788,7 +794,7 @@ mlir::chitu::findWeight(WeightOp op,
     if (!t)
       continue;
     if (op.getQuantize()) { // a float matrix of the rows (and, for the values, columns)
-      bool values = type.getElementType().isInteger(8);
+      bool values = !type.getElementType().isF32();
       if (!t->dtype || !::chitu::isFloat(*t->dtype) || t->shape.size() != 2 ||
           t->shape[0] != type.getDimSize(0) || (values && t->shape[1] != type.getDimSize(1)))
         return op.emitError("weight '") << name << "' in " << f->path() << " is not the float "

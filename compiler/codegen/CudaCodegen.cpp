@@ -113,6 +113,8 @@ std::string storageType(Type t) {
     return "unsigned char"; // 0 or 1
   if (t.isInteger(8))
     return "signed char";
+  if (isa<Float8E4M3FNType>(t))
+    return "chitu::fp8e4m3";
   return "long long";
 }
 
@@ -1094,7 +1096,8 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   for (unsigned i = 0; i < shape.matmuls.size(); ++i)
     gemv &= MatmulOp(shape.matmuls[i]).getTransposeRhs() &&
             elementType(storedWeights(i)) == rhsType &&
-            (isa<FloatType>(rhsType) || (rhsType.isInteger(8) && shape.rhsDequantize[i]));
+            (isa<BFloat16Type, Float16Type, Float32Type>(rhsType) ||
+             (isa<IntegerType, Float8E4M3FNType>(rhsType) && shape.rhsDequantize[i]));
   // 2..16 rows of 16-bit A and B go to tensor cores (gemv_tile_mma), which keeps A resident in
   // dynamic shared memory sized for 16 rows of K (at most kMmaSmemBytes, two blocks per SM).
   // int8 weights go there too, converted to A's 16-bit type in registers (mmaType: the

@@ -99,8 +99,9 @@ cl::opt<std::string> sliceBudget(
     cl::value_desc("size"), cl::cat(category));
 cl::opt<std::string> weightDtype(
     "weight-dtype",
-    cl::desc("Storage of the linear layers' weights: int8 (per-row scales, dequantized to the "
-             "activation type; default: as --precision; docs/precision.md)"),
+    cl::desc("Storage of the linear layers' weights: int8 or fp8 (e4m3; both with per-row "
+             "scales, dequantized to the activation type; default: as --precision; "
+             "docs/precision.md)"),
     cl::value_desc("type"), cl::cat(category));
 cl::opt<std::string>
     keepWeights("keep-weights",
@@ -109,9 +110,10 @@ cl::opt<std::string>
                 cl::value_desc("regex"), cl::init("lm_head"), cl::cat(category));
 cl::opt<std::string> precisionRules(
     "precision-rules",
-    cl::desc("Precision rule file (JSON or YAML): per pattern on weight names and op kinds, "
-             "the linear layers' weight type (int8 or keep); first match wins, the rest follow "
-             "--weight-dtype (docs/precision.md)"),
+    cl::desc(
+        "Precision rule file (JSON or YAML): per pattern on weight names and op kinds, "
+        "the linear layers' weight type (int8, fp8 or keep); first match wins, the rest follow "
+        "--weight-dtype (docs/precision.md)"),
     cl::value_desc("file"), cl::cat(category));
 cl::opt<std::string> cacheDir("cache-dir",
                               cl::desc("NVRTC cache directory (default: $CHITU_CACHE_DIR or "
@@ -405,9 +407,9 @@ int main(int argc, char **argv) {
             "' is not a positive size (bytes, or with a unit: KiB MiB GiB, KB MB GB)");
     pipelineOptions.sliceBudget = int64_t(*bytes);
   }
-  if (!weightDtype.empty() && weightDtype != "int8")
+  if (!weightDtype.empty() && weightDtype != "int8" && weightDtype != "fp8")
     fatal("--weight-dtype: '" + weightDtype +
-          "' is not supported (int8; fp8 and int4 are not built yet, bf16/fp16/fp32 weights "
+          "' is not supported (int8, fp8; int4 is not built yet, bf16/fp16/fp32 weights "
           "follow --precision)");
   pipelineOptions.weightDtype = weightDtype;
   pipelineOptions.keepWeights = keepWeights;

@@ -165,18 +165,23 @@ LogicalResult WeightOp::verify() {
   auto type = cast<RankedTensorType>(getType());
   if (!type.hasStaticShape())
     return emitOpError("weight '") << getName() << "' must have a static shape";
-  bool i8 = type.getElementType().isInteger(8);
+  Type element = type.getElementType();
+  bool i8 = element.isInteger(8), fp8 = isa<Float8E4M3FNType>(element);
   if (!getQuantize())
-    return i8 ? emitOpError("an i8 weight must say how it is quantized (quantize = ...)")
-              : success();
-  if (*getQuantize() != "int8_rows")
-    return emitOpError("unknown quantization '") << *getQuantize() << "' (known: int8_rows)";
+    return i8 || fp8 ? emitOpError("an ")
+                           << (i8 ? "i8" : "f8E4M3FN")
+                           << " weight must say how it is quantized (quantize = ...)"
+                     : success();
+  StringRef format = *getQuantize();
+  if (format != "int8_rows" && format != "fp8_rows")
+    return emitOpError("unknown quantization '") << format << "' (known: int8_rows, fp8_rows)";
   if (type.getRank() != 2)
-    return emitOpError("int8_rows quantizes a matrix: the result must have rank 2");
-  if (!i8 && !(type.getElementType().isF32() && type.getDimSize(1) == 1))
-    return emitOpError("int8_rows parts are the i8 values [rows, cols] and the f32 scales "
-                       "[rows, 1], not ")
-           << type;
+    return emitOpError(format) << " quantizes a matrix: the result must have rank 2";
+  bool values = format == "int8_rows" ? i8 : fp8;
+  if (!values && !(element.isF32() && type.getDimSize(1) == 1))
+    return emitOpError(format) << " parts are the " << (format == "int8_rows" ? "i8" : "f8E4M3FN")
+                               << " values [rows, cols] and the f32 scales [rows, 1], not "
+                               << type;
   return success();
 }
 

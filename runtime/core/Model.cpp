@@ -168,9 +168,14 @@ Status validateWeights(const cbin::Artifact &a) {
       if (w->dtype() != cbin::DType::I8 || w->dims()->size() != 2)
         return invalidArtifact(what + ": int8 row values must be an i8 matrix");
       break;
+    case cbin::Quantization::FP8_ROWS_VALUES:
+      if (w->dtype() != cbin::DType::F8E4M3 || w->dims()->size() != 2)
+        return invalidArtifact(what + ": fp8 row values must be an f8E4M3FN matrix");
+      break;
     case cbin::Quantization::INT8_ROWS_SCALES:
+    case cbin::Quantization::FP8_ROWS_SCALES:
       if (w->dtype() != cbin::DType::F32 || w->dims()->size() != 2 || w->dims()->Get(1) != 1)
-        return invalidArtifact(what + ": int8 row scales must be f32 [rows, 1]");
+        return invalidArtifact(what + ": row scales must be f32 [rows, 1]");
       break;
     default:
       return invalidArtifact(what + ": unknown quantization");
@@ -657,31 +662,31 @@ Status Model::quantizeAtLoad(uint32_t i, const SafetensorsTensor &t, const Safet
                              const std::string &what) {
   const cbin::Weight *w = artifact_->weights()->Get(i);
   const int64_t rows = w->dims()->Get(0);
+  const bool values = w->quantization() == cbin::Quantization::INT8_ROWS_VALUES ||
+                      w->quantization() == cbin::Quantization::FP8_ROWS_VALUES;
+  const bool fp8 = w->quantization() == cbin::Quantization::FP8_ROWS_VALUES ||
+                   w->quantization() == cbin::Quantization::FP8_ROWS_SCALES;
   if (!t.dtype || !isFloat(*t.dtype) || t.shape.size() != 2 || t.shape[0] != rows ||
-      (w->quantization() == cbin::Quantization::INT8_ROWS_VALUES &&
-       t.shape[1] != w->dims()->Get(1)))
+      (values && t.shape[1] != w->dims()->Get(1)))
     return invalidArtifact(what + " is " + t.dtypeName + " " + shapeText(t.shape) +
                            ", the model quantizes a float matrix of " + std::to_string(rows) +
                            " rows");
-  const std::string key = f.path() + "\n" + t.name;
+  const std::string key = f.path() + "\n" + t.name + (fp8 ? "\nfp8" : "\nint8");
   auto it = quantized_.find(key);
   if (it == quantized_.end()) {
     const int64_t cols = t.shape[1];
-    std::vector<uint8_t> values(size_t(rows * cols)), scales(size_t(rows) * 4);
+    std::vector<uint8_t> valueBytes(size_t(rows * cols)), scales(size_t(rows) * 4);
     int64_t badRow = 0;
-    if (!quantizeInt8Rows(f.data(t), *t.dtype, rows, cols,
-                          reinterpret_cast<int8_t *>(values.data()),
-                          reinterpret_cast<float *>(scales.data()), badRow))
+    if (!quantizeRows(fp8 ? RowFormat::Fp8E4M3 : RowFormat::Int8, f.data(t), *t.dtype, rows, cols,
+                      valueBytes.data(), reinterpret_cast<float *>(scales.data()), badRow))
       return invalidArgument(what + ": row " + std::to_string(badRow) +
                              " holds a NaN or an infinity and cannot be quantized");
-    converted_.push_back(std::move(values));
+    converted_.push_back(std::move(valueBytes));
     converted_.push_back(std::move(scales));
     it =
         quantized_.emplace(key, std::make_pair(converted_.size() - 2, converted_.size() - 1)).first;
   }
-  const std::vector<uint8_t> &bytes =
-      converted_[w->quantization() == cbin::Quantization::INT8_ROWS_VALUES ? it->second.first
-                                                                           : it->second.second];
+  const std::vector<uint8_t> &bytes = converted_[values ? it->second.first : it->second.second];
   if (bytes.size() != w->byte_size())
     return invalidArtifact(what + ": quantized to " + std::to_string(bytes.size()) +
                            " bytes, the model expects " + std::to_string(w->byte_size()));

@@ -68,6 +68,10 @@ void loadInto(const uint8_t *data, DType dtype, size_t n, Value &v, size_t at) {
     for (size_t i = 0; i < n; ++i)
       v.i32[at + i] = int8_t(data[i]);
     break;
+  case DType::F8E4M3:
+    for (size_t i = 0; i < n; ++i)
+      v.f32[at + i] = f8e4m3ToFloat(data[i]);
+    break;
   }
 }
 
@@ -114,6 +118,10 @@ void storeValue(const Value &v, uint8_t *data) {
   case DType::I8: // values are in range (only weights and dequantize's operand are i8)
     for (size_t i = 0; i < n; ++i)
       data[i] = uint8_t(int8_t(v.i32[i]));
+    break;
+  case DType::F8E4M3:
+    for (size_t i = 0; i < n; ++i)
+      data[i] = floatToF8e4m3(v.f32[i]);
     break;
   }
 }
@@ -362,9 +370,12 @@ Status dequantizeOp(const Value &values, const Value &scales, Value &out) {
   forEachPart(out.numel(), [&](int64_t begin, int64_t end) {
     IndexWalker walk(out.dims, {&sv, &ss});
     walk.seek(begin);
-    for (int64_t i = begin; i < end; ++i, walk.next())
-      out.f32[size_t(i)] = roundTo(out.dtype, float(values.i32[size_t(walk.offset(0))]) *
-                                                  scales.f32[size_t(walk.offset(1))]);
+    const bool ints = values.ctype() == ComputeType::I32; // int8, else fp8 held as f32
+    for (int64_t i = begin; i < end; ++i, walk.next()) {
+      const size_t at = size_t(walk.offset(0));
+      const float q = ints ? float(values.i32[at]) : values.f32[at];
+      out.f32[size_t(i)] = roundTo(out.dtype, q * scales.f32[size_t(walk.offset(1))]);
+    }
   });
   return Status::ok();
 }
@@ -1431,9 +1442,9 @@ StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &give
       st = attentionOp(operands, float(op.floats()->Get(0)), out);
       break;
     case OpKind::DEQUANTIZE:
-      if (in.dtype != DType::I8 || operands[1]->dtype != DType::F32 ||
-          out.ctype() != ComputeType::F32)
-        return bad("dequantize takes i8 values and f32 scales to floats");
+      if ((in.dtype != DType::I8 && in.dtype != DType::F8E4M3) ||
+          operands[1]->dtype != DType::F32 || out.ctype() != ComputeType::F32)
+        return bad("dequantize takes i8 or f8E4M3FN values and f32 scales to floats");
       st = dequantizeOp(in, *operands[1], out);
       break;
     case OpKind::PAGED_ATTENTION:

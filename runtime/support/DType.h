@@ -10,9 +10,19 @@
 namespace chitu {
 
 // BOOL: one byte per element, 0 or 1 (comparison results, masks). I8: signed bytes, the
-// values of int8-quantized weights (docs/precision.md).
-enum class DType : int8_t { F32 = 0, F16 = 1, BF16 = 2, I32 = 3, I64 = 4, BOOL = 5, I8 = 6 };
-constexpr int kNumDTypes = 7;
+// values of int8-quantized weights; F8E4M3: fp8 e4m3 ("fn": no infinities, 0x7f/0xff NaN,
+// largest 448), the values of fp8-quantized weights (docs/precision.md).
+enum class DType : int8_t {
+  F32 = 0,
+  F16 = 1,
+  BF16 = 2,
+  I32 = 3,
+  I64 = 4,
+  BOOL = 5,
+  I8 = 6,
+  F8E4M3 = 7
+};
+constexpr int kNumDTypes = 8;
 
 inline bool isValidDType(int v) { return v >= 0 && v < kNumDTypes; }
 
@@ -30,6 +40,7 @@ inline size_t dtypeSize(DType t) {
     return 8;
   case DType::BOOL:
   case DType::I8:
+  case DType::F8E4M3:
     return 1;
   }
   return 0;
@@ -54,9 +65,16 @@ inline const char *dtypeName(DType t) {
     return "i1";
   case DType::I8:
     return "i8";
+  case DType::F8E4M3:
+    return "f8E4M3FN";
   }
   return "?";
 }
+
+// fp8 e4m3 (fn) bits as a float (NaN for 0x7f and 0xff), and a float rounded to the
+// nearest e4m3 value (ties to even), saturating at +-448; NaN stays NaN.
+float f8e4m3ToFloat(uint8_t bits);
+uint8_t floatToF8e4m3(float x);
 
 // Element `i` of a buffer of `t` values, widened to double (exact for every dtype's
 // values except i64 beyond 2^53).

@@ -30,8 +30,7 @@ inline std::optional<uint64_t> parseBytes(const std::string &text) {
   size_t i = 0;
   while (i < text.size() && (std::isdigit((unsigned char)text[i]) || text[i] == '.'))
     ++i;
-  if (i == 0 || text.find_first_of("0123456789") >= i ||
-      text.find('.') != text.rfind('.'))
+  if (i == 0 || text.find_first_of("0123456789") >= i || text.find('.') != text.rfind('.'))
     return std::nullopt;
   double value = 0;
   try {

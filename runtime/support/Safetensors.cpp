@@ -42,6 +42,8 @@ const char *safetensorsDTypeName(DType t) {
     return "BOOL";
   case DType::I8:
     return "I8";
+  case DType::F8E4M3:
+    return "F8_E4M3";
   }
   return "?";
 }

@@ -24,6 +24,8 @@ const char *npyDescr(DType t) {
     return "|b1";
   case DType::I8:
     return "|i1";
+  case DType::F8E4M3:
+    return "|u1"; // numpy has no fp8: the bytes
   }
   return "?";
 }

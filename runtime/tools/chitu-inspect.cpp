@@ -211,6 +211,10 @@ std::string weightFormat(const cbin::Weight &w) {
     return "int8_rows values";
   case cbin::Quantization::INT8_ROWS_SCALES:
     return "int8_rows scales";
+  case cbin::Quantization::FP8_ROWS_VALUES:
+    return "fp8_rows values";
+  case cbin::Quantization::FP8_ROWS_SCALES:
+    return "fp8_rows scales";
   default:
     return dtypeName(toDType(w.dtype()));
   }

@@ -123,7 +123,7 @@ def main():
     for d in dirs:
         # bf16 artifacts only: int8-weight variants are checked against bf16 in llm_test.
         cbins = sorted(c for c in glob.glob(os.path.join(d, "bf16.*.cbin"))
-                       if "nofuse" not in c and ".int8" not in c)
+                       if "nofuse" not in c and ".int8" not in c and ".fp8" not in c)
         if not cbins:
             continue
         name = os.path.basename(d.rstrip("/"))

@@ -20,9 +20,10 @@ import make_tiny_models  # noqa: E402
 # fp32 artifacts are checked against transformers' fp32 logits (CPU and GPU); bf16 ones on the
 # GPU against transformers in bf16, with paged KV blocks of 16 and of 1 token.
 # VARIANT.nofuse artifacts are compiled with --no-fusion, to check that fusion changes no bits;
-# VARIANT.int8 with --weight-dtype int8 (linear layers' weights quantized per row).
+# VARIANT.int8 and VARIANT.fp8 with --weight-dtype int8 / fp8 (linear layers' weights quantized
+# per row).
 VARIANTS = [("fp32", 16), ("bf16", 16), ("bf16", 1), ("fp32", 16, "nofuse"), ("bf16", 16, "nofuse"),
-            ("bf16", 16, "int8")]
+            ("bf16", 16, "int8"), ("bf16", 16, "fp8")]
 EXTRA = {"llama": [("fp32", 1), ("fp32", 5)]}
 
 
@@ -40,7 +41,8 @@ def main():
             cbin = os.path.join(d, f"{precision}.b{block}{suffix}.cbin")
             cmd = [args.compiler, d, "-o", cbin, "--precision", precision,
                    "--kv-block-size", str(block)] + ["--no-fusion"] * ("nofuse" in flags) + \
-                  ["--weight-dtype", "int8"] * ("int8" in flags)
+                  ["--weight-dtype", "int8"] * ("int8" in flags) + \
+                  ["--weight-dtype", "fp8"] * ("fp8" in flags)
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode:
                 sys.exit(f"{' '.join(cmd)} failed:\n{r.stdout}{r.stderr}")

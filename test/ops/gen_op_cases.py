@@ -577,14 +577,16 @@ def fusion_cases():
                 f"%wd = {deq('%dq', '%ds', [48, 72])}",
                 f"%d = {mm('%a', '%wd', t([-1, 72]), t([48, 72]), t(h))}",
                 f"%r = chitu.add %h, %d : ({t(h)}, {t(h)}) -> {t(h)}"]
-        q = {"range": [-127, 128]}
-        sc = {"frange": [0.002, 0.03]}
-        cases.append(Case(f"fuse_int8_swiglu_{dt}", "fuse_int8_swiglu", dt,
-                          [("h", dt, h, {}), ("w", dt, [48], {}),
-                           ("gq", "i8", [72, 48], q), ("gs", "f32", [72, 1], sc),
-                           ("uq", "i8", [72, 48], q), ("us", "f32", [72, 1], sc),
-                           ("dq", "i8", [48, 72], q), ("ds", "f32", [48, 1], sc)],
-                          body, [("%r", t(h))], attrs={"fusion": "unrounded weights"}))
+        for qt, qname, q, sc in [("i8", "int8", {"range": [-127, 128]}, {"frange": [0.002, 0.03]}),
+                                 ("f8E4M3FN", "fp8", {"frange": [-448.0, 448.0]},
+                                  {"frange": [0.0005, 0.008]})]:
+            qbody = [line.replace("xi8>", f"x{qt}>") for line in body]
+            cases.append(Case(f"fuse_{qname}_swiglu_{dt}", f"fuse_{qname}_swiglu", dt,
+                              [("h", dt, h, {}), ("w", dt, [48], {}),
+                               ("gq", qt, [72, 48], q), ("gs", "f32", [72, 1], sc),
+                               ("uq", qt, [72, 48], q), ("us", "f32", [72, 1], sc),
+                               ("dq", qt, [48, 72], q), ("ds", "f32", [48, 1], sc)],
+                              qbody, [("%r", t(h))], attrs={"fusion": "unrounded weights"}))
     for c in cases:
         c.kind = "model"
     return cases

@@ -59,6 +59,9 @@ std::vector<uint8_t> NdArray::toBytes() const {
     case DType::I8:
       p[0] = uint8_t(int8_t(v));
       break;
+    case DType::F8E4M3:
+      p[0] = floatToF8e4m3(float(v));
+      break;
     }
   }
   return out;
@@ -202,6 +205,11 @@ std::vector<NdArray> makeInputs(const OpCase &c, int64_t n, std::mt19937_64 &rng
           a.values[i] = double(std::min<int64_t>(start + int64_t(i - k), s.hi - 1));
         k = end;
       }
+    } else if (s.dtype == DType::F8E4M3) { // fp8 values of [flo, fhi] (default +-448)
+      std::uniform_real_distribution<double> dist(s.hasFRange ? s.flo : -448.0,
+                                                  s.hasFRange ? s.fhi : 448.0);
+      for (double &v : a.values)
+        v = f8e4m3ToFloat(floatToF8e4m3(float(dist(rng))));
     } else if (isFloat(s.dtype)) {
       std::uniform_real_distribution<double> dist(s.hasFRange ? s.flo : -2.0,
                                                   s.hasFRange ? s.fhi : 2.0);

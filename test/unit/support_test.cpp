@@ -58,6 +58,12 @@ TEST(Format, ParsesByteSizes) {
 // quotient rounded half to even; every element is within half a step of its value, each
 // nonzero row reaches +-127, an all-zero row has scale 1, bf16 sources give the same result
 // as their f32 values, and a NaN or infinity names its row.
+bool quantizeInt8Rows(const void *src, DType srcType, int64_t rows, int64_t cols, int8_t *values,
+                      float *scales, int64_t &badRow) {
+  return quantizeRows(RowFormat::Int8, src, srcType, rows, cols,
+                      reinterpret_cast<uint8_t *>(values), scales, badRow);
+}
+
 TEST(Quantize, Int8RowsWithinHalfAStep) {
   const int64_t rows = 5, cols = 37;
   std::mt19937 rng(3);
@@ -109,6 +115,88 @@ TEST(Quantize, Int8RowsWithinHalfAStep) {
   x[size_t(4 * cols + 7)] = std::numeric_limits<float>::infinity();
   EXPECT_FALSE(quantizeInt8Rows(x.data(), DType::F32, rows, cols, q.data(), scales.data(), bad));
   EXPECT_EQ(bad, 4);
+}
+
+// fp8 e4m3 ("fn"): every finite code decodes and re-encodes to itself; known values; the
+// encoder picks the nearest value (ties to an even code) as a search over all codes does,
+// saturates at +-448 and keeps NaN.
+TEST(Fp8, EncodesAsTheNearestValue) {
+  for (int bits = 0; bits < 256; ++bits) {
+    if ((bits & 0x7f) == 0x7f) {
+      EXPECT_TRUE(std::isnan(f8e4m3ToFloat(uint8_t(bits))));
+      continue;
+    }
+    EXPECT_EQ(floatToF8e4m3(f8e4m3ToFloat(uint8_t(bits))), bits) << bits;
+  }
+  EXPECT_EQ(f8e4m3ToFloat(0x7e), 448.0f);
+  EXPECT_EQ(f8e4m3ToFloat(0x38), 1.0f);
+  EXPECT_EQ(f8e4m3ToFloat(0x01), 0x1p-9f);
+  EXPECT_EQ(f8e4m3ToFloat(0x08), 0x1p-6f);
+  EXPECT_EQ(f8e4m3ToFloat(0xb8), -1.0f);
+  EXPECT_EQ(floatToF8e4m3(1000.0f), 0x7e);
+  EXPECT_EQ(floatToF8e4m3(-1e30f), 0xfe);
+  EXPECT_EQ(floatToF8e4m3(std::numeric_limits<float>::quiet_NaN()) & 0x7f, 0x7f);
+  EXPECT_EQ(floatToF8e4m3(1.0625f), 0x38);  // halfway 1 .. 1.125: to the even code (1)
+  EXPECT_EQ(floatToF8e4m3(1.1875f), 0x3a);  // halfway 1.125 .. 1.25: to 1.25 (even)
+  EXPECT_EQ(floatToF8e4m3(0x1p-10f), 0x00); // half the smallest subnormal: to 0 (even)
+  EXPECT_EQ(floatToF8e4m3(0x3p-10f), 0x02); // 1.5 subnormal steps: to 2 (even)
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> exponent(-12.0f, 9.0f);
+  for (int i = 0; i < 20000; ++i) {
+    float x = std::exp2(exponent(rng)) * (rng() % 2 ? 1.0f : -1.0f);
+    if (std::fabs(x) > 448.0f)
+      continue;
+    int best = -1;
+    double bestError = 1e30;
+    for (int bits = 0; bits < 256; ++bits) {
+      if ((bits & 0x7f) == 0x7f)
+        continue;
+      double error = std::fabs(double(f8e4m3ToFloat(uint8_t(bits))) - double(x));
+      if (error < bestError || (error == bestError && (bits & 1) == 0 && (best & 1) == 1)) {
+        if (f8e4m3ToFloat(uint8_t(bits)) == 0 && std::signbit(x) != ((bits & 0x80) != 0))
+          continue; // zero keeps the sign of x
+        best = bits, bestError = error;
+      }
+    }
+    EXPECT_EQ(f8e4m3ToFloat(floatToF8e4m3(x)), f8e4m3ToFloat(uint8_t(best))) << x;
+  }
+}
+
+// fp8 per-row quantization: scale = max|row| / 448, the row's largest element becomes +-448
+// exactly, every element is within half a step of its e4m3 neighbourhood (relative 1/16
+// of its binade, absolute 2^-10 * scale below the normal range), a NaN names its row.
+TEST(Quantize, Fp8RowsWithinHalfAStep) {
+  const int64_t rows = 4, cols = 53;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  std::vector<float> x(size_t(rows * cols));
+  for (float &v : x)
+    v = normal(rng);
+  std::vector<uint8_t> q(x.size());
+  std::vector<float> scales(static_cast<size_t>(rows));
+  int64_t bad = -1;
+  ASSERT_TRUE(quantizeRows(RowFormat::Fp8E4M3, x.data(), DType::F32, rows, cols, q.data(),
+                           scales.data(), bad));
+  for (int64_t r = 0; r < rows; ++r) {
+    float maxAbs = 0;
+    for (int64_t c = 0; c < cols; ++c)
+      maxAbs = std::max(maxAbs, std::fabs(x[size_t(r * cols + c)]));
+    EXPECT_EQ(scales[size_t(r)], maxAbs / 448.0f);
+    bool sawMax = false;
+    for (int64_t c = 0; c < cols; ++c) {
+      const double v = x[size_t(r * cols + c)] / double(scales[size_t(r)]);
+      const double d = f8e4m3ToFloat(q[size_t(r * cols + c)]);
+      sawMax |= std::fabs(d) == 448.0;
+      const double step =
+          std::fabs(v) < 0x1p-6 ? 0x1p-9 : std::exp2(std::floor(std::log2(std::fabs(v))) - 3);
+      EXPECT_LE(std::fabs(v - d), 0.5 * step * (1 + 1e-5)) << "row " << r << " col " << c;
+    }
+    EXPECT_TRUE(sawMax) << "row " << r;
+  }
+  x[size_t(2 * cols + 3)] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_FALSE(quantizeRows(RowFormat::Fp8E4M3, x.data(), DType::F32, rows, cols, q.data(),
+                            scales.data(), bad));
+  EXPECT_EQ(bad, 2);
 }
 
 TEST(Float16, RoundTripsEveryHalf) {

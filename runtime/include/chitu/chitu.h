@@ -53,7 +53,8 @@ typedef enum chitu_dtype {
   CHITU_DTYPE_I32 = 3,
   CHITU_DTYPE_I64 = 4,
   CHITU_DTYPE_BOOL = 5, /* one byte per element, 0 or 1 */
-  CHITU_DTYPE_I8 = 6    /* signed bytes (int8-quantized weights) */
+  CHITU_DTYPE_I8 = 6,   /* signed bytes (int8-quantized weights) */
+  CHITU_DTYPE_F8E4M3 = 7 /* fp8 e4m3, no infinities (fp8-quantized weights) */
 } chitu_dtype;
 
 /* Bytes per element of a dtype (0 for an unknown value). */
@@ -69,6 +70,7 @@ static inline size_t chitu_dtype_size(chitu_dtype dtype) {
     return 8;
   case CHITU_DTYPE_BOOL:
   case CHITU_DTYPE_I8:
+  case CHITU_DTYPE_F8E4M3:
     return 1;
   }
   return 0;

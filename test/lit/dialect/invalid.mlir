@@ -608,7 +608,7 @@ func.func @weight_i8_unquantized() {
 // -----
 
 func.func @weight_unknown_quantization() {
-  // expected-error @+1 {{unknown quantization 'int3' (known: int8_rows)}}
+  // expected-error @+1 {{unknown quantization 'int3' (known: int8_rows, fp8_rows)}}
   %w = chitu.weight "w" {quantize = "int3"} : tensor<4x4xi8>
   return
 }
@@ -618,6 +618,14 @@ func.func @weight_unknown_quantization() {
 func.func @weight_bad_scales() {
   // expected-error @+1 {{int8_rows parts are the i8 values [rows, cols] and the f32 scales [rows, 1], not 'tensor<4x2xf32>'}}
   %s = chitu.weight "w" {quantize = "int8_rows"} : tensor<4x2xf32>
+  return
+}
+
+// -----
+
+func.func @weight_fp8_parts() {
+  // expected-error @+1 {{fp8_rows parts are the f8E4M3FN values [rows, cols] and the f32 scales [rows, 1], not 'tensor<4x4xi8>'}}
+  %q = chitu.weight "w" {quantize = "fp8_rows"} : tensor<4x4xi8>
   return
 }
 

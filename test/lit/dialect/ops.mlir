@@ -217,3 +217,16 @@ func.func @quantized() -> tensor<4x8xbf16> {
   %w = chitu.dequantize %q, %s : (tensor<4x8xi8>, tensor<4x1xf32>) -> tensor<4x8xbf16>
   return %w : tensor<4x8xbf16>
 }
+
+// -----
+
+// fp8 (e4m3) weights with row scales round-trip.
+// CHECK-LABEL: func.func @quantized_fp8
+func.func @quantized_fp8() -> tensor<4x8xbf16> {
+  // CHECK: chitu.weight "w" {quantize = "fp8_rows"} : tensor<4x8xf8E4M3FN>
+  %q = chitu.weight "w" {quantize = "fp8_rows"} : tensor<4x8xf8E4M3FN>
+  %s = chitu.weight "w" {quantize = "fp8_rows"} : tensor<4x1xf32>
+  // CHECK: chitu.dequantize %{{.*}}, %{{.*}} : (tensor<4x8xf8E4M3FN>, tensor<4x1xf32>) -> tensor<4x8xbf16>
+  %w = chitu.dequantize %q, %s : (tensor<4x8xf8E4M3FN>, tensor<4x1xf32>) -> tensor<4x8xbf16>
+  return %w : tensor<4x8xbf16>
+}

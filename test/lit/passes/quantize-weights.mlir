@@ -22,7 +22,7 @@
 // ALL: chitu.weight "lm_head.weight" {quantize = "int8_rows"} : tensor<6x8xi8>
 // NONE-LABEL: func.func @linear
 // NONE-NOT: chitu.dequantize
-// BADTYPE: unknown weight dtype 'int4' (supported: int8)
+// BADTYPE: unknown weight dtype 'int4' (supported: int8, fp8)
 // BADRE: exclude pattern '(' is not a regular expression
 func.func @linear(%x: tensor<?x4xbf16>, %y: tensor<?x4xbf16>) -> (tensor<?x8xbf16>, tensor<?x6xbf16>) {
   %w = chitu.weight "layers.0.up.weight" : tensor<8x4xbf16>
@@ -78,7 +78,7 @@ func.func @untouched(%ids: tensor<?xi32>) -> (tensor<?x10xf32>, tensor<?x10xf32>
 // JSON: chitu.weight "lm_head.weight" : tensor<6x8xbf16>
 // UNMATCHED: precision-rules-unmatched.yaml:4:5): weights 'layers\.7\.' matches no linear layer's weight (names look like 'layers.0.q.weight')
 // SHADOWED: precision-rules-shadowed.yaml:4:5): weights 'layers\.1\.' decides no weight: earlier rules take every weight it matches
-// RULETYPE: precision-rules-bad-type.yaml:3:19: unknown weight dtype 'int4' (supported: int8, keep)
+// RULETYPE: precision-rules-bad-type.yaml:3:19: unknown weight dtype 'int4' (supported: int8, fp8, keep)
 // RULEKEY: precision-rules-bad-key.yaml:2:5: unknown key 'weight' (keys: weights, ops, weight_dtype)
 // RULERE: precision-rules-bad-regex.json:1:24: 'layers(' is not a regular expression
 // RULEOPS: ops 'gather' matches no linear layer's weight

@@ -26,7 +26,7 @@ def Chitu_BoolTensor : RankedTensorOf<[I1]>;
 def Chitu_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
 def Chitu_IndexTensor : RankedTensorOf<[I32, I64]>;
 // Quantized weight values: only chitu.weight makes them and only chitu.dequantize reads them.
-def Chitu_QuantizedTensor : RankedTensorOf<[I8]>;
+def Chitu_QuantizedTensor : RankedTensorOf<[I8, F8E4M3FN]>;
 
 //===----------------------------------------------------------------------===//
 // Values: weights and constants

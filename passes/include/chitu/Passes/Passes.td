@@ -40,7 +40,8 @@ def Raise : Pass<"chitu-raise", "func::FuncOp"> {
 def QuantizeWeights : Pass<"chitu-quantize-weights", "ModuleOp"> {
   let summary = "Stores the weights of linear layers as int8 with per-row scales";
   let description = [{
-    Precision assignment for weights (docs/precision.md). With `weight-dtype=int8`, every
+    Precision assignment for weights (docs/precision.md). With `weight-dtype=int8` (or
+    `fp8`: e4m3 values, `quantize = "fp8_rows"`, scale = row max / 448), every
     `chitu.matmul` whose right operand is a float `chitu.weight` matrix read transposed (a
     linear layer's `[out, in]` weight) and whose name `exclude` does not match reads instead
     the weight's int8 values and f32 per-row scales through `chitu.dequantize`. The matmul
@@ -51,7 +52,7 @@ def QuantizeWeights : Pass<"chitu-quantize-weights", "ModuleOp"> {
     `rules-file` names a precision rule file (JSON or YAML, docs/precision.md): a list of
     rules, each a regular expression on weight names (`weights`) and/or on the kinds of the
     ops reading them (`ops`, e.g. `matmul`) with the `weight_dtype` to give them (`int8`,
-    or `keep`: as imported), and optionally a default `weight_dtype` for the rest. The first
+    `fp8`, or `keep`: as imported), and optionally a default `weight_dtype` for the rest. The first
     rule that matches a linear layer's weight decides its type; weights no rule matches
     follow `weight-dtype` and `exclude`. A rule that matches no weight, an unknown key or
     type, or a pattern that is not a regular expression is an error.
@@ -69,7 +70,7 @@ def QuantizeWeights : Pass<"chitu-quantize-weights", "ModuleOp"> {
   }];
   let options = [
     Option<"weightDtype", "weight-dtype", "std::string", /*default=*/"\"\"",
-           "Storage type of linear layers' weights: int8 (empty: as imported)">,
+           "Storage type of linear layers' weights: int8 or fp8 (empty: as imported)">,
     Option<"exclude", "exclude", "std::string", /*default=*/"\"lm_head\"",
            "Regular expression of weight names to keep as imported">,
     Option<"rulesFile", "rules-file", "std::string", /*default=*/"\"\"",
