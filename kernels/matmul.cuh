@@ -438,11 +438,11 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
       continue;
     if constexpr (sizeof(TB) == 1) {
       if (vec) {
-        // int8: the 16-byte words are held as loaded (4 registers for 16 weights, where
-        // floats would take 16) and converted where they are summed. With one row the next
-        // round's words are requested before this round's are converted, so a warp's loads
-        // overlap its conversions (8B gate/up at batch 1: 1.68 -> 1.60 ms). With 16 rows'
-        // accumulators, one load per product and column at a time (registers).
+        // 1-byte weights (int8, fp8): the 16-byte words are held as loaded (4 registers for 16
+        // weights, where floats would take 16) and converted where they are summed. With one
+        // row the next round's words are requested before this round's are converted, so a
+        // warp's loads overlap its conversions (8B gate/up at batch 1: 1.68 -> 1.60 ms). With
+        // 16 rows' accumulators, one load per product and column at a time (registers).
         constexpr bool kPrefetch = MaxRows == 1;
         constexpr int UQ = MaxRows > 4 ? 1 : U, kStep = 32 * V * UQ;
         uint4 raw[UQ][CB][NB], next[UQ][CB][NB];
