@@ -2,13 +2,16 @@
 """chitu-run's generation mode end to end on the bundled model (models/tiny-llama): the
 streamed text starts with the prompt and equals the tokenizer's decode of the generated ids,
 the speed lines are printed, --greedy/--dump-logits/--stop/--seed/--place behave as
-documented.
+documented, and checkpoints a quantized model cannot quantize at load are refused.
 
     python3 test/llm/test_cli.py --bin build/bin --work build/test/cli [--device cuda]
 """
 import argparse
+import json
 import os
 import re
+import shutil
+import struct
 import subprocess
 import sys
 
@@ -103,10 +106,53 @@ def main():
                            text=True)
         check(r.returncode != 0 and words in r.stderr, f"--place {rule!r}: {r.stderr!r}")
 
+    # Quantized at load (config-only int8/fp8 models): a weight row with a NaN, or a tensor
+    # of another shape than the model quantizes, is refused with its name and reason.
+    if not args.cbin:
+        config_only = os.path.join(args.work, "config-only")
+        os.makedirs(config_only, exist_ok=True)
+        shutil.copy(os.path.join(model_dir, "config.json"), config_only)
+        target = "model.layers.1.self_attn.q_proj.weight"
+        for fmt in ["int8", "fp8"]:
+            qcbin = os.path.join(args.work, f"tiny-llama-{fmt}.cbin")
+            run([tool("chitu-compile"), config_only, "-o", qcbin, "--quiet", "--weight-dtype", fmt])
+            for what, words in [("nan", "row 5 holds a NaN or an infinity and cannot be quantized"),
+                                ("shape", "the model quantizes a float matrix of 128 rows")]:
+                bad = os.path.join(args.work, f"bad-{what}")
+                write_bad_checkpoint(model_dir, bad, target, what)
+                r = subprocess.run([tool("chitu-run"), qcbin, "--device", args.device,
+                                    "--weights", bad, "--prompt", PROMPT, "--max-tokens", "1"],
+                                   capture_output=True, text=True)
+                check(r.returncode != 0 and words in r.stderr and target in r.stderr,
+                      f"{fmt} model, checkpoint with a {what} problem: {r.stderr!r}")
+
     for f in failures:
         print("FAIL:", f)
     print(f"{'FAILED' if failures else 'passed'}: chitu-run generation on {args.device}")
     return 1 if failures else 0
+
+
+def write_bad_checkpoint(model_dir, out, name, what):
+    """A copy of the model whose tensor `name` (bf16 [128, 128]) holds a NaN in row 5
+    ("nan") or is declared [64, 256] ("shape", the same bytes)."""
+    os.makedirs(out, exist_ok=True)
+    for f in ["config.json", "tokenizer.json", "generation_config.json"]:
+        shutil.copy(os.path.join(model_dir, f), out)
+    data = bytearray(open(os.path.join(model_dir, "model.safetensors"), "rb").read())
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    body = data[8 + n:]
+    t = header[name]
+    assert t["dtype"] == "BF16" and t["shape"] == [128, 128], t
+    if what == "nan":
+        at = t["data_offsets"][0] + (5 * 128 + 7) * 2
+        body[at:at + 2] = struct.pack("<H", 0x7FC0)
+    else:
+        t["shape"] = [64, 256]
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(os.path.join(out, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + bytes(body))
 
 
 if __name__ == "__main__":
