@@ -111,9 +111,16 @@ constexpr int kGemvLoadsInFlight = 8; // 16-byte weight loads per lane, over the
 // as S (float, or the 16-bit type of the tensor-core routine); each thread evaluates
 // kStageBatch elements before storing any, so their loads overlap.
 constexpr int kStageBatch = 16;
+// With `swizzle` (the 1-byte weight routine, kc and stride multiples of 64), element kk of a
+// row lands at kk with its 4-float piece index (bits 2-3) XORed with bits 5-6: a lane reads
+// 16 consecutive values of A as 4 float4 pieces, and lanes 64 bytes apart would otherwise
+// meet the same banks 4 ways (measured: short-scoreboard stalls of 4.4 per issue on the 8B
+// int8 gate/up); swizzled, the 8 lanes of a phase hit 8 distinct 4-bank groups.
+__device__ __forceinline__ int swizzle16(int kk) { return kk ^ (((kk >> 5) & 3) << 2); }
+
 template <typename S, typename LoadA>
 __device__ __forceinline__ void stage_rows(i64 M, int kc, int stride, i64 k0, S *smem,
-                                           LoadA load_a) {
+                                           LoadA load_a, bool swizzle = false) {
   for (i64 m = 0; m < M; ++m)
     for (int kk0 = threadIdx.x; kk0 < kc; kk0 += blockDim.x * kStageBatch) {
       float v[kStageBatch];
@@ -126,7 +133,7 @@ __device__ __forceinline__ void stage_rows(i64 M, int kc, int stride, i64 k0, S 
       for (int u = 0; u < kStageBatch; ++u) {
         const int kk = kk0 + u * blockDim.x;
         if (kk < kc)
-          smem[m * stride + kk] = from_float<S>(v[u]);
+          smem[m * stride + (swizzle ? swizzle16(kk) : kk)] = from_float<S>(v[u]);
       }
     }
 }
@@ -170,8 +177,14 @@ __device__ __forceinline__ bool gemv_a_resident(i64 M, i64 K, bool mmaOk, int sm
   return M * K <= kGemvSmemFloats;
 }
 
-// Stages all of A for the routine that takes the product (when gemv_a_resident).
-template <typename TB, typename LoadA>
+// Whether the CUDA-core routine reads A swizzled (stage_rows): 1-byte weights, K % 64 == 0.
+template <typename TW> __device__ __forceinline__ bool gemv_swizzles_a(i64 K) {
+  return sizeof(TW) == 1 && K % 64 == 0;
+}
+
+// Stages all of A for the routine that takes the product (when gemv_a_resident); TB is A's
+// type on tensor cores, TW the weights' storage type.
+template <typename TB, typename TW = TB, typename LoadA>
 __device__ __forceinline__ void gemv_stage_a(i64 M, i64 K, bool mmaOk, float *smem, LoadA load_a) {
   if constexpr (sizeof(TB) == 2) {
     if (gemv_uses_mma<TB>(M, K, mmaOk)) {
@@ -179,7 +192,7 @@ __device__ __forceinline__ void gemv_stage_a(i64 M, i64 K, bool mmaOk, float *sm
       return;
     }
   }
-  stage_rows(M, (int)K, (int)K, 0, smem, load_a);
+  stage_rows(M, (int)K, (int)K, 0, smem, load_a, gemv_swizzles_a<TW>(K));
 }
 
 // 8 16-bit values as one 16-byte fragment, h[0] in the lowest bits.
@@ -431,7 +444,7 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
     const int kc = (int)(K - k0 < chunk ? K - k0 : chunk);
     if (!aResident) {
       __syncthreads(); // the previous chunk is consumed
-      stage_rows(M, kc, chunk, k0, smem, load_a);
+      stage_rows(M, kc, chunk, k0, smem, load_a, gemv_swizzles_a<TB>(K));
       __syncthreads();
     }
     if (n0 >= N)
@@ -445,6 +458,7 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
         // 16 rows' accumulators, one load per product and column at a time (registers).
         constexpr bool kPrefetch = MaxRows == 1;
         constexpr int UQ = MaxRows > 4 ? 1 : U, kStep = 32 * V * UQ;
+        const bool swizzled = gemv_swizzles_a<TB>(K);
         uint4 raw[UQ][CB][NB], next[UQ][CB][NB];
         auto fetch = [&](uint4(&r)[UQ][CB][NB], int kk0) {
 #pragma unroll
@@ -492,7 +506,9 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
                 break;
 #pragma unroll
               for (int i = 0; i < 16; i += 4) {
-                const float4 a4 = *reinterpret_cast<const float4 *>(smem + m * chunk + kk + i);
+                // Piece i / 4 of the lane's 16 values, where stage_rows put it.
+                const int at = swizzled ? swizzle16(kk + i) : kk + i;
+                const float4 a4 = *reinterpret_cast<const float4 *>(smem + m * chunk + at);
 #pragma unroll
                 for (int c = 0; c < CB; ++c)
 #pragma unroll

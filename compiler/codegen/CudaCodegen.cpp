@@ -1354,7 +1354,8 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
          ", mma_ok, smem_floats, " + columnBlocks + ", gridDim.x);");
     line("if (a_resident) {");
     ++indent_;
-    line("chitu::gemv_stage_a<" + tb + ">(" + m + ", " + k + ", mma_ok, smem, load_a);");
+    line("chitu::gemv_stage_a<" + tb + ", " + storageType(rhsType) + ">(" + m + ", " + k +
+         ", mma_ok, smem, load_a);");
     line("__syncthreads();");
     --indent_;
     line("}");

@@ -562,30 +562,31 @@ def fusion_cases():
         cases.append(Case(f"fuse_wide_head_{dt}", "fuse_wide_head", dt,
                           [("x", dt, x, {}), ("w", dt, [40], {}), ("head", dt, [16890, 40], {})],
                           body, [("%l", t([-1, 16890]))]))
-        # Int8 weights (values and row scales) dequantized inside the products: gate and up
-        # with K = 48 (16-value loads), the down projection with K = 72 (scalar loads).
-        h = [-1, 48]
+        # Int8 and fp8 weights (values and row scales) dequantized inside the products: gate
+        # and up with K = 64 (16-value loads, A read swizzled), the down projection with K = 72
+        # (scalar loads).
+        h = [-1, 64]
         deq = lambda v, sc, shape: (  # noqa: E731
             f"chitu.dequantize {v}, {sc} : ({ttype(shape, 'i8')}, {ttype([shape[0], 1], 'f32')}) -> {t(shape)}")
-        body = [f"%n = chitu.rms_norm %h, %w eps = 1.0e-06 : ({t(h)}, {t([48])}) -> {t(h)}",
-                f"%wg = {deq('%gq', '%gs', [72, 48])}",
-                f"%g = {mm('%n', '%wg', t(h), t([72, 48]), t([-1, 72]))}",
-                f"%wu = {deq('%uq', '%us', [72, 48])}",
-                f"%u = {mm('%n', '%wu', t(h), t([72, 48]), t([-1, 72]))}",
+        body = [f"%n = chitu.rms_norm %h, %w eps = 1.0e-06 : ({t(h)}, {t([64])}) -> {t(h)}",
+                f"%wg = {deq('%gq', '%gs', [72, 64])}",
+                f"%g = {mm('%n', '%wg', t(h), t([72, 64]), t([-1, 72]))}",
+                f"%wu = {deq('%uq', '%us', [72, 64])}",
+                f"%u = {mm('%n', '%wu', t(h), t([72, 64]), t([-1, 72]))}",
                 f"%s = chitu.silu %g : {t([-1, 72])}",
                 f"%a = chitu.mul %s, %u : ({t([-1, 72])}, {t([-1, 72])}) -> {t([-1, 72])}",
-                f"%wd = {deq('%dq', '%ds', [48, 72])}",
-                f"%d = {mm('%a', '%wd', t([-1, 72]), t([48, 72]), t(h))}",
+                f"%wd = {deq('%dq', '%ds', [64, 72])}",
+                f"%d = {mm('%a', '%wd', t([-1, 72]), t([64, 72]), t(h))}",
                 f"%r = chitu.add %h, %d : ({t(h)}, {t(h)}) -> {t(h)}"]
         for qt, qname, q, sc in [("i8", "int8", {"range": [-127, 128]}, {"frange": [0.002, 0.03]}),
-                                 ("f8E4M3FN", "fp8", {"frange": [-448.0, 448.0]},
+                                 ("f8E4M3FN", "fp8", {"frange": [-464.0, 464.0]},
                                   {"frange": [0.0005, 0.008]})]:
             qbody = [line.replace("xi8>", f"x{qt}>") for line in body]
             cases.append(Case(f"fuse_{qname}_swiglu_{dt}", f"fuse_{qname}_swiglu", dt,
-                              [("h", dt, h, {}), ("w", dt, [48], {}),
-                               ("gq", qt, [72, 48], q), ("gs", "f32", [72, 1], sc),
-                               ("uq", qt, [72, 48], q), ("us", "f32", [72, 1], sc),
-                               ("dq", qt, [48, 72], q), ("ds", "f32", [48, 1], sc)],
+                              [("h", dt, h, {}), ("w", dt, [64], {}),
+                               ("gq", qt, [72, 64], q), ("gs", "f32", [72, 1], sc),
+                               ("uq", qt, [72, 64], q), ("us", "f32", [72, 1], sc),
+                               ("dq", qt, [64, 72], q), ("ds", "f32", [64, 1], sc)],
                               qbody, [("%r", t(h))], attrs={"fusion": "unrounded weights"}))
     for c in cases:
         c.kind = "model"
