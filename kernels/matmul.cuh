@@ -830,6 +830,31 @@ __device__ __forceinline__ void library_store_a(i64 row0, i64 rows, i64 M, i64 K
   }
 }
 
+// Library route (kRouteLibraryB): 1-byte weights values[N, K] times their row scales[N, 1],
+// rounded to T ([N, K] into out), as chitu.dequantize computes them, 16 weights per thread
+// and step: one 16-byte load, two 16-byte stores (K % 16 == 0).
+template <typename T, typename TW>
+__device__ __forceinline__ void library_dequantize_rows(const TW *__restrict__ values,
+                                                        const float *__restrict__ scales, i64 N,
+                                                        i64 K, T *__restrict__ out) {
+  const i64 groups = N * K / 16, stride = (i64)gridDim.x * blockDim.x;
+  for (i64 g = (i64)blockIdx.x * blockDim.x + threadIdx.x; g < groups; g += stride) {
+    const i64 n = g * 16 / K;
+    const float s = scales[n];
+    float w[16];
+    load_floats<16>(values + g * 16, w);
+    unsigned short h[16];
+#pragma unroll
+    for (int i = 0; i < 16; ++i)
+      h[i] = from_float<T>(w[i] * s).bits;
+    uint4 *dst = reinterpret_cast<uint4 *>(out + g * 16);
+    dst[0] = make_uint4(h[0] | (unsigned)h[1] << 16, h[2] | (unsigned)h[3] << 16,
+                        h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
+    dst[1] = make_uint4(h[8] | (unsigned)h[9] << 16, h[10] | (unsigned)h[11] << 16,
+                        h[12] | (unsigned)h[13] << 16, h[14] | (unsigned)h[15] << 16);
+  }
+}
+
 // Library route (kRouteLibraryEpilogue): the epilogue of one rows x cols tile, from the
 // NB products the library wrote ([M, N] each).
 template <int NB, typename T, typename Epilogue>

@@ -1192,6 +1192,16 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
         continue;
       MatmulOp mm = shape.matmuls[i];
       std::string n = sizeVar(shapes_.dims(mm.getResult())[1], "N");
+      DequantizeOp dq = shape.rhsDequantize[i];
+      if (K.isConstant() && K.getConstant() % 16 == 0) {
+        // 16 weights a thread and step (the op's rounding, so the same bits).
+        auto values = pointerOf(mm, dq.getValues()), scales = pointerOf(mm, dq.getScales());
+        if (failed(values) || failed(scales))
+          return failure();
+        line("chitu::library_dequantize_rows(" + *values + ", " + *scales + ", " + n + ", " + k +
+             ", library_b" + std::to_string(i) + ");");
+        continue;
+      }
       line("for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < " + n + " * " +
            k + "; i += stride) {");
       ++indent_;
