@@ -804,7 +804,7 @@ __device__ __forceinline__ void gemv_fused(i64 col0, i64 M, i64 N, i64 K, float 
   }
   // Tensor cores took 2..16 rows if they could: a compile-time fact where mmaOk and K are
   // constants, so the CUDA-core routines below (and their registers) drop out of the kernel.
-  if (mmaOk && (sizeof(TB) == 2 || sizeof(TB) == 1) && sizeof(TA) == 2 && K % 8 == 0)
+  if ((sizeof(TB) == 2 || sizeof(TB) == 1) && gemv_uses_mma<TA>(kMmaRows, K, mmaOk))
     return;
   if (M <= 4)
     gemv_tile_fused<NB, 4, CBVector>(col0, M, N, K, smem, aResident, load_a, B, S, epilogue);
@@ -848,10 +848,8 @@ __device__ __forceinline__ void library_dequantize_rows(const TW *__restrict__ v
     for (int i = 0; i < 16; ++i)
       h[i] = from_float<T>(w[i] * s).bits;
     uint4 *dst = reinterpret_cast<uint4 *>(out + g * 16);
-    dst[0] = make_uint4(h[0] | (unsigned)h[1] << 16, h[2] | (unsigned)h[3] << 16,
-                        h[4] | (unsigned)h[5] << 16, h[6] | (unsigned)h[7] << 16);
-    dst[1] = make_uint4(h[8] | (unsigned)h[9] << 16, h[10] | (unsigned)h[11] << 16,
-                        h[12] | (unsigned)h[13] << 16, h[14] | (unsigned)h[15] << 16);
+    dst[0] = pack8(reinterpret_cast<const unsigned short(&)[8]>(h[0]));
+    dst[1] = pack8(reinterpret_cast<const unsigned short(&)[8]>(h[8]));
   }
 }
 
