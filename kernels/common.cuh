@@ -29,6 +29,29 @@ struct fp8e4m3 {
   unsigned char bits;
 };
 
+// int4 weights, two a byte (low nibble: the even element), unsigned 0..15; read through the
+// int4 routines of matmul.cuh only (an element is (nibble - zero) * scale of its group).
+struct int4x2 {
+  unsigned char bits;
+};
+template <typename T> struct is_int4 {
+  static constexpr bool value = false;
+};
+template <> struct is_int4<int4x2> {
+  static constexpr bool value = true;
+};
+// Nibble k % 2 of a packed byte (held as signed char by the generic routes), 0..15.
+__device__ __forceinline__ int int4_nibble(int byte, long long k) {
+  return (int)(((unsigned)byte >> (4 * (int)(k & 1))) & 15u);
+}
+// 128 + nibble j of a 32-bit word of packed int4 (element j of the 8 it holds), as a float:
+// the nibble becomes bits 16..19 of the float 128.0 (0x43000000), where one unit of the
+// mantissa is 1. Two integer operations an element, no conversion instruction.
+template <int J> __device__ __forceinline__ float int4_biased(unsigned word) {
+  const unsigned x = J < 4 ? word << (16 - 4 * J) : word >> (4 * J - 16);
+  return __uint_as_float((x & 0x000F0000u) | 0x43000000u);
+}
+
 __device__ __forceinline__ float to_float(float x) { return x; }
 __device__ __forceinline__ float to_float(signed char x) { return (float)x; }
 __device__ __forceinline__ float to_float(bf16 x) {

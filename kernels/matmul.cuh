@@ -117,10 +117,17 @@ constexpr int kStageBatch = 16;
 // meet the same banks 4 ways (measured: short-scoreboard stalls of 4.4 per issue on the 8B
 // int8 gate/up); swizzled, the 8 lanes of a phase hit 8 distinct 4-bank groups.
 __device__ __forceinline__ int swizzle16(int kk) { return kk ^ (((kk >> 5) & 3) << 2); }
+// The int4 routine's lanes read 32 consecutive values (8 pieces, 128 bytes apart): the piece
+// index (bits 2-4) is XORed with bits 5-7, so the 8 lanes of a phase meet 8 distinct groups.
+__device__ __forceinline__ int swizzle32(int kk) { return kk ^ (((kk >> 5) & 7) << 2); }
+// Where element kk of a staged row lies: swizzle 0 (none), 16 or 32 (values a lane reads).
+__device__ __forceinline__ int swizzled(int kk, int swizzle) {
+  return swizzle == 16 ? swizzle16(kk) : swizzle == 32 ? swizzle32(kk) : kk;
+}
 
 template <typename S, typename LoadA>
 __device__ __forceinline__ void stage_rows(i64 M, int kc, int stride, i64 k0, S *smem,
-                                           LoadA load_a, bool swizzle = false) {
+                                           LoadA load_a, int swizzle = 0) {
   for (i64 m = 0; m < M; ++m)
     for (int kk0 = threadIdx.x; kk0 < kc; kk0 += blockDim.x * kStageBatch) {
       float v[kStageBatch];
@@ -133,7 +140,7 @@ __device__ __forceinline__ void stage_rows(i64 M, int kc, int stride, i64 k0, S 
       for (int u = 0; u < kStageBatch; ++u) {
         const int kk = kk0 + u * blockDim.x;
         if (kk < kc)
-          smem[m * stride + (swizzle ? swizzle16(kk) : kk)] = from_float<S>(v[u]);
+          smem[m * stride + swizzled(kk, swizzle)] = from_float<S>(v[u]);
       }
     }
 }
@@ -177,9 +184,12 @@ __device__ __forceinline__ bool gemv_a_resident(i64 M, i64 K, bool mmaOk, int sm
   return M * K <= kGemvSmemFloats;
 }
 
-// Whether the CUDA-core routine reads A swizzled (stage_rows): 1-byte weights, K % 64 == 0.
-template <typename TW> __device__ __forceinline__ bool gemv_swizzles_a(i64 K) {
-  return sizeof(TW) == 1 && K % 64 == 0;
+// How the CUDA-core routine reads A swizzled (stage_rows; 0: not): 1-byte weights with
+// K % 64 == 0 by swizzle16, int4 weights with K % 256 == 0 by swizzle32.
+template <typename TW> __device__ __forceinline__ int gemv_swizzles_a(i64 K) {
+  if constexpr (is_int4<TW>::value)
+    return K % 256 == 0 ? 32 : 0;
+  return sizeof(TW) == 1 && K % 64 == 0 ? 16 : 0;
 }
 
 // Stages all of A for the routine that takes the product (when gemv_a_resident); TB is A's
@@ -288,11 +298,18 @@ __device__ __forceinline__ unsigned exact_pair_to_packed(float lo, float hi) {
   return r;
 }
 
+// int4 weights (TB = int4x2): S[j] are product j's group scales [N, K >> shift], zeros[j] its
+// zero points of the same shape (null: 8).
+struct Int4Groups {
+  const float *const *zeros;
+  int shift; // log2 of the group size (5, 6 or 7)
+};
+
 template <int NB, int CB, typename TA, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, float *smem,
                                               bool aResident, LoadA load_a, ARows<TA> rows,
                                               const TB *const *B, const float *const *S,
-                                              Epilogue epilogue) {
+                                              Epilogue epilogue, Int4Groups q = {}) {
 #if __CUDA_ARCH__ >= 800
   static_assert(kGemvCols == 8, "one n8 tile per column block; one warp per 32-wide slice of K");
   static_assert(sizeof(TA) == 2 && (sizeof(TB) == 2 || sizeof(TB) == 1), "16-bit A, B or int8");
@@ -325,6 +342,63 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
 #pragma unroll
     for (int j = 0; j < NB; ++j)
       acc[c][j][0] = acc[c][j][1] = acc[c][j][2] = acc[c][j][3] = 0.0f;
+  if constexpr (is_int4<TB>::value) {
+    // int4: lane (g, t) loads the 32 weights k = 32t..32t+31 of a 128-wide slice of column g
+    // (one 16-byte load, one group: groups are 32..128 wide and aligned), makes them
+    // (nibble - zero) * scale in A's type and runs 8 products on them with the 4 A fragments
+    // of the same k. (K % 32 == 0: a lane's 32 values are all in or all out.)
+    const i64 groups = K >> q.shift;
+    for (int s0 = warp * 128; s0 < K; s0 += kWarps * 128) {
+      const int kk = s0 + 32 * t;
+      uint4 raw[CB][NB];
+      float scale[CB][NB], bias[CB][NB];
+#pragma unroll
+      for (int c = 0; c < CB; ++c) {
+        const i64 n = col0 + c * kGemvCols + g;
+#pragma unroll
+        for (int j = 0; j < NB; ++j) {
+          const bool in = n < N && kk < K;
+          raw[c][j] = in ? *reinterpret_cast<const uint4 *>(B[j] + n * (K / 2) + kk / 2)
+                         : make_uint4(0, 0, 0, 0);
+          const i64 at = n * groups + (kk >> q.shift);
+          const float sc = in ? S[j][at] : 0.0f;
+          const float zero = in && q.zeros && q.zeros[j] ? q.zeros[j][at] : 8.0f;
+          // 128 + nibble (int4_biased) times the scale, minus (128 + zero) times it.
+          scale[c][j] = sc;
+          bias[c][j] = -(128.0f + zero) * sc;
+        }
+      }
+      uint4 ap[4], aq[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        ap[i] = a_fragment(g, kk + 8 * i);
+        aq[i] = a_fragment(g + 8, kk + 8 * i);
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const uint4 p = ap[i], r = aq[i];
+        const unsigned a0[4] = {p.x, r.x, p.y, r.y}, a1[4] = {p.z, r.z, p.w, r.w};
+#pragma unroll
+        for (int c = 0; c < CB; ++c)
+#pragma unroll
+          for (int j = 0; j < NB; ++j) {
+            const uint4 v = raw[c][j];
+            const unsigned word = i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+            const float sc = scale[c][j], b = bias[c][j];
+            const unsigned w0 = exact_pair_to_packed<TA>(fmaf(int4_biased<0>(word), sc, b),
+                                                         fmaf(int4_biased<1>(word), sc, b));
+            const unsigned w1 = exact_pair_to_packed<TA>(fmaf(int4_biased<2>(word), sc, b),
+                                                         fmaf(int4_biased<3>(word), sc, b));
+            const unsigned w2 = exact_pair_to_packed<TA>(fmaf(int4_biased<4>(word), sc, b),
+                                                         fmaf(int4_biased<5>(word), sc, b));
+            const unsigned w3 = exact_pair_to_packed<TA>(fmaf(int4_biased<6>(word), sc, b),
+                                                         fmaf(int4_biased<7>(word), sc, b));
+            mma_16816(acc[c][j], a0, w0, w1, static_cast<const TA *>(nullptr));
+            mma_16816(acc[c][j], a1, w2, w3, static_cast<const TA *>(nullptr));
+          }
+      }
+    }
+  } else {
   // K % 8 == 0, so a lane's 8 values of K are all in or all out.
   for (int s0 = warp * 32; s0 < K; s0 += kWarps * 32 * U) {
     // The slices' weights and A fragments are all requested before any is used: A from L2
@@ -380,6 +454,7 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
         }
     }
   }
+  } // (int4 or not)
   // C fragment: (row g, columns 2t, 2t+1) and (row g + 8, the same columns); the 8 warps'
   // tiles of each column block are summed in shared memory, one column block at a time.
 #pragma unroll
@@ -405,7 +480,7 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
 #pragma unroll
           for (int w = 0; w < kWarps; ++w)
             s += partial[j][w][e];
-          out[j] = S && S[j] ? s * S[j][nn] : s;
+          out[j] = !is_int4<TB>::value && S && S[j] ? s * S[j][nn] : s;
         }
         epilogue(m, nn, out);
       }
@@ -626,6 +701,144 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
   }
 }
 
+// int4 weights on CUDA cores (every row count without tensor cores; 1 row with them): CB
+// columns per warp as in gemv_tile_fused. A lane takes 32 consecutive weights of a column
+// at a time (one 16-byte load, one group), sums a[k] * (128 + nibble) over them (int4_biased:
+// two integer operations a weight, no conversion) and adds the group's scale times (that
+// sum - (128 + zero) * the sum of the 32 a[k]); the a[k] sum serves every column and product.
+// With one row the next round's words (and scales) are requested before this round's are used.
+template <int NB, int MaxRows, int CB, typename LoadA, typename Epilogue>
+__device__ __forceinline__ void gemv_tile_int4(i64 col0, i64 M, i64 N, i64 K, float *smem,
+                                               bool aResident, LoadA load_a,
+                                               const int4x2 *const *B, const float *const *S,
+                                               Int4Groups q, Epilogue epilogue) {
+  constexpr int kLoads = MaxRows > 4 ? kGemvLoadsInFlight / 4 : kGemvLoadsInFlight / 2;
+  constexpr int U = kLoads / (NB * CB) > 0 ? kLoads / (NB * CB) : 1, kStep = 32 * 32 * U;
+  constexpr bool kPrefetch = MaxRows == 1;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const i64 n0 = col0 + warp, groups = K >> q.shift;
+  // Chunk of K staged per round: a multiple of 256 (whole swizzled blocks; lanes take 32
+  // values, K % 32 == 0).
+  const int chunk = aResident ? (int)K : (int)(kGemvSmemFloats / M) / 256 * 256;
+  const int swizzle = gemv_swizzles_a<int4x2>(K);
+  float acc[CB][NB][MaxRows];
+#pragma unroll
+  for (int c = 0; c < CB; ++c)
+#pragma unroll
+    for (int j = 0; j < NB; ++j)
+#pragma unroll
+      for (int m = 0; m < MaxRows; ++m)
+        acc[c][j][m] = 0.0f;
+  struct Round { // a round's words, scales and (128 + zero) * scale per column and product
+    uint4 raw[U][CB][NB];
+    float scale[U][CB][NB], bias[U][CB][NB];
+  };
+  auto fetch = [&](Round &r, i64 k0, int kc, int kk0) {
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int kk = kk0 + u * 1024;
+#pragma unroll
+      for (int c = 0; c < CB; ++c) {
+        const i64 n = n0 + c * kGemvCols;
+#pragma unroll
+        for (int j = 0; j < NB; ++j) {
+          const bool in = kk < kc && n < N;
+          const i64 k = k0 + kk, at = n * groups + (k >> q.shift);
+          r.raw[u][c][j] = in ? *reinterpret_cast<const uint4 *>(B[j] + n * (K / 2) + k / 2)
+                              : make_uint4(0, 0, 0, 0);
+          const float sc = in ? S[j][at] : 0.0f;
+          r.scale[u][c][j] = sc;
+          r.bias[u][c][j] = (128.0f + (in && q.zeros && q.zeros[j] ? q.zeros[j][at] : 8.0f)) * sc;
+        }
+      }
+    }
+  };
+  for (i64 k0 = 0; k0 < K; k0 += chunk) {
+    const int kc = (int)(K - k0 < chunk ? K - k0 : chunk);
+    if (!aResident) {
+      __syncthreads(); // the previous chunk is consumed
+      stage_rows(M, kc, chunk, k0, smem, load_a, swizzle);
+      __syncthreads();
+    }
+    if (n0 >= N)
+      continue;
+    Round cur, next;
+    if (kPrefetch)
+      fetch(cur, k0, kc, lane * 32);
+    for (int kk0 = lane * 32; kk0 < kc; kk0 += kStep) {
+      if (!kPrefetch)
+        fetch(cur, k0, kc, kk0);
+      else if (kk0 + kStep < kc)
+        fetch(next, k0, kc, kk0 + kStep);
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int kk = kk0 + u * 1024;
+        if (kk >= kc)
+          break;
+#pragma unroll
+        for (int m = 0; m < MaxRows; ++m) {
+          if (m >= M)
+            break;
+          float a[32], asum = 0.0f;
+#pragma unroll
+          for (int i = 0; i < 32; i += 4) {
+            const float4 a4 =
+                *reinterpret_cast<const float4 *>(smem + m * chunk + swizzled(kk + i, swizzle));
+            a[i] = a4.x, a[i + 1] = a4.y, a[i + 2] = a4.z, a[i + 3] = a4.w;
+            asum += (a4.x + a4.y) + (a4.z + a4.w);
+          }
+#pragma unroll
+          for (int c = 0; c < CB; ++c)
+#pragma unroll
+            for (int j = 0; j < NB; ++j) {
+              const uint4 v = cur.raw[u][c][j];
+              const unsigned words[4] = {v.x, v.y, v.z, v.w};
+              float sum = 0.0f;
+#pragma unroll
+              for (int x = 0; x < 4; ++x) {
+                const unsigned w = words[x];
+                const float *ax = a + 8 * x;
+                sum += ax[0] * int4_biased<0>(w);
+                sum += ax[1] * int4_biased<1>(w);
+                sum += ax[2] * int4_biased<2>(w);
+                sum += ax[3] * int4_biased<3>(w);
+                sum += ax[4] * int4_biased<4>(w);
+                sum += ax[5] * int4_biased<5>(w);
+                sum += ax[6] * int4_biased<6>(w);
+                sum += ax[7] * int4_biased<7>(w);
+              }
+              acc[c][j][m] += cur.scale[u][c][j] * sum - cur.bias[u][c][j] * asum;
+            }
+        }
+      }
+      if (kPrefetch)
+        cur = next;
+    }
+  }
+#pragma unroll
+  for (int c = 0; c < CB; ++c) {
+    const i64 n = n0 + c * kGemvCols;
+    if (n >= N)
+      break;
+#pragma unroll
+    for (int m = 0; m < MaxRows; ++m) {
+      if (m >= M)
+        break;
+      float out[NB];
+#pragma unroll
+      for (int j = 0; j < NB; ++j) {
+        float v = acc[c][j][m];
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1)
+          v += __shfl_xor_sync(0xffffffffu, v, off);
+        out[j] = __shfl_sync(0xffffffffu, v, 0);
+      }
+      if (lane == 0)
+        epilogue(m, n, out);
+    }
+  }
+}
+
 // ---- many rows of 16-bit operands: tensor cores ---------------------------------------
 //
 // gemm_tile_mma computes a kMmaBM x kMmaBN tile of C (all NB products together: each product
@@ -791,27 +1004,49 @@ template <int NB, int CBRows, int CBVector, typename TA, typename TB, typename L
 __device__ __forceinline__ void gemv_fused(i64 col0, i64 M, i64 N, i64 K, float *smem,
                                            bool aResident, bool mmaOk, LoadA load_a,
                                            ARows<TA> rows, const TB *const *B,
-                                           const float *const *S, Epilogue epilogue) {
-  if constexpr (sizeof(TA) == 2 && (sizeof(TB) == 2 || sizeof(TB) == 1)) {
-    if (gemv_uses_mma<TA>(M, K, mmaOk)) {
-      gemv_tile_mma<NB, CBRows>(col0, M, N, K, smem, aResident, load_a, rows, B, S, epilogue);
+                                           const float *const *S, Epilogue epilogue,
+                                           Int4Groups q = {}) {
+  if constexpr (is_int4<TB>::value) {
+    if constexpr (sizeof(TA) == 2) {
+      if (gemv_uses_mma<TA>(M, K, mmaOk)) {
+        gemv_tile_mma<NB, CBRows>(col0, M, N, K, smem, aResident, load_a, rows, B, S, epilogue,
+                                  q);
+        return;
+      }
+    }
+    if (M == 1)
+      gemv_tile_int4<NB, 1, CBVector>(col0, M, N, K, smem, aResident, load_a, B, S, q, epilogue);
+    else if (!gemv_uses_mma<TA>(kMmaRows, K, mmaOk)) { // (tensor cores took 2..16 rows)
+      if (M <= 4)
+        gemv_tile_int4<NB, 4, CBVector>(col0, M, N, K, smem, aResident, load_a, B, S, q,
+                                        epilogue);
+      else
+        for (int c = 0; c < CBVector; ++c)
+          gemv_tile_int4<NB, kGemvMaxRows, 1>(col0 + c * kGemvCols, M, N, K, smem, aResident,
+                                              load_a, B, S, q, epilogue);
+    }
+  } else {
+    if constexpr (sizeof(TA) == 2 && (sizeof(TB) == 2 || sizeof(TB) == 1)) {
+      if (gemv_uses_mma<TA>(M, K, mmaOk)) {
+        gemv_tile_mma<NB, CBRows>(col0, M, N, K, smem, aResident, load_a, rows, B, S, epilogue);
+        return;
+      }
+    }
+    if (M == 1) {
+      gemv_tile_fused<NB, 1, CBVector>(col0, M, N, K, smem, aResident, load_a, B, S, epilogue);
       return;
     }
+    // Tensor cores took 2..16 rows if they could: a compile-time fact where mmaOk and K are
+    // constants, so the CUDA-core routines below (and their registers) drop out of the kernel.
+    if ((sizeof(TB) == 2 || sizeof(TB) == 1) && gemv_uses_mma<TA>(kMmaRows, K, mmaOk))
+      return;
+    if (M <= 4)
+      gemv_tile_fused<NB, 4, CBVector>(col0, M, N, K, smem, aResident, load_a, B, S, epilogue);
+    else // 16-row accumulators: one column block at a time (registers)
+      for (int c = 0; c < CBVector; ++c)
+        gemv_tile_fused<NB, kGemvMaxRows, 1>(col0 + c * kGemvCols, M, N, K, smem, aResident,
+                                              load_a, B, S, epilogue);
   }
-  if (M == 1) {
-    gemv_tile_fused<NB, 1, CBVector>(col0, M, N, K, smem, aResident, load_a, B, S, epilogue);
-    return;
-  }
-  // Tensor cores took 2..16 rows if they could: a compile-time fact where mmaOk and K are
-  // constants, so the CUDA-core routines below (and their registers) drop out of the kernel.
-  if ((sizeof(TB) == 2 || sizeof(TB) == 1) && gemv_uses_mma<TA>(kMmaRows, K, mmaOk))
-    return;
-  if (M <= 4)
-    gemv_tile_fused<NB, 4, CBVector>(col0, M, N, K, smem, aResident, load_a, B, S, epilogue);
-  else // 16-row accumulators: one column block at a time (registers)
-    for (int c = 0; c < CBVector; ++c)
-      gemv_tile_fused<NB, kGemvMaxRows, 1>(col0 + c * kGemvCols, M, N, K, smem, aResident,
-                                            load_a, B, S, epilogue);
 }
 
 // C[m, n] = sum_k A[m * sam + k * sak] * B[k * sbk + n * sbn] for the block's tile
@@ -850,6 +1085,33 @@ __device__ __forceinline__ void library_dequantize_rows(const TW *__restrict__ v
     uint4 *dst = reinterpret_cast<uint4 *>(out + g * 16);
     dst[0] = pack8(reinterpret_cast<const unsigned short(&)[8]>(h[0]));
     dst[1] = pack8(reinterpret_cast<const unsigned short(&)[8]>(h[8]));
+  }
+}
+
+// Library route (kRouteLibraryB): int4 weights (values [N, K / 2] packed, scales and zeros
+// [N, K >> shift], zeros null: 8) as (nibble - zero) * scale rounded to T ([N, K] into out),
+// as chitu.dequantize computes them; 32 weights per thread and step (one group): one 16-byte
+// load, four 16-byte stores (K % 32 == 0).
+template <typename T>
+__device__ __forceinline__ void library_dequantize_int4(const int4x2 *__restrict__ values,
+                                                        const float *__restrict__ scales,
+                                                        const float *__restrict__ zeros, int shift,
+                                                        i64 N, i64 K, T *__restrict__ out) {
+  const i64 pieces = N * K / 32, stride = (i64)gridDim.x * blockDim.x;
+  for (i64 p = (i64)blockIdx.x * blockDim.x + threadIdx.x; p < pieces; p += stride) {
+    const i64 n = p * 32 / K, k = p * 32 - n * K, at = n * (K >> shift) + (k >> shift);
+    const float s = scales[at], zero = zeros ? zeros[at] : 8.0f;
+    const uint4 v = *reinterpret_cast<const uint4 *>(values + p * 16);
+    const unsigned words[4] = {v.x, v.y, v.z, v.w};
+    uint4 *dst = reinterpret_cast<uint4 *>(out + p * 32);
+#pragma unroll
+    for (int x = 0; x < 4; ++x) {
+      unsigned short h[8];
+#pragma unroll
+      for (int j = 0; j < 8; ++j)
+        h[j] = from_float<T>(((float)((words[x] >> (4 * j)) & 15u) - zero) * s).bits;
+      dst[x] = pack8(h);
+    }
   }
 }
 

@@ -33,8 +33,8 @@ LogicalResult mlir::chitu::buildCompilePipeline(OpPassManager &pm, const Pipelin
   // A module pass: a rule must match a weight somewhere in the module.
   if (enabled("chitu-quantize-weights") &&
       (!options.weightDtype.empty() || !options.precisionRules.empty()))
-    pm.addPass(createQuantizeWeights(
-        QuantizeWeightsOptions{options.weightDtype, options.keepWeights, options.precisionRules}));
+    pm.addPass(createQuantizeWeights(QuantizeWeightsOptions{
+        options.weightDtype, options.groupSize, options.keepWeights, options.precisionRules}));
   OpPassManager &fpm = pm.nest<func::FuncOp>();
   if (enabled("chitu-resolve-dims")) {
     fpm.addPass(createResolveDims());

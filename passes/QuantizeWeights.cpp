@@ -17,6 +17,7 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/YAMLParser.h"
 
+#include <map>
 #include <optional>
 
 namespace mlir::chitu {
@@ -29,14 +30,26 @@ using namespace mlir::chitu;
 
 namespace {
 
-/// What a weight becomes: int8 or fp8 (e4m3) rows, or kept as imported.
-enum class WeightFormat { Keep, Int8, Fp8 };
+/// What a weight becomes: int8 or fp8 (e4m3) rows, int4 groups (symmetric or with zero
+/// points), or kept as imported.
+enum class WeightFormat { Keep, Int8, Fp8, Int4, Int4Asym };
+
+bool isInt4(WeightFormat format) {
+  return format == WeightFormat::Int4 || format == WeightFormat::Int4Asym;
+}
+
+/// int4 group sizes the kernels and runtime/support/Quantize.h take.
+bool isInt4GroupSize(int64_t group) { return group == 32 || group == 64 || group == 128; }
 
 std::optional<WeightFormat> parseFormat(StringRef name) {
   if (name == "int8")
     return WeightFormat::Int8;
   if (name == "fp8")
     return WeightFormat::Fp8;
+  if (name == "int4")
+    return WeightFormat::Int4;
+  if (name == "int4_asym")
+    return WeightFormat::Int4Asym;
   if (name == "keep")
     return WeightFormat::Keep;
   return std::nullopt;
@@ -47,14 +60,16 @@ struct Rule {
   std::string weightsPattern, opsPattern;
   std::optional<llvm::Regex> weights, ops;
   WeightFormat format = WeightFormat::Keep;
-  unsigned matches = 0; // weights (uses) its patterns match
-  unsigned decided = 0; // of those, where it was the first rule to match
+  std::optional<int64_t> groupSize; // int4: this rule's group size (else the default)
+  unsigned matches = 0;             // weights (uses) its patterns match
+  unsigned decided = 0;             // of those, where it was the first rule to match
 };
 
 /// A precision rule file: `weight_dtype` (optional default) and `rules` (a list of
 /// {weights, ops, weight_dtype}). JSON is YAML, so one parser reads both.
 struct RuleFile {
   std::optional<WeightFormat> defaultFormat;
+  std::optional<int64_t> defaultGroupSize;
   std::vector<Rule> rules;
 };
 
@@ -111,6 +126,11 @@ public:
         file.defaultFormat = parseFormat(value);
         if (!file.defaultFormat)
           return fail(kv.getValue(), unknownType(value), error);
+      } else if (key == "group_size") {
+        auto group = groupSize(kv.getValue(), error);
+        if (failed(group))
+          return failure();
+        file.defaultGroupSize = *group;
       } else if (key == "rules") {
         sawRules = true;
         auto *list = dyn_cast_or_null<llvm::yaml::SequenceNode>(kv.getValue());
@@ -123,7 +143,8 @@ public:
           file.rules.push_back(std::move(*rule));
         }
       } else {
-        return fail(kv.getKey(), "unknown key '" + key + "' (keys: rules, weight_dtype)", error);
+        return fail(kv.getKey(),
+                    "unknown key '" + key + "' (keys: rules, weight_dtype, group_size)", error);
       }
     }
     if (stream.failed())
@@ -143,7 +164,16 @@ private:
     bool sawType = false;
     for (llvm::yaml::KeyValueNode &kv : *map) {
       std::string key, value;
-      if (failed(scalar(kv.getKey(), key, error)) || failed(scalar(kv.getValue(), value, error)))
+      if (failed(scalar(kv.getKey(), key, error)))
+        return failure();
+      if (key == "group_size") {
+        auto group = groupSize(kv.getValue(), error);
+        if (failed(group))
+          return failure();
+        rule.groupSize = *group;
+        continue;
+      }
+      if (failed(scalar(kv.getValue(), value, error)))
         return failure();
       if (key == "weights" || key == "ops") {
         llvm::Regex re(value);
@@ -159,7 +189,8 @@ private:
         rule.format = *format;
         sawType = true;
       } else {
-        return fail(kv.getKey(), "unknown key '" + key + "' (keys: weights, ops, weight_dtype)",
+        return fail(kv.getKey(),
+                    "unknown key '" + key + "' (keys: weights, ops, weight_dtype, group_size)",
                     error);
       }
     }
@@ -167,11 +198,24 @@ private:
       return fail(node, "a rule needs 'weights' or 'ops' (regular expressions)", error);
     if (!sawType)
       return fail(node, "a rule needs 'weight_dtype'", error);
+    if (rule.groupSize && !isInt4(rule.format))
+      return fail(node, "'group_size' applies to int4 and int4_asym rules only", error);
     return rule;
   }
 
   static std::string unknownType(StringRef value) {
-    return "unknown weight dtype '" + value.str() + "' (supported: int8, fp8, keep)";
+    return "unknown weight dtype '" + value.str() +
+           "' (supported: int8, fp8, int4, int4_asym, keep)";
+  }
+
+  FailureOr<int64_t> groupSize(llvm::yaml::Node *node, std::string &error) {
+    std::string value;
+    if (failed(scalar(node, value, error)))
+      return failure();
+    int64_t group = 0;
+    if (StringRef(value).getAsInteger(10, group) || !isInt4GroupSize(group))
+      return fail(node, "group_size must be 32, 64 or 128, not '" + value + "'", error);
+    return group;
   }
 
   LogicalResult scalar(llvm::yaml::Node *node, std::string &out, std::string &error) {
@@ -212,7 +256,9 @@ struct QuantizeWeightsPass : mlir::chitu::impl::QuantizeWeightsBase<QuantizeWeig
     if (!weightDtype.empty())
       defaultFormat = parseFormat(weightDtype);
     if (!defaultFormat || weightDtype == "keep")
-      return fail("unknown weight dtype '" + weightDtype + "' (supported: int8, fp8)");
+      return fail("unknown weight dtype '" + weightDtype +
+                  "' (supported: int8, fp8, int4, int4_asym)");
+    int64_t defaultGroup = groupSize;
     RuleFile rules;
     if (!rulesFile.empty()) {
       std::string error;
@@ -222,15 +268,19 @@ struct QuantizeWeightsPass : mlir::chitu::impl::QuantizeWeightsBase<QuantizeWeig
       rules = std::move(*parsed);
       if (rules.defaultFormat)
         defaultFormat = rules.defaultFormat;
+      if (rules.defaultGroupSize)
+        defaultGroup = *rules.defaultGroupSize;
     }
+    if (!isInt4GroupSize(defaultGroup))
+      return fail("group size " + Twine(defaultGroup) + " is not supported (32, 64 or 128)");
     llvm::Regex keep(exclude);
     std::string regexError;
     if (!exclude.empty() && !keep.isValid(regexError))
       return fail("exclude pattern '" + exclude + "' is not a regular expression: " + regexError);
 
-    // The format of a linear layer's weight read by `op`: the first matching rule's, else
-    // the default unless `exclude` matches.
-    auto formatOf = [&](StringRef name, Operation *op) {
+    // The format (and int4 group size) of a linear layer's weight read by `op`: the first
+    // matching rule's, else the default unless `exclude` matches.
+    auto formatOf = [&](StringRef name, Operation *op) -> std::pair<WeightFormat, int64_t> {
       StringRef kind = op->getName().stripDialect();
       Rule *first = nullptr;
       for (Rule &rule : rules.rules)
@@ -241,16 +291,19 @@ struct QuantizeWeightsPass : mlir::chitu::impl::QuantizeWeightsBase<QuantizeWeig
         }
       if (first) {
         ++first->decided;
-        return first->format;
+        return {first->format, first->groupSize.value_or(defaultGroup)};
       }
       if (!exclude.empty() && keep.match(name))
-        return WeightFormat::Keep;
-      return *defaultFormat;
+        return {WeightFormat::Keep, 0};
+      return {*defaultFormat, defaultGroup};
     };
 
     // The quantized parts of each weight, made next to it once; a dequantize per product,
     // just before it, so that fusion can fold each into its product's kernel.
-    llvm::DenseMap<std::pair<Operation *, int>, std::pair<Value, Value>> quantized;
+    struct Parts {
+      Value values, scales, zeros;
+    };
+    std::map<std::tuple<Operation *, int, int64_t>, Parts> quantized;
     std::string exampleName;
     module.walk([&](MatmulOp matmul) {
       auto weight = matmul.getRhs().getDefiningOp<WeightOp>();
@@ -261,24 +314,50 @@ struct QuantizeWeightsPass : mlir::chitu::impl::QuantizeWeightsBase<QuantizeWeig
         return;
       if (exampleName.empty())
         exampleName = weight.getName().str();
-      const WeightFormat format = formatOf(weight.getName(), matmul);
+      auto [format, group] = formatOf(weight.getName(), matmul);
       if (format == WeightFormat::Keep)
         return;
-      auto &[q, s] = quantized[{weight, int(format)}];
-      if (!q) {
+      const int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+      const bool int4 = isInt4(format);
+      if (int4 && cols % group != 0) {
+        weight.emitWarning("chitu-quantize-weights: '")
+            << weight.getName() << "' stays " << type.getElementType() << ": its rows of " << cols
+            << " do not divide into int4 groups of " << group;
+        return;
+      }
+      Parts &parts = quantized[{weight, int(format), int4 ? group : 0}];
+      if (!parts.values) {
         OpBuilder b(weight);
         b.setInsertionPointAfter(weight);
         Location loc = weight.getLoc();
         const bool fp8 = format == WeightFormat::Fp8;
-        Type valueType = fp8 ? Type(b.getType<Float8E4M3FNType>()) : Type(b.getI8Type());
-        StringAttr name = b.getStringAttr(fp8 ? "fp8_rows" : "int8_rows");
-        q = WeightOp::create(b, loc, RankedTensorType::get(type.getShape(), valueType),
-                             weight.getNameAttr(), name);
-        s = WeightOp::create(b, loc, RankedTensorType::get({type.getDimSize(0), 1}, b.getF32Type()),
-                             weight.getNameAttr(), name);
+        StringAttr name = b.getStringAttr(fp8                            ? "fp8_rows"
+                                          : format == WeightFormat::Int4 ? "int4_sym"
+                                          : int4                         ? "int4_asym"
+                                                                         : "int8_rows");
+        if (!int4) {
+          Type valueType = fp8 ? Type(b.getType<Float8E4M3FNType>()) : Type(b.getI8Type());
+          parts.values = WeightOp::create(b, loc, RankedTensorType::get(type.getShape(), valueType),
+                                          weight.getNameAttr(), name, IntegerAttr(), StringAttr());
+          parts.scales = WeightOp::create(b, loc, RankedTensorType::get({rows, 1}, b.getF32Type()),
+                                          weight.getNameAttr(), name, IntegerAttr(), StringAttr());
+        } else {
+          IntegerAttr groupAttr = b.getI64IntegerAttr(group);
+          auto groups = RankedTensorType::get({rows, cols / group}, b.getF32Type());
+          parts.values =
+              WeightOp::create(b, loc, RankedTensorType::get({rows, cols / 2}, b.getI8Type()),
+                               weight.getNameAttr(), name, groupAttr, b.getStringAttr("values"));
+          parts.scales = WeightOp::create(b, loc, groups, weight.getNameAttr(), name, groupAttr,
+                                          b.getStringAttr("scales"));
+          if (format == WeightFormat::Int4Asym)
+            parts.zeros = WeightOp::create(b, loc, groups, weight.getNameAttr(), name, groupAttr,
+                                           b.getStringAttr("zeros"));
+        }
       }
       OpBuilder b(matmul);
-      matmul.getRhsMutable().assign(DequantizeOp::create(b, weight.getLoc(), type, q, s));
+      matmul.getRhsMutable().assign(
+          DequantizeOp::create(b, weight.getLoc(), type, parts.values, parts.scales, parts.zeros,
+                               int4 ? b.getI64IntegerAttr(group) : IntegerAttr()));
     });
     for (const Rule &rule : rules.rules) {
       std::string what = rule.weights ? "weights '" + rule.weightsPattern + "'" : "";
@@ -295,8 +374,8 @@ struct QuantizeWeightsPass : mlir::chitu::impl::QuantizeWeightsBase<QuantizeWeig
     }
     llvm::SmallPtrSet<Operation *, 16> erased;
     for (auto &[key, parts] : quantized)
-      if (key.first->use_empty() && erased.insert(key.first).second)
-        key.first->erase();
+      if (Operation *w = std::get<0>(key); w->use_empty() && erased.insert(w).second)
+        w->erase();
   }
 };
 

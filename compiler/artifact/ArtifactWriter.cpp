@@ -6,8 +6,8 @@
 
 #include "chitu/cbin/cbin_generated.h"
 #include "support/CbinConstants.h"
+#include "support/CbinQuantization.h"
 #include "support/MappedFile.h"
-#include "support/Quantize.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -189,11 +189,8 @@ private:
   std::map<std::string, std::string> fileBasenames_; // basename -> path
   // Embedded row-quantized weights by source tensor and format: values and scales,
   // quantized once.
-  struct QuantizedRows {
-    std::vector<uint8_t> values;
-    std::vector<float> scales;
-  };
-  std::map<std::pair<std::string, std::string>, QuantizedRows> quantizedRows_;
+  // Quantized weights by (source, scheme, group), all parts made at the first part's use.
+  std::map<std::tuple<std::string, int, int64_t>, ::chitu::QuantizedWeight> quantized_;
   unsigned constants_ = 0;
   ArtifactStats stats_;
 };
@@ -213,17 +210,27 @@ uint32_t Writer::fileIndex(const ::chitu::SafetensorsFile &f) {
 
 FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
   auto type = cast<RankedTensorType>(op.getType());
-  // A quantized weight is one part (values or scales) of its source tensor, named after it.
-  const bool quantized = op.getQuantize().has_value();
-  const bool values = quantized && !type.getElementType().isF32();
-  const bool fp8 = quantized && *op.getQuantize() == "fp8_rows";
-  const cb::Quantization quantization =
-      !quantized ? cb::Quantization::NONE
-      : fp8      ? (values ? cb::Quantization::FP8_ROWS_VALUES : cb::Quantization::FP8_ROWS_SCALES)
-            : (values ? cb::Quantization::INT8_ROWS_VALUES : cb::Quantization::INT8_ROWS_SCALES);
+  // A quantized weight is one part (values, scales, zeros) of its source tensor, named after
+  // it.
   const std::string source = op.getName().str();
-  const std::string prefix = fp8 ? ".fp8" : ".int8";
-  const std::string name = !quantized ? source : source + prefix + (values ? "_values" : "_scales");
+  std::optional<::chitu::WeightScheme> scheme;
+  ::chitu::WeightPart part = ::chitu::WeightPart::Values;
+  int64_t group = 0;
+  if (op.getQuantize()) {
+    scheme = ::chitu::schemeFromName(op.getQuantize()->str());
+    if (!scheme)
+      return op.emitError("unknown quantization ") << *op.getQuantize();
+    group = int64_t(op.getGroupSize().value_or(0));
+    // int4 parts say which they are; int8 and fp8 rows tell values from scales by type.
+    const bool scales = op.getPart() ? *op.getPart() == "scales" : type.getElementType().isF32();
+    part = op.getPart() == "zeros" ? ::chitu::WeightPart::Zeros
+           : scales                ? ::chitu::WeightPart::Scales
+                                   : ::chitu::WeightPart::Values;
+  }
+  const cb::Quantization quantization =
+      scheme ? ::chitu::encodeQuantization(*scheme, part) : cb::Quantization::NONE;
+  const std::string name =
+      scheme ? ::chitu::quantizedPartName(source, *scheme, group, part) : source;
   if (auto it = weightTensors_.find(name); it != weightTensors_.end())
     return it->second;
   cb::DType dtype = toCbin(type.getElementType());
@@ -236,7 +243,8 @@ FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
     auto wdims = fbb_.CreateVector(dims);
     auto tname = fbb_.CreateString(source);
     w = cb::CreateWeight(fbb_, wname, dtype, wdims, bytes, false, 0, ::chitu::kUnresolvedWeightFile,
-                         tname, cb::DType(int(*in_.unresolvedWeightDType)), quantization);
+                         tname, cb::DType(int(*in_.unresolvedWeightDType)), quantization,
+                         uint32_t(group));
     stats_.externalBytes += bytes;
   } else {
     auto found = findWeight(op, in_.weightFiles, in_.allowPrecisionChange);
@@ -249,22 +257,21 @@ FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
     auto wdims = fbb_.CreateVector(dims);
     if (in_.embedWeights) {
       uint64_t offset;
-      if (quantized) { // both parts come from one pass over the source, made for the first
-        auto [it, fresh] = quantizedRows_.try_emplace({source, op.getQuantize()->str()});
-        QuantizedRows &parts = it->second;
+      if (scheme) { // all parts come from one pass over the source, made for the first
+        auto [it, fresh] = quantized_.try_emplace({source, int(*scheme), group});
+        ::chitu::QuantizedWeight &parts = it->second;
         if (fresh) {
-          const int64_t rows = t->shape[0], cols = t->shape[1];
-          parts.values.resize(size_t(rows * cols));
-          parts.scales.resize(size_t(rows));
           int64_t badRow = 0;
-          if (!::chitu::quantizeRows(fp8 ? ::chitu::RowFormat::Fp8E4M3 : ::chitu::RowFormat::Int8,
-                                     file->data(*t), *t->dtype, rows, cols, parts.values.data(),
-                                     parts.scales.data(), badRow))
+          if (!::chitu::quantizeWeight(*scheme, group, file->data(*t), *t->dtype, t->shape[0],
+                                       t->shape[1], parts, badRow))
             return op.emitError("weight '")
                    << source << "': row " << badRow
                    << " holds a NaN or an infinity and cannot be quantized";
         }
-        offset = values ? embed(parts.values.data(), bytes) : embed(parts.scales.data(), bytes);
+        if (parts.bytes(part) != bytes)
+          return op.emitError("weight '") << source << "': quantized part of " << parts.bytes(part)
+                                          << " bytes, the type needs " << bytes;
+        offset = embed(parts.data(part), bytes);
       } else if (fileDType == dtype) {
         offset = embed(file->data(*t), bytes);
       } else {
@@ -273,7 +280,8 @@ FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
                                ::chitu::DType(int(dtype)), size_t(type.getNumElements()));
         offset = embed(converted.data(), bytes);
       }
-      w = cb::CreateWeight(fbb_, wname, dtype, wdims, bytes, true, offset, 0, 0, dtype);
+      w = cb::CreateWeight(fbb_, wname, dtype, wdims, bytes, true, offset, 0, 0, dtype,
+                           quantization, uint32_t(group));
       stats_.embeddedBytes += bytes;
     } else {
       std::string base = ::chitu::baseName(file->path());
@@ -286,7 +294,7 @@ FailureOr<uint32_t> Writer::weightTensor(WeightOp op) {
       uint32_t fi = fileIndex(*file);
       auto tname = fbb_.CreateString(source);
       w = cb::CreateWeight(fbb_, wname, dtype, wdims, bytes, false, 0, fi, tname, fileDType,
-                           quantization);
+                           quantization, uint32_t(group));
       stats_.externalBytes += bytes;
     }
   }
@@ -474,7 +482,11 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
               floats = {double(o.getScale().convertToFloat())};
               return cb::OpKind::ATTENTION;
             })
-            .Case([](DequantizeOp) { return cb::OpKind::DEQUANTIZE; })
+            .Case([&](DequantizeOp o) {
+              if (o.getGroupSize())
+                ints = {int64_t(*o.getGroupSize())};
+              return cb::OpKind::DEQUANTIZE;
+            })
             .Case([](SamplingProbsOp) { return cb::OpKind::SAMPLING_PROBS; })
             .Case([](MultinomialOp) { return cb::OpKind::MULTINOMIAL; })
             .Default([](Operation *) { return std::nullopt; });
@@ -793,10 +805,15 @@ mlir::chitu::findWeight(WeightOp op,
     const ::chitu::SafetensorsTensor *t = f->find(name);
     if (!t)
       continue;
-    if (op.getQuantize()) { // a float matrix of the rows (and, for the values, columns)
-      bool values = !type.getElementType().isF32();
+    if (op.getQuantize()) { // a float matrix of the rows (and, for int8 / fp8 values, columns)
+      bool values = !type.getElementType().isF32() && !op.getGroupSize();
+      const int64_t group = int64_t(op.getGroupSize().value_or(0));
+      bool groups = !group || (t->shape.size() == 2 && t->shape[1] % group == 0 &&
+                               (op.getPart() == "values" ? t->shape[1] / 2 : t->shape[1] / group) ==
+                                   type.getDimSize(1));
       if (!t->dtype || !::chitu::isFloat(*t->dtype) || t->shape.size() != 2 ||
-          t->shape[0] != type.getDimSize(0) || (values && t->shape[1] != type.getDimSize(1)))
+          t->shape[0] != type.getDimSize(0) || (values && t->shape[1] != type.getDimSize(1)) ||
+          !groups)
         return op.emitError("weight '") << name << "' in " << f->path() << " is not the float "
                                         << "matrix its quantized type " << type << " needs";
       return WeightSource{f.get(), t};

@@ -563,6 +563,19 @@ FailureOr<std::string> KernelEmitter::elementalOp(Operation *op,
       .Case([&](GeluOp o) { return unary(o.getInput(), "chitu::gelu_f32($)"); })
       .Case([&](GeluTanhOp o) { return unary(o.getInput(), "chitu::gelu_tanh_f32($)"); })
       .Case([&](DequantizeOp o) -> FailureOr<std::string> {
+        if (std::optional<uint64_t> group = o.getGroupSize()) {
+          // int4 groups: byte k / 2 of row n, scale (and zero) of group k / G.
+          const std::string g = std::to_string(*group);
+          auto q = value(o.getValues(), {idx[0], "(" + idx[1] + ") / 2"});
+          auto s = value(o.getScales(), {idx[0], "(" + idx[1] + ") / " + g});
+          FailureOr<std::string> z = std::string("8.0f");
+          if (o.getZeros())
+            z = value(o.getZeros(), {idx[0], "(" + idx[1] + ") / " + g});
+          if (failed(q) || failed(s) || failed(z))
+            return failure();
+          return declare("((float)chitu::int4_nibble(" + *q + ", " + idx[1] + ") - " + *z + ") * " +
+                         *s);
+        }
         auto q = value(o.getValues(), idx);
         auto s = value(o.getScales(), broadcastIdx(o.getScales()));
         if (failed(q) || failed(s))
@@ -1090,12 +1103,21 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     DequantizeOp dq = shape.rhsDequantize[i];
     return dq ? dq.getValues() : MatmulOp(shape.matmuls[i]).getRhs();
   };
+  // The C++ type the routines read each product's weights as (int4 groups: chitu::int4x2).
+  auto weightType = [&](unsigned i) {
+    DequantizeOp dq = shape.rhsDequantize[i];
+    return dq && dq.getGroupSize() ? std::string("chitu::int4x2")
+                                   : storageType(elementType(storedWeights(i)));
+  };
   const bool quantized = llvm::any_of(shape.rhsDequantize, [](DequantizeOp d) { return !!d; });
+  const bool int4 =
+      llvm::any_of(shape.rhsDequantize, [](DequantizeOp d) { return d && d.getGroupSize(); });
   bool gemv = true;
   Type rhsType = elementType(storedWeights(0));
+  const std::string rhsStorage = weightType(0);
   for (unsigned i = 0; i < shape.matmuls.size(); ++i)
     gemv &= MatmulOp(shape.matmuls[i]).getTransposeRhs() &&
-            elementType(storedWeights(i)) == rhsType &&
+            elementType(storedWeights(i)) == rhsType && weightType(i) == rhsStorage &&
             (isa<BFloat16Type, Float16Type, Float32Type>(rhsType) ||
              (isa<IntegerType, Float8E4M3FNType>(rhsType) && shape.rhsDequantize[i]));
   // 2..16 rows of 16-bit A and B go to tensor cores (gemv_tile_mma), which keeps A resident in
@@ -1186,13 +1208,25 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
     // dequantize op computes them (so the library's products equal the unfused ones).
     line("if constexpr (kRoute == chitu::kRouteLibraryB) {");
     ++indent_;
-    line("const long long stride = (long long)gridDim.x * blockDim.x;");
     for (unsigned i = 0; i < shape.matmuls.size(); ++i) {
       if (!shape.rhsDequantize[i])
         continue;
       MatmulOp mm = shape.matmuls[i];
       std::string n = sizeVar(shapes_.dims(mm.getResult())[1], "N");
       DequantizeOp dq = shape.rhsDequantize[i];
+      if (std::optional<uint64_t> group = dq.getGroupSize()) {
+        // int4 groups: 32 weights (one group's piece) a thread and step.
+        auto values = pointerOf(mm, dq.getValues()), scales = pointerOf(mm, dq.getScales());
+        FailureOr<std::string> zeros = std::string("nullptr");
+        if (dq.getZeros())
+          zeros = pointerOf(mm, dq.getZeros());
+        if (failed(values) || failed(scales) || failed(zeros))
+          return failure();
+        line("chitu::library_dequantize_int4(reinterpret_cast<const chitu::int4x2 *>(" + *values +
+             "), " + *scales + ", " + *zeros + ", " + std::to_string(llvm::Log2_64(*group)) + ", " +
+             n + ", " + k + ", library_b" + std::to_string(i) + ");");
+        continue;
+      }
       if (K.isConstant() && K.getConstant() % 16 == 0) {
         // 16 weights a thread and step (the op's rounding, so the same bits).
         auto values = pointerOf(mm, dq.getValues()), scales = pointerOf(mm, dq.getScales());
@@ -1203,7 +1237,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
         continue;
       }
       line("for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < " + n + " * " +
-           k + "; i += stride) {");
+           k + "; i += (long long)gridDim.x * blockDim.x) {");
       ++indent_;
       line("const long long bn = i / " + k + ", bk = i - bn * " + k + ";");
       pushScope();
@@ -1364,7 +1398,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
          ", mma_ok, smem_floats, " + columnBlocks + ", gridDim.x);");
     line("if (a_resident) {");
     ++indent_;
-    line("chitu::gemv_stage_a<" + tb + ", " + storageType(rhsType) + ">(" + m + ", " + k +
+    line("chitu::gemv_stage_a<" + tb + ", " + rhsStorage + ">(" + m + ", " + k +
          ", mma_ok, smem, load_a);");
     line("__syncthreads();");
     --indent_;
@@ -1453,21 +1487,36 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
       line("}");
     }
     if (gemv) {
-      std::string pointers, scalePointers;
+      std::string pointers, scalePointers, zeroPointers;
+      int64_t group = 0;
       for (unsigned j : groupProducts[g]) {
         MatmulOp mm = shape.matmuls[j];
         auto ptr = pointerOf(mm, storedWeights(j));
         if (failed(ptr))
           return failure();
-        pointers += (pointers.empty() ? "" : ", ") + *ptr;
-        std::string scale = "nullptr";
+        pointers += (pointers.empty() ? "" : ", ") +
+                    (int4 ? "reinterpret_cast<const chitu::int4x2 *>(" + *ptr + ")" : *ptr);
+        std::string scale = "nullptr", zero = "nullptr";
         if (DequantizeOp dq = shape.rhsDequantize[j]) {
           auto s = pointerOf(mm, dq.getScales());
           if (failed(s))
             return failure();
           scale = *s;
+          if (dq.getZeros()) {
+            auto z = pointerOf(mm, dq.getZeros());
+            if (failed(z))
+              return failure();
+            zero = *z;
+          }
+          if (dq.getGroupSize()) {
+            // One group size per kernel (the routine takes one shift).
+            if (group && group != int64_t(*dq.getGroupSize()))
+              return mm.emitOpError("int4 products of one kernel must share their group size");
+            group = int64_t(*dq.getGroupSize());
+          }
         }
         scalePointers += (scalePointers.empty() ? "" : ", ") + scale;
+        zeroPointers += (zeroPointers.empty() ? "" : ", ") + zero;
       }
       // `if (condition) { routine(...); continue; }`: the routine takes this tile.
       auto takeTile = [&](const std::string &condition, const std::string &call) {
@@ -1479,14 +1528,20 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
         line("}");
       };
       std::string nb = std::to_string(groupProducts[g].size());
-      line("const " + storageType(rhsType) + " *const weights[] = {" + pointers + "};");
+      line("const " + rhsStorage + " *const weights[] = {" + pointers + "};");
       if (quantized)
         line("const float *const scales[] = {" + scalePointers + "};");
+      if (int4)
+        line("const float *const zeros[] = {" + zeroPointers + "};");
       takeTile("few_rows",
                "chitu::gemv_fused<" + nb + ", " + std::to_string(mmaColumns / kGemvCols) + ", " +
                    std::to_string(vectorColumns / kGemvCols) + ">(tile * gemv_cols, " + m + ", " +
                    n + ", " + k + ", smem, a_resident, mma_ok, load_a, a_rows, weights, " +
-                   (quantized ? "scales" : "nullptr") + ", epilogue);");
+                   (quantized ? "scales" : "nullptr") + ", epilogue" +
+                   (int4 ? ", chitu::Int4Groups{zeros, " +
+                               std::to_string(llvm::Log2_64(uint64_t(group))) + "}"
+                         : "") +
+                   ");");
       if (bigTiles)
         takeTile("chitu::gemm_uses_mma<" + storageType(rhsType) + ">(" + k + ", mma_ok)",
                  "chitu::gemm_tile_mma<" + nb + ">(row0, tile * " + std::to_string(cols) + ", " +

@@ -100,9 +100,14 @@ cl::opt<std::string> sliceBudget(
 cl::opt<std::string> weightDtype(
     "weight-dtype",
     cl::desc("Storage of the linear layers' weights: int8 or fp8 (e4m3; both with per-row "
-             "scales, dequantized to the activation type; default: as --precision; "
-             "docs/precision.md)"),
+             "scales), int4 or int4_asym (groups of --group-size with a scale, and a zero point "
+             "for int4_asym); dequantized to the activation type in the product kernels "
+             "(default: as --precision; docs/precision.md)"),
     cl::value_desc("type"), cl::cat(category));
+cl::opt<int64_t> groupSize("group-size",
+                           cl::desc("int4 weights: elements of a row per scale, 32, 64 or 128 "
+                                    "(default 128)"),
+                           cl::value_desc("n"), cl::init(128), cl::cat(category));
 cl::opt<std::string>
     keepWeights("keep-weights",
                 cl::desc("With --weight-dtype: regular expression of weight names left as they are "
@@ -112,7 +117,8 @@ cl::opt<std::string> precisionRules(
     "precision-rules",
     cl::desc(
         "Precision rule file (JSON or YAML): per pattern on weight names and op kinds, "
-        "the linear layers' weight type (int8, fp8 or keep); first match wins, the rest follow "
+        "the linear layers' weight type (int8, fp8, int4, int4_asym or keep); first match wins, "
+        "the rest follow "
         "--weight-dtype (docs/precision.md)"),
     cl::value_desc("file"), cl::cat(category));
 cl::opt<std::string> cacheDir("cache-dir",
@@ -407,11 +413,18 @@ int main(int argc, char **argv) {
             "' is not a positive size (bytes, or with a unit: KiB MiB GiB, KB MB GB)");
     pipelineOptions.sliceBudget = int64_t(*bytes);
   }
-  if (!weightDtype.empty() && weightDtype != "int8" && weightDtype != "fp8")
+  if (!weightDtype.empty() && weightDtype != "int8" && weightDtype != "fp8" &&
+      weightDtype != "int4" && weightDtype != "int4_asym")
     fatal("--weight-dtype: '" + weightDtype +
-          "' is not supported (int8, fp8; int4 is not built yet, bf16/fp16/fp32 weights "
-          "follow --precision)");
+          "' is not supported (int8, fp8, int4, int4_asym; bf16/fp16/fp32 weights follow "
+          "--precision)");
+  if (groupSize != 32 && groupSize != 64 && groupSize != 128)
+    fatal("--group-size: " + std::to_string(groupSize) + " is not supported (32, 64 or 128)");
+  if (groupSize.getNumOccurrences() && weightDtype.find("int4") == std::string::npos &&
+      precisionRules.empty())
+    fatal("--group-size applies to int4 weights: add --weight-dtype int4 (or int4_asym)");
   pipelineOptions.weightDtype = weightDtype;
+  pipelineOptions.groupSize = groupSize;
   pipelineOptions.keepWeights = keepWeights;
   pipelineOptions.precisionRules = precisionRules;
   std::string error;

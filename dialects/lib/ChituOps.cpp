@@ -159,6 +159,9 @@ LogicalResult verifyAxis(Operation *op, int64_t axis, int64_t rank, StringRef wh
 // Values
 //===----------------------------------------------------------------------===//
 
+// int4 group sizes the kernels and runtime/support/Quantize.h take.
+static bool isInt4GroupSize(int64_t group) { return group == 32 || group == 64 || group == 128; }
+
 LogicalResult WeightOp::verify() {
   if (getName().empty())
     return emitOpError("needs a non-empty name");
@@ -168,19 +171,38 @@ LogicalResult WeightOp::verify() {
   Type element = type.getElementType();
   bool i8 = element.isInteger(8), fp8 = isa<Float8E4M3FNType>(element);
   if (!getQuantize())
-    return i8 || fp8 ? emitOpError("an ")
-                           << (i8 ? "i8" : "f8E4M3FN")
-                           << " weight must say how it is quantized (quantize = ...)"
+    return i8 || fp8 ? emitOpError("an ") << (i8 ? "i8" : "f8E4M3FN")
+                                          << " weight must say how it is quantized (quantize = ...)"
                      : success();
   StringRef format = *getQuantize();
-  if (format != "int8_rows" && format != "fp8_rows")
-    return emitOpError("unknown quantization '") << format << "' (known: int8_rows, fp8_rows)";
+  const bool int4 = format == "int4_sym" || format == "int4_asym";
+  if (format != "int8_rows" && format != "fp8_rows" && !int4)
+    return emitOpError("unknown quantization '")
+           << format << "' (known: int8_rows, fp8_rows, int4_sym, int4_asym)";
   if (type.getRank() != 2)
     return emitOpError(format) << " quantizes a matrix: the result must have rank 2";
-  bool values = format == "int8_rows" ? i8 : fp8;
-  if (!values && !(element.isF32() && type.getDimSize(1) == 1))
-    return emitOpError(format) << " parts are the " << (format == "int8_rows" ? "i8" : "f8E4M3FN")
-                               << " values [rows, cols] and the f32 scales [rows, 1], not "
+  if (!int4) {
+    if (getGroupSize() || getPart())
+      return emitOpError(format) << " takes no group_size or part";
+    bool values = format == "int8_rows" ? i8 : fp8;
+    if (!values && !(element.isF32() && type.getDimSize(1) == 1))
+      return emitOpError(format) << " parts are the " << (format == "int8_rows" ? "i8" : "f8E4M3FN")
+                                 << " values [rows, cols] and the f32 scales [rows, 1], not "
+                                 << type;
+    return success();
+  }
+  if (!getGroupSize() || !isInt4GroupSize(int64_t(*getGroupSize())))
+    return emitOpError(format) << " needs group_size 32, 64 or 128";
+  std::optional<StringRef> part = getPart();
+  const bool zeros = part && *part == "zeros";
+  if (!part || (*part != "values" && *part != "scales" && !zeros))
+    return emitOpError(format) << " needs part = \"values\", \"scales\""
+                               << (format == "int4_asym" ? " or \"zeros\"" : "");
+  if (zeros && format == "int4_sym")
+    return emitOpError("int4_sym has no zero points (every zero point is 8)");
+  if (*part == "values" ? !i8 : !element.isF32())
+    return emitOpError(format) << " " << *part << " are "
+                               << (*part == "values" ? "i8 (two int4 a byte)" : "f32") << ", not "
                                << type;
   return success();
 }
@@ -189,14 +211,35 @@ LogicalResult DequantizeOp::verify() {
   auto values = cast<RankedTensorType>(getValues().getType());
   auto scales = cast<RankedTensorType>(getScales().getType());
   auto result = cast<RankedTensorType>(getResult().getType());
-  if (scales.getRank() != values.getRank())
-    return emitOpError("scales must have the rank of the values");
-  for (int64_t d = 0; d < values.getRank(); ++d)
-    if (!scales.isDynamicDim(d) && !values.isDynamicDim(d) && scales.getDimSize(d) != 1 &&
-        scales.getDimSize(d) != values.getDimSize(d))
-      return emitOpError("scales ") << scales << " do not broadcast to the values " << values;
-  if (result.getShape() != values.getShape())
-    return emitOpError("result shape must be the values' shape");
+  if (!getGroupSize()) {
+    if (getZeros())
+      return emitOpError("zero points need group_size (int4 groups)");
+    if (scales.getRank() != values.getRank())
+      return emitOpError("scales must have the rank of the values");
+    for (int64_t d = 0; d < values.getRank(); ++d)
+      if (!scales.isDynamicDim(d) && !values.isDynamicDim(d) && scales.getDimSize(d) != 1 &&
+          scales.getDimSize(d) != values.getDimSize(d))
+        return emitOpError("scales ") << scales << " do not broadcast to the values " << values;
+    if (result.getShape() != values.getShape())
+      return emitOpError("result shape must be the values' shape");
+    return success();
+  }
+  // int4 groups: values [N, K / 2] packed, scales (and zeros) [N, K / G], result [N, K].
+  const int64_t group = int64_t(*getGroupSize());
+  if (!isInt4GroupSize(group))
+    return emitOpError("group_size must be 32, 64 or 128, not ") << group;
+  if (!values.getElementType().isInteger(8) || values.getRank() != 2 || result.getRank() != 2 ||
+      !values.hasStaticShape() || !result.hasStaticShape())
+    return emitOpError("int4 groups take static i8 values [N, K / 2] to a static [N, K] result");
+  const int64_t n = result.getDimSize(0), k = result.getDimSize(1);
+  if (k % group != 0 || values.getDimSize(0) != n || values.getDimSize(1) * 2 != k)
+    return emitOpError("int4 values ")
+           << values << " do not pack a " << result << " result in groups of " << group;
+  auto groups = RankedTensorType::get({n, k / group}, scales.getElementType());
+  if (scales.getShape() != groups.getShape())
+    return emitOpError("int4 scales must be ") << groups << ", one per group";
+  if (getZeros() && cast<RankedTensorType>(getZeros().getType()).getShape() != groups.getShape())
+    return emitOpError("int4 zero points must be ") << groups << ", one per group";
   return success();
 }
 

@@ -145,11 +145,14 @@ KernelShape classifyMatmul(const Group &g, llvm::ArrayRef<MatmulOp> matmuls) {
                            "weights");
       if (!m.getTransposeRhs())
         return unsupported("dequantized weights are read transposed (rows [N, K])");
-      if (g.inside(dequantize.getValues()) || g.inside(dequantize.getScales()))
-        return unsupported("a dequantized product's values and scales must be kernel inputs");
+      if (g.inside(dequantize.getValues()) || g.inside(dequantize.getScales()) ||
+          (dequantize.getZeros() && g.inside(dequantize.getZeros())))
+        return unsupported("a dequantized product's values, scales and zero points must be "
+                           "kernel inputs");
       auto scales = tensorType(dequantize.getScales());
-      if (scales.getRank() != 2 || scales.getDimSize(1) != 1)
-        return unsupported("a dequantized product takes one scale per weight row");
+      // int4 groups: scales [N, K / G] (the op's verifier checks their shape).
+      if (!dequantize.getGroupSize() && (scales.getRank() != 2 || scales.getDimSize(1) != 1))
+        return unsupported("a dequantized product takes one scale per weight row (or int4 group)");
       if (g.isResult(dequantize.getResult()) ||
           llvm::any_of(dequantize->getUsers(), [&](Operation *u) { return u != m; }))
         return unsupported("dequantized weights feed only their product");

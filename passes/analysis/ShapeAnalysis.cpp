@@ -220,6 +220,12 @@ LogicalResult Analyzer::visitOp(Operation *op) {
         return setResult(o.getResult(), out, op);
       })
       .Case([&](DequantizeOp o) {
+        if (o.getGroupSize()) { // int4 groups: static shapes, checked by the op's verifier
+          SmallVector<SymExpr, 4> out;
+          for (int64_t d : cast<RankedTensorType>(o.getType()).getShape())
+            out.push_back(SymExpr::constant(d));
+          return setResult(o.getResult(), out, op);
+        }
         SmallVector<SymExpr, 4> out(dimsOf(o.getValues()));
         ArrayRef<SymExpr> scales = dimsOf(o.getScales());
         for (size_t d = 0; d < out.size(); ++d)

@@ -1,6 +1,6 @@
 #include "Model.h"
 
-#include "support/Quantize.h"
+#include "support/CbinQuantization.h"
 
 #include "support/Expr.h"
 
@@ -161,24 +161,25 @@ Status validateWeights(const cbin::Artifact &a) {
       if (!w->tensor_name())
         return invalidArtifact(what + ": missing tensor name");
     }
-    switch (w->quantization()) {
-    case cbin::Quantization::NONE:
-      break;
-    case cbin::Quantization::INT8_ROWS_VALUES:
-      if (w->dtype() != cbin::DType::I8 || w->dims()->size() != 2)
-        return invalidArtifact(what + ": int8 row values must be an i8 matrix");
-      break;
-    case cbin::Quantization::FP8_ROWS_VALUES:
-      if (w->dtype() != cbin::DType::F8E4M3 || w->dims()->size() != 2)
-        return invalidArtifact(what + ": fp8 row values must be an f8E4M3FN matrix");
-      break;
-    case cbin::Quantization::INT8_ROWS_SCALES:
-    case cbin::Quantization::FP8_ROWS_SCALES:
-      if (w->dtype() != cbin::DType::F32 || w->dims()->size() != 2 || w->dims()->Get(1) != 1)
-        return invalidArtifact(what + ": row scales must be f32 [rows, 1]");
-      break;
-    default:
-      return invalidArtifact(what + ": unknown quantization");
+    if (w->quantization() != cbin::Quantization::NONE) {
+      auto q = decodeQuantization(w->quantization());
+      if (!q)
+        return invalidArtifact(what + ": unknown quantization");
+      const auto [scheme, part] = *q;
+      const bool int4 = isInt4(scheme);
+      if (int4 && !isInt4GroupSize(int64_t(w->group_size())))
+        return invalidArtifact(what + ": int4 weights need group size 32, 64 or 128");
+      const cbin::DType valueType =
+          scheme == WeightScheme::Fp8Rows ? cbin::DType::F8E4M3 : cbin::DType::I8;
+      if (w->dims()->size() != 2)
+        return invalidArtifact(what + ": a quantized weight part must be a matrix");
+      if (part == WeightPart::Values && w->dtype() != valueType)
+        return invalidArtifact(what + ": " + schemeName(scheme) + " values must be " +
+                               (valueType == cbin::DType::I8 ? "i8" : "f8E4M3FN"));
+      if (part != WeightPart::Values &&
+          (w->dtype() != cbin::DType::F32 || (!int4 && w->dims()->Get(1) != 1)))
+        return invalidArtifact(what + ": " + schemeName(scheme) + " " + partName(part) +
+                               " must be f32" + (int4 ? "" : " [rows, 1]"));
     }
   }
   return Status::ok();
@@ -266,7 +267,10 @@ Status validateOp(const cbin::Op &op, uint32_t numValuesBefore, size_t numSymbol
   case cbin::OpKind::KV_WRITE:
     return need(numOperands == 3, "op needs 3 operands");
   case cbin::OpKind::DEQUANTIZE:
-    return need(numOperands == 2, "dequantize needs values and scales");
+    return need((numOperands == 2 && numInts == 0) ||
+                    (numInts == 1 && (numOperands == 2 || numOperands == 3)),
+                "dequantize needs values and scales (int4 groups: a group size, and optionally "
+                "zero points)");
   case cbin::OpKind::ATTENTION:
     return need((numOperands == 3 || numOperands == 4) && numFloats == 1,
                 "attention needs query, key, value, an optional mask and a scale");
@@ -662,35 +666,35 @@ Status Model::quantizeAtLoad(uint32_t i, const SafetensorsTensor &t, const Safet
                              const std::string &what) {
   const cbin::Weight *w = artifact_->weights()->Get(i);
   const int64_t rows = w->dims()->Get(0);
-  const bool values = w->quantization() == cbin::Quantization::INT8_ROWS_VALUES ||
-                      w->quantization() == cbin::Quantization::FP8_ROWS_VALUES;
-  const bool fp8 = w->quantization() == cbin::Quantization::FP8_ROWS_VALUES ||
-                   w->quantization() == cbin::Quantization::FP8_ROWS_SCALES;
+  const auto [scheme, part] = *decodeQuantization(w->quantization()); // validated at open
+  const int64_t group = int64_t(w->group_size());
+  // The source's columns the part's own shape implies (int8 / fp8 scales: any).
+  const int64_t partCols = w->dims()->Get(1);
+  const int64_t cols = !isInt4(scheme)              ? (part == WeightPart::Values ? partCols : -1)
+                       : part == WeightPart::Values ? partCols * 2
+                                                    : partCols * group;
   if (!t.dtype || !isFloat(*t.dtype) || t.shape.size() != 2 || t.shape[0] != rows ||
-      (values && t.shape[1] != w->dims()->Get(1)))
+      (cols >= 0 && t.shape[1] != cols))
     return invalidArtifact(what + " is " + t.dtypeName + " " + shapeText(t.shape) +
                            ", the model quantizes a float matrix of " + std::to_string(rows) +
-                           " rows");
-  const std::string key = f.path() + "\n" + t.name + (fp8 ? "\nfp8" : "\nint8");
+                           " rows" +
+                           (cols >= 0 ? " and " + std::to_string(cols) + " columns" : ""));
+  const std::string key =
+      f.path() + "\n" + t.name + "\n" + schemeName(scheme) + "\n" + std::to_string(group);
   auto it = quantized_.find(key);
   if (it == quantized_.end()) {
-    const int64_t cols = t.shape[1];
-    std::vector<uint8_t> valueBytes(size_t(rows * cols)), scales(size_t(rows) * 4);
+    QuantizedWeight parts;
     int64_t badRow = 0;
-    if (!quantizeRows(fp8 ? RowFormat::Fp8E4M3 : RowFormat::Int8, f.data(t), *t.dtype, rows, cols,
-                      valueBytes.data(), reinterpret_cast<float *>(scales.data()), badRow))
+    if (!quantizeWeight(scheme, group, f.data(t), *t.dtype, rows, t.shape[1], parts, badRow))
       return invalidArgument(what + ": row " + std::to_string(badRow) +
                              " holds a NaN or an infinity and cannot be quantized");
-    converted_.push_back(std::move(valueBytes));
-    converted_.push_back(std::move(scales));
-    it =
-        quantized_.emplace(key, std::make_pair(converted_.size() - 2, converted_.size() - 1)).first;
+    it = quantized_.emplace(key, std::move(parts)).first;
   }
-  const std::vector<uint8_t> &bytes = converted_[values ? it->second.first : it->second.second];
-  if (bytes.size() != w->byte_size())
-    return invalidArtifact(what + ": quantized to " + std::to_string(bytes.size()) +
+  const QuantizedWeight &parts = it->second;
+  if (parts.bytes(part) != w->byte_size())
+    return invalidArtifact(what + ": quantized to " + std::to_string(parts.bytes(part)) +
                            " bytes, the model expects " + std::to_string(w->byte_size()));
-  weightData_[i] = bytes.data();
+  weightData_[i] = static_cast<const uint8_t *>(parts.data(part));
   return Status::ok();
 }
 

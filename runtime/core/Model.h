@@ -6,6 +6,7 @@
 #include "support/CbinConstants.h"
 #include "support/DType.h"
 #include "support/MappedFile.h"
+#include "support/Quantize.h"
 #include "support/Safetensors.h"
 #include "support/Status.h"
 
@@ -68,9 +69,9 @@ private:
   std::vector<std::shared_ptr<SafetensorsFile>> weightFiles_;
   std::vector<const uint8_t *> weightData_;
   std::vector<std::vector<uint8_t>> converted_; // weights converted to another precision
-  // Quantized source tensors (file path + tensor name) -> their values and scales in
-  // converted_.
-  std::map<std::string, std::pair<size_t, size_t>> quantized_;
+  // Quantized source tensors (file path, tensor name, scheme, group) -> all their parts (a
+  // std::map: the parts' addresses stay put).
+  std::map<std::string, QuantizedWeight> quantized_;
 };
 
 // Structural validation of a verified flatbuffer: every index in range, every Expr well

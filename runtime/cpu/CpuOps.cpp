@@ -380,6 +380,22 @@ Status dequantizeOp(const Value &values, const Value &scales, Value &out) {
   return Status::ok();
 }
 
+// int4 groups: (nibble - zero) * scale per element of [N, K] (values [N, K / 2] packed two a
+// byte, low nibble first, held as i32 bytes; scales and zeros [N, K / group]; no zeros: 8).
+void dequantizeInt4Op(const Value &values, const Value &scales, const Value *zeros, int64_t group,
+                      Value &out) {
+  const int64_t k = out.dims[1], groups = k / group;
+  forEachPart(out.numel(), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t n = i / k, c = i % k, g = n * groups + c / group;
+      const int byte = values.i32[size_t(n * (k / 2) + c / 2)] & 0xFF;
+      const float u = float((c & 1) ? byte >> 4 : byte & 15);
+      const float zero = zeros ? zeros->f32[size_t(g)] : 8.0f;
+      out.f32[size_t(i)] = roundTo(out.dtype, (u - zero) * scales.f32[size_t(g)]);
+    }
+  });
+}
+
 // Batched products on the fast kernels (CpuMatmul.h). A is made row-major [M, K] where it
 // is transposed; B is read as stored: [N, K] rows when transposed (a linear layer's
 // weight), else [K, N]. Many small matrices run in parallel; few large ones in parallel
@@ -892,6 +908,16 @@ Status checkResultShape(const cbin::Op &op, const std::vector<const Value *> &op
   if (kind == OpKind::GATHER_ELEMENTS)
     return expect(operands[1]->dims);
   if (kind == OpKind::DEQUANTIZE) {
+    if (op.ints() && op.ints()->size() == 1) { // int4 groups
+      const int64_t group = op.ints()->Get(0);
+      if (in.size() != 2 || result.size() != 2 || group <= 0 || result[1] % group != 0 ||
+          in[0] != result[0] || in[1] * 2 != result[1])
+        return bad("int4 dequantize: values [N, K / 2] to [N, K] in groups");
+      for (size_t i = 1; i < operands.size(); ++i)
+        if (operands[i]->dims != std::vector<int64_t>{result[0], result[1] / group})
+          return bad("int4 dequantize: scales and zeros are [N, K / group]");
+      return Status::ok();
+    }
     if (operands.size() != 2)
       return bad("dequantize takes values and scales");
     std::vector<int64_t> s;
@@ -1443,9 +1469,14 @@ StatusOr<Value> runOp(const cbin::Op &op, const std::vector<const Value *> &give
       break;
     case OpKind::DEQUANTIZE:
       if ((in.dtype != DType::I8 && in.dtype != DType::F8E4M3) ||
-          operands[1]->dtype != DType::F32 || out.ctype() != ComputeType::F32)
+          operands[1]->dtype != DType::F32 || out.ctype() != ComputeType::F32 ||
+          (operands.size() == 3 && operands[2]->dtype != DType::F32))
         return bad("dequantize takes i8 or f8E4M3FN values and f32 scales to floats");
-      st = dequantizeOp(in, *operands[1], out);
+      if (op.ints() && op.ints()->size() == 1)
+        dequantizeInt4Op(in, *operands[1], operands.size() == 3 ? operands[2] : nullptr,
+                         op.ints()->Get(0), out);
+      else
+        st = dequantizeOp(in, *operands[1], out);
       break;
     case OpKind::PAGED_ATTENTION:
       st = pagedAttentionOp(operands, float(op.floats()->Get(0)), op.ints()->Get(0), out);

@@ -1,6 +1,7 @@
 // chitu-inspect: show what a .cbin holds (targets, entries, kernels, tensors, weights, sizes).
 #include "ToolArgs.h"
 #include "core/Model.h"
+#include "support/CbinQuantization.h"
 #include "support/Expr.h"
 #include "support/Format.h"
 #include "support/Json.h"
@@ -206,18 +207,13 @@ Totals totals(const cbin::Artifact &a) {
 
 // What a weight is: its format when quantized, else its dtype ("bf16", "int8_rows values").
 std::string weightFormat(const cbin::Weight &w) {
-  switch (w.quantization()) {
-  case cbin::Quantization::INT8_ROWS_VALUES:
-    return "int8_rows values";
-  case cbin::Quantization::INT8_ROWS_SCALES:
-    return "int8_rows scales";
-  case cbin::Quantization::FP8_ROWS_VALUES:
-    return "fp8_rows values";
-  case cbin::Quantization::FP8_ROWS_SCALES:
-    return "fp8_rows scales";
-  default:
+  auto q = decodeQuantization(w.quantization());
+  if (!q)
     return dtypeName(toDType(w.dtype()));
-  }
+  std::string format = schemeName(q->first);
+  if (isInt4(q->first))
+    format += " g" + std::to_string(w.group_size());
+  return format + " " + partName(q->second);
 }
 
 // Bytes of weights per format, in first-seen order.

@@ -121,9 +121,9 @@ def main():
                   if os.path.exists(os.path.join(d, "config.json"))) + args.big
     report, failures = [], 0
     for d in dirs:
-        # bf16 artifacts only: int8-weight variants are checked against bf16 in llm_test.
+        # bf16 artifacts only: quantized-weight variants are checked against bf16 in llm_test.
         cbins = sorted(c for c in glob.glob(os.path.join(d, "bf16.*.cbin"))
-                       if "nofuse" not in c and ".int8" not in c and ".fp8" not in c)
+                       if "nofuse" not in c and not any(q in c for q in (".int8", ".fp8", ".int4")))
         if not cbins:
             continue
         name = os.path.basename(d.rstrip("/"))

@@ -21,9 +21,12 @@ import make_tiny_models  # noqa: E402
 # GPU against transformers in bf16, with paged KV blocks of 16 and of 1 token.
 # VARIANT.nofuse artifacts are compiled with --no-fusion, to check that fusion changes no bits;
 # VARIANT.int8 and VARIANT.fp8 with --weight-dtype int8 / fp8 (linear layers' weights quantized
-# per row).
+# per row), VARIANT.int4 and VARIANT.int4_asym with --weight-dtype int4 / int4_asym in groups
+# of 32 (the tiny models' widths are multiples of 32 at best).
 VARIANTS = [("fp32", 16), ("bf16", 16), ("bf16", 1), ("fp32", 16, "nofuse"), ("bf16", 16, "nofuse"),
-            ("bf16", 16, "int8"), ("bf16", 16, "fp8")]
+            ("bf16", 16, "int8"), ("bf16", 16, "fp8"), ("bf16", 16, "int4"),
+            ("bf16", 16, "int4_asym")]
+WEIGHT_DTYPES = {"int8", "fp8", "int4", "int4_asym"}
 EXTRA = {"llama": [("fp32", 1), ("fp32", 5)]}
 
 
@@ -41,8 +44,8 @@ def main():
             cbin = os.path.join(d, f"{precision}.b{block}{suffix}.cbin")
             cmd = [args.compiler, d, "-o", cbin, "--precision", precision,
                    "--kv-block-size", str(block)] + ["--no-fusion"] * ("nofuse" in flags) + \
-                  ["--weight-dtype", "int8"] * ("int8" in flags) + \
-                  ["--weight-dtype", "fp8"] * ("fp8" in flags)
+                  [arg for f in flags if f in WEIGHT_DTYPES for arg in ["--weight-dtype", f]] + \
+                  ["--group-size", "32"] * any(f.startswith("int4") for f in flags)
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode:
                 sys.exit(f"{' '.join(cmd)} failed:\n{r.stdout}{r.stderr}")

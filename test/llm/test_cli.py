@@ -2,7 +2,8 @@
 """chitu-run's generation mode end to end on the bundled model (models/tiny-llama): the
 streamed text starts with the prompt and equals the tokenizer's decode of the generated ids,
 the speed lines are printed, --greedy/--dump-logits/--stop/--seed/--place behave as
-documented, and checkpoints a quantized model cannot quantize at load are refused.
+documented, checkpoints a quantized model cannot quantize at load are refused, and int4
+weights quantized at load match numpy's statement of the format.
 
     python3 test/llm/test_cli.py --bin build/bin --work build/test/cli [--device cuda]
 """
@@ -126,10 +127,96 @@ def main():
                 check(r.returncode != 0 and words in r.stderr and target in r.stderr,
                       f"{fmt} model, checkpoint with a {what} problem: {r.stderr!r}")
 
+    # int4 weights quantized at load (config-only models) against numpy: the same model in
+    # bf16 with each quantized weight replaced by numpy's restatement of the format
+    # (docs/precision.md), dequantized and rounded to bf16, gives the same logits (the CPU
+    # dequantizes exactly so; the GPU sums unrounded weights: to rounding), and differs from
+    # the unquantized model's (the comparison sees a wrong scale or nibble order).
+    if not args.cbin:
+        bf16_cbin = os.path.join(args.work, "tiny-llama-config-only.cbin")
+        run([tool("chitu-compile"), config_only, "-o", bf16_cbin, "--quiet"])
+
+        def logits_of(model, weights, name):
+            npy = os.path.join(args.work, name + ".npy")
+            run([tool("chitu-run"), model, "--device", args.device, "--weights", weights,
+                 "--tokenizer", tokenizer, "--prompt", PROMPT, "--max-tokens", "1",
+                 "--dump-logits", npy])
+            return np.load(npy).astype(np.float64)
+
+        def cosine(a, b):
+            return ((a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))).min()
+
+        plain = logits_of(bf16_cbin, model_dir, "plain-logits")
+        for fmt, group in [("int4", 32), ("int4_asym", 64)]:
+            qcbin = os.path.join(args.work, f"tiny-llama-{fmt}.cbin")
+            run([tool("chitu-compile"), config_only, "-o", qcbin, "--quiet", "--weight-dtype", fmt,
+                 "--group-size", str(group)])
+            fake = os.path.join(args.work, f"fake-{fmt}")
+            replaced = write_fake_quant_checkpoint(model_dir, fake, group, fmt == "int4_asym")
+            want = logits_of(bf16_cbin, fake, f"fake-{fmt}-logits")
+            got = logits_of(qcbin, model_dir, f"{fmt}-logits")
+            same = cosine(got, want)
+            check(replaced > 0 and (np.array_equal(got, want) if args.device == "cpu"
+                                    else same >= 0.99999),
+                  f"{fmt} g{group}: logits cosine {same} with numpy's format ({replaced} weights)")
+            check(cosine(got, plain) < same, f"{fmt}: logits equal the unquantized model's")
+
     for f in failures:
         print("FAIL:", f)
     print(f"{'FAILED' if failures else 'passed'}: chitu-run generation on {args.device}")
     return 1 if failures else 0
+
+
+def int4_dequantized(w, group, asym):
+    """numpy's int4 groups (docs/precision.md) of a float32 [rows, cols] matrix, dequantized:
+    (nibble - zero) * scale in float32."""
+    rows, cols = w.shape
+    g = w.reshape(rows, cols // group, group)
+    if asym:
+        lo = np.minimum(g.min(-1, keepdims=True), np.float32(0))
+        hi = np.maximum(g.max(-1, keepdims=True), np.float32(0))
+        scale = np.where(hi > lo, (hi - lo) / np.float32(15), np.float32(1)).astype(np.float32)
+        zero = np.clip(np.rint(-lo / scale), 0, 15).astype(np.float32)
+    else:
+        peak = np.abs(g).max(-1, keepdims=True)
+        scale = np.where(peak > 0, peak / np.float32(7.5), np.float32(1)).astype(np.float32)
+        zero = np.float32(8)
+    nibble = np.clip(np.rint(g / scale) + zero, 0, 15).astype(np.float32)
+    return ((nibble - zero) * scale).astype(np.float32).reshape(rows, cols)
+
+
+def bf16_bits(x):
+    """float32 -> bf16 bits, rounded to nearest even (finite values)."""
+    u = x.astype(np.float32).view(np.uint32).astype(np.uint64)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+def write_fake_quant_checkpoint(model_dir, out, group, asym):
+    """A copy of the bf16 model whose linear layers' weights (not lm_head; rows that divide
+    into groups) hold numpy's int4 dequantized values; returns how many it replaced."""
+    os.makedirs(out, exist_ok=True)
+    for f in ["config.json", "tokenizer.json", "generation_config.json"]:
+        shutil.copy(os.path.join(model_dir, f), out)
+    data = bytearray(open(os.path.join(model_dir, "model.safetensors"), "rb").read())
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    body = data[8 + n:]
+    replaced = 0
+    for name, t in header.items():
+        if name == "__metadata__" or not re.search(r"_proj\.weight$", name):
+            continue
+        assert t["dtype"] == "BF16", t
+        rows, cols = t["shape"]
+        if cols % group:
+            continue
+        a, b = t["data_offsets"]
+        bits = np.frombuffer(bytes(body[a:b]), dtype=np.uint16).astype(np.uint32) << 16
+        w = bits.view(np.float32).reshape(rows, cols)
+        body[a:b] = bf16_bits(int4_dequantized(w, group, asym)).tobytes()
+        replaced += 1
+    with open(os.path.join(out, "model.safetensors"), "wb") as f:
+        f.write(data[:8 + n] + bytes(body))
+    return replaced
 
 
 def write_bad_checkpoint(model_dir, out, name, what):

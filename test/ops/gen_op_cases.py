@@ -588,6 +588,33 @@ def fusion_cases():
                                ("uq", qt, [72, 64], q), ("us", "f32", [72, 1], sc),
                                ("dq", qt, [64, 72], q), ("ds", "f32", [64, 1], sc)],
                               qbody, [("%r", t(h))], attrs={"fusion": "unrounded weights"}))
+        # int4 weights in groups: gate and up with zero points in groups of 64 (K = 256: the
+        # one-row routine reads A swizzled), the down projection symmetric in groups of 32
+        # (K = 96). Values are random bytes (every nibble), zero points any float in [0, 15].
+        h4 = [-1, 256]
+        deq4 = lambda v, sc, z, shape, g: (  # noqa: E731
+            f"chitu.dequantize {v}, {sc}{', ' + z if z else ''} {{group_size = {g} : i64}} : "
+            f"({ttype([shape[0], shape[1] // 2], 'i8')}, {ttype([shape[0], shape[1] // g], 'f32')}"
+            f"{', ' + ttype([shape[0], shape[1] // g], 'f32') if z else ''}) -> {t(shape)}")
+        body = [f"%n = chitu.rms_norm %h, %w eps = 1.0e-06 : ({t(h4)}, {t([256])}) -> {t(h4)}",
+                f"%wg = {deq4('%gq', '%gs', '%gz', [96, 256], 64)}",
+                f"%g = {mm('%n', '%wg', t(h4), t([96, 256]), t([-1, 96]))}",
+                f"%wu = {deq4('%uq', '%us', '%uz', [96, 256], 64)}",
+                f"%u = {mm('%n', '%wu', t(h4), t([96, 256]), t([-1, 96]))}",
+                f"%s = chitu.silu %g : {t([-1, 96])}",
+                f"%a = chitu.mul %s, %u : ({t([-1, 96])}, {t([-1, 96])}) -> {t([-1, 96])}",
+                f"%wd = {deq4('%dq', '%ds', None, [256, 96], 32)}",
+                f"%d = {mm('%a', '%wd', t([-1, 96]), t([256, 96]), t(h4))}",
+                f"%r = chitu.add %h, %d : ({t(h4)}, {t(h4)}) -> {t(h4)}"]
+        q4, sc4, z4 = {"range": [-128, 128]}, {"frange": [0.002, 0.03]}, {"frange": [0.0, 15.0]}
+        cases.append(Case(f"fuse_int4_swiglu_{dt}", "fuse_int4_swiglu", dt,
+                          [("h", dt, h4, {}), ("w", dt, [256], {}),
+                           ("gq", "i8", [96, 128], q4), ("gs", "f32", [96, 4], sc4),
+                           ("gz", "f32", [96, 4], z4),
+                           ("uq", "i8", [96, 128], q4), ("us", "f32", [96, 4], sc4),
+                           ("uz", "f32", [96, 4], z4),
+                           ("dq", "i8", [256, 48], q4), ("ds", "f32", [256, 3], sc4)],
+                          body, [("%r", t(h4))], attrs={"fusion": "unrounded weights"}))
     for c in cases:
         c.kind = "model"
     return cases

@@ -408,4 +408,99 @@ TEST(Npy, RoundTripsAndConverts) {
   std::remove(path.c_str());
 }
 
+// int4 groups (Quantize.h), checked against a restatement of the format in double
+// precision: symmetric scale = max|group| / 7.5 with zero 8, asymmetric scale = (hi - lo) / 15
+// with lo <= 0 <= hi and an integer zero in [0, 15]; the packed nibbles decode (low nibble
+// first) to within half a step of every element, the largest magnitude of a symmetric group
+// is an end of the nibble range, an all-zero group has scale 1 and decodes to zeros, bf16 sources
+// match their f32 values, and a NaN names its row.
+TEST(Quantize, Int4GroupsWithinHalfAStep) {
+  const int64_t rows = 5, cols = 256;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.01f, 0.02f);
+  std::vector<float> x(size_t(rows * cols));
+  for (float &v : x)
+    v = normal(rng);
+  for (int64_t c = 0; c < 128; ++c) // row 1's first groups: all zero
+    x[size_t(cols + c)] = 0.0f;
+  for (Int4Scheme scheme : {Int4Scheme::Symmetric, Int4Scheme::Asymmetric})
+    for (int64_t group : {32, 64, 128}) {
+      SCOPED_TRACE(std::string(scheme == Int4Scheme::Symmetric ? "symmetric" : "asymmetric") +
+                   " g" + std::to_string(group));
+      const int64_t groups = cols / group;
+      std::vector<uint8_t> q(size_t(rows * cols / 2));
+      std::vector<float> scales(size_t(rows * groups)), zeros(scales.size(), -1.0f);
+      int64_t bad = -1;
+      ASSERT_TRUE(quantizeInt4Groups(scheme, group, x.data(), DType::F32, rows, cols, q.data(),
+                                     scales.data(), zeros.data(), bad));
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t g = 0; g < groups; ++g) {
+          double lo = 0, hi = 0, maxAbs = 0;
+          for (int64_t i = 0; i < group; ++i) {
+            const double v = x[size_t(r * cols + g * group + i)];
+            lo = std::min(lo, v), hi = std::max(hi, v), maxAbs = std::max(maxAbs, std::fabs(v));
+          }
+          const double scale = scales[size_t(r * groups + g)];
+          double zero = 8;
+          if (scheme == Int4Scheme::Symmetric) {
+            EXPECT_NEAR(scale, maxAbs > 0 ? maxAbs / 7.5 : 1.0, 1e-6 * scale);
+          } else {
+            zero = zeros[size_t(r * groups + g)];
+            EXPECT_NEAR(scale, hi > lo ? (hi - lo) / 15 : 1.0, 1e-6 * scale);
+            EXPECT_EQ(zero, std::nearbyint(zero));
+            EXPECT_GE(zero, 0);
+            EXPECT_LE(zero, 15);
+          }
+          bool reachesMax = false;
+          for (int64_t i = 0; i < group; ++i) {
+            const int64_t c = g * group + i;
+            const double v = x[size_t(r * cols + c)];
+            const int nibble = int4Nibble(q.data(), cols, r, c);
+            const double d = (nibble - zero) * scale;
+            EXPECT_LE(std::fabs(v - d), 0.5 * scale * (1 + 1e-5)) << "row " << r << " col " << c;
+            reachesMax |= std::fabs(v) == maxAbs && (nibble == 15 || nibble == 0);
+          }
+          if (scheme == Int4Scheme::Symmetric && maxAbs > 0) {
+            EXPECT_TRUE(reachesMax) << "row " << r << " group " << g;
+          }
+        }
+      // Row 1's zero groups: scale 1, every element decodes to 0.
+      EXPECT_EQ(scales[size_t(groups)], 1.0f);
+      for (int64_t c = 0; c < group; ++c)
+        EXPECT_EQ(int4Nibble(q.data(), cols, 1, c),
+                  scheme == Int4Scheme::Symmetric ? 8 : int(zeros[size_t(groups)]));
+      // bf16 sources quantize as their f32 values.
+      std::vector<uint16_t> bf(x.size());
+      std::vector<float> rounded(x.size());
+      for (size_t i = 0; i < x.size(); ++i) {
+        bf[i] = floatToBf16(x[i]);
+        rounded[i] = bf16ToFloat(bf[i]);
+      }
+      std::vector<uint8_t> qa(q.size()), qb(q.size());
+      std::vector<float> sa(scales.size()), sb(scales.size()), za(scales.size()), zb(scales.size());
+      ASSERT_TRUE(quantizeInt4Groups(scheme, group, bf.data(), DType::BF16, rows, cols, qa.data(),
+                                     sa.data(), za.data(), bad));
+      ASSERT_TRUE(quantizeInt4Groups(scheme, group, rounded.data(), DType::F32, rows, cols,
+                                     qb.data(), sb.data(), zb.data(), bad));
+      EXPECT_EQ(qa, qb);
+      EXPECT_EQ(sa, sb);
+    }
+  // Packing: element 2b in the low nibble of byte b, 2b + 1 in the high one.
+  const float pair[2 * 32] = {-7.5f, 7.0f};
+  uint8_t packed[32];
+  float scale = 0;
+  int64_t bad = -1;
+  ASSERT_TRUE(quantizeInt4Groups(Int4Scheme::Symmetric, 32, pair, DType::F32, 1, 32, packed, &scale,
+                                 nullptr, bad));
+  EXPECT_EQ(scale, 1.0f);
+  EXPECT_EQ(packed[0], (15 << 4) | 0); // -7.5 -> -8 + 8 = 0 (ties to even), 7 -> 15
+  EXPECT_EQ(packed[1], (8 << 4) | 8);
+  x[size_t(3 * cols + 100)] = std::numeric_limits<float>::infinity();
+  std::vector<uint8_t> q(size_t(rows * cols / 2));
+  std::vector<float> scales(size_t(rows * cols / 32));
+  EXPECT_FALSE(quantizeInt4Groups(Int4Scheme::Symmetric, 32, x.data(), DType::F32, rows, cols,
+                                  q.data(), scales.data(), nullptr, bad));
+  EXPECT_EQ(bad, 3);
+}
+
 } // namespace

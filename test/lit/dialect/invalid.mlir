@@ -608,7 +608,7 @@ func.func @weight_i8_unquantized() {
 // -----
 
 func.func @weight_unknown_quantization() {
-  // expected-error @+1 {{unknown quantization 'int3' (known: int8_rows, fp8_rows)}}
+  // expected-error @+1 {{unknown quantization 'int3' (known: int8_rows, fp8_rows, int4_sym, int4_asym)}}
   %w = chitu.weight "w" {quantize = "int3"} : tensor<4x4xi8>
   return
 }
@@ -626,6 +626,78 @@ func.func @weight_bad_scales() {
 func.func @weight_fp8_parts() {
   // expected-error @+1 {{fp8_rows parts are the f8E4M3FN values [rows, cols] and the f32 scales [rows, 1], not 'tensor<4x4xi8>'}}
   %q = chitu.weight "w" {quantize = "fp8_rows"} : tensor<4x4xi8>
+  return
+}
+
+// -----
+
+func.func @weight_int4_no_group() {
+  // expected-error @+1 {{int4_sym needs group_size 32, 64 or 128}}
+  %q = chitu.weight "w" {quantize = "int4_sym", part = "values"} : tensor<4x16xi8>
+  return
+}
+
+// -----
+
+func.func @weight_int4_no_part() {
+  // expected-error @+1 {{int4_asym needs part = "values", "scales" or "zeros"}}
+  %q = chitu.weight "w" {quantize = "int4_asym", group_size = 32 : i64} : tensor<4x16xi8>
+  return
+}
+
+// -----
+
+func.func @weight_int4_sym_zeros() {
+  // expected-error @+1 {{int4_sym has no zero points (every zero point is 8)}}
+  %z = chitu.weight "w" {quantize = "int4_sym", group_size = 32 : i64, part = "zeros"} : tensor<4x1xf32>
+  return
+}
+
+// -----
+
+func.func @weight_int4_values_type() {
+  // expected-error @+1 {{int4_sym values are i8 (two int4 a byte), not 'tensor<4x16xf32>'}}
+  %q = chitu.weight "w" {quantize = "int4_sym", group_size = 32 : i64, part = "values"} : tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @weight_int8_group() {
+  // expected-error @+1 {{int8_rows takes no group_size or part}}
+  %q = chitu.weight "w" {quantize = "int8_rows", group_size = 32 : i64} : tensor<4x16xi8>
+  return
+}
+
+// -----
+
+func.func @dequantize_int4_packing(%q: tensor<4x32xi8>, %s: tensor<4x2xf32>) {
+  // expected-error @+1 {{int4 values 'tensor<4x32xi8>' do not pack a 'tensor<4x32xbf16>' result in groups of 32}}
+  %w = chitu.dequantize %q, %s {group_size = 32 : i64} : (tensor<4x32xi8>, tensor<4x2xf32>) -> tensor<4x32xbf16>
+  return
+}
+
+// -----
+
+func.func @dequantize_int4_scales(%q: tensor<4x32xi8>, %s: tensor<4x1xf32>) {
+  // expected-error @+1 {{int4 scales must be 'tensor<4x2xf32>', one per group}}
+  %w = chitu.dequantize %q, %s {group_size = 32 : i64} : (tensor<4x32xi8>, tensor<4x1xf32>) -> tensor<4x64xbf16>
+  return
+}
+
+// -----
+
+func.func @dequantize_int4_group(%q: tensor<4x32xi8>, %s: tensor<4x2xf32>) {
+  // expected-error @+1 {{group_size must be 32, 64 or 128, not 16}}
+  %w = chitu.dequantize %q, %s {group_size = 16 : i64} : (tensor<4x32xi8>, tensor<4x2xf32>) -> tensor<4x64xbf16>
+  return
+}
+
+// -----
+
+func.func @dequantize_zeros_without_groups(%q: tensor<4x8xi8>, %s: tensor<4x1xf32>, %z: tensor<4x1xf32>) {
+  // expected-error @+1 {{zero points need group_size (int4 groups)}}
+  %w = chitu.dequantize %q, %s, %z : (tensor<4x8xi8>, tensor<4x1xf32>, tensor<4x1xf32>) -> tensor<4x8xbf16>
   return
 }
 

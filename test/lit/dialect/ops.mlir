@@ -230,3 +230,17 @@ func.func @quantized_fp8() -> tensor<4x8xbf16> {
   %w = chitu.dequantize %q, %s : (tensor<4x8xf8E4M3FN>, tensor<4x1xf32>) -> tensor<4x8xbf16>
   return %w : tensor<4x8xbf16>
 }
+
+// -----
+
+// int4 groups (asymmetric: with zero points) round-trip.
+// CHECK-LABEL: func.func @quantized_int4
+func.func @quantized_int4() -> tensor<4x64xbf16> {
+  // CHECK: chitu.weight "w" {group_size = 32 : i64, part = "values", quantize = "int4_asym"} : tensor<4x32xi8>
+  %q = chitu.weight "w" {quantize = "int4_asym", group_size = 32 : i64, part = "values"} : tensor<4x32xi8>
+  %s = chitu.weight "w" {quantize = "int4_asym", group_size = 32 : i64, part = "scales"} : tensor<4x2xf32>
+  %z = chitu.weight "w" {quantize = "int4_asym", group_size = 32 : i64, part = "zeros"} : tensor<4x2xf32>
+  // CHECK: chitu.dequantize %{{.*}}, %{{.*}}, %{{.*}} {group_size = 32 : i64} : (tensor<4x32xi8>, tensor<4x2xf32>, tensor<4x2xf32>) -> tensor<4x64xbf16>
+  %w = chitu.dequantize %q, %s, %z {group_size = 32 : i64} : (tensor<4x32xi8>, tensor<4x2xf32>, tensor<4x2xf32>) -> tensor<4x64xbf16>
+  return %w : tensor<4x64xbf16>
+}

@@ -54,12 +54,29 @@ def Chitu_WeightOp : Chitu_Op<"weight", [Pure]> {
     %q = chitu.weight "lm_head.weight" {quantize = "int8_rows"} : tensor<32000x4096xi8>
     %s = chitu.weight "lm_head.weight" {quantize = "int8_rows"} : tensor<32000x1xf32>
     ```
+
+    `quantize = "fp8_rows"` is the same with `f8E4M3FN` values. `quantize = "int4_sym"` or
+    `"int4_asym"` quantizes groups of `group_size` (32, 64 or 128) consecutive elements of a
+    row to int4, two a byte; `part` names the part: the `i8` packed values `[rows, cols / 2]`,
+    the `f32` scales `[rows, cols / group_size]`, and (asymmetric only) the `f32` zero points
+    of the same shape.
+
+    ```mlir
+    %q = chitu.weight "w" {quantize = "int4_asym", group_size = 128 : i64, part = "values"}
+        : tensor<4096x2048xi8>
+    %s = chitu.weight "w" {quantize = "int4_asym", group_size = 128 : i64, part = "scales"}
+        : tensor<4096x32xf32>
+    %z = chitu.weight "w" {quantize = "int4_asym", group_size = 128 : i64, part = "zeros"}
+        : tensor<4096x32xf32>
+    ```
   }];
-  let arguments = (ins StrAttr:$name, OptionalAttr<StrAttr>:$quantize);
+  let arguments = (ins StrAttr:$name, OptionalAttr<StrAttr>:$quantize,
+                   OptionalAttr<I64Attr>:$group_size, OptionalAttr<StrAttr>:$part);
   let results = (outs AnyTypeOf<[Chitu_Tensor, Chitu_QuantizedTensor]>:$result);
   let builders = [
     OpBuilder<(ins "Type":$type, "StringRef":$name), [{
-      build($_builder, $_state, type, $_builder.getStringAttr(name), StringAttr());
+      build($_builder, $_state, type, $_builder.getStringAttr(name), StringAttr(), IntegerAttr(),
+            StringAttr());
     }]>
   ];
   let assemblyFormat = "$name attr-dict `:` type($result)";
@@ -657,10 +674,27 @@ def Chitu_DequantizeOp : Chitu_Op<"dequantize", [Pure]> {
     %w = chitu.dequantize %q, %s : (tensor<4096x4096xi8>, tensor<4096x1xf32>)
         -> tensor<4096x4096xbf16>
     ```
+
+    With `group_size = G` the values are int4 packed two a byte: `values` `[N, K / 2]` (`i8`;
+    byte `b` holds element `2b` in its low nibble and `2b + 1` in its high nibble, unsigned
+    `u` in 0..15), `scales` and the optional `zeros` `[N, K / G]` (one per group of G
+    consecutive elements of a row; without `zeros` every zero point is 8), and the result
+    `[N, K]` is `(u - zero) * scale`, computed in f32 and rounded to its type. Fused into a
+    product, the kernels may round the scale to A's 16-bit type or scale a group's sum
+    instead of each weight (a difference within that type's rounding).
+
+    ```mlir
+    %w = chitu.dequantize %q, %s, %z {group_size = 128 : i64}
+        : (tensor<4096x2048xi8>, tensor<4096x32xf32>, tensor<4096x32xf32>)
+        -> tensor<4096x4096xbf16>
+    ```
   }];
-  let arguments = (ins Chitu_QuantizedTensor:$values, RankedTensorOf<[F32]>:$scales);
+  let arguments = (ins Chitu_QuantizedTensor:$values, RankedTensorOf<[F32]>:$scales,
+                   Optional<RankedTensorOf<[F32]>>:$zeros, OptionalAttr<I64Attr>:$group_size);
   let results = (outs Chitu_FloatTensor:$result);
-  let assemblyFormat = "$values `,` $scales attr-dict `:` functional-type(operands, results)";
+  let assemblyFormat = [{
+    $values `,` $scales (`,` $zeros^)? attr-dict `:` functional-type(operands, results)
+  }];
   let hasVerifier = 1;
 }
 

@@ -14,7 +14,7 @@
 //              (epilogue: bias, activation, residual, cast), where one consumer may
 //              combine two products of the same width (silu(gate) * up). A product's
 //              weights may be dequantized in the kernel (B prologue: int8 rows times
-//              their scales, read transposed).
+//              their scales, fp8 rows, or int4 groups; read transposed).
 //   Single     any one op (attention, sampling, batched matmul, ...).
 //
 //===----------------------------------------------------------------------===//

@@ -38,7 +38,7 @@ def Raise : Pass<"chitu-raise", "func::FuncOp"> {
 }
 
 def QuantizeWeights : Pass<"chitu-quantize-weights", "ModuleOp"> {
-  let summary = "Stores the weights of linear layers as int8 with per-row scales";
+  let summary = "Stores the weights of linear layers as int8, fp8 or int4 with scales";
   let description = [{
     Precision assignment for weights (docs/precision.md). With `weight-dtype=int8` (or
     `fp8`: e4m3 values, `quantize = "fp8_rows"`, scale = row max / 448), every
@@ -47,12 +47,16 @@ def QuantizeWeights : Pass<"chitu-quantize-weights", "ModuleOp"> {
     the weight's int8 values and f32 per-row scales through `chitu.dequantize`. The matmul
     still computes in its float type with f32 accumulation; the weight takes 1 byte an element
     plus 4 a row. Other uses of the weight (a tied embedding's gather) keep the float weight.
-    An empty `weight-dtype` leaves the function alone.
+    An empty `weight-dtype` leaves the function alone. `int4` (symmetric, `quantize =
+    "int4_sym"`) and `int4_asym` (with zero points) store groups of `group-size` (32, 64 or
+    128) consecutive elements of a row as int4, two a byte, with an f32 scale (and zero point)
+    per group; a weight whose rows do not divide into groups stays as imported, with a warning.
 
     `rules-file` names a precision rule file (JSON or YAML, docs/precision.md): a list of
     rules, each a regular expression on weight names (`weights`) and/or on the kinds of the
     ops reading them (`ops`, e.g. `matmul`) with the `weight_dtype` to give them (`int8`,
-    `fp8`, or `keep`: as imported), and optionally a default `weight_dtype` for the rest. The first
+    `fp8`, `int4`, `int4_asym`, or `keep`: as imported; int4 rules may set their own
+    `group_size`), and optionally a default `weight_dtype` and `group_size` for the rest. The first
     rule that matches a linear layer's weight decides its type; weights no rule matches
     follow `weight-dtype` and `exclude`. A rule that matches no weight, an unknown key or
     type, or a pattern that is not a regular expression is an error.
@@ -70,7 +74,10 @@ def QuantizeWeights : Pass<"chitu-quantize-weights", "ModuleOp"> {
   }];
   let options = [
     Option<"weightDtype", "weight-dtype", "std::string", /*default=*/"\"\"",
-           "Storage type of linear layers' weights: int8 or fp8 (empty: as imported)">,
+           "Storage type of linear layers' weights: int8, fp8, int4 or int4_asym (empty: "
+           "as imported)">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
+           "int4: elements of a row per scale (32, 64 or 128)">,
     Option<"exclude", "exclude", "std::string", /*default=*/"\"lm_head\"",
            "Regular expression of weight names to keep as imported">,
     Option<"rulesFile", "rules-file", "std::string", /*default=*/"\"\"",
