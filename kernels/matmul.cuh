@@ -161,10 +161,15 @@ __device__ __forceinline__ void stage_rows(i64 M, int kc, int stride, i64 k0, S 
 // partial tiles are summed in shared memory. Rows of A are kept apart by a stride = 32 mod 64
 // elements, so the 16-byte fragment loads of neighbouring rows fall in different banks.
 
-// Whether the tensor-core routine takes a product of M rows (mmaOk: A's type is B's 16-bit type).
-template <typename TB> __device__ __forceinline__ bool gemv_uses_mma(i64 M, i64 K, bool mmaOk) {
+// Whether the tensor-core routine takes a product of M rows (mmaOk: A's type is B's 16-bit type;
+// TW the weights' storage type). int4 weights take one row there too: converted two at a time
+// in A's 16-bit type, they cost about 2 instructions a weight where the CUDA-core routine's
+// f32 conversion cost 6.6 (ncu, 8B gate/up: 1.41 TB/s), and the tensor cores have the time.
+template <typename TB, typename TW = TB>
+__device__ __forceinline__ bool gemv_uses_mma(i64 M, i64 K, bool mmaOk) {
 #if __CUDA_ARCH__ >= 800
-  return mmaOk && sizeof(TB) == 2 && M > 1 && M <= kMmaRows && K % 8 == 0;
+  return mmaOk && sizeof(TB) == 2 && M > (is_int4<TW>::value ? 0 : 1) && M <= kMmaRows &&
+         K % 8 == 0;
 #else
   return false;
 #endif
@@ -175,10 +180,10 @@ template <typename TB> __device__ __forceinline__ bool gemv_uses_mma(i64 M, i64 
 // only when it fits and each block has at least two column blocks to amortise it over:
 // with one, staging 16 rows of K costs as many loads as reading them straight through
 // load_a, plus barriers that stall the weight stream.
-template <typename TB>
+template <typename TB, typename TW = TB>
 __device__ __forceinline__ bool gemv_a_resident(i64 M, i64 K, bool mmaOk, int smemFloats,
                                                 i64 columnBlocks, i64 blocks) {
-  if (gemv_uses_mma<TB>(M, K, mmaOk))
+  if (gemv_uses_mma<TB, TW>(M, K, mmaOk))
     return M * mma_row_stride(K) * (i64)sizeof(TB) <= (i64)smemFloats * 4 &&
            columnBlocks >= 2 * blocks;
   return M * K <= kGemvSmemFloats;
@@ -197,7 +202,7 @@ template <typename TW> __device__ __forceinline__ int gemv_swizzles_a(i64 K) {
 template <typename TB, typename TW = TB, typename LoadA>
 __device__ __forceinline__ void gemv_stage_a(i64 M, i64 K, bool mmaOk, float *smem, LoadA load_a) {
   if constexpr (sizeof(TB) == 2) {
-    if (gemv_uses_mma<TB>(M, K, mmaOk)) {
+    if (gemv_uses_mma<TB, TW>(M, K, mmaOk)) {
       stage_rows(M, (int)K, mma_row_stride(K), 0, reinterpret_cast<TB *>(smem), load_a);
       return;
     }
@@ -305,6 +310,26 @@ struct Int4Groups {
   int shift; // log2 of the group size (5, 6 or 7)
 };
 
+// Nibbles 0 and 4 of `bits` (int4, unsigned) as a pair of TA: (128 + u) from the mantissa
+// of `magic`, plus `base` (-(128 + zero), a pair), times `scale` (a pair): fma.rn twice, the
+// first exact for integer zero points, the second rounding once.
+template <typename TA>
+__device__ __forceinline__ unsigned int4_pair_to_packed(unsigned bits, unsigned magic,
+                                                        unsigned base, unsigned scale) {
+  const unsigned biased = (bits & 0x000F000Fu) | magic; // LOP3
+  const unsigned one = is_bf16<TA>::value ? 0x3F803F80u : 0x3C003C00u;
+  const unsigned negZero = 0x80008000u;
+  unsigned d, r;
+  if constexpr (is_bf16<TA>::value) {
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(biased), "r"(one), "r"(base));
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(r) : "r"(d), "r"(scale), "r"(negZero));
+  } else {
+    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(biased), "r"(one), "r"(base));
+    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(r) : "r"(d), "r"(scale), "r"(negZero));
+  }
+  return r;
+}
+
 template <int NB, int CB, typename TA, typename TB, typename LoadA, typename Epilogue>
 __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, float *smem,
                                               bool aResident, LoadA load_a, ARows<TA> rows,
@@ -344,14 +369,20 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
       acc[c][j][0] = acc[c][j][1] = acc[c][j][2] = acc[c][j][3] = 0.0f;
   if constexpr (is_int4<TB>::value) {
     // int4: lane (g, t) loads the 32 weights k = 32t..32t+31 of a 128-wide slice of column g
-    // (one 16-byte load, one group: groups are 32..128 wide and aligned), makes them
-    // (nibble - zero) * scale in A's type and runs 8 products on them with the 4 A fragments
-    // of the same k. (K % 32 == 0: a lane's 32 values are all in or all out.)
+    // (one 16-byte load, one group: groups are 32..128 wide and aligned). Each 32-bit word
+    // (8 weights) becomes 4 pairs of A's 16-bit type with one LOP3 each: nibbles j and j + 4
+    // into the mantissas of 128.0 (bf16 0x4300; f16: 1024.0, 0x6400) are 128 + u exactly;
+    // minus 128 + zero (exact for integer zero points), times the scale (rounded once: the
+    // scale in A's type). The pairs hold elements (j, j + 4), so A's fragments are paired the
+    // same way by byte permutes (a_pairs). (K % 32 == 0: a lane's 32 values are all in or out.)
+    constexpr bool kBf16 = is_bf16<TA>::value;
+    constexpr unsigned kMagic = kBf16 ? 0x43004300u : 0x64006400u;
+    constexpr float kBase = kBf16 ? 128.0f : 1024.0f;
     const i64 groups = K >> q.shift;
     for (int s0 = warp * 128; s0 < K; s0 += kWarps * 128) {
       const int kk = s0 + 32 * t;
       uint4 raw[CB][NB];
-      float scale[CB][NB], bias[CB][NB];
+      unsigned scale[CB][NB], base[CB][NB]; // packed pairs of A's type
 #pragma unroll
       for (int c = 0; c < CB; ++c) {
         const i64 n = col0 + c * kGemvCols + g;
@@ -363,38 +394,31 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
           const i64 at = n * groups + (kk >> q.shift);
           const float sc = in ? S[j][at] : 0.0f;
           const float zero = in && q.zeros && q.zeros[j] ? q.zeros[j][at] : 8.0f;
-          // 128 + nibble (int4_biased) times the scale, minus (128 + zero) times it.
-          scale[c][j] = sc;
-          bias[c][j] = -(128.0f + zero) * sc;
+          scale[c][j] = exact_pair_to_packed<TA>(sc, sc);
+          base[c][j] = exact_pair_to_packed<TA>(-(kBase + zero), -(kBase + zero));
         }
       }
-      uint4 ap[4], aq[4];
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
-        ap[i] = a_fragment(g, kk + 8 * i);
-        aq[i] = a_fragment(g + 8, kk + 8 * i);
-      }
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const uint4 p = ap[i], r = aq[i];
-        const unsigned a0[4] = {p.x, r.x, p.y, r.y}, a1[4] = {p.z, r.z, p.w, r.w};
+        // A's 8 values h0..h7 as the pairs (h0, h4), (h1, h5), (h2, h6), (h3, h7) (loaded
+        // here, not ahead: registers; A is resident in shared memory whenever it fits).
+        const uint4 p = a_fragment(g, kk + 8 * i), r = a_fragment(g + 8, kk + 8 * i);
+        const unsigned a0[4] = {__byte_perm(p.x, p.z, 0x5410), __byte_perm(r.x, r.z, 0x5410),
+                                __byte_perm(p.x, p.z, 0x7632), __byte_perm(r.x, r.z, 0x7632)};
+        const unsigned a1[4] = {__byte_perm(p.y, p.w, 0x5410), __byte_perm(r.y, r.w, 0x5410),
+                                __byte_perm(p.y, p.w, 0x7632), __byte_perm(r.y, r.w, 0x7632)};
 #pragma unroll
         for (int c = 0; c < CB; ++c)
 #pragma unroll
           for (int j = 0; j < NB; ++j) {
             const uint4 v = raw[c][j];
             const unsigned word = i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
-            const float sc = scale[c][j], b = bias[c][j];
-            const unsigned w0 = exact_pair_to_packed<TA>(fmaf(int4_biased<0>(word), sc, b),
-                                                         fmaf(int4_biased<1>(word), sc, b));
-            const unsigned w1 = exact_pair_to_packed<TA>(fmaf(int4_biased<2>(word), sc, b),
-                                                         fmaf(int4_biased<3>(word), sc, b));
-            const unsigned w2 = exact_pair_to_packed<TA>(fmaf(int4_biased<4>(word), sc, b),
-                                                         fmaf(int4_biased<5>(word), sc, b));
-            const unsigned w3 = exact_pair_to_packed<TA>(fmaf(int4_biased<6>(word), sc, b),
-                                                         fmaf(int4_biased<7>(word), sc, b));
-            mma_16816(acc[c][j], a0, w0, w1, static_cast<const TA *>(nullptr));
-            mma_16816(acc[c][j], a1, w2, w3, static_cast<const TA *>(nullptr));
+            unsigned w[4];
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+              w[e] = int4_pair_to_packed<TA>(word >> (4 * e), kMagic, base[c][j], scale[c][j]);
+            mma_16816(acc[c][j], a0, w[0], w[1], static_cast<const TA *>(nullptr));
+            mma_16816(acc[c][j], a1, w[2], w[3], static_cast<const TA *>(nullptr));
           }
       }
     }
@@ -1007,8 +1031,10 @@ __device__ __forceinline__ void gemv_fused(i64 col0, i64 M, i64 N, i64 K, float 
                                            const float *const *S, Epilogue epilogue,
                                            Int4Groups q = {}) {
   if constexpr (is_int4<TB>::value) {
+    // Tensor cores take every row count when they can (a compile-time fact where mmaOk and K
+    // are constants: the CUDA-core routines then drop out of the kernel).
     if constexpr (sizeof(TA) == 2) {
-      if (gemv_uses_mma<TA>(M, K, mmaOk)) {
+      if (gemv_uses_mma<TA, TB>(kMmaRows, K, mmaOk)) {
         gemv_tile_mma<NB, CBRows>(col0, M, N, K, smem, aResident, load_a, rows, B, S, epilogue,
                                   q);
         return;
@@ -1016,7 +1042,7 @@ __device__ __forceinline__ void gemv_fused(i64 col0, i64 M, i64 N, i64 K, float 
     }
     if (M == 1)
       gemv_tile_int4<NB, 1, CBVector>(col0, M, N, K, smem, aResident, load_a, B, S, q, epilogue);
-    else if (!gemv_uses_mma<TA>(kMmaRows, K, mmaOk)) { // (tensor cores took 2..16 rows)
+    else {
       if (M <= 4)
         gemv_tile_int4<NB, 4, CBVector>(col0, M, N, K, smem, aResident, load_a, B, S, q,
                                         epilogue);

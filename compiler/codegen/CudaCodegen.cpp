@@ -1386,16 +1386,16 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   if (gemv) {
     // A's type on tensor cores (the routines' template argument; unused on CUDA cores).
     std::string tb = storageType(mmaType);
-    line("const bool mma_rows = few_rows && chitu::gemv_uses_mma<" + tb + ">(" + m + ", " + k +
-         ", mma_ok);");
+    line("const bool mma_rows = few_rows && chitu::gemv_uses_mma<" + tb + ", " + rhsStorage + ">(" +
+         m + ", " + k + ", mma_ok);");
     line("const long long gemv_cols = mma_rows ? " + std::to_string(mmaColumns) + " : " +
          std::to_string(vectorColumns) + ";");
     columnBlocks = fresh("iterations");
     line("const long long " + columnBlocks + " = mma_rows ? " + sizeVar(totalRowsMma, "cols") +
          " : " + sizeVar(totalRowsVector, "cols") + ";");
     line("const chitu::ARows<" + tb + "> a_rows" + aRowsInit + ";");
-    line("const bool a_resident = few_rows && chitu::gemv_a_resident<" + tb + ">(" + m + ", " + k +
-         ", mma_ok, smem_floats, " + columnBlocks + ", gridDim.x);");
+    line("const bool a_resident = few_rows && chitu::gemv_a_resident<" + tb + ", " + rhsStorage +
+         ">(" + m + ", " + k + ", mma_ok, smem_floats, " + columnBlocks + ", gridDim.x);");
     line("if (a_resident) {");
     ++indent_;
     line("chitu::gemv_stage_a<" + tb + ", " + rhsStorage + ">(" + m + ", " + k +

@@ -590,7 +590,8 @@ def fusion_cases():
                               qbody, [("%r", t(h))], attrs={"fusion": "unrounded weights"}))
         # int4 weights in groups: gate and up with zero points in groups of 64 (K = 256: the
         # one-row routine reads A swizzled), the down projection symmetric in groups of 32
-        # (K = 96). Values are random bytes (every nibble), zero points any float in [0, 15].
+        # (K = 96). Values are random bytes (every nibble), zero points integers in [0, 15]
+        # (as the quantizer, GPTQ and AWQ store them).
         h4 = [-1, 256]
         deq4 = lambda v, sc, z, shape, g: (  # noqa: E731
             f"chitu.dequantize {v}, {sc}{', ' + z if z else ''} {{group_size = {g} : i64}} : "
@@ -606,7 +607,7 @@ def fusion_cases():
                 f"%wd = {deq4('%dq', '%ds', None, [256, 96], 32)}",
                 f"%d = {mm('%a', '%wd', t([-1, 96]), t([256, 96]), t(h4))}",
                 f"%r = chitu.add %h, %d : ({t(h4)}, {t(h4)}) -> {t(h4)}"]
-        q4, sc4, z4 = {"range": [-128, 128]}, {"frange": [0.002, 0.03]}, {"frange": [0.0, 15.0]}
+        q4, sc4, z4 = {"range": [-128, 128]}, {"frange": [0.002, 0.03]}, {"range": [0, 16]}
         cases.append(Case(f"fuse_int4_swiglu_{dt}", "fuse_int4_swiglu", dt,
                           [("h", dt, h4, {}), ("w", dt, [256], {}),
                            ("gq", "i8", [96, 128], q4), ("gs", "f32", [96, 4], sc4),

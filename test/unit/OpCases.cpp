@@ -210,6 +210,10 @@ std::vector<NdArray> makeInputs(const OpCase &c, int64_t n, std::mt19937_64 &rng
                                                   s.hasFRange ? s.fhi : 448.0);
       for (double &v : a.values)
         v = f8e4m3ToFloat(floatToF8e4m3(float(dist(rng))));
+    } else if (isFloat(s.dtype) && s.hasRange) { // integer-valued floats (int4 zero points)
+      std::uniform_int_distribution<int64_t> dist(s.lo, s.hi - 1);
+      for (double &v : a.values)
+        v = double(dist(rng));
     } else if (isFloat(s.dtype)) {
       std::uniform_real_distribution<double> dist(s.hasFRange ? s.flo : -2.0,
                                                   s.hasFRange ? s.fhi : 2.0);

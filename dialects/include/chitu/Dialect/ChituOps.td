@@ -679,9 +679,11 @@ def Chitu_DequantizeOp : Chitu_Op<"dequantize", [Pure]> {
     byte `b` holds element `2b` in its low nibble and `2b + 1` in its high nibble, unsigned
     `u` in 0..15), `scales` and the optional `zeros` `[N, K / G]` (one per group of G
     consecutive elements of a row; without `zeros` every zero point is 8), and the result
-    `[N, K]` is `(u - zero) * scale`, computed in f32 and rounded to its type. Fused into a
-    product, the kernels may round the scale to A's 16-bit type or scale a group's sum
-    instead of each weight (a difference within that type's rounding).
+    `[N, K]` is `(u - zero) * scale`, computed in f32 and rounded to its type. Zero points
+    are integers in 0..15 (as the quantizer, GPTQ and AWQ store them). Fused into a product,
+    the kernels may round the scale to A's 16-bit type or scale a group's sum instead of each
+    weight (a difference within that type's rounding); they take `128 + zero` (or `1024 +
+    zero` in f16) as exact, which only integer zero points are.
 
     ```mlir
     %w = chitu.dequantize %q, %s, %z {group_size = 128 : i64}
