@@ -423,62 +423,62 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
       }
     }
   } else {
-  // K % 8 == 0, so a lane's 8 values of K are all in or all out.
-  for (int s0 = warp * 32; s0 < K; s0 += kWarps * 32 * U) {
-    // The slices' weights and A fragments are all requested before any is used: A from L2
-    // (not resident) costs a load latency per slice when it is fetched where it is consumed.
-    Raw raw[U][CB][NB];
-    uint4 ap[U], aq[U];
+    // K % 8 == 0, so a lane's 8 values of K are all in or all out.
+    for (int s0 = warp * 32; s0 < K; s0 += kWarps * 32 * U) {
+      // The slices' weights and A fragments are all requested before any is used: A from L2
+      // (not resident) costs a load latency per slice when it is fetched where it is consumed.
+      Raw raw[U][CB][NB];
+      uint4 ap[U], aq[U];
 #pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int kk = s0 + u * kWarps * 32 + 8 * t;
+      for (int u = 0; u < U; ++u) {
+        const int kk = s0 + u * kWarps * 32 + 8 * t;
 #pragma unroll
-      for (int c = 0; c < CB; ++c) {
-        const i64 n = col0 + c * kGemvCols + g;
+        for (int c = 0; c < CB; ++c) {
+          const i64 n = col0 + c * kGemvCols + g;
 #pragma unroll
-        for (int j = 0; j < NB; ++j)
-          raw[u][c][j] = (n < N && kk < K) ? *reinterpret_cast<const Raw *>(B[j] + n * K + kk)
-                                           : Raw{};
+          for (int j = 0; j < NB; ++j)
+            raw[u][c][j] = (n < N && kk < K) ? *reinterpret_cast<const Raw *>(B[j] + n * K + kk)
+                                             : Raw{};
+        }
+        ap[u] = a_fragment(g, kk);
+        aq[u] = a_fragment(g + 8, kk);
       }
-      ap[u] = a_fragment(g, kk);
-      aq[u] = a_fragment(g + 8, kk);
-    }
-    // B fragments: int8 weights converted (exactly) to A's type, all before the products.
-    uint4 w[U][CB][NB];
+      // B fragments: int8 weights converted (exactly) to A's type, all before the products.
+      uint4 w[U][CB][NB];
 #pragma unroll
-    for (int u = 0; u < U; ++u)
+      for (int u = 0; u < U; ++u)
 #pragma unroll
-      for (int c = 0; c < CB; ++c)
+        for (int c = 0; c < CB; ++c)
 #pragma unroll
-        for (int j = 0; j < NB; ++j) {
-          if constexpr (sizeof(TB) == 1) {
-            float f[8];
-            bytes4_to_floats<TB>(raw[u][c][j].x, f);
-            bytes4_to_floats<TB>(raw[u][c][j].y, f + 4);
-            w[u][c][j] =
-                make_uint4(exact_pair_to_packed<TA>(f[0], f[1]), exact_pair_to_packed<TA>(f[2], f[3]),
-                           exact_pair_to_packed<TA>(f[4], f[5]), exact_pair_to_packed<TA>(f[6], f[7]));
-          } else {
-            w[u][c][j] = raw[u][c][j];
+          for (int j = 0; j < NB; ++j) {
+            if constexpr (sizeof(TB) == 1) {
+              float f[8];
+              bytes4_to_floats<TB>(raw[u][c][j].x, f);
+              bytes4_to_floats<TB>(raw[u][c][j].y, f + 4);
+              w[u][c][j] =
+                  make_uint4(exact_pair_to_packed<TA>(f[0], f[1]), exact_pair_to_packed<TA>(f[2], f[3]),
+                             exact_pair_to_packed<TA>(f[4], f[5]), exact_pair_to_packed<TA>(f[6], f[7]));
+            } else {
+              w[u][c][j] = raw[u][c][j];
+            }
           }
-        }
 #pragma unroll
-    for (int u = 0; u < U; ++u) {
-      if (s0 + u * kWarps * 32 >= K)
-        break;
-      // One A fragment pair serves the CB column blocks.
-      const uint4 p = ap[u], q = aq[u];
-      const unsigned a0[4] = {p.x, q.x, p.y, q.y}, a1[4] = {p.z, q.z, p.w, q.w};
+      for (int u = 0; u < U; ++u) {
+        if (s0 + u * kWarps * 32 >= K)
+          break;
+        // One A fragment pair serves the CB column blocks.
+        const uint4 p = ap[u], q = aq[u];
+        const unsigned a0[4] = {p.x, q.x, p.y, q.y}, a1[4] = {p.z, q.z, p.w, q.w};
 #pragma unroll
-      for (int c = 0; c < CB; ++c)
+        for (int c = 0; c < CB; ++c)
 #pragma unroll
-        for (int j = 0; j < NB; ++j) {
-          mma_16816(acc[c][j], a0, w[u][c][j].x, w[u][c][j].y, static_cast<const TA *>(nullptr));
-          mma_16816(acc[c][j], a1, w[u][c][j].z, w[u][c][j].w, static_cast<const TA *>(nullptr));
-        }
+          for (int j = 0; j < NB; ++j) {
+            mma_16816(acc[c][j], a0, w[u][c][j].x, w[u][c][j].y, static_cast<const TA *>(nullptr));
+            mma_16816(acc[c][j], a1, w[u][c][j].z, w[u][c][j].w, static_cast<const TA *>(nullptr));
+          }
+      }
     }
   }
-  } // (int4 or not)
   // C fragment: (row g, columns 2t, 2t+1) and (row g + 8, the same columns); the 8 warps'
   // tiles of each column block are summed in shared memory, one column block at a time.
 #pragma unroll
