@@ -107,14 +107,14 @@ def main():
                            text=True)
         check(r.returncode != 0 and words in r.stderr, f"--place {rule!r}: {r.stderr!r}")
 
-    # Quantized at load (config-only int8/fp8 models): a weight row with a NaN, or a tensor
+    # Quantized at load (config-only int8/fp8/int4 models): a weight row with a NaN, or a tensor
     # of another shape than the model quantizes, is refused with its name and reason.
     if not args.cbin:
         config_only = os.path.join(args.work, "config-only")
         os.makedirs(config_only, exist_ok=True)
         shutil.copy(os.path.join(model_dir, "config.json"), config_only)
         target = "model.layers.1.self_attn.q_proj.weight"
-        for fmt in ["int8", "fp8"]:
+        for fmt in ["int8", "fp8", "int4", "int4_asym"]:
             qcbin = os.path.join(args.work, f"tiny-llama-{fmt}.cbin")
             run([tool("chitu-compile"), config_only, "-o", qcbin, "--quiet", "--weight-dtype", fmt])
             for what, words in [("nan", "row 5 holds a NaN or an infinity and cannot be quantized"),
