@@ -514,6 +514,40 @@ __device__ __forceinline__ void gemv_tile_mma(i64 col0, i64 M, i64 N, i64 K, flo
 #endif
 }
 
+// The end of the CUDA-core matrix-vector routines: each lane's partial sums of column
+// n0 + c * kGemvCols (warp-wide), product j's scaled by S[j][n] when S and S[j] are set
+// (rows of int8 / fp8 weights), handed to epilogue(m, n, out) by lane 0.
+template <int NB, int MaxRows, int CB, typename Epilogue>
+__device__ __forceinline__ void gemv_reduce_columns(float (&acc)[CB][NB][MaxRows], i64 n0, i64 M,
+                                                    i64 N, const float *const *S,
+                                                    Epilogue epilogue) {
+  const int lane = threadIdx.x & 31;
+#pragma unroll
+  for (int c = 0; c < CB; ++c) {
+    const i64 n = n0 + c * kGemvCols;
+    if (n >= N)
+      break;
+#pragma unroll
+    for (int m = 0; m < MaxRows; ++m) {
+      if (m >= M)
+        break;
+      float out[NB];
+#pragma unroll
+      for (int j = 0; j < NB; ++j) {
+        float v = acc[c][j][m];
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1)
+          v += __shfl_xor_sync(0xffffffffu, v, off);
+        out[j] = __shfl_sync(0xffffffffu, v, 0);
+        if (S && S[j])
+          out[j] *= S[j][n];
+      }
+      if (lane == 0)
+        epilogue(m, n, out);
+    }
+  }
+}
+
 // CB columns per warp (warp w of the block's 8 takes columns col0 + c * 8 + w, c < CB).
 // Quantized weights (TB = signed char): product j's column n is scaled by S[j][n] once its
 // sum is complete (S null: no scales), so each weight costs a conversion and an FMA.
@@ -699,30 +733,7 @@ __device__ __forceinline__ void gemv_tile_fused(i64 col0, i64 M, i64 N, i64 K, f
       }
     }
   }
-#pragma unroll
-  for (int c = 0; c < CB; ++c) {
-    const i64 n = n0 + c * kGemvCols;
-    if (n >= N)
-      break;
-#pragma unroll
-    for (int m = 0; m < MaxRows; ++m) {
-      if (m >= M)
-        break;
-      float out[NB];
-#pragma unroll
-      for (int j = 0; j < NB; ++j) {
-        float v = acc[c][j][m];
-#pragma unroll
-        for (int off = 16; off > 0; off >>= 1)
-          v += __shfl_xor_sync(0xffffffffu, v, off);
-        out[j] = __shfl_sync(0xffffffffu, v, 0);
-        if (S && S[j])
-          out[j] *= S[j][n];
-      }
-      if (lane == 0)
-        epilogue(m, n, out);
-    }
-  }
+  gemv_reduce_columns<NB, MaxRows, CB>(acc, n0, M, N, S, epilogue);
 }
 
 // int4 weights on CUDA cores (every row count without tensor cores; 1 row with them): CB
@@ -839,28 +850,7 @@ __device__ __forceinline__ void gemv_tile_int4(i64 col0, i64 M, i64 N, i64 K, fl
         cur = next;
     }
   }
-#pragma unroll
-  for (int c = 0; c < CB; ++c) {
-    const i64 n = n0 + c * kGemvCols;
-    if (n >= N)
-      break;
-#pragma unroll
-    for (int m = 0; m < MaxRows; ++m) {
-      if (m >= M)
-        break;
-      float out[NB];
-#pragma unroll
-      for (int j = 0; j < NB; ++j) {
-        float v = acc[c][j][m];
-#pragma unroll
-        for (int off = 16; off > 0; off >>= 1)
-          v += __shfl_xor_sync(0xffffffffu, v, off);
-        out[j] = __shfl_sync(0xffffffffu, v, 0);
-      }
-      if (lane == 0)
-        epilogue(m, n, out);
-    }
-  }
+  gemv_reduce_columns<NB, MaxRows, CB>(acc, n0, M, N, nullptr, epilogue); // (groups scaled)
 }
 
 // ---- many rows of 16-bit operands: tensor cores ---------------------------------------

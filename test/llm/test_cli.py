@@ -167,6 +167,24 @@ def main():
     return 1 if failures else 0
 
 
+def copy_model(model_dir, out):
+    """Copies the model's config and tokenizer files to `out`; returns its safetensors header
+    (a dict) and body (a bytearray) for the caller to change and write_safetensors."""
+    os.makedirs(out, exist_ok=True)
+    for f in ["config.json", "tokenizer.json", "generation_config.json"]:
+        shutil.copy(os.path.join(model_dir, f), out)
+    data = bytearray(open(os.path.join(model_dir, "model.safetensors"), "rb").read())
+    n = struct.unpack("<Q", data[:8])[0]
+    return json.loads(data[8:8 + n]), data[8 + n:]
+
+
+def write_safetensors(out, header, body):
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(os.path.join(out, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + bytes(body))
+
+
 def int4_dequantized(w, group, asym):
     """numpy's int4 groups (docs/precision.md) of a float32 [rows, cols] matrix, dequantized:
     (nibble - zero) * scale in float32."""
@@ -194,13 +212,7 @@ def bf16_bits(x):
 def write_fake_quant_checkpoint(model_dir, out, group, asym):
     """A copy of the bf16 model whose linear layers' weights (not lm_head; rows that divide
     into groups) hold numpy's int4 dequantized values; returns how many it replaced."""
-    os.makedirs(out, exist_ok=True)
-    for f in ["config.json", "tokenizer.json", "generation_config.json"]:
-        shutil.copy(os.path.join(model_dir, f), out)
-    data = bytearray(open(os.path.join(model_dir, "model.safetensors"), "rb").read())
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    body = data[8 + n:]
+    header, body = copy_model(model_dir, out)
     replaced = 0
     for name, t in header.items():
         if name == "__metadata__" or not re.search(r"_proj\.weight$", name):
@@ -214,21 +226,14 @@ def write_fake_quant_checkpoint(model_dir, out, group, asym):
         w = bits.view(np.float32).reshape(rows, cols)
         body[a:b] = bf16_bits(int4_dequantized(w, group, asym)).tobytes()
         replaced += 1
-    with open(os.path.join(out, "model.safetensors"), "wb") as f:
-        f.write(data[:8 + n] + bytes(body))
+    write_safetensors(out, header, body)
     return replaced
 
 
 def write_bad_checkpoint(model_dir, out, name, what):
     """A copy of the model whose tensor `name` (bf16 [128, 128]) holds a NaN in row 5
     ("nan") or is declared [64, 256] ("shape", the same bytes)."""
-    os.makedirs(out, exist_ok=True)
-    for f in ["config.json", "tokenizer.json", "generation_config.json"]:
-        shutil.copy(os.path.join(model_dir, f), out)
-    data = bytearray(open(os.path.join(model_dir, "model.safetensors"), "rb").read())
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    body = data[8 + n:]
+    header, body = copy_model(model_dir, out)
     t = header[name]
     assert t["dtype"] == "BF16" and t["shape"] == [128, 128], t
     if what == "nan":
@@ -236,10 +241,7 @@ def write_bad_checkpoint(model_dir, out, name, what):
         body[at:at + 2] = struct.pack("<H", 0x7FC0)
     else:
         t["shape"] = [64, 256]
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(os.path.join(out, "model.safetensors"), "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + bytes(body))
+    write_safetensors(out, header, body)
 
 
 if __name__ == "__main__":
