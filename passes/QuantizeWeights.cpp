@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "chitu/Passes/Passes.h"
+#include "support/Quantize.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -36,9 +37,6 @@ enum class WeightFormat { Keep, Int8, Fp8, Int4, Int4Asym };
 bool isInt4(WeightFormat format) {
   return format == WeightFormat::Int4 || format == WeightFormat::Int4Asym;
 }
-
-/// int4 group sizes the kernels and runtime/support/Quantize.h take.
-bool isInt4GroupSize(int64_t group) { return group == 32 || group == 64 || group == 128; }
 
 std::optional<WeightFormat> parseFormat(StringRef name) {
   if (name == "int8")
@@ -212,7 +210,7 @@ private:
     if (failed(scalar(node, value, error)))
       return failure();
     int64_t group = 0;
-    if (StringRef(value).getAsInteger(10, group) || !isInt4GroupSize(group))
+    if (StringRef(value).getAsInteger(10, group) || !::chitu::isInt4GroupSize(group))
       return fail(node, "group_size must be 32, 64 or 128, not '" + value + "'", error);
     return group;
   }
@@ -270,7 +268,7 @@ struct QuantizeWeightsPass : mlir::chitu::impl::QuantizeWeightsBase<QuantizeWeig
       if (rules.defaultGroupSize)
         defaultGroup = *rules.defaultGroupSize;
     }
-    if (!isInt4GroupSize(defaultGroup))
+    if (!::chitu::isInt4GroupSize(defaultGroup))
       return fail("group size " + Twine(defaultGroup) + " is not supported (32, 64 or 128)");
     llvm::Regex keep(exclude);
     std::string regexError;

@@ -18,6 +18,7 @@
 #include "nvrtc/NvrtcCompiler.h"
 #include "support/Format.h"
 #include "support/Json.h"
+#include "support/Quantize.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -418,7 +419,7 @@ int main(int argc, char **argv) {
     fatal("--weight-dtype: '" + weightDtype +
           "' is not supported (int8, fp8, int4, int4_asym; bf16/fp16/fp32 weights follow "
           "--precision)");
-  if (groupSize != 32 && groupSize != 64 && groupSize != 128)
+  if (!::chitu::isInt4GroupSize(groupSize))
     fatal("--group-size: " + std::to_string(groupSize) + " is not supported (32, 64 or 128)");
   if (groupSize.getNumOccurrences() && weightDtype.find("int4") == std::string::npos &&
       precisionRules.empty())

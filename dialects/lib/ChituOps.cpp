@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "chitu/Dialect/ChituOps.h"
+#include "support/Quantize.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -159,9 +160,6 @@ LogicalResult verifyAxis(Operation *op, int64_t axis, int64_t rank, StringRef wh
 // Values
 //===----------------------------------------------------------------------===//
 
-// int4 group sizes the kernels and runtime/support/Quantize.h take.
-static bool isInt4GroupSize(int64_t group) { return group == 32 || group == 64 || group == 128; }
-
 LogicalResult WeightOp::verify() {
   if (getName().empty())
     return emitOpError("needs a non-empty name");
@@ -191,7 +189,7 @@ LogicalResult WeightOp::verify() {
                                  << type;
     return success();
   }
-  if (!getGroupSize() || !isInt4GroupSize(int64_t(*getGroupSize())))
+  if (!getGroupSize() || !::chitu::isInt4GroupSize(int64_t(*getGroupSize())))
     return emitOpError(format) << " needs group_size 32, 64 or 128";
   std::optional<StringRef> part = getPart();
   const bool zeros = part && *part == "zeros";
@@ -226,7 +224,7 @@ LogicalResult DequantizeOp::verify() {
   }
   // int4 groups: values [N, K / 2] packed, scales (and zeros) [N, K / G], result [N, K].
   const int64_t group = int64_t(*getGroupSize());
-  if (!isInt4GroupSize(group))
+  if (!::chitu::isInt4GroupSize(group))
     return emitOpError("group_size must be 32, 64 or 128, not ") << group;
   if (!values.getElementType().isInteger(8) || values.getRank() != 2 || result.getRank() != 2 ||
       !values.hasStaticShape() || !result.hasStaticShape())

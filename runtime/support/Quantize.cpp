@@ -113,8 +113,6 @@ template <typename Part> bool parallelRows(int64_t rows, int64_t cols, int64_t &
 
 } // namespace
 
-bool isInt4GroupSize(int64_t group) { return group == 32 || group == 64 || group == 128; }
-
 bool quantizeInt4Groups(Int4Scheme scheme, int64_t group, const void *src, DType srcType,
                         int64_t rows, int64_t cols, uint8_t *values, float *scales, float *zeros,
                         int64_t &badRow) {

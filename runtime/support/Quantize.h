@@ -39,8 +39,9 @@ bool quantizeRows(RowFormat format, const void *src, DType srcType, int64_t rows
 // Every element is within half a step (scale / 2) of its value; an all-zero group has scale 1.
 enum class Int4Scheme { Symmetric, Asymmetric };
 
-// Whether `group` is a supported int4 group size (32, 64, 128).
-bool isInt4GroupSize(int64_t group);
+// Whether `group` is a supported int4 group size (32, 64, 128): the one list the dialect's
+// verifiers, the compiler's flags and rules, and the loader check against.
+inline bool isInt4GroupSize(int64_t group) { return group == 32 || group == 64 || group == 128; }
 
 // Quantizes all rows (cols % group == 0; in parallel). `zeros` is written for the asymmetric
 // scheme only (may be null for the symmetric one). False, with the row in `badRow`, at a NaN or
