@@ -1115,9 +1115,16 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
   bool gemv = true;
   Type rhsType = elementType(storedWeights(0));
   const std::string rhsStorage = weightType(0);
+  // int4 products share one group size in the matrix-vector routine (it takes one shift);
+  // others (rule files may mix them) take the tiles.
+  auto groupOf = [&](unsigned i) {
+    DequantizeOp dq = shape.rhsDequantize[i];
+    return dq ? dq.getGroupSize().value_or(0) : uint64_t(0);
+  };
   for (unsigned i = 0; i < shape.matmuls.size(); ++i)
     gemv &= MatmulOp(shape.matmuls[i]).getTransposeRhs() &&
             elementType(storedWeights(i)) == rhsType && weightType(i) == rhsStorage &&
+            groupOf(i) == groupOf(0) &&
             (isa<BFloat16Type, Float16Type, Float32Type>(rhsType) ||
              (isa<IntegerType, Float8E4M3FNType>(rhsType) && shape.rhsDequantize[i]));
   // 2..16 rows of 16-bit A and B go to tensor cores (gemv_tile_mma), which keeps A resident in
@@ -1508,12 +1515,7 @@ LogicalResult KernelEmitter::emitFusedMatmul(const KernelShape &shape) {
               return failure();
             zero = *z;
           }
-          if (dq.getGroupSize()) {
-            // One group size per kernel (the routine takes one shift).
-            if (group && group != int64_t(*dq.getGroupSize()))
-              return mm.emitOpError("int4 products of one kernel must share their group size");
-            group = int64_t(*dq.getGroupSize());
-          }
+          group = int64_t(groupOf(j)); // one for all (the gemv condition)
         }
         scalePointers += (scalePointers.empty() ? "" : ", ") + scale;
         zeroPointers += (zeroPointers.empty() ? "" : ", ") + zero;
