@@ -517,8 +517,9 @@ FailureOr<Offset<cb::Kernel>> Writer::kernel(KernelOp k, const ShapeAnalysis &sh
   auto blockVec = fbb_.CreateVector(block);
   auto scalarVec = exprs(scalars);
   Offset<cb::Expr> sharedExpr = rule.sharedBytesExpr ? expr(*rule.sharedBytesExpr) : 0;
+  Offset<cb::Expr> scratchExpr = rule.scratchBytes ? expr(*rule.scratchBytes) : 0;
   auto launch = cb::CreateLaunch(fbb_, gridVec, blockVec, rule.sharedBytes, scalarVec,
-                                 rule.usesStatus, sharedExpr);
+                                 rule.usesStatus, sharedExpr, scratchExpr);
   std::vector<Offset<cb::Binary>> binaries;
   for (const auto &[arch, cubin] : ck.binaries) {
     // Kernels with the same code (one per layer) point at one stored cubin.

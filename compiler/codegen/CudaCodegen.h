@@ -63,6 +63,10 @@ struct LaunchRule {
   std::vector<int64_t> scalarSymbols;
   /// The kernel takes a pointer to a status word it sets on errors (bad gather index).
   bool usesStatus = false;
+  /// When set, the kernel takes a pointer (after the symbols) to a device scratch buffer of
+  /// at least this many bytes, zeroed when the runtime allocates it and shared by the
+  /// kernels of a run (they keep any counters they use in it zero between launches).
+  std::optional<SymExpr> scratchBytes;
   std::optional<LibraryRule> library;
 };
 

@@ -327,6 +327,8 @@ Status validateKernel(const cbin::Artifact &a, uint32_t index) {
           validateExprField(l->scalar_args()->Get(i), numSymbols, what + " scalar"));
   if (l->shared_bytes_expr())
     CHITU_RETURN_IF_ERROR(validateExprField(l->shared_bytes_expr(), numSymbols, what + " shared"));
+  if (l->scratch_bytes())
+    CHITU_RETURN_IF_ERROR(validateExprField(l->scratch_bytes(), numSymbols, what + " scratch"));
   if (!k->tiles_symbol() != !k->tiles_when())
     return invalidArtifact(what + ": tiles_symbol and tiles_when come together");
   if (k->tiles_when())

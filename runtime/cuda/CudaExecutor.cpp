@@ -69,6 +69,8 @@ public:
       d_->cuMemFreeHost(hostArena_);
     if (libraryWorkspace_)
       d_->cuMemFree(libraryWorkspace_);
+    if (kernelScratch_)
+      d_->cuMemFree(kernelScratch_);
     gemm_.reset();
     if (status_)
       d_->cuMemFree(status_);
@@ -238,12 +240,13 @@ public:
       }
     // Reused from run to run: a decode step replayed from a graph allocates nothing here.
     // A step is one launch, or several on the library route (stepBegin_ says where each
-    // step's start). A library workspace too small for this run is replaced, and the steps
-    // prepared again with its address.
+    // step's start). A library workspace or kernel scratch too small for this run is
+    // replaced, and the steps prepared again with its address.
     for (int attempt = 0; attempt < 2; ++attempt) {
       launches_.clear();
       stepBegin_.assign(1, 0);
       libraryNeeded_ = 0;
+      scratchNeeded_ = 0;
       const bool streaming = entry == placementEntry_ && !streamed_.empty();
       // The CPU steps' shapes, kept alive by their launches (and graphs of them); copied only
       // when the sizes change (the symbols fix every shape), not on every decode step.
@@ -269,15 +272,28 @@ public:
           prepareCopiesAfter(s);
         stepBegin_.push_back(launches_.size());
       }
-      if (libraryNeeded_ <= libraryWorkspaceBytes_)
+      if (libraryNeeded_ <= libraryWorkspaceBytes_ && scratchNeeded_ <= kernelScratchBytes_)
         break;
       CHITU_CU(d_->cuStreamSynchronize(stream_));
-      if (libraryWorkspace_)
-        CHITU_CU(d_->cuMemFree(libraryWorkspace_));
-      libraryWorkspace_ = 0;
-      libraryWorkspaceBytes_ = 0;
-      CHITU_CU(d_->cuMemAlloc(&libraryWorkspace_, libraryNeeded_));
-      libraryWorkspaceBytes_ = libraryNeeded_;
+      if (libraryNeeded_ > libraryWorkspaceBytes_) {
+        if (libraryWorkspace_)
+          CHITU_CU(d_->cuMemFree(libraryWorkspace_));
+        libraryWorkspace_ = 0;
+        libraryWorkspaceBytes_ = 0;
+        CHITU_CU(d_->cuMemAlloc(&libraryWorkspace_, libraryNeeded_));
+        libraryWorkspaceBytes_ = libraryNeeded_;
+      }
+      if (scratchNeeded_ > kernelScratchBytes_) {
+        if (kernelScratch_)
+          CHITU_CU(d_->cuMemFree(kernelScratch_));
+        kernelScratch_ = 0;
+        kernelScratchBytes_ = 0;
+        const uint64_t words = (scratchNeeded_ + 3) / 4;
+        CHITU_CU(d_->cuMemAlloc(&kernelScratch_, words * 4));
+        // Zero, so that the kernels' counters start at zero (they return them to it).
+        CHITU_CU(d_->cuMemsetD32Async(kernelScratch_, 0, words, stream_));
+        kernelScratchBytes_ = words * 4;
+      }
     }
     timingCopies_ = timed && entry == placementEntry_ && !streamed_.empty();
     if (timingCopies_)
@@ -906,6 +922,14 @@ private:
                                std::to_string(l.shared_bytes()));
       out.sharedBytes = unsigned(*bytes);
     }
+    if (l.scratch_bytes()) {
+      auto bytes = shapes.eval(*l.scratch_bytes());
+      if (!bytes.isOk())
+        return bytes.status();
+      if (*bytes < 0)
+        return invalidArtifact("a launch asks for a negative amount of scratch");
+      scratchNeeded_ = std::max(scratchNeeded_, uint64_t(*bytes));
+    }
     CHITU_RETURN_IF_ERROR(kernelParams(step, stepIndex, shapes, out.params));
     if (gemm_ && k.library()) { // replaces the launch where the route applies
       auto when = shapes.eval(*k.library()->when());
@@ -954,7 +978,7 @@ private:
   }
 
   // A kernel's parameters: its outputs, its inputs, the status word if it takes one, its
-  // scalars.
+  // scalars, the kernel scratch if it takes it.
   Status kernelParams(const cbin::Step &step, uint32_t stepIndex, const EntryShapes &shapes,
                       std::vector<uint64_t> &params) const {
     const cbin::Launch &l = *model_->artifact().kernels()->Get(step.kernel())->launch();
@@ -972,6 +996,8 @@ private:
           return v.status();
         params.push_back(uint64_t(*v));
       }
+    if (l.scratch_bytes())
+      params.push_back(kernelScratch_);
     return Status::ok();
   }
 
@@ -1200,6 +1226,9 @@ private:
   bool libraryOffered_ = false;
   CUdeviceptr libraryWorkspace_ = 0;
   uint64_t libraryWorkspaceBytes_ = 0, libraryNeeded_ = 0;
+  // Kernel scratch (cbin Launch.scratch_bytes): zeroed when allocated; shared by the kernels.
+  CUdeviceptr kernelScratch_ = 0;
+  uint64_t kernelScratchBytes_ = 0, scratchNeeded_ = 0;
   std::vector<size_t> stepBegin_; // launches_[stepBegin_[s] .. stepBegin_[s + 1]): step s
   std::vector<CUevent> events_;   // profiling: one before each step and one after the last
   LaunchList launches_;           // the current run's, prepared before any is issued

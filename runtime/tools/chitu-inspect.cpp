@@ -327,6 +327,8 @@ void printText(const Model &m, const SymbolValues &symbols) {
         grid.back() += ") tiles when (" + exprText(k->tiles_when(), e);
       if (const cbin::Expr *s = k->launch()->shared_bytes_expr())
         shared = exprText(s, e) + " B (at most " + shared + ")";
+      if (const cbin::Expr *s = k->launch()->scratch_bytes())
+        shared += ", global scratch " + exprText(s, e) + " B";
       std::printf("  %s: ops [%s]\n    grid (%s) block (%u, %u, %u) shared %s\n"
                   "    binaries: %s\n",
                   k->name()->c_str(), joined(ops).c_str(), joined(grid).c_str(),
@@ -537,6 +539,8 @@ void printJson(const Model &m, const SymbolValues &symbols) {
       j.key("shared_bytes").value(uint64_t(k->launch()->shared_bytes()));
       if (const cbin::Expr *s = k->launch()->shared_bytes_expr())
         j.key("shared_bytes_expr").value(exprText(s, e));
+      if (const cbin::Expr *s = k->launch()->scratch_bytes())
+        j.key("scratch_bytes").value(exprText(s, e));
       j.key("binaries").beginArray();
       if (k->binaries())
         for (const cbin::Binary *b : *k->binaries()) {
