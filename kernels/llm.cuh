@@ -19,7 +19,7 @@ constexpr unsigned kErrorInvalidProbabilities = 2;
 // online softmax (running max m, sum l, weighted values). Each lane has two keys in flight
 // per round, and the block table is read a round ahead. The groups merge by shuffles within a
 // warp, the warps through shared memory.
-// `scratch` holds kWarps * (2 + D) floats.
+// `scratch` holds paged_attention_smem_floats(D, kWarps, GH) floats.
 __host__ __device__ constexpr int pow2_at_least(int x) {
   int p = 1;
   while (p < x)
@@ -53,26 +53,52 @@ __device__ __forceinline__ void merge_softmax_state(float &m, float &l, float (&
 // GH query heads h0 .. h0 + GH - 1 of one KV head (GQA) at once: every key and value row read
 // serves all of them (GH = 1: one head). With GH > 1 each lane keeps GH query and accumulator
 // rows, so it keeps one key per round in flight instead of kUnroll (registers).
+// The keys token t attends to, lo .. last (last < lo: none, e.g. a bad sequence or position,
+// which the attention routine reports).
+struct KeyRange {
+  i64 lo, last;
+  bool valid;
+};
+template <typename TS, typename TP>
+__device__ __forceinline__ KeyRange attention_keys(const TS *__restrict__ seqs,
+                                                   const TP *__restrict__ positions, i64 t,
+                                                   i64 numSeqs, i64 maxBlocks, i64 blockSize,
+                                                   i64 window) {
+  const i64 s = (i64)seqs[t], p = (i64)positions[t];
+  const bool valid = s >= 0 && s < numSeqs && p >= 0 && p < maxBlocks * blockSize;
+  const i64 lo = window > 0 ? (p - window + 1 > 0 ? p - window + 1 : 0) : 0;
+  return {lo, valid ? p : lo - 1, valid};
+}
+
+// With parts > 1 the routine takes only part `part` of the token's keys (parts of equal
+// size) and writes, for each head g, the part's running max, sum and unnormalised output
+// (D values) to partial + g * kSplitMaxParts * (2 + D), for paged_attention_split.
 template <int D, int kWarps, int GH, typename T, typename TT, typename TS, typename TP>
 __device__ void paged_attention_one(const T *__restrict__ q, const T *__restrict__ kc,
                                     const T *__restrict__ vc, const TT *__restrict__ tables,
                                     const TS *__restrict__ seqs, const TP *__restrict__ positions,
                                     T *__restrict__ out, i64 t, i64 h0, i64 heads, i64 kvHeads,
                                     i64 blockSize, i64 numBlocks, i64 numSeqs, i64 maxBlocks,
-                                    float scale, i64 window, unsigned *status, float *scratch) {
+                                    float scale, i64 window, unsigned *status, float *scratch,
+                                    int part = 0, int parts = 1, float *partial = nullptr) {
   using L = AttentionLayout<D, T>;
   constexpr int kVec = L::kVec, kGroup = L::kGroup, kPerLane = L::kPerLane;
   constexpr int kU = GH > 1 ? 1 : L::kUnroll;
   constexpr int kLaneValues = kPerLane * kVec;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int group = lane / kGroup, inGroup = lane % kGroup;
-  const i64 s = (i64)seqs[t], p = (i64)positions[t];
+  const i64 s = (i64)seqs[t];
   const i64 kvh = h0 / (heads / kvHeads);
-  const bool valid = s >= 0 && s < numSeqs && p >= 0 && p < maxBlocks * blockSize;
-  if (!valid && threadIdx.x == 0)
+  const KeyRange keys =
+      attention_keys(seqs, positions, t, numSeqs, maxBlocks, blockSize, window);
+  if (!keys.valid && threadIdx.x == 0)
     report_error(status, kErrorIndexOutOfRange);
-  const i64 lo = window > 0 ? (p - window + 1 > 0 ? p - window + 1 : 0) : 0;
-  const i64 last = valid ? p : lo - 1;
+  i64 lo = keys.lo, last = keys.last;
+  if (parts > 1) {
+    const i64 per = (last - lo + parts) / parts;
+    lo += part * per;
+    last = min(last, lo + per - 1);
+  }
 
   // The lane's dimensions: vectors inGroup, inGroup + kGroup, ... of the row.
   float qr[GH][kLaneValues], acc[GH][kLaneValues];
@@ -184,9 +210,9 @@ __device__ void paged_attention_one(const T *__restrict__ q, const T *__restrict
       m[g] = mNew;
     }
   }
+  // Merge the groups of the warp (lanes with the same inGroup hold the same dimensions).
 #pragma unroll
-  for (int g = 0; g < GH; ++g) {
-    // Merge the groups of the warp (lanes with the same inGroup hold the same dimensions).
+  for (int g = 0; g < GH; ++g)
 #pragma unroll
     for (int off = kGroup; off < 32; off <<= 1) {
       float oacc[kLaneValues];
@@ -197,11 +223,16 @@ __device__ void paged_attention_one(const T *__restrict__ q, const T *__restrict
       const float ol = __shfl_xor_sync(0xffffffffu, l[g], off);
       merge_softmax_state(m[g], l[g], acc[g], om, ol, oacc);
     }
-    // Merge the warps: scratch[w] = m, scratch[kWarps + w] = l, then kWarps rows of D (one
-    // head at a time, so scratch stays kWarps * (2 + D) floats).
+  // Merge the warps, all heads at once (paged_attention_smem_floats): each warp's m, l and
+  // D values per head; then thread (g, w) computes warp w's weight exp(m_w - max) for head g
+  // (and w = 0 the head's max and sum), and thread (g, d) sums dimension d over the warps.
+  float *mS = scratch, *lS = mS + GH * kWarps, *fS = lS + GH * kWarps, *totals = fS + GH * kWarps;
+  float *accS = totals + 2 * GH;
+#pragma unroll
+  for (int g = 0; g < GH; ++g) {
     if (lane == 0) {
-      scratch[warp] = m[g];
-      scratch[kWarps + warp] = l[g];
+      mS[g * kWarps + warp] = m[g];
+      lS[g * kWarps + warp] = l[g];
     }
     if (group == 0) {
 #pragma unroll
@@ -210,25 +241,48 @@ __device__ void paged_attention_one(const T *__restrict__ q, const T *__restrict
         if (vi < L::kVecs)
 #pragma unroll
           for (int i = 0; i < kVec; ++i)
-            scratch[2 * kWarps + warp * D + vi * kVec + i] = acc[g][r * kVec + i];
+            accS[(g * kWarps + warp) * D + vi * kVec + i] = acc[g][r * kVec + i];
       }
     }
-    __syncthreads();
-    float mAll = -inf_f32();
-    for (int w = 0; w < kWarps; ++w)
-      mAll = max_f32(mAll, scratch[w]);
-    float lAll = 0.0f;
-    for (int w = 0; w < kWarps; ++w)
-      lAll += scratch[w] == -inf_f32() ? 0.0f : scratch[kWarps + w] * expf(scratch[w] - mAll);
-    for (int d = threadIdx.x; d < D; d += blockDim.x) {
-      float o = 0.0f;
-      for (int w = 0; w < kWarps; ++w)
-        if (scratch[w] != -inf_f32())
-          o += scratch[2 * kWarps + w * D + d] * expf(scratch[w] - mAll);
-      out[(t * heads + h0 + g) * D + d] = from_float<T>(o / lAll);
-    }
-    __syncthreads(); // scratch is reused by the next head or (token, head)
   }
+  __syncthreads();
+  if (threadIdx.x < GH * kWarps) {
+    const int g = threadIdx.x / kWarps;
+    float mAll = -inf_f32();
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w)
+      mAll = max_f32(mAll, mS[g * kWarps + w]);
+    const float mw = mS[threadIdx.x];
+    fS[threadIdx.x] = mw == -inf_f32() ? 0.0f : expf(mw - mAll);
+    if (threadIdx.x % kWarps == 0) {
+      float lAll = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) {
+        const float mv = mS[g * kWarps + w];
+        lAll += mv == -inf_f32() ? 0.0f : lS[g * kWarps + w] * expf(mv - mAll);
+      }
+      totals[2 * g] = mAll;
+      totals[2 * g + 1] = lAll;
+    }
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < GH * D; i += blockDim.x) {
+    const int g = i / D, d = i % D;
+    float o = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w)
+      o += accS[(g * kWarps + w) * D + d] * fS[g * kWarps + w];
+    if (partial)
+      partial[g * kSplitMaxParts * split_partial_floats(D) + 2 + d] = o;
+    else
+      out[(t * heads + h0 + g) * D + d] = from_float<T>(o / totals[2 * g + 1]);
+  }
+  if (partial && threadIdx.x < GH) {
+    float *row = partial + threadIdx.x * kSplitMaxParts * split_partial_floats(D);
+    row[0] = totals[2 * threadIdx.x];
+    row[1] = totals[2 * threadIdx.x + 1];
+  }
+  __syncthreads(); // scratch is reused by the next (token, head)
 }
 
 // ---- flash attention for prefill ---------------------------------------------------------
@@ -561,13 +615,104 @@ __device__ __forceinline__ bool flash_tile_qualifies(const TS *__restrict__ seqs
 // 512-thread block per SM), where grouping still leaves a block for most SMs.
 constexpr long long kGroupedAttentionMinPairs = 256;
 
+// Decode attention split over the keys: block w takes part w / items of (token, group)
+// w % items when the token's keys make that many parts (at least
+// kSplitMinKeys keys each, about kSplitTargetBlocks blocks in all), writes the part's softmax
+// state to the scratch and counts it done; the block that completes the count merges the
+// parts into the output and zeroes the counter for the next launch.
+template <int D, int kWarps, int GH, typename T, typename TT, typename TS, typename TP>
+__device__ void paged_attention_split(const T *__restrict__ q, const T *__restrict__ kc,
+                                      const T *__restrict__ vc, const TT *__restrict__ tables,
+                                      const TS *__restrict__ seqs,
+                                      const TP *__restrict__ positions, T *__restrict__ out,
+                                      i64 tokens, i64 heads, i64 kvHeads, i64 blockSize,
+                                      i64 numBlocks, i64 numSeqs, i64 maxBlocks, float scale,
+                                      i64 window, unsigned *status, float *smem,
+                                      unsigned char *splitScratch) {
+  static_assert(kSplitMaxParts <= 32 && GH <= kWarps, "a warp weighs each head's parts");
+  constexpr long long kPartFloats = split_partial_floats(D);
+  const i64 groups = heads / GH, items = tokens * groups;
+  const i64 counterWords = split_counter_bytes(groups) / 4;
+  unsigned *counters = reinterpret_cast<unsigned *>(splitScratch);
+  float *partials = reinterpret_cast<float *>(splitScratch + tokens * counterWords * 4);
+  const i64 wanted = (kSplitTargetBlocks + items - 1) / items;
+  __shared__ int lastPart;
+  for (i64 w = blockIdx.x; w < items * kSplitMaxParts; w += gridDim.x) {
+    // Part-major: the first parts of all items come first, so that items of one part (many
+    // tokens) take distinct blocks.
+    const i64 item = w % items, t = item / groups, h0 = item % groups * GH;
+    const int part = int(w / items);
+    const KeyRange keys =
+        attention_keys(seqs, positions, t, numSeqs, maxBlocks, blockSize, window);
+    const i64 n = keys.last - keys.lo + 1;
+    const int parts = int(max((i64)1, min(min((n + kSplitMinKeys - 1) / kSplitMinKeys, wanted),
+                                          (i64)kSplitMaxParts)));
+    if (part >= parts)
+      continue;
+    float *partial = partials + ((t * heads + h0) * kSplitMaxParts) * kPartFloats;
+    paged_attention_one<D, kWarps, GH>(q, kc, vc, tables, seqs, positions, out, t, h0, heads,
+                                       kvHeads, blockSize, numBlocks, numSeqs, maxBlocks, scale,
+                                       window, status, smem, part, parts,
+                                       parts > 1 ? partial + part * kPartFloats : nullptr);
+    if (parts == 1)
+      continue;
+    // Publish the part (every thread's writes), then count it; the count's last block sees
+    // all parts.
+    __threadfence();
+    __syncthreads();
+    unsigned *counter = counters + t * counterWords + item % groups;
+    if (threadIdx.x == 0)
+      lastPart = atomicAdd(counter, 1u) == unsigned(parts - 1);
+    __syncthreads();
+    if (!lastPart)
+      continue;
+    __threadfence();
+    // Warp g weighs head g's parts (lane j: part j), then thread (g, d) sums dimension d.
+    float *weights = smem, *sums = smem + GH * kSplitMaxParts;
+    if (threadIdx.x < GH * 32) {
+      const int g = threadIdx.x / 32, j = threadIdx.x % 32;
+      const float *row = partial + (g * kSplitMaxParts + j) * kPartFloats;
+      const float mj = j < parts ? __ldcg(row) : -inf_f32();
+      const float lj = j < parts ? __ldcg(row + 1) : 0.0f;
+      float m = mj;
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1)
+        m = max_f32(m, __shfl_xor_sync(0xffffffffu, m, off));
+      const float a = mj == -inf_f32() ? 0.0f : expf(mj - m);
+      float l = lj * a;
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1)
+        l += __shfl_xor_sync(0xffffffffu, l, off);
+      if (j < kSplitMaxParts)
+        weights[g * kSplitMaxParts + j] = a;
+      if (j == 0)
+        sums[g] = l;
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < GH * D; i += blockDim.x) {
+      const int g = i / D, d = i % D;
+      const float *rows = partial + g * kSplitMaxParts * kPartFloats + 2 + d;
+      float o = 0.0f;
+#pragma unroll
+      for (int j = 0; j < kSplitMaxParts; ++j)
+        if (j < parts)
+          o += __ldcg(rows + j * kPartFloats) * weights[g * kSplitMaxParts + j];
+      out[(t * heads + h0 + g) * D + d] = from_float<T>(o / sums[g]);
+    }
+    if (threadIdx.x == 0)
+      *counter = 0;
+    __syncthreads(); // lastPart and the weights are written again by the next item
+  }
+}
+
 template <int D, int kWarps, int GH, typename T, typename TT, typename TS, typename TP>
 __device__ void paged_attention_all(const T *__restrict__ q, const T *__restrict__ kc,
                                     const T *__restrict__ vc, const TT *__restrict__ tables,
                                     const TS *__restrict__ seqs, const TP *__restrict__ positions,
                                     T *__restrict__ out, i64 tokens, i64 heads, i64 kvHeads,
                                     i64 blockSize, i64 numBlocks, i64 numSeqs, i64 maxBlocks,
-                                    float scale, i64 window, unsigned *status, float *smem) {
+                                    float scale, i64 window, unsigned *status, float *smem,
+                                    unsigned char *splitScratch = nullptr) {
 #if __CUDA_ARCH__ >= 800
   if constexpr (flash_attention_supported<D, T>()) {
     if (tokens >= kFlashMinTokens) {
@@ -608,6 +753,17 @@ __device__ void paged_attention_all(const T *__restrict__ q, const T *__restrict
     }
   }
 #endif
+  // Few tokens (decode) with grouped heads: the keys of each (token, group of GH heads) are
+  // split over blocks (see kSplitMaxParts), the last part to finish merges them.
+  if constexpr (GH > 1) {
+    if (splitScratch && tokens <= kSplitMaxTokens && heads % kvHeads == 0 &&
+        (heads / kvHeads) % GH == 0) {
+      paged_attention_split<D, kWarps, GH>(q, kc, vc, tables, seqs, positions, out, tokens, heads,
+                                           kvHeads, blockSize, numBlocks, numSeqs, maxBlocks,
+                                           scale, window, status, smem, splitScratch);
+      return;
+    }
+  }
   // Many (token, head) pairs (batched decode): GH heads of a KV head per block read each key
   // and value once for all of them. Few pairs keep one head per block, so that there are
   // blocks for more SMs.

@@ -72,6 +72,32 @@ CHITU_HOST_DEVICE constexpr int flash_smem_bytes(int d) {
   return (kFlashRows + 2 * 2 * kFlashKeys) * (d + 8) * 2 + (3 * kFlashRows + 4) * 4;
 }
 
+// Shared memory of the per-(token, head group) paged attention routine with kWarps warps and
+// gh query heads at once: per head and warp its max, sum, weight and d accumulated values,
+// and per head the merged max and sum.
+CHITU_HOST_DEVICE constexpr int paged_attention_smem_floats(int d, int warps, int gh) {
+  return gh * warps * (3 + d) + 2 * gh;
+}
+
+// Decode attention split over the keys (paged_attention_all in llm.cuh): launches of at most
+// kSplitMaxTokens tokens whose query heads group by GH per KV head cut each (token, group)'s
+// keys into up to kSplitMaxParts parts of at least kSplitMinKeys keys (one round of a 16-warp
+// block), so that about kSplitTargetBlocks blocks run instead of one per (token, group); the
+// last part of each to finish merges the parts. Its global scratch (kernel_scratch): per token
+// a 256-byte-aligned row of one u32 counter per group (zero between launches), then per
+// (token, head, part) the part's running max, sum and D unnormalised output values.
+constexpr int kSplitMaxTokens = 16, kSplitMaxParts = 16, kSplitMinKeys = 32;
+constexpr int kSplitTargetBlocks = 128;
+CHITU_HOST_DEVICE constexpr long long split_counter_bytes(long long groups) {
+  return (groups * 4 + 255) / 256 * 256;
+}
+CHITU_HOST_DEVICE constexpr long long split_partial_floats(int d) { return 2 + d; }
+// Bytes of scratch per token of a launch (tokens beyond kSplitMaxTokens take none).
+CHITU_HOST_DEVICE constexpr long long split_scratch_bytes_per_token(long long heads,
+                                                                    long long groups, int d) {
+  return split_counter_bytes(groups) + heads * kSplitMaxParts * split_partial_floats(d) * 4;
+}
+
 // Dense attention (dense_attention in llm.cuh): kDenseRows query rows of one batch element per
 // block of kDenseWarps warps (each warp kDenseRows / kDenseWarps rows), keys and values
 // through shared memory kDenseKeys at a time (one key per lane). Floats of shared memory for

@@ -1689,7 +1689,16 @@ LogicalResult KernelEmitter::emitPagedAttention(PagedAttentionOp op) {
   // Dynamic: the flash tiles' footprint (queries and two key stages, ~140 KiB at D = 128) is
   // taken only by launches of kFlashMinTokens tokens or more.
   std::string d = std::to_string(headDim);
-  const int64_t scratchBytes = int64_t(kWarps) * (2 + headDim) * 4;
+  // Query heads per block in batched decode (GQA): up to 4 heads of one KV head (each lane
+  // keeps a query and an accumulator row per head in registers).
+  int64_t headsPerBlock = 1;
+  if (q[1].isConstant() && kc[2].isConstant() && kc[2].getConstant() > 0 &&
+      q[1].getConstant() % kc[2].getConstant() == 0) {
+    int64_t group = q[1].getConstant() / kc[2].getConstant();
+    headsPerBlock = group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
+  }
+  const int64_t scratchBytes =
+      int64_t(::chitu::paged_attention_smem_floats(int(headDim), kWarps, int(headsPerBlock))) * 4;
   const bool flash = ::chitu::flash_attention_supported(
       int(headDim), int(elementType(op.getQuery()).getIntOrFloatBitWidth() / 8));
   const int64_t flashBytes = flash ? ::chitu::flash_smem_bytes(int(headDim)) : 0;
@@ -1701,23 +1710,29 @@ LogicalResult KernelEmitter::emitPagedAttention(PagedAttentionOp op) {
         SymExpr::constant(flashBytes - scratchBytes) *
             SymExpr::min(SymExpr::constant(1),
                          SymExpr::floorDiv(q[0], SymExpr::constant(::chitu::kFlashMinTokens)));
-  // Query heads per block in batched decode (GQA): up to 4 heads of one KV head (each lane
-  // keeps a query and an accumulator row per head in registers).
-  int64_t headsPerBlock = 1;
-  if (q[1].isConstant() && kc[2].isConstant() && kc[2].getConstant() > 0 &&
-      q[1].getConstant() % kc[2].getConstant() == 0) {
-    int64_t group = q[1].getConstant() / kc[2].getConstant();
-    headsPerBlock = group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
-  }
+  // Grouped heads and few tokens (decode): the keys split over blocks, which merge through
+  // a global scratch (chitu::paged_attention_split): kSplitMaxParts blocks per (token, group).
+  const bool split = headsPerBlock > 1;
   line("chitu::paged_attention_all<" + d + ", " + std::to_string(kWarps) + ", " +
        std::to_string(headsPerBlock) + ">(" + ptrs[0] + ", " + ptrs[1] + ", " + ptrs[2] + ", " +
        ptrs[3] + ", " + ptrs[4] + ", " + ptrs[5] + ", " + outputs_[0] + ", " + tokens + ", " +
        heads + ", " + sizeVar(kc[2], "kvh") + ", " + sizeVar(kc[1], "bs") + ", " +
        sizeVar(kc[0], "nb") + ", " + sizeVar(tables[0], "ns") + ", " + sizeVar(tables[1], "mb") +
-       ", " + scale + ", " + std::to_string(int64_t(op.getWindow())) + "LL, status, scratch);");
+       ", " + scale + ", " + std::to_string(int64_t(op.getWindow())) + "LL, status, scratch" +
+       (split ? ", kernel_scratch" : "") + ");");
   launch_.usesStatus = true;
   launch_.block[0] = 32 * kWarps;
-  launch_.grid[0] = SymExpr::min(q[0] * q[1], SymExpr::constant(kAttentionMaxBlocks));
+  int64_t blocksPerToken = q[1].isConstant() ? q[1].getConstant() : 0;
+  if (split) {
+    const int64_t groups = q[1].getConstant() / headsPerBlock;
+    blocksPerToken = std::max(blocksPerToken, groups * ::chitu::kSplitMaxParts);
+    launch_.scratchBytes = SymExpr::min(q[0], SymExpr::constant(::chitu::kSplitMaxTokens)) *
+                           SymExpr::constant(::chitu::split_scratch_bytes_per_token(
+                               q[1].getConstant(), groups, int(headDim)));
+  }
+  launch_.grid[0] =
+      SymExpr::min(blocksPerToken ? q[0] * SymExpr::constant(blocksPerToken) : q[0] * q[1],
+                   SymExpr::constant(kAttentionMaxBlocks));
   launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
   return success();
 }
@@ -1915,6 +1930,8 @@ FailureOr<KernelSource> KernelEmitter::run() {
     launch_.scalarSymbols.push_back(s);
   }
   body_ = renameSymbols(body_, positional);
+  if (launch_.scratchBytes)
+    params.push_back("unsigned char *__restrict__ kernel_scratch");
   std::string src = "// chitu kernel:";
   for (Operation &op : block.without_terminator())
     src += " " + op.getName().getStringRef().str();
