@@ -656,17 +656,19 @@ __device__ void paged_attention_split(const T *__restrict__ q, const T *__restri
                                        parts > 1 ? partial + part * kPartFloats : nullptr);
     if (parts == 1)
       continue;
-    // Publish the part (every thread's writes), then count it; the count's last block sees
-    // all parts.
-    __threadfence();
+    // Publish the part, then count it: the barrier orders the block's writes before thread
+    // 0's fence, which (cumulative) makes them visible device-wide before its count; the
+    // count's last block then sees all parts.
     __syncthreads();
     unsigned *counter = counters + t * counterWords + item % groups;
-    if (threadIdx.x == 0)
+    if (threadIdx.x == 0) {
+      __threadfence();
       lastPart = atomicAdd(counter, 1u) == unsigned(parts - 1);
+      __threadfence();
+    }
     __syncthreads();
     if (!lastPart)
       continue;
-    __threadfence();
     // Warp g weighs head g's parts (lane j: part j), then thread (g, d) sums dimension d.
     float *weights = smem, *sums = smem + GH * kSplitMaxParts;
     if (threadIdx.x < GH * 32) {
