@@ -54,7 +54,8 @@ std::vector<uint8_t> buildTestArtifact(const ArtifactKnobs &k) {
   std::vector<Offset<cb::Expr>> grid = {expr(constant(1)), expr(constant(1)), expr(constant(1))};
   std::vector<uint32_t> block = {k.blockThreads, 1, 1};
   std::vector<Offset<cb::Expr>> scalars = {expr(symbol(0))};
-  auto launch = cb::CreateLaunchDirect(fbb, &grid, &block, 0, &scalars, false);
+  Offset<cb::Expr> scratch = k.scratchSymbol >= 0 ? expr(scaled(64, k.scratchSymbol)) : 0;
+  auto launch = cb::CreateLaunchDirect(fbb, &grid, &block, 0, &scalars, false, 0, scratch);
   Offset<cb::LibraryGemm> library = 0;
   if (k.libraryWeightInput >= 0) {
     std::vector<Offset<cb::LibraryProduct>> products = {cb::CreateLibraryProduct(

@@ -30,6 +30,9 @@ struct ArtifactKnobs {
   int32_t libraryWeightInput = -1;
   int32_t libraryOutput = 0;
   int8_t libraryDType = 2; // BF16
+  // The launch's kernel scratch (cbin Launch.scratch_bytes): 64 bytes times this symbol
+  // (-1: no scratch).
+  int64_t scratchSymbol = -1;
 };
 
 std::vector<uint8_t> buildTestArtifact(const ArtifactKnobs &knobs = {});

@@ -67,6 +67,19 @@ TEST(Loader, ValidArtifactLoadsAndRuns) {
   chitu_model_free(model);
 }
 
+// A launch that asks for kernel scratch loads; the CPU executor runs the op list without it.
+TEST(Loader, KernelScratchLoadsAndRunsOnTheCpu) {
+  ArtifactKnobs k;
+  k.scratchSymbol = 0;
+  chitu_model *model = nullptr;
+  Loaded r = load(buildTestArtifact(k), &model);
+  ASSERT_EQ(r.status, CHITU_OK) << r.message;
+  std::vector<float> y;
+  ASSERT_EQ(runOnce(model, &y), CHITU_OK) << chitu_last_error();
+  EXPECT_EQ(y, (std::vector<float>{1, 3, 5, 7, 5, 7, 9, 11}));
+  chitu_model_free(model);
+}
+
 // A well-formed library route loads; the CPU executor runs the kernel's op list regardless.
 TEST(Loader, LibraryRouteLoadsAndRunsOnTheCpu) {
   ArtifactKnobs k;
@@ -178,6 +191,8 @@ INSTANTIATE_TEST_SUITE_P(
                 CHITU_ERROR_INVALID_ARTIFACT, "unknown dtype"},
         BadCase{"SymbolInput", with([](ArtifactKnobs &k) { k.symbolInput = 4; }),
                 CHITU_ERROR_INVALID_ARTIFACT, "symbol bound to a missing input"},
+        BadCase{"ScratchSymbol", with([](ArtifactKnobs &k) { k.scratchSymbol = 3; }),
+                CHITU_ERROR_INVALID_ARTIFACT, "names symbol 3 of 1"},
         BadCase{"BlockSize", with([](ArtifactKnobs &k) { k.blockThreads = 4096; }),
                 CHITU_ERROR_INVALID_ARTIFACT, "bad block size"},
         BadCase{"MissingArena", with([](ArtifactKnobs &k) { k.missingArena = true; }),
