@@ -345,11 +345,13 @@ def llm_cases():
                                f"({ttype(q, dt)}, {ttype(kc, dt)}, {ttype(kc, dt)}, {ttype(tables, 'i32')}, "
                                f"{ttype([-1], 'i32')}, {ttype([-1], 'i32')}) -> {ttype(q, dt)}"],
                               [("%r", ttype(q, dt))], {"scale": 0.25, "window": 0}))
-        # Batched decode with GQA (4 and 8 query heads per KV head): from 256 (token, head)
-        # pairs the GPU takes 4 heads of a KV head per block.
+        # Batched decode with GQA (4 and 8 query heads per KV head): the GPU takes 4 heads of
+        # a KV head per block; up to 16 tokens split the keys over blocks (parts of >= 32
+        # keys, merged by the last): the long case has parts of several rounds of keys.
         for name, q, kc, tables, positions, window in [
                 ("grouped_d128", [-1, 16, 128], [40, 16, 4, 128], [3, 14], 224, 0),
-                ("grouped_d64_w", [-1, 16, 64], [30, 8, 2, 64], [2, 12], 96, 37)]:
+                ("grouped_d64_w", [-1, 16, 64], [30, 8, 2, 64], [2, 12], 96, 37),
+                ("grouped_long_d128", [-1, 16, 128], [48, 16, 4, 128], [2, 40], 630, 0)]:
             w = f" window = {window}" if window else ""
             cases.append(Case(f"paged_attention_{name}_{dt}", "paged_attention", dt,
                               [("q", dt, q, {}), ("kc", dt, kc, {}), ("vc", dt, kc, {}),
