@@ -57,9 +57,10 @@ chitu_status runOnce(chitu_model *model, std::vector<float> *y = nullptr) {
   return s;
 }
 
-TEST(Loader, ValidArtifactLoadsAndRuns) {
+// Loads the test artifact built with `knobs` and runs it on the CPU: y = x + w.
+void expectLoadsAndRuns(const ArtifactKnobs &knobs) {
   chitu_model *model = nullptr;
-  Loaded r = load(buildTestArtifact(), &model);
+  Loaded r = load(buildTestArtifact(knobs), &model);
   ASSERT_EQ(r.status, CHITU_OK) << r.message;
   std::vector<float> y;
   ASSERT_EQ(runOnce(model, &y), CHITU_OK) << chitu_last_error();
@@ -67,30 +68,20 @@ TEST(Loader, ValidArtifactLoadsAndRuns) {
   chitu_model_free(model);
 }
 
+TEST(Loader, ValidArtifactLoadsAndRuns) { expectLoadsAndRuns({}); }
+
 // A launch that asks for kernel scratch loads; the CPU executor runs the op list without it.
 TEST(Loader, KernelScratchLoadsAndRunsOnTheCpu) {
   ArtifactKnobs k;
   k.scratchSymbol = 0;
-  chitu_model *model = nullptr;
-  Loaded r = load(buildTestArtifact(k), &model);
-  ASSERT_EQ(r.status, CHITU_OK) << r.message;
-  std::vector<float> y;
-  ASSERT_EQ(runOnce(model, &y), CHITU_OK) << chitu_last_error();
-  EXPECT_EQ(y, (std::vector<float>{1, 3, 5, 7, 5, 7, 9, 11}));
-  chitu_model_free(model);
+  expectLoadsAndRuns(k);
 }
 
 // A well-formed library route loads; the CPU executor runs the kernel's op list regardless.
 TEST(Loader, LibraryRouteLoadsAndRunsOnTheCpu) {
   ArtifactKnobs k;
   k.libraryWeightInput = 1;
-  chitu_model *model = nullptr;
-  Loaded r = load(buildTestArtifact(k), &model);
-  ASSERT_EQ(r.status, CHITU_OK) << r.message;
-  std::vector<float> y;
-  ASSERT_EQ(runOnce(model, &y), CHITU_OK) << chitu_last_error();
-  EXPECT_EQ(y, (std::vector<float>{1, 3, 5, 7, 5, 7, 9, 11}));
-  chitu_model_free(model);
+  expectLoadsAndRuns(k);
 }
 
 TEST(Loader, RejectsWrongIdentifier) {
