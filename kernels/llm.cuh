@@ -50,9 +50,6 @@ __device__ __forceinline__ void merge_softmax_state(float &m, float &l, float (&
   m = mNew;
 }
 
-// GH query heads h0 .. h0 + GH - 1 of one KV head (GQA) at once: every key and value row read
-// serves all of them (GH = 1: one head). With GH > 1 each lane keeps GH query and accumulator
-// rows, so it keeps one key per round in flight instead of kUnroll (registers).
 // The keys token t attends to, lo .. last (last < lo: none, e.g. a bad sequence or position,
 // which the attention routine reports).
 struct KeyRange {
@@ -70,6 +67,9 @@ __device__ __forceinline__ KeyRange attention_keys(const TS *__restrict__ seqs,
   return {lo, valid ? p : lo - 1, valid};
 }
 
+// GH query heads h0 .. h0 + GH - 1 of one KV head (GQA) at once: every key and value row read
+// serves all of them (GH = 1: one head). With GH > 1 each lane keeps GH query and accumulator
+// rows, so it keeps one key per round in flight instead of kUnroll (registers).
 // With parts > 1 the routine takes only part `part` of the token's keys (parts of equal
 // size) and writes, for each head g, the part's running max, sum and unnormalised output
 // (D values) to partial + g * kSplitMaxParts * (2 + D), for paged_attention_split.
@@ -225,9 +225,10 @@ __device__ void paged_attention_one(const T *__restrict__ q, const T *__restrict
     }
   // Merge the warps, all heads at once (paged_attention_smem_floats): each warp's m, l and
   // D values per head; then thread (g, w) computes warp w's weight exp(m_w - max) for head g
-  // (and w = 0 the head's max and sum), and thread (g, d) sums dimension d over the warps.
-  float *mS = scratch, *lS = mS + GH * kWarps, *fS = lS + GH * kWarps, *totals = fS + GH * kWarps;
-  float *accS = totals + 2 * GH;
+  // (w = 0 keeps the head's max), and thread (g, d) sums dimension d and the sum l over the
+  // warps with those weights.
+  float *mS = scratch, *lS = mS + GH * kWarps, *fS = lS + GH * kWarps, *maxS = fS + GH * kWarps;
+  float *accS = maxS + GH;
 #pragma unroll
   for (int g = 0; g < GH; ++g) {
     if (lane == 0) {
@@ -254,33 +255,29 @@ __device__ void paged_attention_one(const T *__restrict__ q, const T *__restrict
       mAll = max_f32(mAll, mS[g * kWarps + w]);
     const float mw = mS[threadIdx.x];
     fS[threadIdx.x] = mw == -inf_f32() ? 0.0f : expf(mw - mAll);
-    if (threadIdx.x % kWarps == 0) {
-      float lAll = 0.0f;
-#pragma unroll
-      for (int w = 0; w < kWarps; ++w) {
-        const float mv = mS[g * kWarps + w];
-        lAll += mv == -inf_f32() ? 0.0f : lS[g * kWarps + w] * expf(mv - mAll);
-      }
-      totals[2 * g] = mAll;
-      totals[2 * g + 1] = lAll;
-    }
+    if (threadIdx.x % kWarps == 0)
+      maxS[g] = mAll;
   }
   __syncthreads();
   for (int i = threadIdx.x; i < GH * D; i += blockDim.x) {
     const int g = i / D, d = i % D;
-    float o = 0.0f;
+    float o = 0.0f, l = 0.0f;
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w)
-      o += accS[(g * kWarps + w) * D + d] * fS[g * kWarps + w];
-    if (partial)
-      partial[g * kSplitMaxParts * split_partial_floats(D) + 2 + d] = o;
-    else
-      out[(t * heads + h0 + g) * D + d] = from_float<T>(o / totals[2 * g + 1]);
-  }
-  if (partial && threadIdx.x < GH) {
-    float *row = partial + threadIdx.x * kSplitMaxParts * split_partial_floats(D);
-    row[0] = totals[2 * threadIdx.x];
-    row[1] = totals[2 * threadIdx.x + 1];
+    for (int w = 0; w < kWarps; ++w) {
+      const float f = fS[g * kWarps + w];
+      o += accS[(g * kWarps + w) * D + d] * f;
+      l += lS[g * kWarps + w] * f;
+    }
+    if (partial) {
+      float *row = partial + g * kSplitMaxParts * split_partial_floats(D);
+      row[2 + d] = o;
+      if (d == 0) {
+        row[0] = maxS[g];
+        row[1] = l;
+      }
+    } else {
+      out[(t * heads + h0 + g) * D + d] = from_float<T>(o / l);
+    }
   }
   __syncthreads(); // scratch is reused by the next (token, head)
 }

@@ -74,9 +74,9 @@ CHITU_HOST_DEVICE constexpr int flash_smem_bytes(int d) {
 
 // Shared memory of the per-(token, head group) paged attention routine with kWarps warps and
 // gh query heads at once: per head and warp its max, sum, weight and d accumulated values,
-// and per head the merged max and sum.
+// and per head the merged max.
 CHITU_HOST_DEVICE constexpr int paged_attention_smem_floats(int d, int warps, int gh) {
-  return gh * warps * (3 + d) + 2 * gh;
+  return gh * warps * (3 + d) + gh;
 }
 
 // Decode attention split over the keys (paged_attention_all in llm.cuh): launches of at most

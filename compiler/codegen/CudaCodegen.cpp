@@ -1722,17 +1722,17 @@ LogicalResult KernelEmitter::emitPagedAttention(PagedAttentionOp op) {
        (split ? ", kernel_scratch" : "") + ");");
   launch_.usesStatus = true;
   launch_.block[0] = 32 * kWarps;
-  int64_t blocksPerToken = q[1].isConstant() ? q[1].getConstant() : 0;
+  // A block per (token, head), or with split keys kSplitMaxParts per (token, group).
+  SymExpr blocks = q[0] * q[1];
   if (split) {
     const int64_t groups = q[1].getConstant() / headsPerBlock;
-    blocksPerToken = std::max(blocksPerToken, groups * ::chitu::kSplitMaxParts);
+    blocks = q[0] * SymExpr::constant(
+                        std::max(q[1].getConstant(), groups * ::chitu::kSplitMaxParts));
     launch_.scratchBytes = SymExpr::min(q[0], SymExpr::constant(::chitu::kSplitMaxTokens)) *
                            SymExpr::constant(::chitu::split_scratch_bytes_per_token(
                                q[1].getConstant(), groups, int(headDim)));
   }
-  launch_.grid[0] =
-      SymExpr::min(blocksPerToken ? q[0] * SymExpr::constant(blocksPerToken) : q[0] * q[1],
-                   SymExpr::constant(kAttentionMaxBlocks));
+  launch_.grid[0] = SymExpr::min(blocks, SymExpr::constant(kAttentionMaxBlocks));
   launch_.grid[1] = launch_.grid[2] = SymExpr::constant(1);
   return success();
 }

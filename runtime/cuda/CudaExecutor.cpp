@@ -275,25 +275,23 @@ public:
       if (libraryNeeded_ <= libraryWorkspaceBytes_ && scratchNeeded_ <= kernelScratchBytes_)
         break;
       CHITU_CU(d_->cuStreamSynchronize(stream_));
-      if (libraryNeeded_ > libraryWorkspaceBytes_) {
-        if (libraryWorkspace_)
-          CHITU_CU(d_->cuMemFree(libraryWorkspace_));
-        libraryWorkspace_ = 0;
-        libraryWorkspaceBytes_ = 0;
-        CHITU_CU(d_->cuMemAlloc(&libraryWorkspace_, libraryNeeded_));
-        libraryWorkspaceBytes_ = libraryNeeded_;
-      }
-      if (scratchNeeded_ > kernelScratchBytes_) {
-        if (kernelScratch_)
-          CHITU_CU(d_->cuMemFree(kernelScratch_));
-        kernelScratch_ = 0;
-        kernelScratchBytes_ = 0;
-        const uint64_t words = (scratchNeeded_ + 3) / 4;
-        CHITU_CU(d_->cuMemAlloc(&kernelScratch_, words * 4));
-        // Zero, so that the kernels' counters start at zero (they return them to it).
-        CHITU_CU(d_->cuMemsetD32Async(kernelScratch_, 0, words, stream_));
-        kernelScratchBytes_ = words * 4;
-      }
+      // Replaces a buffer smaller than `needed` (rounded up to whole words).
+      auto grow = [&](CUdeviceptr &buffer, uint64_t &bytes, uint64_t needed) -> Status {
+        if (needed <= bytes)
+          return Status::ok();
+        if (buffer)
+          CHITU_CU(d_->cuMemFree(buffer));
+        buffer = 0;
+        bytes = 0;
+        CHITU_CU(d_->cuMemAlloc(&buffer, (needed + 3) / 4 * 4));
+        bytes = (needed + 3) / 4 * 4;
+        return Status::ok();
+      };
+      CHITU_RETURN_IF_ERROR(grow(libraryWorkspace_, libraryWorkspaceBytes_, libraryNeeded_));
+      const uint64_t oldScratchBytes = kernelScratchBytes_;
+      CHITU_RETURN_IF_ERROR(grow(kernelScratch_, kernelScratchBytes_, scratchNeeded_));
+      if (kernelScratchBytes_ != oldScratchBytes) // a new buffer: the counters start at zero
+        CHITU_CU(d_->cuMemsetD32Async(kernelScratch_, 0, kernelScratchBytes_ / 4, stream_));
     }
     timingCopies_ = timed && entry == placementEntry_ && !streamed_.empty();
     if (timingCopies_)
